@@ -1,0 +1,154 @@
+"""Backing disks up into a set: layout, one archive per filesystem, catalog, manifest."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+import uuid
+
+from .archive import frame_of, write_raw_archive, write_tar_archive
+from .backupset import CATALOG, MANIFEST, BackupSet
+from .blockdev import attach_disk, is_block_device, mounted, partition_node
+from .catalog import CatalogWriter
+from .errors import RestoreError
+from .events import Listener, Message, ignore
+from .fstab import matches, parse_fstab
+from .layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
+from .partition_table import read_table
+from .probe import RO_OPTIONS, archivable, bytes_used, mkfs_options, probe
+
+log = logging.getLogger("restore_console")
+
+
+def _source_device_name(disk: Disk, number: int) -> str:
+    return partition_node(disk.name, number) if disk.name.startswith("/dev/") else f"{disk.name}:{number}"
+
+
+def _prepare_destination(dest: str) -> None:
+    os.makedirs(dest, exist_ok=True)
+    if os.path.exists(os.path.join(dest, MANIFEST)) or os.path.exists(os.path.join(dest, CATALOG)):
+        raise RestoreError(f"{dest} already holds a backup set; nothing was overwritten.",
+                           "Choose an empty directory, or remove the old set first.")
+
+
+class _SourceFacts:
+    """What the root filesystem tells about the system: fstab and host name."""
+
+    def __init__(self) -> None:
+        self.fstab: list | None = None
+        self.host = ""
+
+    def read(self, root: str) -> None:
+        fstab = _read_text(os.path.join(root, "etc/fstab"))
+        if fstab is not None:
+            self.fstab = parse_fstab(fstab)
+            self.host = (_read_text(os.path.join(root, "etc/hostname")) or "").strip()
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSet:
+    """Writes a set in format v1 to dest from the given block devices or image files."""
+    _prepare_destination(dest)
+    backup_set = BackupSet(path=dest, set_id=str(uuid.uuid4()),
+                           created=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                               timespec="seconds"),
+                           host="")
+    facts = _SourceFacts()
+    catalog = CatalogWriter(os.path.join(dest, CATALOG))
+    try:
+        for index, path in enumerate(disks, start=1):
+            name = path if is_block_device(path) else os.path.abspath(path)
+            disk = read_table(path, name)
+            backup_set.disks.append(disk)
+            listener(Message(f"Disk {name}: {disk.table} table, {len(disk.partitions)} partitions"))
+            spans = [(p.number, p.start, p.size) for p in disk.partitions]
+            with attach_disk(path, spans, read_only=True) as attached:
+                if disk.table == "msdos" and disk.partitions:
+                    first = min(p.start for p in disk.partitions)
+                    disk.boot_area = write_raw_archive(
+                        attached.device, first, dest, f"disk-{index}-bootarea.zst",
+                        label=f"the boot area of {name}", listener=listener)
+                for part in disk.partitions:
+                    if part.kind == "extended":
+                        continue
+                    fs = _backup_partition(backup_set, disk, part.number, attached.partition(part.number),
+                                           catalog, facts, listener)
+                    backup_set.filesystems.append(fs)
+    finally:
+        catalog.close()
+    _assign_mountpoints(backup_set, facts)
+    backup_set.host = facts.host or socket.gethostname()
+    backup_set.bootloader = _detect_bootloader(backup_set)
+    backup_set.save()
+    listener(Message(f"Backup set {backup_set.set_id} written to {dest}"))
+    return backup_set
+
+
+def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: str,
+                      catalog: CatalogWriter, facts: _SourceFacts, listener: Listener) -> Filesystem:
+    part = disk.partition(number)
+    found = probe(device)
+    fs = Filesystem(id=len(backup_set.filesystems) + 1, disk=disk.name, partition=number,
+                    device=_source_device_name(disk, number), type=found.type, uuid=found.uuid,
+                    label=found.label, size=part.size)
+    label = f"{fs.device} ({found.type or 'no filesystem'})"
+    if found.type == "swap":
+        listener(Message(f"{label}: swap, recreated with its UUID and label"))
+        return fs
+    if archivable(found.type):
+        fs.mkfs = mkfs_options(device, found)
+        with mounted(device, found.type, RO_OPTIONS.get(found.type, "ro")) as root:
+            fs.bytes_used, inodes = bytes_used(root)
+            if facts.fstab is None:
+                facts.read(root)
+            filename = f"fs-{fs.id}.tar.zst"
+            written = write_tar_archive(root, backup_set.path, filename, label=label,
+                                        bytes_total=fs.bytes_used, files_total=inodes,
+                                        listener=listener)
+        catalog.add(fs.id, written.members, frame_of)
+        fs.archive = written.archive
+        return fs
+    why = (f"this kernel cannot mount {found.type}" if found.type
+           else "it holds no filesystem that can be read file by file")
+    listener(Message(f"{label}: saved as a raw image, {why}"))
+    fs.bytes_used = part.size
+    fs.archive = write_raw_archive(device, part.size, backup_set.path, f"fs-{fs.id}.img.zst",
+                                   label=label, listener=listener)
+    return fs
+
+
+def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:
+    if not facts.fstab:
+        return
+    for fs in backup_set.filesystems:
+        part = next(d for d in backup_set.disks if d.name == fs.disk).partition(fs.partition)
+        for entry in facts.fstab:
+            if matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=part.partuuid,
+                       partlabel=part.name, device=fs.device):
+                fs.mountpoint = "" if entry.mountpoint in ("none", "swap") else entry.mountpoint
+                break
+
+
+def _detect_bootloader(backup_set: BackupSet) -> dict:
+    """Which boot loader the source used, as far as the layout shows it."""
+    for disk in backup_set.disks:
+        for part in disk.partitions:
+            if part.type_uuid == GPT_ESP or part.type_id == 0xEF or "esp" in part.flags:
+                return {"kind": "efi", "disk": disk.name, "partition": part.number}
+    for disk in backup_set.disks:
+        for part in disk.partitions:
+            if part.type_uuid == GPT_BIOS_BOOT or "bios_grub" in part.flags:
+                return {"kind": "grub-bios", "disk": disk.name, "partition": part.number}
+        if disk.boot_area is not None:
+            return {"kind": "bios-mbr", "disk": disk.name}
+    return {"kind": "none"}
+

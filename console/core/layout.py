@@ -1,0 +1,120 @@
+"""The source layout as the manifest records it: disks, partitions, filesystems, archives.
+
+Plain data, sizes and offsets in bytes, converted to and from the manifest's JSON. Capturing it
+from a real disk lives in capture.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+GPT_BIOS_BOOT = "21686148-6449-6E6F-744E-656564454649"
+GPT_ESP = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class Partition:
+    number: int
+    start: int  # bytes from the start of the disk
+    size: int  # bytes
+    kind: str  # primary | extended | logical (gpt partitions are "primary")
+    flags: list[str] = field(default_factory=list)
+    name: str = ""  # GPT partition name
+    type_uuid: str = ""  # GPT partition type GUID
+    type_id: int | None = None  # msdos system id (0x83 ...)
+    partuuid: str = ""
+
+
+@dataclass
+class Disk:
+    name: str  # how the set names the disk, e.g. /dev/sda, or the image path it was read from
+    size: int
+    logical_sector_size: int
+    physical_sector_size: int
+    table: str  # msdos | gpt
+    disk_id: str = ""  # GPT disk GUID, or msdos disk signature
+    model: str = ""
+    serial: str = ""
+    wwn: str = ""
+    partitions: list[Partition] = field(default_factory=list)
+    boot_area: "Archive | None" = None  # msdos: boot code and the gap before the first partition
+
+    def partition(self, number: int) -> Partition:
+        for part in self.partitions:
+            if part.number == number:
+                return part
+        raise KeyError(number)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["boot_area"] = self.boot_area.to_json() if self.boot_area else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Disk":
+        disk = _from_dict(cls, data)
+        disk.partitions = [_from_dict(Partition, p) for p in data.get("partitions", [])]
+        disk.boot_area = Archive.from_json(data["boot_area"]) if data.get("boot_area") else None
+        return disk
+
+
+@dataclass
+class Piece:
+    file: str  # relative to the set directory
+    size: int
+    blake3: str
+
+
+@dataclass
+class Archive:
+    kind: str  # tar (a pax tar stream) | raw (the partition's bytes)
+    pieces: list[Piece]
+    uncompressed_size: int
+    members: int = 0  # catalog rows (tar only)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Archive":
+        archive = _from_dict(cls, data)
+        archive.pieces = [_from_dict(Piece, p) for p in data.get("pieces", [])]
+        return archive
+
+
+@dataclass
+class Filesystem:
+    id: int
+    disk: str
+    partition: int
+    device: str  # the partition's name on the source machine
+    type: str  # ext4, xfs, vfat, btrfs, swap, or "" for a partition without a known filesystem
+    uuid: str = ""
+    label: str = ""
+    mountpoint: str = ""  # from the source's /etc/fstab, "" when not mounted there
+    size: int = 0  # bytes of the partition
+    bytes_used: int = 0
+    mkfs: dict[str, Any] = field(default_factory=dict)  # what is needed to recreate it
+    archive: Archive | None = None  # None for swap
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["archive"] = self.archive.to_json() if self.archive else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Filesystem":
+        fs = _from_dict(cls, data)
+        fs.archive = Archive.from_json(data["archive"]) if data.get("archive") else None
+        return fs
+
+    @property
+    def title(self) -> str:
+        where = self.mountpoint or self.label or self.device
+        return f"{self.type or 'raw'} {where}"

@@ -1,0 +1,122 @@
+"""Comparing a restored tree with the set's catalog: kind, metadata, link targets, content."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+
+import blake3
+
+from .backupset import load_set
+from .catalog import Catalog, Entry
+from .errors import RestoreError
+from .events import Listener, Progress, ignore
+
+_KIND_OF_MODE = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
+                 stat.S_IFCHR: "chardev", stat.S_IFBLK: "blockdev", stat.S_IFIFO: "fifo"}
+MMAP_FROM = 1024 * 1024
+
+
+@dataclass
+class Difference:
+    path: str
+    what: str
+
+
+@dataclass
+class VerifyResult:
+    checked: int = 0
+    bytes_hashed: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # filesystems not checked, and why
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+def content_hash(path: bytes, size: int) -> bytes:
+    hasher = blake3.blake3()
+    if size >= MMAP_FROM:
+        hasher.update_mmap(os.fsdecode(path))
+    else:
+        with open(path, "rb") as f:
+            hasher.update(f.read())
+    return hasher.digest()
+
+
+def _compare(entry: Entry, path: bytes, root_of_fs: bytes) -> list[str]:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return ["missing"]
+    kind = _KIND_OF_MODE.get(stat.S_IFMT(st.st_mode), "other")
+    expected_kind = "file" if entry.kind == "hardlink" else entry.kind
+    if kind != expected_kind:
+        return [f"is a {kind}, expected a {expected_kind}"]
+    problems = []
+    if entry.kind == "hardlink":
+        try:
+            other = os.lstat(root_of_fs + entry.link)
+        except FileNotFoundError:
+            return [f"hard link target {os.fsdecode(entry.link)} missing"]
+        if (other.st_dev, other.st_ino) != (st.st_dev, st.st_ino):
+            problems.append(f"not a hard link to {os.fsdecode(entry.link)}")
+        return problems
+    if stat.S_IMODE(st.st_mode) != entry.mode:
+        problems.append(f"mode {stat.S_IMODE(st.st_mode):o}, expected {entry.mode:o}")
+    if (st.st_uid, st.st_gid) != (entry.uid, entry.gid):
+        problems.append(f"owner {st.st_uid}:{st.st_gid}, expected {entry.uid}:{entry.gid}")
+    if kind != "symlink" and st.st_mtime_ns != entry.mtime_ns:
+        problems.append(f"mtime {st.st_mtime_ns}, expected {entry.mtime_ns}")
+    if kind == "symlink" and os.readlink(path) != entry.link:
+        problems.append(f"points to {os.fsdecode(os.readlink(path))}, "
+                        f"expected {os.fsdecode(entry.link)}")
+    if kind in ("chardev", "blockdev") and (os.major(st.st_rdev), os.minor(st.st_rdev)) != (
+            entry.devmajor, entry.devminor):
+        problems.append("device numbers differ")
+    if kind == "file":
+        if st.st_size != entry.size:
+            problems.append(f"size {st.st_size}, expected {entry.size}")
+        elif entry.blake3 is not None and content_hash(path, st.st_size) != entry.blake3:
+            problems.append("content differs (BLAKE3)")
+    return problems
+
+
+def verify(set_path: str, root: str, listener: Listener = ignore) -> VerifyResult:
+    """Checks every catalogued member of the filesystems mounted under root (the restored system)."""
+    backup_set = load_set(set_path)
+    if not os.path.isdir(root):
+        raise RestoreError(f"{root} is not a directory.", "Give the root of the restored system.")
+    result = VerifyResult()
+    archived = [fs for fs in backup_set.filesystems if fs.archive and fs.archive.kind == "tar"]
+    mountpoints = {fs.mountpoint for fs in archived if fs.mountpoint}
+    total = sum(fs.archive.members for fs in archived if fs.mountpoint)
+    progress = Progress("Verifying", files_total=total,
+                        bytes_total=sum(fs.bytes_used for fs in archived if fs.mountpoint))
+    with Catalog(backup_set.catalog_path) as catalog:
+        for fs in archived:
+            if not fs.mountpoint:
+                result.skipped.append(f"{fs.title}: no mount point in the source's fstab")
+                continue
+            base = os.path.join(root, fs.mountpoint.lstrip("/")).rstrip("/")
+            root_of_fs = os.fsencode(base)
+            for entry in catalog.members(fs.id):
+                shown = os.path.join(fs.mountpoint, os.fsdecode(entry.path).lstrip("/"))
+                shown = shown.rstrip("/") or "/"
+                if entry.path != b"/" and shown in mountpoints:
+                    continue  # another filesystem is mounted over this directory
+                for problem in _compare(entry, root_of_fs + (entry.path if entry.path != b"/" else b""),
+                                        root_of_fs):
+                    result.differences.append(Difference(shown, problem))
+                result.checked += 1
+                if entry.kind == "file":
+                    result.bytes_hashed += entry.size
+                progress.files_done = result.checked
+                progress.bytes_done = result.bytes_hashed
+                progress.current = shown
+                if result.checked % 500 == 0:
+                    listener(progress)
+    listener(progress)
+    return result

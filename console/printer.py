@@ -1,0 +1,62 @@
+"""The plain progress printer of the command line and nuke mode."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+import humanize
+
+from .core.events import Event, Message, Progress
+
+
+def describe(progress: Progress) -> str:
+    parts = [progress.step + ":"]
+    if progress.bytes_total > progress.bytes_done:
+        parts.append(f"{humanize.naturalsize(progress.bytes_done, binary=True)} of "
+                     f"{humanize.naturalsize(progress.bytes_total, binary=True)}")
+    else:
+        parts.append(humanize.naturalsize(progress.bytes_done, binary=True))
+    if progress.files_done:
+        parts.append(f"{humanize.intcomma(progress.files_done)} files")
+    parts.append(f"{humanize.naturalsize(progress.rate, binary=True)}/s")
+    eta = progress.eta
+    if eta is not None and progress.bytes_done < progress.bytes_total:
+        parts.append(f"ETA {humanize.precisedelta(int(eta))}")
+    return ", ".join([parts[0] + " " + parts[1], *parts[2:]])
+
+
+class Printer:
+    """On a terminal one line that updates in place; elsewhere a line every `interval` seconds."""
+
+    def __init__(self, stream: TextIO = sys.stderr, interval: float = 5.0):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.interval = interval
+        self._last_line = 0.0
+        self._open_line = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Message):
+            self._end_line()
+            print(event.text, file=self.stream, flush=True)
+        elif isinstance(event, Progress):
+            text = describe(event)
+            if self.tty:
+                width = 79
+                self.stream.write("\r" + text[:width].ljust(width))
+                self.stream.flush()
+                self._open_line = True
+            elif time.monotonic() - self._last_line >= self.interval or (
+                    event.bytes_total and event.bytes_done >= event.bytes_total):
+                self._last_line = time.monotonic()
+                print(text, file=self.stream, flush=True)
+
+    def _end_line(self) -> None:
+        if self._open_line:
+            self.stream.write("\n")
+            self._open_line = False
+
+    def close(self) -> None:
+        self._end_line()

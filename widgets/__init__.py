@@ -1,0 +1,1 @@
+"""Reusable Textual widgets for restore-console: display only, no I/O."""
