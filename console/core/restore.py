@@ -234,4 +234,7 @@ def _copy_log(root: str) -> None:
             handler.flush()
             dest = os.path.join(root, "var/log")
             if os.path.isdir(dest):
+                before = os.stat(dest)
                 shutil.copy(path, os.path.join(dest, "restore-console.log"))
+                # Keep the directory as the archive made it: verification compares its mtime.
+                os.utime(dest, ns=(before.st_atime_ns, before.st_mtime_ns))
