@@ -17,7 +17,7 @@ from .events import Listener, Message, ignore
 from .fstab import matches, parse_fstab
 from .layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
 from .partition_table import read_table
-from .probe import RO_OPTIONS, archivable, bytes_used, mkfs_options, probe
+from .probe import RO_OPTIONS, TAR_TYPES, archivable, bytes_used, mkfs_options, probe
 
 log = logging.getLogger("restore_console")
 
@@ -117,8 +117,12 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
         catalog.add(fs.id, written.members, frame_of)
         fs.archive = written.archive
         return fs
-    why = (f"this kernel cannot mount {found.type}" if found.type
-           else "it holds no filesystem that can be read file by file")
+    if not found.type:
+        why = "it holds no filesystem that can be read file by file"
+    elif found.type in TAR_TYPES:
+        why = f"this kernel cannot mount {found.type}"
+    else:
+        why = f"{found.type} is kept byte for byte"
     listener(Message(f"{label}: saved as a raw image, {why}"))
     fs.bytes_used = part.size
     fs.archive = write_raw_archive(device, part.size, backup_set.path, f"fs-{fs.id}.img.zst",

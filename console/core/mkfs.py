@@ -40,13 +40,6 @@ def mkfs_command(fs: Filesystem, device: str) -> list[str]:
         if fs.label:
             cmd += ["-L", fs.label]
         return [*cmd, device]
-    if fs.type == "vfat":
-        cmd = ["mkfs.vfat"]
-        if fs.uuid:
-            cmd += ["-i", fs.uuid.replace("-", "")]
-        if fs.label:
-            cmd += ["-n", fs.label]
-        return [*cmd, device]
     if fs.type == "swap":
         cmd = ["mkswap", "-f"]
         if fs.uuid:

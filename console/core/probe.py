@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from .system import output, run
 
 # Filesystems archived file by file with GNU tar when this kernel can mount them; any other
-# content of a partition is saved as a raw image.
-TAR_TYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs", "vfat")
+# content of a partition is saved as a raw image. vfat (the EFI system partition) is always
+# imaged: it is small, holds no owners or modes tar could restore, and rescue kernels often
+# lack it.
+TAR_TYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs")
 # Read-only mounts that must not replay a journal (the source stays untouched).
 RO_OPTIONS = {"ext3": "ro,noload", "ext4": "ro,noload", "xfs": "ro,norecovery"}
 # ext4 features that describe a state, not a choice made at mkfs time.

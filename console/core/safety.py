@@ -46,7 +46,7 @@ def _loop_disks_backing(image: str) -> list[str]:
         except OSError:
             continue
         if (st.st_dev, st.st_ino) == (image_stat.st_dev, image_stat.st_ino):
-            found.append(os.path.dirname(os.path.dirname(backing)))
+            found.append(os.path.realpath(os.path.dirname(os.path.dirname(backing))))
     return found
 
 

@@ -1,0 +1,149 @@
+"""Backup of a real GPT disk image and restore onto a second image of the same size, checked with
+independent tools: sfdisk --json, blkid, rsync -naHAX --checksum, stat."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import blake3
+import pytest
+
+from tests.system.hardtree import is_sparse, rsync_differences, xattrs_and_acls_snapshot
+from tests.system.images import (attached, blkid_of, make_source_disk, mounted,
+                                 populate_source_disk, sfdisk_json)
+
+pytestmark = pytest.mark.system
+
+# Read-only mounts that leave both images untouched; the restored xfs has the source's UUID.
+RO = {2: ("ext4", "ro,noload"), 3: ("xfs", "ro,norecovery,nouuid")}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "console", "--log", "/tmp/restore-console-tests.log",
+                           *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    base = tmp_path_factory.mktemp("fidelity")
+    source = base / "source.img"
+    make_source_disk(source, 512)
+    info = populate_source_disk(source)
+    set_dir = base / "set"
+    proc = cli("backup", "--disk", str(source), "--to", str(set_dir))
+    assert proc.returncode == 0, proc.stderr
+    name = json.loads(cli("inspect", str(set_dir), "--json").stdout)["disks"][0]["name"]
+    target = base / "target.img"
+    with open(target, "wb") as f:
+        f.truncate(source.stat().st_size)
+    proc = cli("restore", str(set_dir), "--map", f"{name}={target}", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    return source, target, set_dir, info
+
+
+def _table(image: Path) -> dict:
+    table = sfdisk_json(image)["partitiontable"]
+    for part in table["partitions"]:
+        part.pop("node")
+    table.pop("device")
+    # pyparted starts GPT's usable area at LBA 34; sfdisk put it at 2048. Partitions are unmoved.
+    table.pop("firstlba", None)
+    return table
+
+
+def test_partition_table_is_the_same(images):
+    source, target, _, _ = images
+    assert _table(target) == _table(source)
+    assert len(_table(source)["partitions"]) == 4
+
+
+def test_filesystems_keep_uuid_and_label(images):
+    source, target, _, _ = images
+    keys = ("TYPE", "UUID", "LABEL", "PARTUUID", "PARTLABEL")
+    with attached(source, read_only=True) as src, attached(target, read_only=True) as dst:
+        for n in (1, 2, 3, 4):
+            a, b = blkid_of(src.partition(n)), blkid_of(dst.partition(n))
+            assert a.get("UUID") and a.get("LABEL")
+            assert {k: a.get(k) for k in keys} == {k: b.get(k) for k in keys}, n
+
+
+@pytest.mark.parametrize("number", [2, 3])
+def test_restored_tree_is_identical(images, number):
+    source, target, _, _ = images
+    fstype, options = RO[number]
+    with attached(source, read_only=True) as src, attached(target, read_only=True) as dst, \
+            mounted(src.partition(number), fstype, options) as a, \
+            mounted(dst.partition(number), fstype, options) as b:
+        assert rsync_differences(Path(a), Path(b)) == []
+        assert xattrs_and_acls_snapshot(Path(a)) == xattrs_and_acls_snapshot(Path(b))
+        # The comparison is not vacuous: the tree has files in it.
+        assert sum(len(files) for _, _, files in os.walk(b)) > 20
+
+
+def test_sparse_file_is_still_sparse(images):
+    _, target, _, info = images
+    with attached(target, read_only=True) as dst, mounted(dst.partition(2), *RO[2]) as root:
+        path = Path(root, info["sparse"])
+        assert path.stat().st_size > 32 * 1024 * 1024
+        assert is_sparse(path)
+
+
+def test_raw_partition_is_byte_identical(images):
+    source, target, _, _ = images
+    with attached(source, read_only=True) as src, attached(target, read_only=True) as dst:
+        digests = []
+        for loop in (src, dst):
+            hasher = blake3.blake3()
+            with open(loop.partition(1), "rb") as f:
+                hasher.update(f.read())
+            digests.append(hasher.hexdigest())
+        assert digests[0] == digests[1]
+
+
+@contextlib.contextmanager
+def nested_mount(device: str, where: Path):
+    subprocess.run(["mount", "-t", "xfs", "-o", "nouuid", device, str(where)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def test_verify_passes_and_notices_a_change(images, tmp_path):
+    _, target, set_dir, _ = images
+    with attached(target) as dst, mounted(dst.partition(2), "ext4") as root, \
+            nested_mount(dst.partition(3), Path(root, "srv/data")):
+        proc = cli("verify", str(set_dir), "--root", root, "--json")
+        result = json.loads(proc.stdout)
+        assert proc.returncode == 0 and result["ok"], result["differences"][:5]
+        assert result["checked"] > 50
+        victim = Path(root, "etc/fstab")
+        content = victim.read_bytes()
+        stat = victim.stat()
+        victim.write_bytes(content.replace(b"/", b"|", 1))
+        os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        proc = cli("verify", str(set_dir), "--root", root, "--json")
+        result = json.loads(proc.stdout)
+        assert proc.returncode == 1
+        assert {"path": "/etc/fstab", "what": "content differs (BLAKE3)"} in result["differences"]
+        victim.write_bytes(content)
+        os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_set_describes_the_layout(images):
+    _, _, set_dir, _ = images
+    data = json.loads(cli("inspect", str(set_dir), "--json").stdout)
+    by_type = {fs["type"]: fs for fs in data["filesystems"]}
+    assert by_type["ext4"]["mountpoint"] == "/"
+    assert by_type["xfs"]["mountpoint"] == "/srv/data"
+    assert by_type["vfat"]["mountpoint"] == "/boot/efi"
+    assert by_type["vfat"]["archive"]["kind"] == "raw"  # the ESP is kept byte for byte
+    assert by_type["swap"]["archive"] is None
+    assert data["bootloader"]["kind"] == "efi"
+    listing = json.loads(cli("ls", str(set_dir), "/srv/data", "--json").stdout)
+    assert listing and all(entry["fs"] == by_type["xfs"]["id"] for entry in listing)
