@@ -58,14 +58,29 @@ class AttachedDisk:
                                "Check that the partition table was written.") from None
 
 
-def _wait_for(paths: list[str], seconds: float) -> bool:
+def _partitions_match(disk: AttachedDisk, partitions: list[tuple[int, int, int]],
+                      seconds: float) -> bool:
+    """True once every partition's device node exists and the kernel's idea of its start and
+    size (sysfs) is the table's. Stale partitions of a reused loop device fail this check."""
     deadline = time.monotonic() + seconds
     while True:
-        if all(os.path.exists(p) for p in paths):
+        if all(_kernel_geometry(disk.partitions[n]) == (start, size) for n, start, size in partitions):
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
+
+
+def _kernel_geometry(node: str) -> tuple[int, int] | None:
+    sysfs = f"/sys/class/block/{os.path.basename(node)}"
+    try:
+        with open(f"{sysfs}/start") as f:
+            start = int(f.read()) * 512
+        with open(f"{sysfs}/size") as f:
+            size = int(f.read()) * 512
+    except (FileNotFoundError, ValueError):
+        return None
+    return (start, size) if os.path.exists(node) else None
 
 
 def _losetup(args: list[str], what: str) -> str:
@@ -87,12 +102,10 @@ def attach_disk(path: str, partitions: list[tuple[int, int, int]], *,
     """Attaches a disk; `partitions` lists (number, start, size) in bytes as the table says."""
     if is_block_device(path):
         disk = AttachedDisk(path, path, {n: partition_node(path, n) for n, _, _ in partitions})
-        nodes = list(disk.partitions.values())
-        if nodes and not _wait_for(nodes, 5):
+        if not _partitions_match(disk, partitions, 1):
             run(["partx", "-u", path], f"re-read the partition table of {path}", check=False)
-            if not _wait_for(nodes, 5):
-                missing = [p for p in nodes if not os.path.exists(p)]
-                raise RestoreError(f"The partitions of {path} did not appear: {', '.join(missing)}.",
+            if not _partitions_match(disk, partitions, 5):
+                raise RestoreError(f"The kernel's partitions of {path} do not match its table.",
                                    "Run 'partprobe' or re-plug the disk, then try again.")
         yield disk
         return
@@ -101,22 +114,28 @@ def attach_disk(path: str, partitions: list[tuple[int, int, int]], *,
                            "Name a disk such as /dev/sda, or an existing image file.")
     ro = ["-r"] if read_only else []
     loops: list[str] = []
+    whole = ""
     try:
         whole = _losetup([*ro, "-P", path], f"attach {path} as a loop device")
         loops.append(whole)
         disk = AttachedDisk(path, whole, {n: partition_node(whole, n) for n, _, _ in partitions})
-        nodes = list(disk.partitions.values())
-        if nodes and not _wait_for(nodes, 0.5):
+        # Kernels without partition-table support leave -P without effect: partx adds the
+        # partitions through BLKPG, and "update" also drops stale ones of an earlier image.
+        if not _partitions_match(disk, partitions, 0.2):
+            run(["partx", "-u", whole], f"add the partitions of {path}", check=False)
             run(["partx", "-a", whole], f"add the partitions of {path}", check=False)
-            if not _wait_for(nodes, 3):
-                log.info("no partition nodes for %s: one loop device per partition", path)
-                for number, start, size in partitions:
-                    disk.partitions[number] = _losetup(
-                        [*ro, "--offset", str(start), "--sizelimit", str(size), path],
-                        f"attach partition {number} of {path}")
-                    loops.append(disk.partitions[number])
+        if not _partitions_match(disk, partitions, 2):
+            log.info("no usable partition nodes for %s: one loop device per partition", path)
+            for number, start, size in partitions:
+                disk.partitions[number] = _losetup(
+                    [*ro, "--offset", str(start), "--sizelimit", str(size), path],
+                    f"attach partition {number} of {path}")
+                loops.append(disk.partitions[number])
         yield disk
     finally:
+        if whole:
+            # Partitions added with partx outlive the loop device on some kernels.
+            run(["partx", "-d", whole], f"remove the partitions of {whole}", check=False)
         for loop in reversed(loops):
             _detach(loop)
 

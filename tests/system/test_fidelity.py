@@ -21,6 +21,7 @@ pytestmark = pytest.mark.system
 
 # Read-only mounts that leave both images untouched; the restored xfs has the source's UUID.
 RO = {2: ("ext4", "ro,noload"), 3: ("xfs", "ro,norecovery,nouuid")}
+MIN_FILES = {2: 40, 3: 2}  # what populate_source_disk puts there, so no comparison is vacuous
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -82,7 +83,7 @@ def test_restored_tree_is_identical(images, number):
         assert rsync_differences(Path(a), Path(b)) == []
         assert xattrs_and_acls_snapshot(Path(a)) == xattrs_and_acls_snapshot(Path(b))
         # The comparison is not vacuous: the tree has files in it.
-        assert sum(len(files) for _, _, files in os.walk(b)) > 20
+        assert sum(len(files) for _, _, files in os.walk(b)) >= MIN_FILES[number]
 
 
 def test_sparse_file_is_still_sparse(images):
