@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import re
 import socket
 import uuid
 
@@ -27,10 +28,15 @@ def _source_device_name(disk: Disk, number: int) -> str:
 
 
 def _prepare_destination(dest: str) -> None:
+    """A complete set (it has a manifest) is never overwritten; the leftovers of an interrupted
+    backup (no manifest yet, which is written last) are removed."""
     os.makedirs(dest, exist_ok=True)
-    if os.path.exists(os.path.join(dest, MANIFEST)) or os.path.exists(os.path.join(dest, CATALOG)):
+    if os.path.exists(os.path.join(dest, MANIFEST)):
         raise RestoreError(f"{dest} already holds a backup set; nothing was overwritten.",
                            "Choose an empty directory, or remove the old set first.")
+    for name in os.listdir(dest):
+        if name == CATALOG or re.fullmatch(r"(fs|disk)-\d+[-.\w]*\.zst", name):
+            os.unlink(os.path.join(dest, name))
 
 
 class _SourceFacts:
