@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS members (
 INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS members_path ON members (fs, path);
 CREATE INDEX IF NOT EXISTS members_dir ON members (fs, parent, name);
-CREATE INDEX IF NOT EXISTS members_name ON members (name);
 """
 COLUMNS = ("fs", "path", "parent", "name", "kind", "size", "mode", "uid", "gid", "mtime_ns",
            "link", "devmajor", "devminor", "blake3", "frame", "offset", "length")

@@ -63,7 +63,8 @@ class SeekableWriter:
         self._local = threading.local()
         self._level = level
         self._pending: collections.deque = collections.deque()
-        self._buffer = bytearray()
+        self._parts: list[bytes] = []
+        self._buffered = 0
         self._entries: list[tuple[int, int]] = []
         self._hash = blake3.blake3()
         self._compressed = 0
@@ -78,11 +79,17 @@ class SeekableWriter:
         return cctx.compress(data)
 
     def write(self, data) -> None:
-        self._buffer += data
-        while len(self._buffer) >= self._frame_size:
-            chunk = bytes(self._buffer[: self._frame_size])
-            del self._buffer[: self._frame_size]
-            self._submit(chunk)
+        # Chunks are kept as they come and joined once a frame is full: no front-deletes.
+        self._parts.append(bytes(data))
+        self._buffered += len(data)
+        if self._buffered >= self._frame_size:
+            joined = b"".join(self._parts)
+            frames = len(joined) // self._frame_size
+            for i in range(frames):
+                self._submit(joined[i * self._frame_size : (i + 1) * self._frame_size])
+            rest = joined[frames * self._frame_size :]
+            self._parts = [rest] if rest else []
+            self._buffered = len(rest)
 
     def _submit(self, chunk: bytes) -> None:
         self._pending.append((len(chunk), self._pool.submit(self._compress, chunk)))
@@ -100,9 +107,9 @@ class SeekableWriter:
 
     def close(self) -> WriteResult:
         try:
-            if self._buffer:
-                self._submit(bytes(self._buffer))
-                self._buffer.clear()
+            if self._buffered:
+                self._submit(b"".join(self._parts))
+                self._parts, self._buffered = [], 0
             while self._pending:
                 self._drain_one()
         finally:

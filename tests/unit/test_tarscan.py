@@ -96,12 +96,10 @@ def test_truncated_stream_is_reported(tree):
         scanner.finish()
 
 
-def test_corrupted_header_is_reported(tree):
+def test_a_scan_that_loses_its_place_is_reported(tree):
     _, archive = tree
-    damaged = bytearray(archive)
-    damaged[3] ^= 0x55
-    with pytest.raises(RestoreError, match="checksum"):
-        TarScanner().feed(bytes(damaged))
+    with pytest.raises(RestoreError, match="not where one should be"):
+        TarScanner().feed(archive[512:])  # starts inside the first member
 
 
 @pytest.mark.parametrize("name", ["../escape", "/etc/passwd", "a/../../b"])
