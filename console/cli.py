@@ -188,6 +188,16 @@ COMMANDS = {"backup": cmd_backup, "inspect": cmd_inspect, "ls": cmd_ls,
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader (head, less) went away: that is not a failure, and Python must not
+        # complain again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     log_path = setup_log(args.log)
     printer = Printer()
@@ -207,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             print(f"  {exc.hint}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise
     except KeyboardInterrupt:
         printer.close()
         print("restore-console: interrupted; run the same command again to start over.",

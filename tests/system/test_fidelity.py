@@ -148,3 +148,17 @@ def test_set_describes_the_layout(images):
     assert data["bootloader"]["kind"] == "efi"
     listing = json.loads(cli("ls", str(set_dir), "/srv/data", "--json").stdout)
     assert listing and all(entry["fs"] == by_type["xfs"]["id"] for entry in listing)
+
+
+def test_a_reader_that_goes_away_is_not_an_error(images):
+    _, _, set_dir, _ = images
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `restore-console inspect SET --json | head` after head has exited
+    try:
+        proc = subprocess.run([sys.executable, "-m", "console", "--log", "/dev/null", "inspect",
+                               str(set_dir), "--json"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0
+    assert proc.stderr == ""
