@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 
 import _ped
 import parted
@@ -113,17 +114,36 @@ def write_table(path: str, disk: Disk) -> None:
 
 
 def _write_identifiers(path: str, disk: Disk) -> None:
+    """Sets the disk id, partition types and PARTUUIDs (libparted cannot) in one sfdisk run:
+    sfdisk's own dump of the table just written, with those fields replaced."""
     what = f"set the partition identifiers on {path}"
-    if disk.disk_id:
-        run(["sfdisk", "--disk-id", path, disk.disk_id], what)
-    for part in disk.partitions:
-        if disk.table == "gpt":
-            if part.type_uuid:
-                run(["sfdisk", "--part-type", path, str(part.number), part.type_uuid], what)
-            if part.partuuid:
-                run(["sfdisk", "--part-uuid", path, str(part.number), part.partuuid], what)
-        elif part.type_id is not None and part.kind != "extended":
-            run(["sfdisk", "--part-type", path, str(part.number), f"{part.type_id:x}"], what)
+    sector = disk.logical_sector_size
+    wanted = {part.start // sector: part for part in disk.partitions if part.kind != "extended"}
+    lines = []
+    for line in output(["sfdisk", "--dump", path], what).splitlines():
+        if line.startswith("label-id:") and disk.disk_id:
+            line = f"label-id: {disk.disk_id}"
+        elif start := re.search(r"\bstart=\s*(\d+)", line):
+            part = wanted.get(int(start.group(1)))
+            if part is not None:
+                line = _with_identifiers(line, disk.table, part)
+        lines.append(line)
+    run(["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", path], what,
+        input="\n".join(lines).encode() + b"\n")
     # Tell the kernel about the table of a real disk; image files are attached afterwards.
     if not os.path.isfile(path):
         run(["partx", "-u", path], f"re-read the partition table of {path}", check=False)
+
+
+def _with_identifiers(line: str, table: str, part: Partition) -> str:
+    """One partition line of an sfdisk dump with the original's type (and GPT PARTUUID)."""
+    fields = {"gpt": {"type": part.type_uuid, "uuid": part.partuuid},
+              "msdos": {"type": f"{part.type_id:x}" if part.type_id is not None else ""}}[table]
+    for key, value in fields.items():
+        if not value:
+            continue
+        if re.search(rf"\b{key}=", line):
+            line = re.sub(rf"\b{key}=[^,]*", f"{key}={value}", line)
+        else:
+            line += f", {key}={value}"
+    return line
