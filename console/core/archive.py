@@ -12,7 +12,9 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import queue
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -28,6 +30,9 @@ log = logging.getLogger("restore_console")
 
 READ_SIZE = 1024 * 1024
 F_SETPIPE_SZ = 1031
+# Room for tar to run ahead of us (and us ahead of tar) while either is busy; above
+# /proc/sys/fs/pipe-max-size only root may go, so 1 MiB is the fallback.
+PIPE_SIZES = (32 * 1024 * 1024, 1024 * 1024)
 TAR_CREATE = ["--create", "--format=posix", "--xattrs", "--xattrs-include=*", "--acls",
               "--numeric-owner", "--sparse", "--one-file-system", "--sort=name",
               "--pax-option=delete=ctime"]
@@ -36,11 +41,13 @@ TAR_EXTRACT = ["--extract", "--xattrs", "--xattrs-include=*", "--acls", "--numer
 
 
 def _widen_pipe(fd: int) -> None:
-    """A 1 MiB pipe instead of 64 KiB: far fewer wake-ups between tar and us."""
-    try:
-        fcntl.fcntl(fd, F_SETPIPE_SZ, READ_SIZE)
-    except OSError:
-        pass
+    """A wide pipe instead of 64 KiB: tar and we each keep working while the other is busy."""
+    for size in PIPE_SIZES:
+        try:
+            fcntl.fcntl(fd, F_SETPIPE_SZ, size)
+            return
+        except OSError:
+            continue
 
 
 class _Throttle:
@@ -135,6 +142,44 @@ def _single_piece(archive: Archive, set_dir: str, label: str) -> str:
     return os.path.join(set_dir, archive.pieces[0].file)
 
 
+class _PipeFeeder:
+    """Writes to tar's stdin from a thread of its own, a few frames behind the scanner, so
+    tar never waits while we scan and hash, and we do not wait while tar creates files."""
+
+    def __init__(self, pipe, depth: int = 4):
+        self._pipe = pipe
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._broken = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tar-feeder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._broken.is_set():
+                continue  # drain, so put() never blocks on a dead reader
+            try:
+                self._pipe.write(data)
+            except (BrokenPipeError, ValueError):
+                self._broken.set()
+
+    def put(self, data) -> bool:
+        """Queues data for tar; False once tar has stopped reading."""
+        if self._broken.is_set():
+            return False
+        self._queue.put(data)
+        return True
+
+    def close(self) -> None:
+        """Waits until everything queued is written, then closes tar's stdin."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        try:
+            self._pipe.close()
+        except BrokenPipeError:
+            pass
+
+
 @dataclass
 class Extracted:
     files: int
@@ -159,13 +204,14 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
     proc = subprocess.Popen([tar, *TAR_EXTRACT, "-f", "-", "-C", target],
                             stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     _widen_pipe(proc.stdin.fileno())
-    stderr = b""
+    feeder = _PipeFeeder(proc.stdin)
     try:
         with SeekableReader(path, archive.pieces[0].file) as reader:
             for _frame, data in reader.iter_frames():
                 # Scan before tar sees the bytes: an unsafe name stops us before it is written.
                 scanner.feed(data)
-                proc.stdin.write(data)
+                if not feeder.put(data):
+                    break  # tar stopped reading: its exit status says why
                 members = scanner.members
                 for member in members[checked:]:
                     if member.blake3 is not None and member.blake3 != expected(member.offset):
@@ -176,11 +222,10 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
                 progress.current = members[-1].path.decode(errors="replace") if members else ""
                 tick()
         scanner.finish()
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
+        feeder.close()
     except BaseException:
         proc.kill()
+        feeder.close()
         raise
     finally:
         stderr = proc.stderr.read()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Iterator
 
 from .errors import RestoreError
 from .tarscan import Member, parent_and_name
@@ -70,15 +71,23 @@ _SELECT = ("SELECT fs, path, name, kind, size, mode, uid, gid, mtime_ns, link, d
 
 
 class CatalogWriter:
+    """Writes catalog rows on a thread of its own: the inserts of one filesystem overlap the
+    unmount and the archive of the next one."""
+
     def __init__(self, path: str):
         if os.path.exists(path):
             os.unlink(path)
-        self._db = sqlite3.connect(path)
+        self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = OFF")
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.executescript(SCHEMA)
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="catalog")
+        self._pending: list[Future] = []
 
-    def add(self, fs: int, members: Iterable[Member], frame_of) -> None:
+    def add(self, fs: int, members: list[Member], frame_of) -> None:
+        self._pending.append(self._worker.submit(self._insert, fs, members, frame_of))
+
+    def _insert(self, fs: int, members: list[Member], frame_of) -> None:
         rows = []
         for m in members:
             parent, name = parent_and_name(m.path)
@@ -90,6 +99,11 @@ class CatalogWriter:
             rows)
 
     def close(self) -> None:
+        try:
+            for future in self._pending:
+                future.result()  # an insert's failure surfaces here
+        finally:
+            self._worker.shutdown(wait=True)
         self._db.executescript(INDEXES)
         self._db.commit()
         self._db.execute("ANALYZE")

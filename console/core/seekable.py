@@ -70,7 +70,7 @@ class SeekableWriter:
         self._compressed = 0
         self._uncompressed = 0
 
-    def _compress(self, data: bytes) -> bytes:
+    def _compress(self, data) -> bytes:
         cctx = getattr(self._local, "cctx", None)
         if cctx is None:
             cctx = zstandard.ZstdCompressor(level=self._level, write_checksum=True,
@@ -85,13 +85,14 @@ class SeekableWriter:
         if self._buffered >= self._frame_size:
             joined = b"".join(self._parts)
             frames = len(joined) // self._frame_size
+            view = memoryview(joined)  # frames are views: no copy of each 4 MiB
             for i in range(frames):
-                self._submit(joined[i * self._frame_size : (i + 1) * self._frame_size])
+                self._submit(view[i * self._frame_size : (i + 1) * self._frame_size])
             rest = joined[frames * self._frame_size :]
             self._parts = [rest] if rest else []
             self._buffered = len(rest)
 
-    def _submit(self, chunk: bytes) -> None:
+    def _submit(self, chunk) -> None:
         self._pending.append((len(chunk), self._pool.submit(self._compress, chunk)))
         while len(self._pending) > self._threads * 2:
             self._drain_one()
