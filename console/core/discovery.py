@@ -243,7 +243,7 @@ def read_disk(record: BlockRecord, host: Host, set_path: str | None) -> TargetDi
         alignment_offset=_int(host.attribute(sysdir, "alignment_offset")),
         sys_path=sysdir,
     )
-    return _apply_usage(disk, usage_of({sysdir}, set_path, host))
+    return _apply_usage(disk, usage_of(host.same_storage(sysdir), set_path, host))
 
 
 def image_target(path: str, set_path: str | None, host: Host = Host()) -> TargetDisk:

@@ -44,7 +44,7 @@ def target_disks(target: str, host: Host = Host()) -> list[str]:
     """sysfs directories of the disks that writing to target would write to."""
     if is_block_device(target):
         sysdir = host.sysdir_of_node(target)
-        return [host.whole_disk(sysdir)] if sysdir else []
+        return sorted(host.same_storage(host.whole_disk(sysdir))) if sysdir else []
     return host.loops_backed_by(target)
 
 

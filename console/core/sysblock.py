@@ -177,6 +177,12 @@ class Host:
             found |= self.disks_under(sysdir)
         return found
 
+    def same_storage(self, disk: str) -> set[str]:
+        """The disk and, for a loop device, every loop device of the same file: writing to
+        one writes the bytes the others read (partitions attached with an offset)."""
+        backing = self.backing_file(disk)
+        return {disk, *self.loops_backed_by(backing)} if backing else {disk}
+
     def loops_backed_by(self, image: str) -> list[str]:
         """sysfs directories of the loop devices that have the file `image` attached."""
         try:

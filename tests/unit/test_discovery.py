@@ -254,3 +254,18 @@ def test_to_json_carries_the_problems(fake):
     [disk] = discover_targets(None, host=fake.host)
     data = disk.to_json()
     assert data["size"] == GB and data["problems"] == ["read-only"] and data["name"] == "sdb"
+
+
+def test_loop_devices_of_one_file_share_their_use(fake, tmp_path):
+    # Where the kernel does not scan loop partitions, each partition is a loop device of its
+    # own with an offset: the whole-disk loop device is in use when that one is mounted.
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"\0" * 8192)
+    fake.add_disk("loop1", "7:1", 8192, attrs={"loop/backing_file": str(image)})
+    fake.add_disk("loop2", "7:2", 4096, attrs={"loop/backing_file": str(image)})
+    fake.add_disk("loop3", "7:3", 4096, attrs={"loop/backing_file": str(tmp_path / "other")})
+    (tmp_path / "other").write_bytes(b"\0" * 4096)
+    fake.mount("7:2", "/mnt/part", "/dev/loop2")
+    targets = discover_targets(None, host=fake.host)
+    assert only(targets, "loop1").mounted == ["/dev/loop2 is mounted at /mnt/part"]
+    assert only(targets, "loop3").mounted == []
