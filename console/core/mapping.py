@@ -19,14 +19,14 @@ depend on how it is computed. Without it, the original disk's size is the minimu
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence, Union
 
 from .discovery import TargetDisk, normalize_serial, normalize_wwn, size_words
 from .errors import RestoreError
 from .layout import Disk
 
-MinimumSizes = Union[Mapping[str, int], Callable[[Disk], int], None]
+MinimumSizes = Mapping[str, int] | Callable[[Disk], int] | None
 
 
 @dataclass
