@@ -140,20 +140,21 @@ def attach_disk(path: str, partitions: list[tuple[int, int, int]], *,
             _detach(loop)
 
 
-def _unescape(field: bytes) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+def unescape_octal(field: bytes) -> str:
+    """mountinfo and /proc/swaps write space, tab, newline and backslash as octal escapes."""
     raw = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field)
     return os.fsdecode(raw)
 
 
-def mount_table() -> list[tuple[str, str, str]]:
-    """(major:minor, mount point, source) of every mount, from /proc/self/mountinfo."""
+def mount_table(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str, str, str]]:
+    """(major:minor, mount point, source) of every mount, from mountinfo."""
     entries = []
-    with open("/proc/self/mountinfo", "rb") as f:
+    with open(mountinfo, "rb") as f:
         for line in f:
             fields = line.split()
             sep = fields.index(b"-")
-            entries.append((fields[2].decode(), _unescape(fields[4]), _unescape(fields[sep + 2])))
+            entries.append((fields[2].decode(), unescape_octal(fields[4]),
+                            unescape_octal(fields[sep + 2])))
     return entries
 
 

@@ -1,94 +1,130 @@
 """Checks made right before the first write to a disk: never the wrong disk.
 
-A target is refused when it is mounted (itself or any partition), when it holds the backup set
-or the running system, or when it is read-only. For an image file, "it" means every loop device
-that has the file attached, and their partitions.
+A target is refused when it holds the backup set or the running system, when it is in use
+(itself or any partition mounted, active swap, or held by a device-mapper or md device), or when
+it is read-only. For an image file, "it" means every loop device that has the file attached,
+and their partitions. Writing through dm, md and loop devices is followed down to the disks:
+a set on an LVM volume, or in an image file on a disk, is held by that disk.
+
+`usage_of` gathers these facts for a set of disks; discovery shows them for every disk, and
+`check_target` refuses with the first of them.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import stat
+from dataclasses import dataclass, field
 
-from .blockdev import is_block_device, mount_table
+from .blockdev import is_block_device
 from .errors import RestoreError
+from .sysblock import Host
 
 
-def _dev_number(path: str) -> str:
-    st = os.stat(path)
-    return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+@dataclass(frozen=True)
+class InUse:
+    """One reason a disk is busy: `what` reads "/dev/sdb1 is mounted at /mnt"."""
+
+    what: str
+    hint: str
+    kind: str  # mount | swap | holder
 
 
-def _sysfs_block(number: str) -> str | None:
-    link = f"/sys/dev/block/{number}"
-    return os.path.realpath(link) if os.path.exists(link) else None
+@dataclass
+class Usage:
+    """What writing to a disk would destroy or disturb; nothing set means safe."""
+
+    holds_media: bool = False
+    holds_system: bool = False
+    in_use: list[InUse] = field(default_factory=list)
+    read_only: bool = False
 
 
-def _disk_of(number: str) -> str | None:
-    """The sysfs directory of the whole disk a device number belongs to."""
-    path = _sysfs_block(number)
-    if path is None:
-        return None
-    return os.path.dirname(path) if os.path.exists(os.path.join(path, "partition")) else path
+def target_disks(target: str, host: Host = Host()) -> list[str]:
+    """sysfs directories of the disks that writing to target would write to."""
+    if is_block_device(target):
+        sysdir = host.sysdir_of_node(target)
+        return sorted(host.same_storage(host.whole_disk(sysdir))) if sysdir else []
+    return host.loops_backed_by(target)
 
 
-def _loop_disks_backing(image: str) -> list[str]:
-    """sysfs directories of loop devices (whole or per-partition) attached to image."""
-    image = os.path.realpath(image)
-    image_stat = os.stat(image)
+def _inside(path: str, directory: str) -> bool:
+    path, directory = os.path.realpath(path), os.path.realpath(directory)
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def usage_of(disks: set[str], set_path: str | None, host: Host = Host(),
+             image: str | None = None) -> Usage:
+    """The facts about `disks` (sysfs directories) that make writing to them unsafe.
+
+    `image` is the image file these disks are the loop devices of, if any: an image inside
+    the set's directory counts as holding the set."""
+    usage = Usage()
+    if set_path is not None:
+        usage.holds_media = bool(disks & host.disks_holding(set_path)) or (
+            image is not None and _inside(image, set_path))
+    usage.holds_system = bool(disks & host.disks_holding("/"))
+    for mount in host.mounts():
+        under = set()
+        for sysdir in host.sysdirs_of_mount(mount):
+            under |= host.disks_under(sysdir)
+        if under & disks:
+            usage.in_use.append(InUse(
+                f"{mount.source} is mounted at {mount.point}",
+                f"Unmount it first (umount {mount.point}), or choose another target.", "mount"))
+    for area in host.swap_areas():
+        sysdir = host.sysdir_of_node(area)
+        sysdirs = {sysdir} if sysdir else host.sysdirs_of_path(area)  # a swap file
+        if any(host.disks_under(s) & disks for s in sysdirs):
+            usage.in_use.append(InUse(
+                f"{area} is active swap",
+                f"Turn it off first (swapoff {area}), or choose another target.", "swap"))
+    for disk in sorted(disks):
+        for part in [disk, *host.partitions(disk)]:
+            for holder in host.holders(part):
+                usage.in_use.append(InUse(
+                    f"{os.path.basename(part)} is held by {_holder_title(host, holder)}",
+                    "Stop what uses it first (LVM: vgchange -an; RAID: mdadm --stop), "
+                    "or choose another target.", "holder"))
+    usage.read_only = any(host.attribute(disk, "ro") == "1" for disk in disks)
+    return usage
+
+
+def _holder_title(host: Host, holder: str) -> str:
+    """dm-0 (vg-root), md127 (md/home), or just the kernel's name."""
+    sysdir = host.sysdir_of_name(holder)
+    name = (host.attribute(sysdir, "dm/name") or host.attribute(sysdir, "md/array_name")
+            if sysdir else None)
+    return f"{holder} ({name})" if name else holder
+
+
+def refusals(target: str, usage: Usage, set_path: str | None) -> list[RestoreError]:
+    """Every reason to refuse writing to target, gravest first, each with what to do."""
     found = []
-    for backing in glob.glob("/sys/block/loop*/loop/backing_file"):
-        try:
-            with open(backing) as f:
-                name = f.read().strip()
-            st = os.stat(name.removesuffix(" (deleted)"))
-        except OSError:
-            continue
-        if (st.st_dev, st.st_ino) == (image_stat.st_dev, image_stat.st_ino):
-            found.append(os.path.realpath(os.path.dirname(os.path.dirname(backing))))
+    if usage.holds_media:
+        found.append(RestoreError(
+            f"{target} holds the backup set being restored ({set_path}); "
+            "writing to it would destroy the backup.", "Choose another target disk."))
+    if usage.holds_system:
+        found.append(RestoreError(f"{target} holds the running system; it cannot be overwritten.",
+                                  "Choose another target disk."))
+    for use in usage.in_use:
+        found.append(RestoreError(f"{target} is in use: {use.what}.", use.hint))
+    if usage.read_only:
+        found.append(RestoreError(f"{target} is read-only.",
+                                  "Check the disk's write-protect switch, or choose another."))
     return found
 
 
-def target_disks(target: str) -> list[str]:
-    """sysfs directories of the disks that writing to target would write to."""
-    if is_block_device(target):
-        disk = _disk_of(_dev_number(target))
-        return [disk] if disk else []
-    return _loop_disks_backing(target)
-
-
-def _disk_of_path(path: str) -> str | None:
-    st = os.stat(path)
-    return _disk_of(f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
-
-
-def check_target(target: str, set_path: str) -> None:
+def check_target(target: str, set_path: str, host: Host = Host()) -> None:
     """Raises RestoreError if writing to target could destroy something it must not."""
     if not os.path.exists(target):
         raise RestoreError(f"The target {target} does not exist.",
                            "Name an existing disk or disk-image file.")
     if not is_block_device(target) and not stat.S_ISREG(os.stat(target).st_mode):
         raise RestoreError(f"The target {target} is neither a disk nor a disk-image file.")
-    disks = set(target_disks(target))
-    set_disk = _disk_of_path(set_path)
-    if set_disk in disks:
-        raise RestoreError(f"{target} holds the backup set being restored ({set_path}); "
-                           "writing to it would destroy the backup.",
-                           "Choose another target disk.")
-    if _disk_of_path("/") in disks:
-        raise RestoreError(f"{target} holds the running system; it cannot be overwritten.",
-                           "Choose another target disk.")
-    for number, point, source in mount_table():
-        if _disk_of(number) in disks:
-            raise RestoreError(f"{target} is in use: {source} is mounted at {point}.",
-                               f"Unmount it first (umount {point}), or choose another target.")
-    for disk in disks:
-        try:
-            with open(os.path.join(disk, "ro")) as f:
-                if f.read().strip() == "1":
-                    raise RestoreError(f"{target} is read-only.",
-                                       "Check the disk's write-protect switch, or choose another.")
-        except FileNotFoundError:
-            pass
-
+    image = None if is_block_device(target) else target
+    usage = usage_of(set(target_disks(target, host)), set_path, host, image=image)
+    found = refusals(target, usage, set_path)
+    if found:
+        raise found[0]
