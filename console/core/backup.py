@@ -13,6 +13,7 @@ from .archive import frame_of, write_raw_archive, write_tar_archive
 from .backupset import CATALOG, MANIFEST, BackupSet
 from .blockdev import attach_disk, is_block_device, mounted, partition_node
 from .catalog import CatalogWriter
+from .discovery import describe_device
 from .errors import RestoreError
 from .events import Listener, Message, ignore
 from .fstab import matches, parse_fstab
@@ -74,6 +75,8 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSe
         for index, path in enumerate(disks, start=1):
             name = path if is_block_device(path) else os.path.abspath(path)
             disk = read_table(path, name)
+            if is_block_device(path):
+                _record_identity(disk, path)
             backup_set.disks.append(disk)
             listener(Message(f"Disk {name}: {disk.table} table, {len(disk.partitions)} partitions"))
             spans = [(p.number, p.start, p.size) for p in disk.partitions]
@@ -97,6 +100,13 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSe
     backup_set.save()
     listener(Message(f"Backup set {backup_set.set_id} written to {dest}"))
     return backup_set
+
+
+def _record_identity(disk: Disk, path: str) -> None:
+    """Model, serial and WWN, so a restore can find the same drive under another name."""
+    found = describe_device(path)
+    if found is not None:
+        disk.model, disk.serial, disk.wwn = found.model, found.serial, found.wwn
 
 
 def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: str,

@@ -288,6 +288,15 @@ def discover_targets(set_path: str | None, images: Sequence[str] = (), *,
     return sorted(disks, key=lambda d: _natural_key(d.name)) + named
 
 
+def describe_device(path: str) -> TargetDisk | None:
+    """What discovery knows of the whole disk at path (model, serial, WWN ...), or None."""
+    real = os.path.realpath(path)
+    for disk in discover_targets(None):
+        if os.path.realpath(disk.path) == real:
+            return disk
+    return None
+
+
 def _backs_one_of(disk: TargetDisk, files: set[str]) -> bool:
     if not disk.backing_file:
         return False

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from console.core.discovery import TargetDisk, block_monitor, discover_targets
+from console.core.discovery import TargetDisk, block_monitor, discover_targets, describe_device
 from console.core.safety import check_target
 from console.core.errors import RestoreError
 from tests.system.images import attached, mounted
@@ -114,5 +114,20 @@ def test_attaching_an_image_is_reported_by_the_block_monitor(tmp_path):
                 break
         assert any(node == device for _, node, _ in seen), seen
         assert all(kind == "disk" for _, _, kind in seen)
+    finally:
+        subprocess.run(["losetup", "-d", device], check=True)
+
+
+def test_a_block_device_is_described_as_discovery_sees_it(tmp_path):
+    image = tmp_path / "described.img"
+    with open(image, "wb") as f:
+        f.truncate(8 * MiB)
+    device = subprocess.run(["losetup", "-f", "--show", str(image)], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    try:
+        found = describe_device(device)
+        assert found is not None and found.path == device
+        assert found.backing_file == str(image) and found.size == 8 * MiB
+        assert describe_device(str(image)) is None  # a file is not a disk of this machine
     finally:
         subprocess.run(["losetup", "-d", device], check=True)
