@@ -62,9 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default="/", metavar="PATH")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("plan", help="show what a restore would do, without writing anything")
+    _planning_arguments(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--save", metavar="FILE", help="also write the plan (JSON) to FILE")
+
     p = sub.add_parser("restore", help="restore disks of the set onto targets")
-    p.add_argument("set_path", metavar="SET")
-    p.add_argument("--map", action="append", required=True, metavar="SRC=TARGET")
+    _planning_arguments(p)
+    p.add_argument("--plan", dest="plan_file", metavar="FILE",
+                   help="apply a plan saved by 'plan --save' (it is the confirmation)")
     p.add_argument("--yes", action="store_true", help="confirm: the targets will be overwritten")
 
     p = sub.add_parser("verify", help="compare a restored tree with the set")
@@ -72,6 +78,76 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--root", required=True, metavar="DIR")
     p.add_argument("--json", action="store_true")
     return parser
+
+
+def _planning_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("set_path", metavar="SET", nargs="?")
+    p.add_argument("--map", action="append", metavar="SRC=TARGET",
+                   help="restore original disk SRC onto TARGET (a disk or an image file); "
+                        "SRC= leaves it out; without --map the suggested mapping is used")
+    p.add_argument("--resize", choices=("proportional", "grow-last"), default="proportional",
+                   help="how partitions fit a target of another size (default proportional)")
+    p.add_argument("--part", action="append", default=[], metavar="SRC:N=SPEC",
+                   help="override partition N of SRC: fixed, auto, rest, a size (20G), "
+                        "a percentage (30%%) or weight:W")
+    p.add_argument("--slack", metavar="SIZE",
+                   help="room kept above the data in each partition (default 64M)")
+
+
+def _policies(args) -> dict:
+    from .core.resize import Override, ResizePolicy, parse_size
+    policies: dict[str, ResizePolicy] = {}
+
+    def policy(src: str) -> ResizePolicy:
+        if src not in policies:
+            policies[src] = ResizePolicy(mode=args.resize)
+            if args.slack:
+                try:
+                    policies[src].min_slack = parse_size(args.slack)
+                except ValueError:
+                    raise UsageError(f"--slack {args.slack!r} is not a size.",
+                                     "Example: --slack 256M") from None
+        return policies[src]
+
+    for item in args.part:
+        where, sep, spec = item.partition("=")
+        src, colon, number = where.rpartition(":")
+        if not sep or not colon or not number.isdigit():
+            raise UsageError(f"--part {item!r} is not of the form SRC:N=SPEC.",
+                             "Example: --part /dev/sda:2=rest")
+        policy(src).overrides[int(number)] = Override.parse(spec)
+    return {"*": policy("*"), **policies}
+
+
+def _plan_from_args(args):
+    from .core.backupset import load_set
+    from .core.plan import make_plan
+    from .core.restore import parse_maps
+    if args.set_path is None:
+        raise UsageError("Name the backup set (SET).", "Example: restore-console plan /mnt/set")
+    given = parse_maps(args.map) if args.map else None
+    policies = _policies(args)
+    default = policies.pop("*")
+    backup_set = load_set(args.set_path)
+    for src in policies:
+        backup_set.disk(src)  # an override naming a disk the set does not have is refused
+    for disk in backup_set.disks:
+        policies.setdefault(disk.name, default)
+    return make_plan(args.set_path, given, policies)
+
+
+def cmd_plan(args, printer) -> int:
+    from .core.plan import render
+    plan = _plan_from_args(args)
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(plan.to_json(), f, indent=1)
+    if args.json:
+        json.dump(plan.to_json(), sys.stdout, indent=1)
+        print()
+    else:
+        print(render(plan))
+    return 0
 
 
 def _size(n: int) -> str:
@@ -140,16 +216,30 @@ def _type_bits(kind: str) -> int:
 
 
 def cmd_restore(args, printer) -> int:
-    from .core.restore import parse_maps, restore
-    mapping = parse_maps(args.map)
-    if not args.yes:
-        targets = ", ".join(mapping.values())
-        raise UsageError(f"This overwrites {targets}. Nothing was written.",
-                         "Add --yes to confirm.")
-    result = restore(args.set_path, mapping, printer)
+    from .core.plan import Plan, render
+    from .core.restore import apply_plan
+    if args.plan_file:
+        if args.map or args.part or args.set_path:
+            raise UsageError("--plan carries the set, the mapping and the sizes; give it alone.")
+        try:
+            with open(args.plan_file) as f:
+                plan = Plan.from_json(json.load(f))
+        except (OSError, ValueError, KeyError) as exc:
+            raise RestoreError(f"The plan {args.plan_file} cannot be read: {exc}.",
+                               "Save it again with 'restore-console plan ... --save FILE'.") from None
+    else:
+        plan = _plan_from_args(args)
+        if not args.yes:
+            print(render(plan))
+            targets = ", ".join(d.target["path"] for d in plan.disks)
+            raise UsageError(f"This overwrites {targets}. Nothing was written.",
+                             "Review the plan above, then add --yes to confirm.")
+    log.info("applying the plan:\n%s", render(plan))
+    result = apply_plan(plan, printer)
     printer.close()
     print(f"Restored {humanize.intcomma(result.files)} files ({_size(result.bytes)}) in "
-          f"{humanize.precisedelta(int(result.seconds))}; every file matched its BLAKE3.")
+          f"{humanize.precisedelta(int(result.seconds))}; every file matched its BLAKE3, "
+          f"{humanize.intcomma(result.verified)} entries verified.")
     for name in result.unmapped:
         print(f"Not restored (no target given): disk {name}")
     return 0
@@ -183,7 +273,7 @@ def cmd_console(args, printer) -> int:
                      "Use the subcommands (restore-console --help), or --demo.")
 
 
-COMMANDS = {"backup": cmd_backup, "inspect": cmd_inspect, "ls": cmd_ls,
+COMMANDS = {"backup": cmd_backup, "inspect": cmd_inspect, "ls": cmd_ls, "plan": cmd_plan,
             "restore": cmd_restore, "verify": cmd_verify, None: cmd_console}
 
 

@@ -8,7 +8,7 @@ from typing import TextIO
 
 import humanize
 
-from .core.events import Event, Message, Progress
+from .core.events import Event, Message, Progress, StepStarted
 
 
 def describe(progress: Progress) -> str:
@@ -41,6 +41,9 @@ class Printer:
         if isinstance(event, Message):
             self._end_line()
             print(event.text, file=self.stream, flush=True)
+        elif isinstance(event, StepStarted):
+            self._end_line()
+            print(f"[{event.number}/{event.total}] {event.text}", file=self.stream, flush=True)
         elif isinstance(event, Progress):
             text = describe(event)
             if self.tty:

@@ -43,7 +43,16 @@ class Message:
     text: str
 
 
-Event = Progress | Message
+@dataclass(frozen=True)
+class StepStarted:
+    """A step of the plan begins: number counts from 1 up to total."""
+
+    number: int
+    total: int
+    text: str
+
+
+Event = Progress | Message | StepStarted
 Listener = Callable[[Event], None]
 
 

@@ -7,7 +7,9 @@ from .layout import Filesystem
 from .system import run
 
 
-def mkfs_command(fs: Filesystem, device: str) -> list[str]:
+def mkfs_command(fs: Filesystem, device: str, size: int | None = None) -> list[str]:
+    """The mkfs command that makes fs again on device; `size` is the new partition's size
+    (a grown ext filesystem gets proportionally more inodes, never fewer than it had)."""
     opts = fs.mkfs
     if fs.type in ("ext2", "ext3", "ext4"):
         cmd = [f"mkfs.{fs.type}", "-F", "-q"]
@@ -20,7 +22,10 @@ def mkfs_command(fs: Filesystem, device: str) -> list[str]:
         if opts.get("inode_size"):
             cmd += ["-I", str(opts["inode_size"])]
         if opts.get("inode_count"):
-            cmd += ["-N", str(opts["inode_count"])]
+            inodes = opts["inode_count"]
+            if size and fs.size and size > fs.size:
+                inodes = inodes * size // fs.size
+            cmd += ["-N", str(inodes)]
         if opts.get("features"):
             cmd += ["-O", ",".join(["none", *opts["features"]])]
         return [*cmd, device]
@@ -51,5 +56,5 @@ def mkfs_command(fs: Filesystem, device: str) -> list[str]:
                        "Make it by hand from the shell, then restore the files into it.")
 
 
-def make_filesystem(fs: Filesystem, device: str) -> None:
-    run(mkfs_command(fs, device), f"make the {fs.type} filesystem of {fs.device} on {device}")
+def make_filesystem(fs: Filesystem, device: str, size: int | None = None) -> None:
+    run(mkfs_command(fs, device, size), f"make the {fs.type} filesystem of {fs.device} on {device}")

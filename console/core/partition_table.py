@@ -80,40 +80,61 @@ def read_table(path: str, name: str) -> Disk:
 
 
 def write_table(path: str, disk: Disk) -> None:
-    """Creates `disk`'s partition table on path with the same geometry and identifiers.
+    """Creates `disk`'s partition table on path with its geometry and identifiers.
 
     The caller has checked that the target is safe to write and large enough.
     """
+    create_table(path, disk)
+    for part in sorted(disk.partitions, key=lambda p: (p.kind == "logical", p.number)):
+        create_partition(path, disk, part.number)
+    set_identifiers(path, disk)
+
+
+def _parted_failure(path: str, exc: Exception) -> RestoreError:
+    return RestoreError(f"Could not write the partition table on {path}: {exc}.",
+                        "The log has details.")
+
+
+def create_table(path: str, disk: Disk) -> None:
+    """A new, empty table of disk's type (msdos or gpt) on path."""
+    try:
+        device = parted.getDevice(path)
+        if device.sectorSize != disk.logical_sector_size:
+            raise RestoreError(f"{path} has {device.sectorSize}-byte sectors, the layout was "
+                               f"planned for {disk.logical_sector_size}-byte sectors.",
+                               "Make the plan again for this disk.")
+        parted.freshDisk(device, disk.table).commit()
+    except (parted.PartedException, _ped.PartedException) as exc:
+        raise _parted_failure(path, exc) from None
+
+
+def create_partition(path: str, disk: Disk, number: int) -> None:
+    """Adds partition `number` of the layout `disk` to the table on path, at exactly its place
+    (an extended partition before its logicals)."""
+    part = disk.partition(number)
     sector = disk.logical_sector_size
     try:
         device = parted.getDevice(path)
-        if device.sectorSize != sector:
-            raise RestoreError(f"{path} has {device.sectorSize}-byte sectors, the original disk "
-                               f"had {sector}-byte sectors.",
-                               "Choose a disk with the same logical sector size.")
-        pdisk = parted.freshDisk(device, disk.table)
-        for part in sorted(disk.partitions, key=lambda p: (p.kind == "logical", p.number)):
-            geometry = parted.Geometry(device=device, start=part.start // sector,
-                                       length=part.size // sector)
-            new = parted.Partition(disk=pdisk, type=_TYPE[part.kind], geometry=geometry)
-            pdisk.addPartition(new, constraint=parted.Constraint(exactGeom=geometry))
-            if new.number != part.number:
-                raise RestoreError(f"Partition {part.number} of {disk.name} came out as number "
-                                   f"{new.number} on {path}.", "Report this; the log has details.")
-            for flag in part.flags:
-                value = _ped.partition_flag_get_by_name(flag)
-                if value and new.isFlagAvailable(value):
-                    new.setFlag(value)
-            if part.name and disk.table == "gpt":
-                new.set_name(part.name)
+        pdisk = parted.newDisk(device)
+        geometry = parted.Geometry(device=device, start=part.start // sector,
+                                   length=part.size // sector)
+        new = parted.Partition(disk=pdisk, type=_TYPE[part.kind], geometry=geometry)
+        pdisk.addPartition(new, constraint=parted.Constraint(exactGeom=geometry))
+        if new.number != part.number:
+            raise RestoreError(f"Partition {part.number} of {disk.name} came out as number "
+                               f"{new.number} on {path}.", "Report this; the log has details.")
+        for flag in part.flags:
+            value = _ped.partition_flag_get_by_name(flag)
+            if value and new.isFlagAvailable(value):
+                new.setFlag(value)
+        if part.name and disk.table == "gpt":
+            new.set_name(part.name)
         pdisk.commit()
     except (parted.PartedException, _ped.PartedException) as exc:
-        raise RestoreError(f"Could not write the partition table on {path}: {exc}.",
-                           "The log has details.") from None
-    _write_identifiers(path, disk)
+        raise _parted_failure(path, exc) from None
 
 
-def _write_identifiers(path: str, disk: Disk) -> None:
+def set_identifiers(path: str, disk: Disk) -> None:
     """Sets the disk id, partition types and PARTUUIDs (libparted cannot) in one sfdisk run:
     sfdisk's own dump of the table just written, with those fields replaced."""
     what = f"set the partition identifiers on {path}"

@@ -1,8 +1,8 @@
-"""Full restore of mapped disks: table, filesystems, mounts, extraction with verification.
+"""Applying a plan: tables, filesystems, mounts, extraction with verification.
 
-Everything that can be known before writing is checked before the first write: the mapping,
-the target sizes, the pieces (present, complete, BLAKE3), and the safety of every target, which
-is checked once more right before its first write.
+Everything that can be known before writing is checked before the first write: the plan's set,
+the pieces (present, complete, BLAKE3), that each target is still the planned disk, and the
+safety of every target, which is checked once more right before its first write.
 """
 
 from __future__ import annotations
@@ -17,16 +17,20 @@ from dataclasses import dataclass, field
 
 from .archive import extract_raw_archive, extract_tar_archive
 from .backupset import BackupSet, check_pieces, load_set
-from .blockdev import attach_disk, device_size, mounted
+from .blockdev import AttachedDisk, attach_disk, device_size, is_block_device, mounted
 from .catalog import Catalog
+from .discovery import describe_device
 from .errors import RestoreError, UsageError
-from .events import Listener, Message, ignore
-from .layout import Filesystem
+from .events import Listener, Message, Progress, StepStarted, ignore
+from .layout import Disk, Filesystem
 from .mkfs import make_filesystem
-from .partition_table import write_table
+from .partition_table import create_partition, create_table, set_identifiers
+from .plan import DiskPlan, Plan, Step, describe_step, make_plan
+from .resize import ResizePolicy
 from .safety import check_target
 from .seekable import SeekableReader
 from .system import run
+from .verify import VerifyResult, check_filesystem
 
 log = logging.getLogger("restore_console")
 
@@ -40,46 +44,28 @@ class RestoreResult:
     files: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    verified: int = 0  # entries whose kind, owner, mode, times and links were checked
     filesystems: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
 
 
-def parse_maps(maps: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
+def parse_maps(maps: list[str]) -> dict[str, str | None]:
+    """--map SRC=TARGET items; SRC= (no target) leaves that original disk out."""
+    mapping: dict[str, str | None] = {}
     for item in maps:
         src, sep, target = item.partition("=")
-        if not sep or not src or not target:
+        if not sep or not src:
             raise UsageError(f"--map {item!r} is not of the form SRC=TARGET.",
-                             "Example: --map /dev/sda=/dev/sdb")
+                             "Example: --map /dev/sda=/dev/sdb (or /dev/sdb= to leave it out)")
         if src in mapping:
             raise UsageError(f"--map names {src} twice.")
-        mapping[src] = target
-    targets = list(mapping.values())
+        mapping[src] = target or None
+    targets = [t for t in mapping.values() if t]
     for target in targets:
         if targets.count(target) > 1:
             raise UsageError(f"--map sends two disks to {target}.",
                              "Give each original disk its own target.")
     return mapping
-
-
-def check_mapping(backup_set: BackupSet, mapping: dict[str, str]) -> None:
-    """Refuses a mapping that cannot be restored as given; nothing has been written yet."""
-    for src, target in mapping.items():
-        disk = backup_set.disk(src)
-        if not os.path.exists(target):
-            raise RestoreError(f"The target {target} does not exist.",
-                               "Name an existing disk or disk-image file.")
-        size = device_size(target)
-        if size < disk.size:
-            raise RestoreError(
-                f"The target {target} is too small: {size} bytes, the original disk {src} "
-                f"had {disk.size} bytes.",
-                "Choose a disk at least as large as the original.")
-        if size > disk.size:
-            raise RestoreError(
-                f"The target {target} is {size} bytes, the original disk {src} had {disk.size}: "
-                "this release restores onto disks of the same size only.",
-                "Choose a disk of the same size (resizing comes with disk mapping).")
 
 
 def _damaged_files(backup_set: BackupSet, fs: Filesystem) -> list[bytes]:
@@ -136,94 +122,192 @@ class _ExpectedHashes:
         return self._current[1] if self._current[0] == offset else None
 
 
-def _mount_order(filesystems: list[Filesystem]) -> list[Filesystem]:
-    """Filesystems with a mount point, parents before children (/ before /boot before /boot/efi)."""
-    mounted_ones = [fs for fs in filesystems if fs.mountpoint.startswith("/")]
-    return sorted(mounted_ones, key=lambda fs: (fs.mountpoint.rstrip("/").count("/"),
-                                                fs.mountpoint))
+def restore(set_path: str, mapping: dict[str, str | None] | None, listener: Listener = ignore,
+            policies: dict[str, ResizePolicy] | None = None) -> RestoreResult:
+    """Plans the restore of the set at set_path onto the mapped targets (suggested when mapping
+    is None) and applies the plan. The caller has the operator's consent."""
+    return apply_plan(make_plan(set_path, mapping, policies), listener)
 
 
-def restore(set_path: str, mapping: dict[str, str], listener: Listener = ignore) -> RestoreResult:
-    """Restores the mapped disks of the set at set_path. The caller has the operator's consent."""
+def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
+    """Carries out the plan's steps in order; unmounts and detaches everything, also on failure.
+
+    Before the first step: the set is the planned one, its pieces are intact, and every target
+    is safe and still the disk that was planned. Right before the first write to each disk,
+    its safety is checked again."""
     started = time.monotonic()
-    backup_set = load_set(set_path)
-    check_mapping(backup_set, mapping)
-    chosen = [fs for fs in backup_set.filesystems if fs.disk in mapping]
-    result = RestoreResult()
-    result.unmapped = [d.name for d in backup_set.disks if d.name not in mapping]
+    backup_set = load_set(plan.set_path)
+    if backup_set.set_id != plan.set_id:
+        raise RestoreError(f"The set at {plan.set_path} is {backup_set.set_id}, but the plan was "
+                           f"made for {plan.set_id}. Nothing was written.",
+                           "Make the plan again for this set.")
+    chosen = [fs for fs in backup_set.filesystems if fs.id in plan.filesystems]
     listener(Message("Checking the archives (presence, size, BLAKE3)"))
     check_archives(backup_set, chosen)
-    for target in mapping.values():
-        check_target(target, set_path)
-
+    for disk in plan.disks:
+        _check_still_planned(disk)
+        check_target(disk.target["path"], plan.set_path)
     with contextlib.ExitStack() as stack:
-        attached = {}
-        for src, target in mapping.items():
-            disk = backup_set.disk(src)
-            check_target(target, set_path)  # again, right before the first write
-            listener(Message(f"Writing the partition table of {src} onto {target}"))
-            run(["wipefs", "-a", "-q", target], f"wipe the old signatures of {target}")
-            write_table(target, disk)
-            spans = [(p.number, p.start, p.size) for p in disk.partitions]
-            attached[src] = stack.enter_context(attach_disk(target, spans, read_only=False))
-            if disk.boot_area is not None:
-                first = min(p.start for p in disk.partitions)
-                # Boot code and the gap after the table, never the table itself (bytes 440-511).
-                extract_raw_archive(disk.boot_area, backup_set.path, attached[src].device,
-                                    label=f"the boot area of {src}", listener=listener,
-                                    spans=[(0, 440), (512, first)])
-        for fs in chosen:
-            device = attached[fs.disk].partition(fs.partition)
-            run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
-            if fs.archive is not None and fs.archive.kind == "raw":
-                listener(Message(f"Writing the image of {fs.device} onto {device}"))
-                extract_raw_archive(fs.archive, backup_set.path, device,
-                                    label=fs.title, listener=listener)
-                result.bytes += fs.archive.uncompressed_size
-            else:
-                listener(Message(f"Making {fs.type} on {device} (UUID {fs.uuid or '-'}, "
-                                 f"label {fs.label or '-'})"))
-                make_filesystem(fs, device)
-            result.filesystems.append(fs.title)
-        tar_filesystems = [fs for fs in chosen if fs.archive is not None and fs.archive.kind == "tar"]
-        _extract_all(backup_set, tar_filesystems, attached, result, listener)
+        applier = _Applier(plan, backup_set, listener, stack)
+        for number, step in enumerate(plan.steps, start=1):
+            listener(StepStarted(number, len(plan.steps), describe_step(plan, step)))
+            log.info("step %d/%d: %s %s %s", number, len(plan.steps), step.action, step.target,
+                     step.detail)
+            applier.run(step)
+        result = applier.result
+    result.unmapped = list(plan.unmapped)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _extract_all(backup_set: BackupSet, filesystems: list[Filesystem], attached, result,
-                 listener: Listener) -> None:
-    """Mounts in mount-point order under one target root, extracting each right after mounting,
-    so a mount point's own directory comes from its parent's archive; filesystems without a
-    mount point are extracted on a mount of their own."""
-    mismatched: list[tuple[Filesystem, list[bytes]]] = []
-    nested = _mount_order(filesystems)
-    if not any(fs.mountpoint == "/" for fs in nested):
-        nested = []
-    with contextlib.ExitStack() as mounts, Catalog(backup_set.catalog_path) as catalog:
-        root = tempfile.mkdtemp(prefix="restore-console-target-")
-        mounts.callback(os.rmdir, root)
-        for fs in nested + [fs for fs in filesystems if fs not in nested]:
-            device = attached[fs.disk].partition(fs.partition)
-            if fs in nested:
-                where = os.path.join(root, fs.mountpoint.lstrip("/"))
-                os.makedirs(where, exist_ok=True)
-                target = mounts.enter_context(mounted(device, fs.type, _TARGET_OPTIONS.get(fs.type, ""), where=where))
-            else:
-                target = mounts.enter_context(mounted(device, fs.type, _TARGET_OPTIONS.get(fs.type, "")))
-            done = extract_tar_archive(fs.archive, backup_set.path, target, label=fs.title,
-                                       expected=_ExpectedHashes(catalog, fs.id), listener=listener)
-            result.files += done.files
-            result.bytes += done.bytes
-            if done.mismatched:
-                mismatched.append((fs, done.mismatched))
-            if fs in nested and fs.mountpoint == "/":
-                _copy_log(target)
-    if mismatched:
-        fs, paths = mismatched[0]
-        raise RestoreError(f"{sum(len(p) for _, p in mismatched)} restored files do not match "
-                           f"their BLAKE3 in the catalog; in {fs.title}: {_describe(paths)}.",
-                           "The set is damaged: restore those files from another copy.")
+def _check_still_planned(disk: DiskPlan) -> None:
+    """The target is still the disk the plan was made for: same size, and the same drive when
+    the plan knew its serial (device names can change between planning and applying)."""
+    path, planned = disk.target["path"], disk.target
+    if not os.path.exists(path):
+        raise RestoreError(f"The target {path} of the plan is gone. Nothing was written.",
+                           "Make the plan again with the disks of this machine.")
+    size = device_size(path)
+    found = describe_device(path) if is_block_device(path) else None
+    serial = found.serial if found else ""
+    if size != planned["size"] or (planned.get("serial") and serial != planned["serial"]):
+        raise RestoreError(
+            f"{path} is not the disk the plan was made for: planned {planned['title']}, "
+            f"found {found.title() if found else f'{size} bytes'}. Nothing was written.",
+            "Make the plan again with the disks of this machine.")
+
+
+class _Applier:
+    """Runs steps: holds the attached targets, the mounts and what was restored."""
+
+    def __init__(self, plan: Plan, backup_set: BackupSet, listener: Listener,
+                 stack: contextlib.ExitStack):
+        self.plan, self.set, self.listener, self.stack = plan, backup_set, listener, stack
+        self.result = RestoreResult()
+        self.attached: dict[str, AttachedDisk] = {}
+        self.checked: set[str] = set()
+        self.mounts: dict[int, str] = {}
+        self.root: str | None = None
+        self.mismatched: list[tuple[Filesystem, list[bytes]]] = []
+        self.catalog = stack.enter_context(Catalog(backup_set.catalog_path))
+
+    def run(self, step: Step) -> None:
+        getattr(self, "_" + step.action.replace("-", "_"))(step)
+
+    def _writing(self, target: str) -> None:
+        """The safety rules, once more, right before the first write to target."""
+        if target not in self.checked:
+            check_target(target, self.plan.set_path)
+            self.checked.add(target)
+
+    def _layout(self, target: str) -> Disk:
+        return self.plan.disk_for_target(target).layout
+
+    def _partition(self, target: str, number: int) -> str:
+        if target not in self.attached:
+            spans = [(p.number, p.start, p.size) for p in self._layout(target).partitions]
+            self.attached[target] = self.stack.enter_context(
+                attach_disk(target, spans, read_only=False))
+        return self.attached[target].partition(number)
+
+    def _fs(self, step: Step) -> Filesystem:
+        return next(fs for fs in self.set.filesystems if fs.id == step.detail["fs"])
+
+    def _wipe(self, step: Step) -> None:
+        self._writing(step.target)
+        run(["wipefs", "-a", "-q", step.target], f"wipe the old signatures of {step.target}")
+
+    def _create_table(self, step: Step) -> None:
+        self._writing(step.target)
+        create_table(step.target, self._layout(step.target))
+
+    def _create_partition(self, step: Step) -> None:
+        self._writing(step.target)
+        create_partition(step.target, self._layout(step.target), step.detail["number"])
+
+    def _set_identifiers(self, step: Step) -> None:
+        self._writing(step.target)
+        set_identifiers(step.target, self._layout(step.target))
+
+    def _write_boot_area(self, step: Step) -> None:
+        original = self.set.disk(step.detail["source"])
+        first = min(p.start for p in self._layout(step.target).partitions)
+        saved_up_to = min(p.start for p in original.partitions)
+        self._partition(step.target, original.partitions[0].number)  # attaches the disk
+        device = self.attached[step.target].device
+        # Boot code and the gap after the table, never the table itself (bytes 440-511).
+        extract_raw_archive(original.boot_area, self.set.path, device,
+                            label=f"the boot area of {original.name}", listener=self.listener,
+                            spans=[(0, 440), (512, min(first, saved_up_to))])
+
+    def _write_image(self, step: Step) -> None:
+        fs = self._fs(step)
+        device = self._partition(step.target, fs.partition)
+        run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
+        extract_raw_archive(fs.archive, self.set.path, device, label=fs.title,
+                            listener=self.listener)
+        self.result.bytes += fs.archive.uncompressed_size
+        self.result.filesystems.append(fs.title)
+
+    def _make_filesystem(self, step: Step) -> None:
+        fs = self._fs(step)
+        device = self._partition(step.target, fs.partition)
+        run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
+        make_filesystem(fs, device, step.detail["size"])
+        self.result.filesystems.append(fs.title)
+
+    def _mount(self, step: Step) -> None:
+        fs = self._fs(step)
+        device = self._partition(step.target, fs.partition)
+        options = _TARGET_OPTIONS.get(fs.type, "")
+        if step.detail["mountpoint"]:
+            if self.root is None:
+                self.root = tempfile.mkdtemp(prefix="restore-console-target-")
+                self.stack.callback(os.rmdir, self.root)
+            where = os.path.join(self.root, step.detail["mountpoint"].lstrip("/"))
+            os.makedirs(where, exist_ok=True)
+            self.mounts[fs.id] = self.stack.enter_context(mounted(device, fs.type, options,
+                                                                  where=where))
+        else:
+            self.mounts[fs.id] = self.stack.enter_context(mounted(device, fs.type, options))
+
+    def _restore(self, step: Step) -> None:
+        fs = self._fs(step)
+        done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
+                                   expected=_ExpectedHashes(self.catalog, fs.id),
+                                   listener=self.listener)
+        self.result.files += done.files
+        self.result.bytes += done.bytes
+        if done.mismatched:
+            self.mismatched.append((fs, done.mismatched))
+
+    def _verify(self, step: Step) -> None:
+        if self.mismatched:
+            fs, paths = self.mismatched[0]
+            raise RestoreError(f"{sum(len(p) for _, p in self.mismatched)} restored files do not "
+                               f"match their BLAKE3 in the catalog; in {fs.title}: "
+                               f"{_describe(paths)}.",
+                               "The set is damaged: restore those files from another copy.")
+        checked = [fs for fs in self.set.filesystems if fs.id in step.detail["fs"]]
+        mountpoints = {fs.mountpoint for fs in checked if fs.id in self.mounts and fs.mountpoint
+                       and self.root and self.mounts[fs.id].startswith(self.root)}
+        found = VerifyResult()
+        progress = Progress("Verifying", files_total=sum(fs.archive.members for fs in checked))
+        for fs in checked:
+            nested = fs.mountpoint in mountpoints
+            check_filesystem(self.catalog, fs, self.mounts[fs.id],
+                             mountpoints if nested else set(), found, progress, self.listener,
+                             content=False)
+        self.listener(progress)
+        self.result.verified = found.checked
+        if found.differences:
+            shown = "; ".join(f"{d.path}: {d.what}" for d in found.differences[:MAX_NAMED_FILES])
+            raise RestoreError(f"{len(found.differences)} restored entries differ from the "
+                               f"catalog: {shown}.", "The log has the restore's details.")
+
+    def _finalize(self, step: Step) -> None:
+        if step.detail.get("log") and self.root is not None:
+            _copy_log(self.root)
 
 
 def _copy_log(root: str) -> None:

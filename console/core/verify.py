@@ -12,6 +12,7 @@ from .backupset import load_set
 from .catalog import Catalog, Entry
 from .errors import RestoreError
 from .events import Listener, Progress, ignore
+from .layout import Filesystem
 
 _KIND_OF_MODE = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
                  stat.S_IFCHR: "chardev", stat.S_IFBLK: "blockdev", stat.S_IFIFO: "fifo"}
@@ -46,7 +47,7 @@ def content_hash(path: bytes, size: int) -> bytes:
     return hasher.digest()
 
 
-def _compare(entry: Entry, path: bytes, root_of_fs: bytes) -> list[str]:
+def _compare(entry: Entry, path: bytes, root_of_fs: bytes, content: bool = True) -> list[str]:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -79,7 +80,7 @@ def _compare(entry: Entry, path: bytes, root_of_fs: bytes) -> list[str]:
     if kind == "file":
         if st.st_size != entry.size:
             problems.append(f"size {st.st_size}, expected {entry.size}")
-        elif entry.blake3 is not None and content_hash(path, st.st_size) != entry.blake3:
+        elif content and entry.blake3 is not None and content_hash(path, st.st_size) != entry.blake3:
             problems.append("content differs (BLAKE3)")
     return problems
 
@@ -92,8 +93,8 @@ def verify(set_path: str, root: str, listener: Listener = ignore) -> VerifyResul
     result = VerifyResult()
     archived = [fs for fs in backup_set.filesystems if fs.archive and fs.archive.kind == "tar"]
     mountpoints = {fs.mountpoint for fs in archived if fs.mountpoint}
-    total = sum(fs.archive.members for fs in archived if fs.mountpoint)
-    progress = Progress("Verifying", files_total=total,
+    progress = Progress("Verifying", files_total=sum(fs.archive.members for fs in archived
+                                                     if fs.mountpoint),
                         bytes_total=sum(fs.bytes_used for fs in archived if fs.mountpoint))
     with Catalog(backup_set.catalog_path) as catalog:
         for fs in archived:
@@ -101,22 +102,31 @@ def verify(set_path: str, root: str, listener: Listener = ignore) -> VerifyResul
                 result.skipped.append(f"{fs.title}: no mount point in the source's fstab")
                 continue
             base = os.path.join(root, fs.mountpoint.lstrip("/")).rstrip("/")
-            root_of_fs = os.fsencode(base)
-            for entry in catalog.members(fs.id):
-                shown = os.path.join(fs.mountpoint, os.fsdecode(entry.path).lstrip("/"))
-                shown = shown.rstrip("/") or "/"
-                if entry.path != b"/" and shown in mountpoints:
-                    continue  # another filesystem is mounted over this directory
-                for problem in _compare(entry, root_of_fs + (entry.path if entry.path != b"/" else b""),
-                                        root_of_fs):
-                    result.differences.append(Difference(shown, problem))
-                result.checked += 1
-                if entry.kind == "file":
-                    result.bytes_hashed += entry.size
-                progress.files_done = result.checked
-                progress.bytes_done = result.bytes_hashed
-                progress.current = shown
-                if result.checked % 500 == 0:
-                    listener(progress)
+            check_filesystem(catalog, fs, base, mountpoints, result, progress, listener)
     listener(progress)
     return result
+
+
+def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: set[str],
+                     result: VerifyResult, progress: Progress, listener: Listener = ignore, *,
+                     content: bool = True) -> None:
+    """Compares the tree at base with filesystem fs's catalog, adding to result. Directories
+    in `mountpoints` (the original paths) are skipped: another filesystem is mounted there.
+    Without `content`, files are compared by their metadata and size only."""
+    root_of_fs = os.fsencode(base.rstrip("/"))
+    for entry in catalog.members(fs.id):
+        shown = os.path.join(fs.mountpoint or "/", os.fsdecode(entry.path).lstrip("/"))
+        shown = shown.rstrip("/") or "/"
+        if entry.path != b"/" and shown in mountpoints:
+            continue
+        path = root_of_fs + (entry.path if entry.path != b"/" else b"")
+        for problem in _compare(entry, path, root_of_fs, content):
+            result.differences.append(Difference(shown, problem))
+        result.checked += 1
+        if entry.kind == "file" and content:
+            result.bytes_hashed += entry.size
+        progress.files_done = result.checked
+        progress.bytes_done = result.bytes_hashed
+        progress.current = shown
+        if result.checked % 500 == 0:
+            listener(progress)
