@@ -62,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default="/", metavar="PATH")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("disks", help="the disks of this machine a set could be restored onto")
+    p.add_argument("set_path", metavar="SET", nargs="?",
+                   help="the set to be restored (its disk is marked as holding it)")
+    p.add_argument("--image", action="append", default=[], metavar="FILE",
+                   help="also list this disk-image file as a target")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("plan", help="show what a restore would do, without writing anything")
     _planning_arguments(p)
     p.add_argument("--json", action="store_true")
@@ -134,6 +141,21 @@ def _plan_from_args(args):
     for disk in backup_set.disks:
         policies.setdefault(disk.name, default)
     return make_plan(args.set_path, given, policies)
+
+
+def cmd_disks(args, printer) -> int:
+    from .core.discovery import discover_targets
+    targets = discover_targets(args.set_path, args.image)
+    if args.json:
+        json.dump([t.to_json() for t in targets], sys.stdout, indent=1)
+        print()
+        return 0
+    for target in targets:
+        problems = target.problems()
+        print(f"{target.title()}" + (f"  NOT USABLE: {'; '.join(problems)}" if problems else ""))
+    if not targets:
+        print("No disks found.")
+    return 0
 
 
 def cmd_plan(args, printer) -> int:
@@ -273,7 +295,8 @@ def cmd_console(args, printer) -> int:
                      "Use the subcommands (restore-console --help), or --demo.")
 
 
-COMMANDS = {"backup": cmd_backup, "inspect": cmd_inspect, "ls": cmd_ls, "plan": cmd_plan,
+COMMANDS = {"backup": cmd_backup, "inspect": cmd_inspect, "ls": cmd_ls, "disks": cmd_disks,
+            "plan": cmd_plan,
             "restore": cmd_restore, "verify": cmd_verify, None: cmd_console}
 
 

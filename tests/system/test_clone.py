@@ -179,3 +179,17 @@ def test_a_plan_for_another_disk_is_refused(source, tmp_path):
     assert proc.returncode == 1
     assert "is not the disk the plan was made for" in proc.stderr
     assert target.stat().st_blocks == 0
+
+
+def test_disks_lists_an_image_target_and_what_makes_a_disk_unusable(source, tmp_path):
+    image, set_dir = source
+    target = blank(tmp_path / "listed.img", SOURCE_MIB)
+    with attached(image, read_only=True):
+        proc = cli("disks", str(set_dir), "--image", str(target), "--json")
+    assert proc.returncode == 0, proc.stderr
+    disks = {d["path"]: d for d in json.loads(proc.stdout)}
+    assert disks[str(target)]["size"] == SOURCE_MIB * MiB and disks[str(target)]["problems"] == []
+    loops = [d for d in disks.values() if d["backing_file"] == str(image)]
+    # The attached source shows up as loop devices of its file (one per partition too, where
+    # the kernel does not scan loop partitions).
+    assert loops and all(d["transport"] == "loop" for d in loops)
