@@ -114,19 +114,25 @@ def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: s
     in `mountpoints` (the original paths) are skipped: another filesystem is mounted there.
     Without `content`, files are compared by their metadata and size only."""
     root_of_fs = os.fsencode(base.rstrip("/"))
+    prefix = os.fsencode(fs.mountpoint.rstrip("/")) if fs.mountpoint else b""
+    covered = {os.fsencode(m) for m in mountpoints}  # as bytes, compared without building text
+
+    def shown(entry: Entry) -> str:
+        return os.fsdecode(prefix + entry.path if entry.path != b"/" else prefix or b"/")
+
     for entry in catalog.members(fs.id):
-        shown = os.path.join(fs.mountpoint or "/", os.fsdecode(entry.path).lstrip("/"))
-        shown = shown.rstrip("/") or "/"
-        if entry.path != b"/" and shown in mountpoints:
+        if covered and entry.path != b"/" and prefix + entry.path in covered:
             continue
         path = root_of_fs + (entry.path if entry.path != b"/" else b"")
         for problem in _compare(entry, path, root_of_fs, content):
-            result.differences.append(Difference(shown, problem))
+            result.differences.append(Difference(shown(entry), problem))
         result.checked += 1
         if entry.kind == "file" and content:
             result.bytes_hashed += entry.size
-        progress.files_done = result.checked
-        progress.bytes_done = result.bytes_hashed
-        progress.current = shown
         if result.checked % 500 == 0:
+            progress.files_done = result.checked
+            progress.bytes_done = result.bytes_hashed
+            progress.current = shown(entry)
             listener(progress)
+    progress.files_done = result.checked
+    progress.bytes_done = result.bytes_hashed

@@ -162,3 +162,34 @@ def test_a_reader_that_goes_away_is_not_an_error(images):
         os.close(write_end)
     assert proc.returncode == 0
     assert proc.stderr == ""
+
+
+def test_the_metadata_pass_notices_mode_and_owner_not_content(images):
+    from console.core.backupset import load_set
+    from console.core.catalog import Catalog
+    from console.core.events import Progress
+    from console.core.verify import VerifyResult, check_filesystem
+    _, target, set_dir, _ = images
+    backup_set = load_set(str(set_dir))
+    root_fs = next(fs for fs in backup_set.filesystems if fs.mountpoint == "/")
+    with attached(target) as dst, mounted(dst.partition(2), "ext4") as root:
+        fstab = Path(root, "etc/fstab")
+        before = fstab.stat()
+        content = fstab.read_bytes()
+        os.chmod(fstab, 0o600)
+        os.chown(fstab, 4321, 4321)
+        fstab.write_bytes(content.replace(b"/", b"|", 1))
+        os.utime(fstab, ns=(before.st_atime_ns, before.st_mtime_ns))
+        try:
+            found = VerifyResult()
+            with Catalog(backup_set.catalog_path) as catalog:
+                check_filesystem(catalog, root_fs, str(root), {"/", "/srv/data", "/boot/efi"},
+                                 found, Progress("test"), content=False)
+            problems = {d.what.split()[0] for d in found.differences if d.path == "/etc/fstab"}
+            assert problems == {"mode", "owner"}, found.differences
+            assert found.checked > 40
+        finally:
+            fstab.write_bytes(content)
+            os.chmod(fstab, before.st_mode & 0o7777)
+            os.chown(fstab, before.st_uid, before.st_gid)
+            os.utime(fstab, ns=(before.st_atime_ns, before.st_mtime_ns))

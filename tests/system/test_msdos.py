@@ -132,3 +132,35 @@ def test_set_records_the_msdos_layout(images):
         (1, "primary"), (2, "primary"), (3, "extended"), (5, "logical"), (6, "logical")]
     mountpoints = {fs["label"]: fs["mountpoint"] for fs in data["filesystems"]}
     assert mountpoints == {"boot": "/boot", "swap": "", "root": "/", "home": "/home"}
+
+
+def test_clone_onto_a_larger_disk_keeps_logicals_in_their_extended(images, tmp_path):
+    source, _, set_dir = images
+    large = tmp_path / "large.img"
+    with open(large, "wb") as f:
+        f.truncate(512 * MiB)
+    proc = cli("restore", str(set_dir), "--map", f"{source}={large}", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    table = _table(large)
+    assert table["id"] == SIGNATURE
+    parts = {p["node"]: p for p in table["partitions"]}
+    assert sorted(parts) == ["1", "2", "3", "5", "6"]
+    extended = parts["3"]
+    for logical in ("5", "6"):
+        start, size = parts[logical]["start"], parts[logical]["size"]
+        # inside the extended partition, with room for its boot record before it
+        assert extended["start"] < start and start + size <= extended["start"] + extended["size"]
+    assert parts["6"]["start"] - (parts["5"]["start"] + parts["5"]["size"]) >= 1
+    old = {p["node"]: p for p in _table(source)["partitions"]}
+    assert parts["2"]["size"] == old["2"]["size"]  # swap keeps its size
+    assert parts["5"]["size"] > old["5"]["size"] and parts["6"]["size"] > old["6"]["size"]
+    assert parts["6"]["start"] + parts["6"]["size"] > 500 * MiB // 512  # the disk is used
+    with open(source, "rb") as a, open(large, "rb") as b:
+        assert b.read(440) == a.read(440)
+    with attached(source, read_only=True) as src, attached(large, read_only=True) as dst:
+        for number in (1, 5, 6):
+            fstype = FILESYSTEMS[number][2]
+            options = "ro,noload" if fstype != "ext2" else "ro"
+            with mounted(src.partition(number), fstype, options) as x, \
+                    mounted(dst.partition(number), fstype, options) as y:
+                assert rsync_differences(x, y) == []
