@@ -271,8 +271,10 @@ class Catalog:
         return Totals(1 + (entries or 0), (kind != "dir") + (files or 0),
                       (size if kind == "file" else 0) + (nbytes or 0))
 
-    def search(self, fs: int, pattern: str, limit: int = 10_000) -> tuple[list[Entry], bool]:
-        """Entries whose name matches pattern, in stream order; (first `limit`, more exist).
+    def search(self, fs: int, pattern: str, limit: int = 10_000,
+               under: bytes = b"/") -> tuple[list[Entry], bool]:
+        """Entries below `under` whose name matches pattern, in stream order; (the first
+        `limit`, whether there are more).
 
         A pattern with * ? or [ is a glob (case-sensitive, as in the shell), anything else a
         substring (ASCII letters in either case). A pattern holding "/" is matched against
@@ -287,9 +289,18 @@ class Catalog:
         else:
             condition, arg = (f"CAST({column} AS TEXT) LIKE ? ESCAPE '\\'",
                               like_pattern(pattern))
+        where, params = f"fs = ? AND {condition}", [fs, arg]
+        if under != b"/":  # strictly below `under`, on a column the scanned index holds
+            inside, args = subtree_condition(under)
+            if column == "name":
+                where += " AND " + inside.replace("path", "parent")
+                params += args
+            else:
+                where += f" AND {inside} AND path != ?"
+                params += [*args, under]
         ids = [i for (i,) in self._query(
-            f"SELECT id FROM members INDEXED BY {index} WHERE fs = ? AND {condition}"
-            " ORDER BY id LIMIT ?", (fs, arg, limit + 1))]
+            f"SELECT id FROM members INDEXED BY {index} WHERE {where} ORDER BY id LIMIT ?",
+            (*params, limit + 1))]
         found: list[Entry] = []
         for start in range(0, min(len(ids), limit), 500):
             chunk = ids[start : min(start + 500, limit)]

@@ -126,3 +126,16 @@ def test_catalog_copy_is_not_written(tmp_path, catalog):
         cat.search(1, "x")
         cat.totals(1, b"/")
     assert copy.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("pattern, under, found", [
+    ("passwd", b"/etc", [b"/etc/passwd"]),
+    ("ssh", b"/etc", [b"/etc/ssh", b"/etc/ssh/ssh_config", b"/etc/ssh/sshd_config"]),
+    ("ssh", b"/etc/ssh", [b"/etc/ssh/ssh_config", b"/etc/ssh/sshd_config"]),
+    ("/etc", b"/etc", [b"/etc/passwd", b"/etc/ssh", b"/etc/ssh/moduli", b"/etc/ssh/ssh_config",
+                       b"/etc/ssh/sshd_config"]),
+    ("x", b"/etc", []),  # /etc.d/x sorts inside the range of /etc but is not below it
+])
+def test_search_below_a_directory(catalog, pattern, under, found):
+    entries, _ = catalog.search(1, pattern, under=under)
+    assert sorted(e.path for e in entries) == sorted(found)
