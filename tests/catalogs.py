@@ -29,23 +29,33 @@ def with_parents(tree: dict[bytes, tuple[str, int]]) -> dict[bytes, tuple[str, i
     return full
 
 
+def _members(tree: dict[bytes, tuple[str, int]], links: dict[bytes, bytes]) -> list[Member]:
+    members = []
+    offset = 0
+    for p in tree_order(tree):
+        kind, size = tree[p]
+        digest = hashlib.blake2s(p).digest() if kind == "file" else None
+        members.append(Member(p, kind, size, 0o755 if kind == "dir" else 0o644, 0, 0,
+                              MTIME_NS, links.get(p), 0, 0, offset, 1024 + size, digest))
+        offset += 1024 + size
+    return members
+
+
 def make_catalog(path: str, tree: dict[bytes, tuple[str, int]], fs: int = 1,
                  links: dict[bytes, bytes] | None = None) -> dict[bytes, tuple[str, int]]:
     """Writes a catalog of tree (path -> (kind, size)) for filesystem fs; returns the full tree.
 
     `links` gives hard links' and symlinks' targets.
     """
-    full = with_parents(tree)
-    links = links or {}
-    members = []
-    offset = 0
-    for p in tree_order(full):
-        kind, size = full[p]
-        digest = hashlib.blake2s(p).digest() if kind == "file" else None
-        members.append(Member(p, kind, size, 0o755 if kind == "dir" else 0o644, 0, 0,
-                              MTIME_NS, links.get(p), 0, 0, offset, 1024 + size, digest))
-        offset += 1024 + size
+    return make_set_catalog(path, {fs: (tree, links or {})})[fs]
+
+
+def make_set_catalog(path: str, filesystems: dict[int, tuple[dict, dict]]) -> dict[int, dict]:
+    """A catalog of several filesystems: fs -> (tree, links); returns fs -> full tree."""
     writer = CatalogWriter(path)
-    writer.add(fs, members, lambda o: o // (1 << 20))
+    full = {}
+    for fs, (tree, links) in filesystems.items():
+        full[fs] = with_parents(tree)
+        writer.add(fs, _members(full[fs], links), lambda o: o // (1 << 20))
     writer.close()
     return full

@@ -16,7 +16,10 @@ import bisect
 import collections
 from dataclasses import dataclass, field
 
+from .backupset import BackupSet
 from .catalog import Catalog, Entry, Totals
+from .errors import RestoreError
+from .layout import Filesystem
 from .selection import ALL, NONE, SOME, Selection, ancestors
 
 PAGE = 128
@@ -74,7 +77,8 @@ class TreeModel:
         self.root_name = root_name
         root = catalog.lookup(fs, b"/")
         if root is None:
-            raise ValueError(f"filesystem {fs} has no root directory in the catalog")
+            raise RestoreError(f"The catalog has no root directory for filesystem {fs}.",
+                               "The set is damaged; use another copy of the set.")
         self._root_entry = root
         self._open: dict[bytes, _Open] = {}
         self._pages: collections.OrderedDict = collections.OrderedDict()
@@ -340,4 +344,40 @@ class TreeModel:
         return self.row_of(path)
 
 
-__all__ = ["ALL", "NONE", "SOME", "Row", "SearchState", "TreeModel"]
+
+def root_name(fs: Filesystem) -> str:
+    """How the tree names a filesystem's root: its mount point, or fs-N:/ without one."""
+    return fs.mountpoint if fs.mountpoint.startswith("/") else f"fs-{fs.id}:/"
+
+
+class SetTrees:
+    """The trees of every filesystem of a set that has a file list, one selection each; made
+    lazily, kept while the picker switches between filesystems."""
+
+    def __init__(self, backup_set: BackupSet, catalog: Catalog):
+        self.backup_set = backup_set
+        self.catalog = catalog
+        self.filesystems = [fs for fs in backup_set.filesystems
+                            if fs.archive is not None and fs.archive.kind == "tar"]
+        self._trees: dict[int, TreeModel] = {}
+
+    def tree(self, fs_id: int) -> TreeModel:
+        model = self._trees.get(fs_id)
+        if model is None:
+            fs = self.backup_set.filesystem(fs_id)
+            model = TreeModel(self.catalog, fs_id, root_name=root_name(fs))
+            self._trees[fs_id] = model
+        return model
+
+    def selections(self) -> list[Selection]:
+        """The selections that choose something."""
+        return [t.selection for t in self._trees.values() if t.selection]
+
+    def totals(self) -> Totals:
+        total = Totals()
+        for selection in self.selections():
+            total = total + selection.totals(self.catalog)
+        return total
+
+
+__all__ = ["ALL", "NONE", "SOME", "Row", "SearchState", "SetTrees", "TreeModel"]
