@@ -40,7 +40,7 @@ def test_records_count_their_own_length():
 
 @settings(max_examples=20, deadline=None)
 @given(chunk=st.integers(1, 3000), name=st.binary(min_size=1, max_size=300).filter(
-    lambda b: b"\0" not in b and b"\n" not in b and b"/" not in b))
+    lambda b: b"\0" not in b and b"\n" not in b and b"/" not in b and b not in (b".", b"..")))
 def test_a_renamed_member_reads_back_with_its_new_name_and_everything_else(archive, chunk, name):
     data, members = archive
     member = members[b"/d/file"]
