@@ -195,6 +195,8 @@ class _Cutter:
 
     def cut(self, frames: Iterable[tuple[Frame, bytes | None]]) -> Iterator[tuple[Item, memoryview]]:
         for frame, data in frames:
+            if self.current is None:
+                return  # everything is out: a tape need not be read to its end
             if data is None:
                 continue
             start, end = frame.d_offset, frame.d_offset + len(data)
@@ -229,7 +231,7 @@ def _check_not_symlink(path: bytes, root: bytes) -> None:
                            "Remove or rename the link, or restore into an empty directory.")
 
 
-def _prepare_parents(dest: bytes, plan: Plan, stream_dirs_first: set[bytes],
+def _prepare_parents(dest: bytes, plan: Plan, stream_dirs: set[bytes],
                      catalog: Catalog, fs_id: int) -> list[tuple[bytes, Entry | None]]:
     """Checks every directory on the way to the items; creates the missing ones the stream does
     not carry (they get their archived metadata after tar). Returns those created."""
@@ -243,7 +245,7 @@ def _prepare_parents(dest: bytes, plan: Plan, stream_dirs_first: set[bytes],
             where = dest + (path if path != b"/" else b"")
             if path != b"/":  # dest itself is the operator's choice
                 _check_not_symlink(where, dest)
-            if path not in stream_dirs_first and not os.path.lexists(where):
+            if path not in stream_dirs and not os.path.lexists(where):
                 missing.append(path)
     created = []
     for path in sorted(missing, key=lambda p: p.count(b"/") if p != b"/" else 0):
@@ -402,11 +404,16 @@ def _selected_dirs(catalog: Catalog, selection: Selection) -> set[bytes]:
     return dirs
 
 
-def destination(into: str, fs: Filesystem) -> str:
+def destination(into: str, fs: Filesystem, backup_set: BackupSet | None = None) -> str:
     """Where filesystem fs's root goes under into: at its mount point, as on the original
-    machine; a filesystem that had none goes to into/fs-N."""
+    machine; a filesystem that had none goes to into/fs-N, unless it is the set's only
+    filesystem with a file list (paths such as /etc then name it, see browse.resolve)."""
     if fs.mountpoint.startswith("/"):
         return os.path.join(into, fs.mountpoint.lstrip("/")).rstrip("/") or into
+    if backup_set is not None:
+        archived = [f for f in backup_set.filesystems if f.archive and f.archive.kind == "tar"]
+        if archived == [fs]:
+            return into
     return os.path.join(into, f"fs-{fs.id}")
 
 
@@ -414,7 +421,7 @@ def _prepare_destination(backup_set: BackupSet, catalog: Catalog, into: str,
                          fs: Filesystem) -> tuple[str, list[tuple[bytes, Entry | None]]]:
     """Creates the directories from into down to fs's destination; returns it and those
     created, each with its catalog entry (found through the filesystem that holds it)."""
-    dest = destination(into, fs)
+    dest = destination(into, fs, backup_set)
     created: list[tuple[bytes, Entry | None]] = []
     relative = os.path.relpath(dest, into)
     if relative == ".":
