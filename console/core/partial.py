@@ -103,16 +103,23 @@ class Plan:
 
     entries: int = 0
     bytes: int = 0
-    spans: list[tuple[int, int]] = field(default_factory=list)  # (offset, end) of every item
+    # (offset, end) of the items' bytes, adjacent items merged: a whole subtree is one range
+    ranges: list[list[int]] = field(default_factory=list)
     carriers: dict[bytes, bytes] = field(default_factory=dict)  # link target -> name it gets
     carrier_entries: list[Entry] = field(default_factory=list)
     relinks: dict[bytes, bytes] = field(default_factory=dict)  # hard link -> new link target
     parents: set[bytes] = field(default_factory=set)  # directories the items go into
 
+    def add(self, start: int, end: int) -> None:
+        if self.ranges and self.ranges[-1][0] <= start <= self.ranges[-1][1]:
+            self.ranges[-1][1] = max(self.ranges[-1][1], end)
+        else:
+            self.ranges.append([start, end])
+
     def frame_runs(self, reader: SeekableReader) -> list[tuple[int, int]]:
         """Contiguous runs [first, last] of the frames holding the items' bytes."""
         runs: list[list[int]] = []
-        for start, end in sorted(self.spans):
+        for start, end in sorted(self.ranges):
             first, last = reader.frame_at(start), reader.frame_at(max(start, end - 1))
             if runs and first <= runs[-1][1] + 1:
                 runs[-1][1] = max(runs[-1][1], last)
@@ -136,7 +143,7 @@ def plan_selection(catalog: Catalog, selection: Selection) -> Plan:
     for span in spans:
         plan.entries += 1
         plan.bytes += span.length
-        plan.spans.append((span.offset, span.offset + span.length))
+        plan.add(span.offset, span.offset + span.length)
         plan.parents.add(parent_and_name(span.path)[0])
         if span.kind == "hardlink" and not selection.is_selected(span.link):
             carrier = plan.carriers.get(span.link)
@@ -151,7 +158,7 @@ def plan_selection(catalog: Catalog, selection: Selection) -> Plan:
                                f"{os.fsdecode(target)}, which the catalog does not hold.",
                                "The set is damaged; restore that file from another copy.")
         plan.carrier_entries.append(entry)
-        plan.spans.append((entry.offset, entry.offset + entry.length))
+        plan.add(entry.offset, entry.offset + entry.length)
         plan.bytes += entry.length
     plan.parents.discard(b"")
     return plan

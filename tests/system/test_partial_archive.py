@@ -261,3 +261,25 @@ def test_content_that_does_not_match_the_catalog_is_reported(archive, tmp_path):
         result = extract_selection(catalog, selection, str(tmp_path / "out"), label="test",
                                    archive_name=path.name, reader=reader)
     assert result.mismatched == [b"/etc/passwd"]
+
+
+def test_selecting_everything_is_a_full_restore(archive, tmp_path):
+    _, src, _ = archive
+    selection = Selection(1)
+    selection.include(b"/")
+    result, reader = _extract(archive, selection, tmp_path / "out")
+    assert rsync_differences(src, tmp_path / "out") == []  # the root directory itself included
+    assert xattrs_and_acls_snapshot(src) == xattrs_and_acls_snapshot(tmp_path / "out")
+    assert reader.frames_read == result.frames_total
+
+
+def test_frame_runs_merge_adjacent_members(archive):
+    from console.core.partial import plan_selection
+    base, _, path = archive
+    selection = Selection(1)
+    selection.include(b"/bulk")
+    with Catalog(str(base / "catalog.sqlite")) as catalog, SeekableReader(str(path)) as reader:
+        plan = plan_selection(catalog, selection)
+        assert len(plan.ranges) == 1 and plan.entries == 41  # the directory and 40 blobs
+        (first, last), = plan.frame_runs(reader)
+        assert last - first + 1 == len(_frames_holding(archive, selection)) >= 40
