@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ls", help="list one directory of the catalog")
     p.add_argument("set_path", metavar="SET")
     p.add_argument("path", nargs="?", default="/", metavar="PATH")
+    p.add_argument("--search", metavar="PATTERN",
+                   help="entries below PATH whose name matches (a substring, or a glob with "
+                        "* ? [...]; a pattern with / matches whole paths)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("disks", help="the disks of this machine a set could be restored onto")
@@ -74,11 +77,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", metavar="FILE", help="also write the plan (JSON) to FILE")
 
-    p = sub.add_parser("restore", help="restore disks of the set onto targets")
+    p = sub.add_parser("restore", help="restore disks of the set onto targets, or a selection "
+                                       "of files into a directory")
     _planning_arguments(p)
     p.add_argument("--plan", dest="plan_file", metavar="FILE",
                    help="apply a plan saved by 'plan --save' (it is the confirmation)")
-    p.add_argument("--yes", action="store_true", help="confirm: the targets will be overwritten")
+    p.add_argument("--yes", action="store_true",
+                   help="confirm: the targets (or existing files under --into) are overwritten")
+    p.add_argument("--only", action="append", metavar="PATH",
+                   help="restore only PATH and what is below it (a path of the original "
+                        "machine, or fs-N:/path); give it again for more")
+    p.add_argument("--into", metavar="DIR",
+                   help="with --only: the directory that stands for the machine's root; each "
+                        "entry goes to DIR + its original path")
+    p.add_argument("--existing", choices=("overwrite", "skip", "newer"), default="overwrite",
+                   help="with --only: what to do with files already there (default overwrite)")
 
     p = sub.add_parser("verify", help="compare a restored tree with the set")
     p.add_argument("set_path", metavar="SET")
@@ -211,9 +224,13 @@ def cmd_inspect(args, printer) -> int:
 
 def cmd_ls(args, printer) -> int:
     from .core.backupset import load_set
-    from .core.browse import list_directory
+    from .core.browse import list_directory, search
     backup_set = load_set(args.set_path)
-    fs, entries = list_directory(backup_set, args.path)
+    more = False
+    if args.search is not None:
+        fs, entries, more = search(backup_set, args.path, args.search)
+    else:
+        fs, entries = list_directory(backup_set, args.path)
     if args.json:
         json.dump([{"name": os.fsdecode(e.name), "path": os.fsdecode(e.path), "fs": e.fs,
                     "kind": e.kind, "size": e.size, "mode": e.mode, "uid": e.uid, "gid": e.gid,
@@ -224,11 +241,23 @@ def cmd_ls(args, printer) -> int:
         print()
         return 0
     for e in entries:
-        name = os.fsdecode(e.name).encode("utf-8", "backslashreplace").decode()
+        shown = e.name if args.search is None else _machine_path(fs, e.path)
+        name = os.fsdecode(shown).encode("utf-8", "backslashreplace").decode()
         link = f" -> {os.fsdecode(e.link)}" if e.link else ""
         print(f"{stat.filemode(_type_bits(e.kind) | e.mode)} {e.uid:>6}:{e.gid:<6} "
               f"{_size(e.size):>10}  {name}{link}")
+    if more:
+        print(f"(only the first {humanize.intcomma(len(entries))} matches are shown)",
+              file=sys.stderr)
     return 0
+
+
+def _machine_path(fs, inner: bytes) -> bytes:
+    """A catalog path as the original machine saw it (or fs-N:/path without a mount point)."""
+    if fs.mountpoint.startswith("/"):
+        return os.fsencode(fs.mountpoint.rstrip("/")) + inner if inner != b"/" else \
+            os.fsencode(fs.mountpoint)
+    return f"fs-{fs.id}:".encode() + inner
 
 
 def _type_bits(kind: str) -> int:
@@ -238,6 +267,11 @@ def _type_bits(kind: str) -> int:
 
 
 def cmd_restore(args, printer) -> int:
+    if args.only or args.into:
+        if args.plan_file or args.part:
+            raise UsageError("--only restores files into a directory; --plan and --part are "
+                             "for whole disks. Give one or the other.")
+        return _restore_selection(args, printer)
     from .core.plan import Plan, render
     from .core.restore import apply_plan
     if args.plan_file:
@@ -264,6 +298,51 @@ def cmd_restore(args, printer) -> int:
           f"{humanize.intcomma(result.verified)} entries verified.")
     for name in result.unmapped:
         print(f"Not restored (no target given): disk {name}")
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return humanize.precisedelta(seconds, minimum_unit="milliseconds", format="%0.0f")
+    return humanize.precisedelta(seconds, minimum_unit="seconds", format="%0.1f")
+
+
+def _restore_selection(args, printer) -> int:
+    from .core.backupset import load_set
+    from .core.catalog import Catalog
+    from .core.partial import restore_selection, selection_for_paths
+    if not args.only:
+        raise UsageError("--into needs --only PATH: it restores a selection of files.",
+                         "Example: restore SET --only /etc --into /mnt/restored")
+    if not args.into:
+        raise UsageError("--only needs --into DIR: the directory that stands for the machine's "
+                         "root (mount the restored system there to put files back in place).",
+                         "Example: restore SET --only /etc/passwd --into /mnt/restored")
+    if args.map:
+        raise UsageError("--map restores whole disks; --only with --into restores files into a "
+                         "directory. Give one or the other.")
+    into = os.path.abspath(args.into)
+    if (not args.yes and args.existing != "skip" and os.path.isdir(into)
+            and any(os.scandir(into))):
+        raise UsageError(f"{into} is not empty: existing files there may be overwritten. "
+                         "Nothing was written.",
+                         "Add --yes to confirm, or --existing skip to leave them alone.")
+    backup_set = load_set(args.set_path)
+    with Catalog(backup_set.catalog_path) as catalog:
+        selections = selection_for_paths(backup_set, catalog, args.only)
+    result = restore_selection(backup_set, selections, into, existing=args.existing,
+                               listener=printer)
+    printer.close()
+    print(f"Restored {humanize.intcomma(result.entries)} entries "
+          f"({_size(result.bytes)} of archive) into {into} in {_duration(result.seconds)}; "
+          f"read {humanize.intcomma(result.frames_read)} of "
+          f"{humanize.intcomma(result.frames_total)} compressed frames; every file matched "
+          "its BLAKE3.")
+    if result.skipped:
+        shown = ", ".join(os.fsdecode(p) for p in result.skipped[:10])
+        more = len(result.skipped) - 10
+        print(f"Left as they were ({args.existing}): {shown}"
+              + (f" and {more} more" if more > 0 else ""))
     return 0
 
 

@@ -55,3 +55,15 @@ def list_directory(backup_set: BackupSet, path: str) -> tuple[Filesystem, list[E
         if entry.kind != "dir":
             return fs, [entry]
         return fs, catalog.list_dir(fs.id, inner)
+
+
+def search(backup_set: BackupSet, path: str, pattern: str,
+           limit: int = 10_000) -> tuple[Filesystem, list[Entry], bool]:
+    """Entries below path (in the filesystem holding it) whose name matches pattern."""
+    fs, inner = resolve(backup_set, path)
+    with Catalog(backup_set.catalog_path) as catalog:
+        if catalog.lookup(fs.id, inner) is None:
+            raise RestoreError(f"{path} is not in the set.",
+                               "List its parent directory to see what is there.")
+        entries, more = catalog.search(fs.id, pattern, limit, under=inner)
+    return fs, entries, more

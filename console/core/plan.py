@@ -143,8 +143,11 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
         disks.append(DiskPlan(source=source, target={**target.to_json(), "title": target.title()},
                               reason=mapping.reasons.get(source, ""), resized=resized))
     if not disks:
+        why = "; ".join(f"{src}: {reason}" for src, reason in mapping.reasons.items() if reason)
         raise RestoreError("The mapping leaves every disk of the set out: there is nothing to "
-                           "restore.", "Map at least one original disk to a target.")
+                           "restore" + (f" ({why})." if why else "."),
+                           "Name a target for each disk with --map SRC=TARGET (a disk or a "
+                           "disk-image file).")
     chosen = [fs for fs in backup_set.filesystems
               if any(fs.disk == d.source for d in disks)]
     unmapped = [d.name for d in backup_set.disks if mapping.mapping.get(d.name) is None]

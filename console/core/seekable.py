@@ -138,6 +138,7 @@ class SeekableReader:
             self._file.close()
             raise
         self._d_offsets = [f.d_offset for f in self.frames]
+        self.frames_read = 0  # compressed frames read from the file so far (tests count them)
         self.uncompressed_size = (self.frames[-1].d_offset + self.frames[-1].d_size
                                   if self.frames else 0)
 
@@ -199,6 +200,7 @@ class SeekableReader:
                 data = self._file.read(frame.c_size)
                 if len(data) != frame.c_size:
                     raise self._damaged(f"frame {frame.index} is cut short")
+                self.frames_read += 1
                 pending.append((frame, pool.submit(self._decompress, frame, data)))
                 if len(pending) > threads * 2:
                     done, future = pending.popleft()
@@ -215,3 +217,104 @@ class SeekableReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+ZSTD_MAGIC = 0xFD2FB528
+
+
+def _read_exactly(stream: BinaryIO, count: int) -> bytes:
+    """count bytes from a stream that may return less per read (a pipe, a tape)."""
+    parts = []
+    while count:
+        part = stream.read(count)
+        if not part:
+            break
+        parts.append(part)
+        count -= len(part)
+    return b"".join(parts)
+
+
+class ForwardReader:
+    """Reads a seekable zstd archive front to back from a stream that cannot seek (a tape, a
+    pipe): each frame's compressed bytes are read to get past it, and only the frames the
+    caller wants are decompressed. The frame boundaries come from the zstd frame and block
+    headers; the uncompressed size of each frame from its header (the writer records it)."""
+
+    def __init__(self, stream: BinaryIO, name: str = "archive"):
+        self._stream = stream
+        self.name = name
+        self.frames_decompressed = 0
+
+    def _damaged(self, what: str) -> RestoreError:
+        return RestoreError(f"The archive {self.name} is truncated or damaged: {what}.",
+                            "Check the backup media, or use another copy of the set.")
+
+    def _need(self, count: int) -> bytes:
+        data = _read_exactly(self._stream, count)
+        if len(data) != count:
+            raise self._damaged("it ends inside a frame")
+        return data
+
+    def _frame(self, magic_bytes: bytes) -> tuple[bytes, int | None]:
+        """The rest of a zstd frame after its magic: (whole frame, content size if recorded)."""
+        parts = [magic_bytes]
+        descriptor = self._need(1)
+        parts.append(descriptor)
+        fhd = descriptor[0]
+        single_segment = bool(fhd & 0x20)
+        fcs_size = {0: 1 if single_segment else 0, 1: 2, 2: 4, 3: 8}[fhd >> 6]
+        dict_size = {0: 0, 1: 1, 2: 2, 3: 4}[fhd & 3]
+        rest = self._need((0 if single_segment else 1) + dict_size + fcs_size)
+        parts.append(rest)
+        content_size = None
+        if fcs_size:
+            content_size = int.from_bytes(rest[len(rest) - fcs_size :], "little")
+            if fcs_size == 2:
+                content_size += 256
+        while True:
+            header = self._need(3)
+            parts.append(header)
+            value = int.from_bytes(header, "little")
+            last, block_type, block_size = value & 1, (value >> 1) & 3, value >> 3
+            if block_type == 3:
+                raise self._damaged("a zstd block has a reserved type")
+            parts.append(self._need(1 if block_type == 1 else block_size))
+            if last:
+                break
+        if fhd & 0x04:
+            parts.append(self._need(4))
+        return b"".join(parts), content_size
+
+    def frames(self, wanted) -> Iterator[tuple[Frame, bytes | None]]:
+        """Yields (frame, decompressed bytes) in order; the bytes are None for frames where
+        wanted(d_offset, d_size) is false. Stops at the end of the stream (the seek table, a
+        skippable frame, is passed over)."""
+        index = c_offset = d_offset = 0
+        while True:
+            magic_bytes = _read_exactly(self._stream, 4)
+            if not magic_bytes:
+                return
+            if len(magic_bytes) != 4:
+                raise self._damaged("it ends inside a frame header")
+            magic = int.from_bytes(magic_bytes, "little")
+            if magic & 0xFFFFFFF0 == 0x184D2A50:
+                size = int.from_bytes(self._need(4), "little")
+                self._need(size)
+                c_offset += 8 + size
+                continue
+            if magic != ZSTD_MAGIC:
+                raise self._damaged(f"no zstd frame at byte {c_offset}")
+            raw, content_size = self._frame(magic_bytes)
+            data = None
+            if content_size is None or wanted(d_offset, content_size):
+                try:
+                    data = zstandard.ZstdDecompressor().decompress(
+                        raw, max_output_size=content_size or FRAME_SIZE * 64)
+                except zstandard.ZstdError as exc:
+                    raise self._damaged(f"frame {index} does not decompress ({exc})") from exc
+                self.frames_decompressed += 1
+                content_size = len(data)
+            yield Frame(index, c_offset, len(raw), d_offset, content_size), data
+            index += 1
+            c_offset += len(raw)
+            d_offset += content_size

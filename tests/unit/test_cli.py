@@ -37,3 +37,53 @@ def test_progress_line_has_rate_and_eta():
     line = describe(progress)
     assert line.startswith("Restoring ext4 /: 512.0 MiB of 2.0 GiB")
     assert "1,234 files" in line and "51.2 MiB/s" in line and "ETA 30 seconds" in line
+
+
+def _fake_set(tmp_path):
+    """A set with a catalog and a manifest but no archives: enough for ls and usage checks."""
+    from console.core.backupset import BackupSet
+    from console.core.layout import Archive, Filesystem
+    from tests.catalogs import make_catalog
+    set_dir = tmp_path / "set"
+    set_dir.mkdir()
+    make_catalog(str(set_dir / "catalog.sqlite"),
+                 {b"/etc/passwd": ("file", 10), b"/etc/ssh/sshd_config": ("file", 20),
+                  b"/home/anna/passwd.bak": ("file", 30)})
+    fs = Filesystem(id=1, disk="/dev/sda", partition=1, device="/dev/sda1", type="ext4",
+                    mountpoint="/", archive=Archive(kind="tar", pieces=[], uncompressed_size=0))
+    BackupSet(path=str(set_dir), set_id="s", created="c", host="h", filesystems=[fs]).save()
+    return set_dir
+
+
+def test_ls_lists_and_searches(tmp_path):
+    set_dir = _fake_set(tmp_path)
+    proc = cli("ls", str(set_dir), "/etc")
+    assert proc.returncode == 0
+    assert [line.split()[-1] for line in proc.stdout.splitlines()] == ["passwd", "ssh"]
+    proc = cli("ls", str(set_dir), "--search", "passwd")
+    assert proc.returncode == 0
+    assert [line.split()[-1] for line in proc.stdout.splitlines()] == [
+        "/etc/passwd", "/home/anna/passwd.bak"]
+    proc = cli("ls", str(set_dir), "/home", "--search", "passwd")
+    assert [line.split()[-1] for line in proc.stdout.splitlines()] == ["/home/anna/passwd.bak"]
+
+
+def test_selection_restore_usage(tmp_path):
+    set_dir = _fake_set(tmp_path)
+    only = cli("restore", str(set_dir), "--only", "/etc")
+    assert only.returncode == 2 and "--only needs --into" in only.stderr
+    into = cli("restore", str(set_dir), "--into", str(tmp_path / "out"))
+    assert into.returncode == 2 and "--into needs --only" in into.stderr
+    both = cli("restore", str(set_dir), "--only", "/etc", "--into", str(tmp_path / "out"),
+               "--map", "/dev/sda=/dev/sdb")
+    assert both.returncode == 2 and "one or the other" in both.stderr
+    neither = cli("restore", str(set_dir))  # the suggested mapping: no disk here fits the set
+    assert neither.returncode == 1 and "--map SRC=TARGET" in neither.stderr
+    missing = cli("restore", str(set_dir), "--only", "/etc/shadow", "--into", str(tmp_path / "out"))
+    assert missing.returncode == 1 and "/etc/shadow is not in the set" in missing.stderr
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "something").write_text("x")
+    refused = cli("restore", str(set_dir), "--only", "/etc", "--into", str(busy))
+    assert refused.returncode == 2 and "not empty" in refused.stderr
+    assert sorted(p.name for p in busy.iterdir()) == ["something"]

@@ -1,0 +1,1 @@
+"""The screens of the console app: one module per screen."""
