@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -21,3 +22,23 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "system" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+# SVG snapshots of the screens live at the repository root, snapshots/<test file>/<test>.svg,
+# not in syrupy's default tests/**/__snapshots__. pytest-textual-snapshot's snap_compare picks
+# its syrupy extension by the module-level name SVGImageExtension when it runs, and syrupy asks
+# the extension's dirname() where the files are: a subclass with another dirname does it.
+try:
+    import pytest_textual_snapshot
+except ImportError:  # the snapshot tests then fail to find their fixture, saying so
+    pytest_textual_snapshot = None
+
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
+
+if pytest_textual_snapshot is not None:
+    class _SnapshotsAtRepositoryRoot(pytest_textual_snapshot.SVGImageExtension):
+        @classmethod
+        def dirname(cls, *, test_location) -> str:
+            return str(SNAPSHOTS / test_location.basename)
+
+    pytest_textual_snapshot.SVGImageExtension = _SnapshotsAtRepositoryRoot
