@@ -34,6 +34,10 @@ CHOICES = {"retry": ("r", "Retry"),
            "close": ("c", "Close")}
 
 
+# Keys Textual binds on every screen that mean nothing to an operator.
+HELP_LEAVES_OUT = {"screen.copy_text", "copy_text", "screen.maximize", "screen.minimize"}
+
+
 class ConsolePalette(CommandPalette):
     """The command palette, with an ASCII search mark on the Linux console."""
 
@@ -59,6 +63,9 @@ class RestoreApp(App[int]):
                  core: Core | None = None, log_path: str = "", target_images: list[str] | None = None,
                  demo: bool = False, set_problem: RestoreError | None = None) -> None:
         super().__init__()
+        if not log.handlers:
+            # Without a log file, logging's last resort would print over the screen.
+            log.addHandler(logging.NullHandler())
         self.core = core or Core()
         self.set_path = set_path
         self.log_path = log_path
@@ -114,9 +121,12 @@ class RestoreApp(App[int]):
             return
         keys = []
         seen = set()
-        for key, active in self.screen.active_bindings.items():
+        # The screen's own keys and the app's; the keys of lists and fields are the usual ones
+        # and the help says so in one line.
+        for _key, active in self.screen.active_bindings.items():
             binding = active.binding
-            if not binding.description or binding.action in seen:
+            if active.node not in (self.screen, self) or not binding.description \
+                    or binding.action in seen or binding.action in HELP_LEAVES_OUT:
                 continue
             seen.add(binding.action)
             keys.append((self.get_key_display(binding), binding.description))

@@ -43,6 +43,10 @@ def restore_totals(backup_set: BackupSet, mapping: dict[str, str]) -> Totals:
     return Totals(size, files, verify_bytes)
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
 def when(created: str) -> str:
     """The set's creation time as a person reads it: 2026-11-23 08:55 UTC."""
     try:
@@ -82,7 +86,7 @@ def _disk_lines(backup_set: BackupSet, disk: Disk, target: str) -> list[str]:
              f"  onto {target}",
              "  EVERYTHING ON IT IS OVERWRITTEN.",
              f"  1. Wipe its old signatures; write the {table} table with "
-             f"{len(disk.partitions)} partitions,",
+             f"{_count(len(disk.partitions), 'partition')},",
              "     with their original identifiers."]
     if disk.boot_area is not None:
         lines.append(f"     Write the boot code before the first partition "

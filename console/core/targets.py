@@ -83,7 +83,7 @@ def size_problems(choice: TargetChoice, disk: Disk, *, writing: bool = True) -> 
     if choice.size < disk.size:
         return [f"too small: {_size(choice.size)}, the original had {_size(disk.size)}"]
     if writing and choice.size > disk.size:
-        return ["larger than the original: resizing comes with the disk-mapping editor"]
+        return ["larger: resizing onto it comes with the disk-mapping editor"]
     return []
 
 

@@ -20,7 +20,7 @@ def disk_title(disk: Disk) -> str:
     """'Disk source-disk.img: 256 MiB, GPT, 4 partitions, model ...'"""
     table = "GPT" if disk.table == "gpt" else "MBR"
     parts = [f"Disk {os.path.basename(disk.name) or disk.name}: {size(disk.size)}", table,
-             f"{len(disk.partitions)} partitions"]
+             f"{len(disk.partitions)} partition{'' if len(disk.partitions) == 1 else 's'}"]
     if disk.model:
         parts.append(disk.model)
     return ", ".join(parts)
@@ -44,3 +44,14 @@ class TitleBar(Static):
         padding: 0 1;
     }
     """
+
+
+class StatusLine(Static):
+    """A line that says what just happened; it takes no room while it has nothing to say."""
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__("", id=id, classes="-empty", markup=False)
+
+    def say(self, text: str) -> None:
+        self.update(text)
+        self.set_class(not text, "-empty")

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
 from ..job import RESTORE
-from .common import TitleBar, option, size
+from .common import StatusLine, TitleBar, option, size
 from .progress import RESTORING, Outcome
 
 SHOWN_DIFFERENCES = 8
@@ -104,14 +104,18 @@ class DoneScreen(Screen):
             yield Static("\n".join(summary_lines(outcome, self.app.log_path)), markup=False,
                          id="result-text")
         yield OptionList(*self._options(), id="next")
-        yield Static("", id="status")
+        yield StatusLine(id="status")
         yield Footer()
 
-    def _options(self) -> list[Option]:
-        shell = ("[s] Shell in the restored system" if self.restored_system else "[s] Shell")
-        reboot = "[r] Reboot" + ("  (the demo does not reboot this machine)" if self.app.demo else "")
-        return [option(reboot, id="reboot"), option(shell, id="shell"),
-                option("[b] Back to the start", id="back"), option("[q] Quit", id="quit")]
+    def _options(self) -> list:
+        choices = []
+        if self.restored_system:
+            choices.append(option("[r] Reboot" + ("  (the demo does not reboot this machine)"
+                                                  if self.app.demo else ""), id="reboot"))
+        choices += [option("[s] Shell in the restored system" if self.restored_system
+                           else "[s] Shell", id="shell"),
+                    option("[b] Back to the start", id="back"), option("[q] Quit", id="quit")]
+        return choices
 
     def on_mount(self) -> None:
         self.query_one("#next", OptionList).focus()
@@ -127,13 +131,13 @@ class DoneScreen(Screen):
             app.back_to_start()
         elif what == "quit":
             app.exit()
-        elif what == "reboot":
+        elif what == "reboot" and self.restored_system:
             self._reboot()
 
     def _reboot(self) -> None:
         app = self.app
         if app.demo:
-            self.query_one("#status", Static).update(
+            self.query_one("#status", StatusLine).say(
                 "The demo does not reboot this machine. On a machine being restored, this "
                 "reboots into the restored system.")
             return

@@ -29,6 +29,8 @@ class HelpScreen(ModalScreen[None]):
                     yield Static(self.about, classes="about", markup=False)
                 yield Static("Keys on this screen:\n" + "\n".join(lines), id="keys",
                              markup=False)
+                yield Static("In lists: arrow keys, PgUp/PgDn and Home/End move, Enter chooses. "
+                             "Tab goes to the next list or field.", classes="about")
             yield Static("Esc closes this help.", classes="hint")
 
     def action_close(self) -> None:

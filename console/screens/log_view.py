@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from .common import TitleBar
+from .common import StatusLine, TitleBar
 
 TAIL_BYTES = 256 * 1024
 
@@ -31,7 +31,7 @@ class LogScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TitleBar(f"Log: {self.path}" if self.path else "Log")
         yield Log(id="log", max_lines=5000)
-        yield Static("", id="status")
+        yield StatusLine(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -69,7 +69,7 @@ class LogScreen(Screen):
             self.query_one("#log", Log).write_lines(lines)
 
     def _say(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", StatusLine).say(text)
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -24,7 +24,7 @@ from ..core.errors import Cancelled, RestoreError
 from ..core.events import Event, Message, Progress
 from ..job import RESTORE, Job
 from ..tracking import Tracker
-from .common import TitleBar
+from .common import StatusLine, TitleBar
 
 log = logging.getLogger("restore_console")
 
@@ -81,8 +81,9 @@ class ProgressScreen(Screen):
         yield Static("Overall", id="overall-name")
         yield Meter(id="overall-meter")
         yield Static("", id="overall-figures")
-        yield Static("", id="state")
-        yield RichLog(max_lines=self.LOG_LINES, id="log-tail", wrap=True, markup=False)
+        yield StatusLine(id="state")
+        yield RichLog(max_lines=self.LOG_LINES, id="log-tail", wrap=True, markup=False,
+                      min_width=20)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -102,7 +103,7 @@ class ProgressScreen(Screen):
         self.tracker = Tracker(total, core.clock)
         self.cancel_requested.clear()
         self.running = True
-        self.query_one("#state", Static).update("")
+        self.query_one("#state", StatusLine).say("")
         self.run_worker(self._work, name="restore", thread=True, exit_on_error=False,
                         exclusive=True)
 
@@ -209,7 +210,7 @@ class ProgressScreen(Screen):
             ["retry", "shell", "abort"]
         title = ("The comparison with the set failed" if failed_in == VERIFYING
                  else "The restore failed")
-        self.query_one("#state", Static).update(title + ".")
+        self.query_one("#state", StatusLine).say(title + ".")
         self._asking = True
 
         def then(choice: str) -> None:
@@ -249,7 +250,7 @@ class ProgressScreen(Screen):
                 self._quit_after = quit_after
                 if self.running:
                     self.cancel_requested.set()
-                    self.query_one("#state", Static).update(
+                    self.query_one("#state", StatusLine).say(
                         "Cancelling: the restore stops at its next progress report; a step "
                         "that does not report (making a filesystem) finishes first.")
             self._proceed()

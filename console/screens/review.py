@@ -54,7 +54,9 @@ class ReviewScreen(Screen):
         else:
             prompt = f"To compare, type {what} and press Enter: {' '.join(names)}"
         yield Static(prompt, id="prompt")
-        yield Input(placeholder=" ".join(names), id="confirm")
+        confirm = Input(placeholder=" ".join(names), id="confirm")
+        confirm.cursor_blink = False  # a steady cursor: no redraws twice a second on a serial line
+        yield confirm
         yield Static("Nothing has been written.", id="status")
         yield Footer()
 

@@ -17,7 +17,7 @@ from widgets.partition_bar import PartitionBar, disk_segments
 from ..core.backupset import BackupSet
 from ..core.review import when
 from ..job import RESTORE, VERIFY
-from .common import TitleBar, disk_title, option, size
+from .common import StatusLine, TitleBar, disk_title, option, size
 
 NEEDS_ROOT = ("whole", "clone", "files", "verify")
 
@@ -105,10 +105,10 @@ class StartScreen(Screen):
                          "comparing attach disks and mount filesystems, so they need root. "
                          "The set, the log and the shell work.", id="not-root", classes="hint")
         yield OptionList(*self._options(), id="actions")
-        yield Static("", id="status")
+        yield StatusLine(id="status")
         yield Footer()
 
-    def _options(self) -> list[Option]:
+    def _options(self) -> list:
         root = self.app.core.is_root()
         has_set = self.app.backup_set is not None
         options = []
@@ -137,7 +137,7 @@ class StartScreen(Screen):
         self.run_action(key)
 
     def say(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", StatusLine).say(text)
 
     def run_action(self, key: str) -> None:
         app = self.app

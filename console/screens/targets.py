@@ -19,7 +19,7 @@ from ..core.errors import RestoreError
 from ..core.layout import Disk
 from ..core.targets import TargetChoice
 from ..job import RESTORE, Job
-from .common import TitleBar, disk_title, option
+from .common import StatusLine, TitleBar, disk_title, option
 
 SKIP = "--skip--"
 
@@ -81,7 +81,7 @@ class TargetsScreen(Screen):
         if self.kind == RESTORE and not self.suggest:
             yield Static("Onto larger or smaller disks (resizing) comes with the disk-mapping "
                          "editor; today a target has the original's size.", classes="hint")
-        yield Static("", id="status")
+        yield StatusLine(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -140,15 +140,13 @@ class TargetsScreen(Screen):
         self._say_next()
 
     def _say_next(self) -> None:
-        status = self.query_one("#status", Static)
-        if self.chosen:
-            status.update("Press n to review what will be done.")
-        else:
-            status.update("Choose a target with Enter.")
+        status = self.query_one("#status", StatusLine)
+        status.say("Press n to review what will be done." if self.chosen else
+                   "Choose a target with Enter.")
 
     def action_next(self) -> None:
         if not self.chosen:
-            self.query_one("#status", Static).update(
+            self.query_one("#status", StatusLine).say(
                 "No target chosen yet: choose one with Enter first.")
             return
         from .review import ReviewScreen

@@ -23,7 +23,10 @@ from console.facade import Core, load_set
 
 GiB = 1024 ** 3
 MiB = 1024 ** 2
-WEB01 = str(Path(__file__).parent / "data" / "web-01")
+WEB01_FILES = str(Path(__file__).parent / "data" / "web-01")
+# Where the stage's set is said to be (a USB disk mounted by the rescue system): screens and
+# snapshots show this path, the same in every checkout.
+WEB01 = "/media/backup/web-01"
 NOW = datetime(2026, 3, 14, 5, 30, tzinfo=timezone.utc)
 LOG_PATH = "/var/log/restore-console.log"
 
@@ -144,9 +147,17 @@ class FakeMount:
         return _Context()
 
 
+def load_stage_set(path: str):
+    """The real manifest of tests/functional/data/web-01, said to be at WEB01."""
+    backup_set = load_set(WEB01_FILES if path == WEB01 else path)
+    if path == WEB01:
+        backup_set.path = WEB01
+    return backup_set
+
+
 def stage_core(clock: Clock | None = None, **overrides) -> Core:
     clock = clock or Clock()
-    core = Core(load_set=load_set, list_targets=lambda images: list(TARGETS),
+    core = Core(load_set=load_stage_set, list_targets=lambda images: list(TARGETS),
                 target_problems=fixed_problems, review_text=review_text,
                 restore_totals=restore_totals, now=lambda: NOW, clock=clock,
                 is_root=lambda: True, run_shell=Calls(), reboot=Calls(),

@@ -49,7 +49,7 @@ async def test_start_screen_shows_the_set():
         text = shown(app)
         assert "Backup of web-01, made 2026-03-14 02:30 UTC (3 hours ago)" in text
         assert "Disk sda: 40.0 GiB, GPT, 4 partitions, QEMU HARDDISK" in text
-        assert "Disk sdb: 100.0 GiB, MBR, 1 partitions, QEMU HARDDISK" in text
+        assert "Disk sdb: 100.0 GiB, MBR, 1 partition, QEMU HARDDISK" in text
         assert "ext4 /home" in text and "3.1 GiB used" in text and "40,211 files" in text
         assert "xfs /srv" in text and "42.0 GiB used" in text
         assert "[w] Restore the whole machine" in text
@@ -108,7 +108,7 @@ async def test_whole_machine_restore_from_start_to_done():
         assert targets.chosen == {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"}
         text = shown(app)
         assert "(*) sda 40.0 GiB QEMU HARDDISK serial QM00001" in text
-        assert "larger than the original: resizing comes with the disk-mapping editor" in text
+        assert "larger: resizing onto it comes with the disk-mapping editor" in text
         assert "/dev/sdd holds the backup set being restored" in text
         await pilot.press("n")
         await pilot.pause()
