@@ -102,14 +102,12 @@ class RestoreApp(App[int]):
         self.refresh(layout=True)
 
     def get_key_display(self, binding: Binding) -> str:
-        if self.vga and not binding.key_display:
-            key = binding.key.split(",")[0]
-            if key in VGA_KEY_NAMES:
+        if not binding.key_display:
+            key = binding.key
+            if key[:1] == "f" and key[1:].isdigit():
+                return key.upper()  # F1 as the keyboard says, not f1
+            if self.vga and key in VGA_KEY_NAMES:
                 return VGA_KEY_NAMES[key]
-            if key.startswith("f") and key[1:].isdigit():
-                return key.upper()
-        if binding.key.startswith("f") and binding.key[1:].isdigit() and not binding.key_display:
-            return binding.key.upper()
         return super().get_key_display(binding)
 
     # ---- actions on every screen ----

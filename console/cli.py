@@ -184,17 +184,19 @@ def cmd_console(args, printer) -> int:
                          f"Themes: {', '.join(theme_names())}.")
     set_path, images, problem = args.set_path, [], None
     if args.demo:
-        from .core.demo import demo_paths, demo_targets, has_demo_set, prepare
+        from .core import demo
+        base = demo.DEMO_DIR
         if os.geteuid() == 0:
-            prepare(listener=printer)
+            demo.prepare(base, listener=printer)
             printer.close()
-        elif not has_demo_set():
+        elif not demo.has_demo_set(base):
             problem = RestoreError(
                 "The demo set has not been made yet, and making it needs root (it attaches "
                 "disk images as loop devices and mounts them).",
                 "Run 'sudo make demo' once; after that the demo also starts without root.")
-        set_path = set_path or (demo_paths()["set"] if has_demo_set() else None)
-        images = demo_targets()
+        if set_path is None and demo.has_demo_set(base):
+            set_path = demo.demo_paths(base)["set"]
+        images = demo.demo_targets(base)
     from .app import RestoreApp
     app = RestoreApp(set_path, theme=args.theme, log_path=args.log_path, target_images=images,
                      demo=args.demo, set_problem=problem)

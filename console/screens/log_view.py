@@ -7,7 +7,7 @@ import os
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Footer, Log
 
 from .common import StatusLine, TitleBar
 

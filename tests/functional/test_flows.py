@@ -13,13 +13,12 @@ from console.screens.done import DoneScreen
 from console.screens.error import ErrorScreen
 from console.screens.help import HelpScreen
 from console.screens.log_view import LogScreen
-from console.screens.progress import ProgressScreen
 from console.screens.question import QuestionScreen
 from console.screens.review import ReviewScreen
 from console.screens.start import StartScreen
 from console.screens.targets import TargetsScreen
 from tests.functional.screentext import shown
-from tests.functional.stage import (RESTORED, VERIFIED_WITH_DIFFERENCES, WEB01, Calls, Clock,
+from tests.functional.stage import (RESTORED, VERIFIED_WITH_DIFFERENCES, WEB01, Clock,
                                     FakeMount, Scripted, error, restore_events, stage_app,
                                     stage_core, wait_for)
 
