@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import humanize
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.widget import Widget
 
 from console.core.layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
@@ -33,8 +35,11 @@ class BarSegment:
     size: int  # bytes
     used: int | None = None  # bytes in use, None where it means nothing (swap, free)
     style: str = "fs"  # one of STYLES
+    note: str = ""  # said under the bar instead of size and use ("20 GiB -> 35 GiB")
 
     def detail(self) -> str:
+        if self.note:
+            return self.note
         size = humanize.naturalsize(self.size, binary=True)
         if self.used is None:
             return size
@@ -132,6 +137,27 @@ class PartitionBar(Widget):
         text.append("\n")
         text.append_text(details)
         return text
+
+
+class LayoutComparison(Vertical):
+    """An original disk's layout over the new one, on one scale: a larger new disk draws a
+    longer bar, and each partition's share of it shows how it grew or shrank."""
+
+    DEFAULT_CSS = """
+    LayoutComparison { height: auto; }
+    """
+
+    def __init__(self, original_title: str, original: list[BarSegment], original_size: int,
+                 new_title: str, new: list[BarSegment], new_size: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        scale = max(original_size, new_size)
+        self.original = PartitionBar(original_title, original, disk_size=original_size,
+                                     scale=scale, classes="original")
+        self.new = PartitionBar(new_title, new, disk_size=new_size, scale=scale, classes="new")
+
+    def compose(self) -> ComposeResult:
+        yield self.original
+        yield self.new
 
 
 def _fit(text: str, width: int) -> str:

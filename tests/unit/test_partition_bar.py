@@ -47,3 +47,30 @@ def test_free_space_of_more_than_one_percent_is_shown():
     sda.size += 4 * GiB  # the same partitions on a larger disk
     segments = disk_segments(sda, backup_set.filesystems)
     assert segments[-1] == BarSegment("free", 4 * GiB + 1024 ** 2, style="free")
+
+
+async def test_an_original_and_a_new_layout_share_one_scale():
+    from textual.app import App
+
+    from widgets.partition_bar import LayoutComparison
+
+    original = [BarSegment("ext4 /", 30 * GiB, used=6 * GiB), BarSegment("swap", 10 * GiB,
+                                                                          style="swap")]
+    new = [BarSegment("ext4 /", 60 * GiB, used=6 * GiB, note="30.0 GiB -> 60.0 GiB"),
+           BarSegment("swap", 20 * GiB, style="swap")]
+
+    class Show(App):
+        def compose(self):
+            yield LayoutComparison("Original", original, 40 * GiB, "New", new, 80 * GiB)
+
+    app = Show()
+    async with app.run_test(size=(80, 12)) as pilot:
+        await pilot.pause()
+        comparison = app.query_one(LayoutComparison)
+        old_rows = comparison.original.render().plain.split("\n")
+        new_rows = comparison.new.render().plain.split("\n")
+        assert old_rows[0] == "Original" and new_rows[0] == "New"
+        assert len(old_rows[2]) == 40 and len(new_rows[2]) == 80  # half the size, half as long
+        assert old_rows[1].startswith("ext4 /") and old_rows[1][30:].startswith("swap")
+        assert new_rows[3].startswith("30.0 GiB -> 60.0 GiB")
+        assert old_rows[3].startswith("30.0 GiB, 6.0 GiB used")
