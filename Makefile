@@ -37,6 +37,7 @@ test-unit: venv
 bench: venv
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/partial.py
+	$(VENV)/bin/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -367,11 +367,32 @@ def cmd_verify(args, printer) -> int:
 
 
 def cmd_console(args, printer) -> int:
-    from .core.demo import run_demo
+    """The full-screen console. With --demo: the demo set and its target images (made here
+    first, as root; the first run takes a few seconds and says so on the terminal)."""
+    from .themes import theme_names
+    if args.theme and args.theme not in theme_names():
+        raise UsageError(f"There is no theme {args.theme!r}.",
+                         f"Themes: {', '.join(theme_names())}.")
+    set_path, images, problem = args.set_path, [], None
     if args.demo:
-        return run_demo(printer)
-    raise UsageError("The full-screen console is not built yet.",
-                     "Use the subcommands (restore-console --help), or --demo.")
+        from .core import demo
+        base = demo.DEMO_DIR
+        if os.geteuid() == 0:
+            demo.prepare(base, listener=printer)
+            printer.close()
+        elif not demo.has_demo_set(base):
+            problem = RestoreError(
+                "The demo set has not been made yet, and making it needs root (it attaches "
+                "disk images as loop devices and mounts them).",
+                "Run 'sudo make demo' once; after that the demo also starts without root.")
+        if set_path is None and demo.has_demo_set(base):
+            set_path = demo.demo_paths(base)["set"]
+        images = demo.demo_targets(base)
+    from .app import RestoreApp
+    app = RestoreApp(set_path, theme=args.theme, log_path=args.log_path, target_images=images,
+                     demo=args.demo, set_problem=problem)
+    app.run()
+    return app.return_code or 0
 
 
 COMMANDS = {"backup": cmd_backup, "inspect": cmd_inspect, "ls": cmd_ls, "disks": cmd_disks,
@@ -391,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    log_path = setup_log(args.log)
+    log_path = args.log_path = setup_log(args.log)
     printer = Printer()
     log.info("restore-console %s", " ".join(sys.argv[1:] if argv is None else argv))
     try:

@@ -1,7 +1,10 @@
-"""Shared test set-up: skipping system tests, with the reason, where they cannot run."""
+"""Shared test set-up: skipping system tests, with the reason, where they cannot run; running
+Pilot tests (coroutines); where the SVG snapshots are kept."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import shutil
 from pathlib import Path
@@ -10,6 +13,17 @@ import pytest
 
 SYSTEM_TOOLS = ("sfdisk", "losetup", "mount", "mkfs.ext4", "mkfs.xfs", "mkswap", "tar", "rsync",
                 "setfacl", "partx", "wipefs", "blkid")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Pilot tests are coroutines; with no asyncio plugin among the test dependencies, each one
+    runs in an event loop of its own."""
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(pyfuncitem.obj(**args))
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(config, items):

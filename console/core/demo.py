@@ -33,7 +33,22 @@ def demo_paths(base: str = DEMO_DIR) -> dict[str, str]:
     return {"dir": base, "source": os.path.join(base, "source-disk.img"),
             "set": os.path.join(base, "set"),
             "same": os.path.join(base, "target-same-size.img"),
-            "larger": os.path.join(base, "target-larger.img")}
+            "larger": os.path.join(base, "target-larger.img"),
+            "smaller": os.path.join(base, "target-smaller.img")}
+
+
+# The targets a newcomer can try every path with: the same size, larger, and too small.
+TARGET_SIZES = {"same": SOURCE_SIZE, "larger": 2 * SOURCE_SIZE, "smaller": 3 * SOURCE_SIZE // 4}
+
+
+def demo_targets(base: str = DEMO_DIR) -> list[str]:
+    """The demo's target disk-image files, in the order they are offered."""
+    paths = demo_paths(base)
+    return [paths[key] for key in TARGET_SIZES]
+
+
+def has_demo_set(base: str = DEMO_DIR) -> bool:
+    return os.path.exists(os.path.join(demo_paths(base)["set"], MANIFEST))
 
 
 def _source_layout() -> Disk:
@@ -97,14 +112,14 @@ def prepare(base: str = DEMO_DIR, listener: Listener = print) -> BackupSet:
                            "Run it as root, e.g. sudo make demo.")
     paths = demo_paths(base)
     os.makedirs(base, exist_ok=True)
-    if not os.path.exists(os.path.join(paths["set"], MANIFEST)):
+    if not has_demo_set(base):
         listener(Message(f"Making the demo source disk {paths['source']}"))
         make_source(paths["source"])
         if os.path.isdir(paths["set"]):
             for name in os.listdir(paths["set"]):
                 os.unlink(os.path.join(paths["set"], name))
         backup([paths["source"]], paths["set"], listener)
-    for key, size in (("same", SOURCE_SIZE), ("larger", 2 * SOURCE_SIZE)):
+    for key, size in TARGET_SIZES.items():
         with open(paths[key], "wb") as f:
             f.truncate(size)
     return load_set(paths["set"])

@@ -17,3 +17,11 @@ class RestoreError(Exception):
 
 class UsageError(RestoreError):
     """The command line itself is wrong (exit code 2)."""
+
+
+class Cancelled(RestoreError):
+    """The operator cancelled. Raised by a listener; the core unwinds (unmounts, detaches) as
+    for any other failure, so a cancel takes effect at the next progress event."""
+
+    def __init__(self, message: str = "Cancelled by the operator.", hint: str = ""):
+        super().__init__(message, hint)

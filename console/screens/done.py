@@ -1,0 +1,158 @@
+"""The end of a run: what was restored, what the comparison found, where the log is; then
+reboot, a shell in the restored system, back to the start, or quit."""
+
+from __future__ import annotations
+
+from typing import ContextManager
+
+import humanize
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+
+from ..job import RESTORE
+from .common import StatusLine, TitleBar, option, size
+from .progress import RESTORING, Outcome
+
+SHOWN_DIFFERENCES = 8
+
+
+def headline(outcome: Outcome) -> str:
+    job = outcome.job
+    if outcome.cancelled_in == RESTORING:
+        return "The restore was cancelled"
+    if job.kind != RESTORE:
+        if outcome.cancelled_in:
+            return "The comparison was cancelled"
+        return "The comparison is done"
+    return "The machine is restored"
+
+
+def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
+    job = outcome.job
+    lines = []
+    restored = outcome.restored
+    if outcome.cancelled_in == RESTORING:
+        lines += [f"{job.targets_text()} is partly written: it will not boot as it is.",
+                  "Restore it again (the restore starts over and ends with the same result), "
+                  "or look at it from the shell."]
+    elif restored is not None:
+        lines.append(f"Restored {humanize.intcomma(restored.files)} files "
+                     f"({size(restored.bytes)}) onto {job.targets_text()} in "
+                     f"{humanize.precisedelta(int(outcome.seconds)) if outcome.seconds >= 1 else 'under a second'}.")
+        lines.append("Every restored file matched its BLAKE3 checksum from the set.")
+        for name in restored.unmapped:
+            lines.append(f"Not restored (no target chosen): disk {name}.")
+    verified = outcome.verified
+    if outcome.cancelled_in == RESTORING:
+        pass
+    elif verified is None:
+        lines.append("Comparison with the set: " +
+                     ("skipped." if outcome.verify_skipped else
+                      "cancelled." if outcome.cancelled_in else "not made."))
+    else:
+        checked = humanize.intcomma(verified.checked)
+        if verified.ok:
+            lines.append(f"Comparison with the set: {checked} entries checked, no differences.")
+        else:
+            lines.append(f"Comparison with the set: {checked} entries checked, "
+                         f"{len(verified.differences)} differences:")
+            for difference in verified.differences[:SHOWN_DIFFERENCES]:
+                lines.append(f"  {difference.path}: {difference.what}")
+            more = len(verified.differences) - SHOWN_DIFFERENCES
+            if more > 0:
+                lines.append(f"  and {more} more (restore-console verify lists them all).")
+        for skipped in verified.skipped:
+            lines.append(f"  Not compared: {skipped}")
+    if log_path:
+        lines.append(f"The log: {log_path}" +
+                     ("; a copy is in the restored system, /var/log/restore-console.log."
+                      if restored is not None and outcome.cancelled_in is None else "."))
+    return lines
+
+
+class DoneScreen(Screen):
+    """The result, and what to do next."""
+
+    HELP = ("The result of the run. Reboot starts the restored system; the shell opens in the "
+            "restored system, mounted read-write (exit it to come back).")
+
+    BINDINGS = [
+        Binding("r", "choose('reboot')", "Reboot", show=False),
+        Binding("s", "choose('shell')", "Shell", show=False),
+        Binding("b", "choose('back')", "Back to the start", show=False),
+        Binding("q", "choose('quit')", "Quit", show=False),
+    ]
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+    @property
+    def restored_system(self) -> bool:
+        """A finished restore leaves a system worth mounting for the shell."""
+        outcome = self.outcome
+        return outcome.job.kind == RESTORE and outcome.restored is not None and \
+            outcome.cancelled_in != RESTORING
+
+    def compose(self) -> ComposeResult:
+        outcome = self.outcome
+        yield TitleBar(headline(outcome))
+        with VerticalScroll(id="result"):
+            yield Static("\n".join(summary_lines(outcome, self.app.log_path)), markup=False,
+                         id="result-text")
+        yield OptionList(*self._options(), id="next")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def _options(self) -> list:
+        choices = []
+        if self.restored_system:
+            choices.append(option("[r] Reboot" + ("  (the demo does not reboot this machine)"
+                                                  if self.app.demo else ""), id="reboot"))
+        choices += [option("[s] Shell in the restored system" if self.restored_system
+                           else "[s] Shell", id="shell"),
+                    option("[b] Back to the start", id="back"), option("[q] Quit", id="quit")]
+        return choices
+
+    def on_mount(self) -> None:
+        self.query_one("#next", OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_choose(event.option.id)
+
+    def action_choose(self, what: str) -> None:
+        app = self.app
+        if what == "shell":
+            app.action_shell()
+        elif what == "back":
+            app.back_to_start()
+        elif what == "quit":
+            app.exit()
+        elif what == "reboot" and self.restored_system:
+            self._reboot()
+
+    def _reboot(self) -> None:
+        app = self.app
+        if app.demo:
+            self.query_one("#status", StatusLine).say(
+                "The demo does not reboot this machine. On a machine being restored, this "
+                "reboots into the restored system.")
+            return
+        from .question import QuestionScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                app.core.reboot()
+                app.exit()
+
+        app.push_screen(QuestionScreen("Reboot now into the restored system?"), answered)
+
+    def shell_directory(self) -> ContextManager[str] | None:
+        """For the expert shell: the restored system mounted read-write, when there is one."""
+        if not self.restored_system:
+            return None
+        job = self.outcome.job
+        return self.app.core.mounted_targets(job.backup_set, job.mapping)

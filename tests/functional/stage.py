@@ -1,0 +1,189 @@
+"""A fixed stage for the app's Pilot tests and snapshots: a real set manifest (web-01, two disks),
+this machine's disks as a fixed list, a clock that moves only when told, and core calls that play
+fixed events. The disks of a machine being restored cannot exist here; everything the screens
+compute from them is the app's own code.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from console.app import RestoreApp
+from console.core.errors import RestoreError
+from console.core.events import Event, Message, Progress
+from console.core.restore import RestoreResult
+from console.core.review import restore_totals, review_text
+from console.core.targets import TargetChoice, size_problems
+from console.core.verify import Difference, VerifyResult
+from console.facade import Core, load_set
+
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+WEB01_FILES = str(Path(__file__).parent / "data" / "web-01")
+# Where the stage's set is said to be (a USB disk mounted by the rescue system): screens and
+# snapshots show this path, the same in every checkout.
+WEB01 = "/media/backup/web-01"
+NOW = datetime(2026, 3, 14, 5, 30, tzinfo=timezone.utc)
+LOG_PATH = "/var/log/restore-console.log"
+
+TARGETS = [
+    TargetChoice("/dev/sda", 40 * GiB, "disk", "QEMU HARDDISK", "QM00001"),
+    TargetChoice("/dev/sdb", 100 * GiB, "disk", "QEMU HARDDISK", "QM00002"),
+    TargetChoice("/dev/sdc", 200 * GiB, "disk", "Samsung SSD 870", "S6PNNX0T"),
+    TargetChoice("/dev/sdd", 16 * GiB, "disk", "USB DISK", "0401"),
+    TargetChoice("/dev/sde", 40 * GiB, "disk", "WDC WD400", "WD-0042"),
+]
+# What the safety checks would find on such a machine: the set is on the USB disk.
+UNSAFE = {"/dev/sdd": "/dev/sdd holds the backup set being restored; writing to it would "
+                      "destroy the backup."}
+
+
+def fixed_problems(choice: TargetChoice, disk, set_path: str, writing: bool) -> list[str]:
+    found = size_problems(choice, disk, writing=writing)
+    if writing and choice.path in UNSAFE:
+        found.append(UNSAFE[choice.path])
+    return found
+
+
+class Clock:
+    """time.monotonic for the app, moved by hand."""
+
+    def __init__(self, value: float = 1000.0):
+        self.value = value
+
+    def __call__(self) -> float:
+        return self.value
+
+
+@dataclass
+class Calls:
+    """Records what a fake was called with."""
+
+    calls: list = field(default_factory=list)
+
+    def __call__(self, *args):
+        self.calls.append(args)
+        return 0
+
+
+class Scripted:
+    """A core call (restore or verify) that plays fixed events at fixed clock readings.
+
+    hold=True: after the events it keeps reporting the last one, as a long restore would, until
+    the listener stops it (a cancel); `reached` is set once all events are out.
+    """
+
+    def __init__(self, clock: Clock, events: list[tuple[float, Event]], result=None, *,
+                 hold: bool = False, errors: list[BaseException] | None = None):
+        self.clock = clock
+        self.events = events
+        self.result = result
+        self.hold = hold
+        self.errors = list(errors or [])  # raised by the first calls, one each
+        self.calls: list[tuple[str, dict]] = []
+        self.reached = threading.Event()
+
+    def __call__(self, set_path: str, mapping: dict[str, str], listener):
+        self.calls.append((set_path, dict(mapping)))
+        for at, event in self.events:
+            self.clock.value = at
+            listener(event)
+        if self.errors:
+            raise self.errors.pop(0)
+        self.reached.set()
+        while self.hold:
+            time.sleep(0.1)
+            listener(self.events[-1][1])
+        return self.result
+
+
+def restore_events(start: float = 1000.0) -> list[tuple[float, Event]]:
+    return [
+        (start, Message("Checking the archives (presence, size, BLAKE3)")),
+        (start, Message("Writing the partition table of /dev/sda onto /dev/sda")),
+        (start + 1, Message("Making ext4 on /dev/sda2 (UUID b78accea-3066-42e2-856f-"
+                            "72644944526b, label root)")),
+        (start + 2, Progress("Restoring ext4 /", bytes_done=0, bytes_total=int(6.5 * GiB),
+                             files_total=182345)),
+        (start + 42, Progress("Restoring ext4 /", bytes_done=int(2.6 * GiB),
+                              bytes_total=int(6.5 * GiB), files_done=73012, files_total=182345,
+                              current="/usr/share/locale/de/LC_MESSAGES/coreutils.mo")),
+    ]
+
+
+RESTORED = RestoreResult(files=318676, bytes=int(53.3 * GiB), seconds=612.0,
+                         filesystems=["raw /dev/sda1", "ext4 /", "swap swap", "ext4 /home",
+                                      "xfs /srv"])
+VERIFIED = VerifyResult(checked=318679, bytes_hashed=int(51.2 * GiB))
+VERIFIED_WITH_DIFFERENCES = VerifyResult(
+    checked=318679, bytes_hashed=int(51.2 * GiB),
+    differences=[Difference("/etc/machine-id", "content differs (BLAKE3)"),
+                 Difference("/var/log/restore-console.log", "size 8211, expected 7302")])
+
+
+class FakeMount:
+    """mounted_targets for the shell on the done screen: a real directory, entered and left."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.entered = self.left = 0
+
+    def __call__(self, backup_set, mapping):
+        fake = self
+
+        class _Context:
+            def __enter__(self):
+                fake.entered += 1
+                return fake.directory
+
+            def __exit__(self, *exc):
+                fake.left += 1
+                return False
+
+        return _Context()
+
+
+def load_stage_set(path: str):
+    """The real manifest of tests/functional/data/web-01, said to be at WEB01."""
+    backup_set = load_set(WEB01_FILES if path == WEB01 else path)
+    if path == WEB01:
+        backup_set.path = WEB01
+    return backup_set
+
+
+def stage_core(clock: Clock | None = None, **overrides) -> Core:
+    clock = clock or Clock()
+    core = Core(load_set=load_stage_set, list_targets=lambda images: list(TARGETS),
+                target_problems=fixed_problems, review_text=review_text,
+                restore_totals=restore_totals, now=lambda: NOW, clock=clock,
+                is_root=lambda: True, run_shell=Calls(), reboot=Calls(),
+                restore=Scripted(clock, restore_events(), RESTORED),
+                verify_targets=Scripted(clock, [(1612.0, Message("Comparing"))], VERIFIED))
+    for name, value in overrides.items():
+        setattr(core, name, value)
+    return core
+
+
+def stage_app(core: Core | None = None, *, theme: str | None = "textual-dark", **kwargs) -> RestoreApp:
+    kwargs.setdefault("log_path", LOG_PATH)
+    return RestoreApp(kwargs.pop("set_path", WEB01), theme=theme, core=core or stage_core(),
+                      **kwargs)
+
+
+async def wait_for(pilot, condition, what: str, seconds: float = 20.0) -> None:
+    """Lets the app run until condition() holds (a worker thread is involved)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+def error(message: str = "Could not mount /dev/sda2 (ext4): wrong fs type, bad option, bad "
+          "superblock on /dev/sda2", hint: str = "The log has the full output.") -> RestoreError:
+    return RestoreError(message, hint)

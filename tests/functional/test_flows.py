@@ -1,0 +1,598 @@
+"""Pilot tests of every flow of the console, on the fixed stage (tests/functional/stage.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from textual.drivers.headless_driver import HeadlessDriver
+from textual.widgets import Input, OptionList
+
+from console.core.events import Message
+from console.screens.done import DoneScreen
+from console.screens.error import ErrorScreen
+from console.screens.help import HelpScreen
+from console.screens.log_view import LogScreen
+from console.screens.question import QuestionScreen
+from console.screens.review import ReviewScreen
+from console.screens.start import StartScreen
+from console.screens.targets import TargetsScreen
+from tests.functional.screentext import shown
+from tests.functional.stage import (RESTORED, VERIFIED_WITH_DIFFERENCES, WEB01, Clock,
+                                    FakeMount, Scripted, error, restore_events, stage_app,
+                                    stage_core, wait_for)
+
+SIZE = (80, 24)
+
+
+async def to_review(pilot, key: str = "w") -> None:
+    await pilot.press(key)
+    await pilot.pause()
+    await pilot.press("n")
+    await pilot.pause()
+
+
+async def confirm(pilot, text: str) -> None:
+    await pilot.press(*text)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+# ---- start screen ----
+
+async def test_start_screen_shows_the_set():
+    app = stage_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        text = shown(app)
+        assert "Backup of web-01, made 2026-03-14 02:30 UTC (3 hours ago)" in text
+        assert "Disk sda: 40.0 GiB, GPT, 4 partitions, QEMU HARDDISK" in text
+        assert "Disk sdb: 100.0 GiB, MBR, 1 partition, QEMU HARDDISK" in text
+        assert "ext4 /home" in text and "3.1 GiB used" in text and "40,211 files" in text
+        assert "xfs /srv" in text and "42.0 GiB used" in text
+        assert "[w] Restore the whole machine" in text
+        assert "(comes with the file picker)" in text
+
+
+async def test_without_a_set_the_start_screen_says_what_to_do(tmp_path):
+    app = stage_app(set_path=str(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = shown(app)
+        assert f"{tmp_path} holds no backup set: manifest.json is missing." in text
+        actions = app.screen.query_one("#actions", OptionList)
+        assert actions.get_option("whole").disabled and actions.get_option("verify").disabled
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+
+
+async def test_without_root_the_actions_that_need_it_say_so():
+    app = stage_app(stage_core(is_root=lambda: False))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = shown(app)
+        assert "Running without root" in text
+        assert "[w] Restore the whole machine (needs root)" in text
+        assert "[v] Compare the disks with the set (needs root)" in text
+        actions = app.screen.query_one("#actions", OptionList)
+        assert not actions.get_option("shell").disabled
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        assert "needs root" in str(app.screen.query_one("#status").render())
+
+
+async def test_selected_files_says_it_comes_with_the_file_picker():
+    app = stage_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        assert "comes with the file picker" in str(app.screen.query_one("#status").render())
+
+
+# ---- whole-machine restore ----
+
+async def test_whole_machine_restore_from_start_to_done():
+    core = stage_core()
+    app = stage_app(core)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        targets = app.screen
+        assert isinstance(targets, TargetsScreen)
+        # Suggested: each disk onto the disk of the same name and size.
+        assert targets.chosen == {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"}
+        text = shown(app)
+        assert "(*) sda 40.0 GiB QEMU HARDDISK serial QM00001" in text
+        assert "larger: resizing onto it comes with the disk-mapping editor" in text
+        assert "/dev/sdd holds the backup set being restored" in text
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        review = " ".join(str(app.screen.query_one("#review-text").render()).split())
+        assert "EVERYTHING ON IT IS OVERWRITTEN." in review
+        assert "onto sdb 100.0 GiB QEMU HARDDISK serial QM00002" in review
+        assert "new xfs mounted at /srv" in review
+        assert "type the names of the targets and press Enter: sda sdb" in shown(app)
+
+        await confirm(pilot, "sda")  # one of two names: not enough
+        assert isinstance(app.screen, ReviewScreen)
+        assert "That is not sda sdb. Nothing has been written" in shown(app)
+        assert core.restore.calls == []
+
+        await confirm(pilot, "sdb sda")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert core.restore.calls == [(WEB01, {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"})]
+        assert core.verify_targets.calls == core.restore.calls
+        text = shown(app)
+        assert "The machine is restored" in text
+        assert "Restored 318,676 files (53.3 GiB) onto sda, sdb in 10 minutes and 12 seconds." \
+            in text
+        assert "Comparison with the set: 318,679 entries checked, no differences." in text
+        assert "The log: /var/log/restore-console.log" in text
+        # Back to the start screen, nothing left of the run on the stack.
+        await pilot.press("b")
+        await pilot.pause()
+        assert [type(s) for s in app.screen_stack[1:]] == [StartScreen]
+
+
+async def test_a_target_with_a_problem_cannot_be_chosen():
+    app = stage_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")  # clone: nothing suggested
+        await pilot.pause()
+        screen = app.screen
+        assert screen.chosen == {}
+        options = screen.query_one("#disk-0", OptionList)
+        assert options.get_option("/dev/sdd").disabled
+        assert options.get_option("/dev/sdc").disabled
+        options.highlighted = options.get_option_index("/dev/sdd")
+        await pilot.press("enter")
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.chosen == {}
+        assert isinstance(app.screen, TargetsScreen)
+        assert "No target chosen yet" in shown(app)
+        options.highlighted = options.get_option_index("/dev/sde")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.chosen == {"/dev/sda": "/dev/sde"}
+        assert "(*) sde 40.0 GiB WDC WD400 serial WD-0042" in shown(app)
+
+
+async def test_only_one_disk_can_be_restored_and_the_review_says_what_is_left_out():
+    app = stage_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        second = app.screen.query_one("#disk-1", OptionList)
+        second.focus()
+        second.highlighted = second.get_option_index("--skip--")
+        await pilot.press("enter", "n")
+        await pilot.pause()
+        review = " ".join(str(app.screen.query_one("#review-text").render()).split())
+        assert "Not restored: original disk /dev/sdb (no target chosen)." in review
+        await confirm(pilot, "sda")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert app.core.restore.calls[0][1] == {"/dev/sda": "/dev/sda"}
+
+
+async def test_escape_goes_back_without_writing():
+    core = stage_core()
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, TargetsScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+        assert core.restore.calls == []
+
+
+# ---- progress, cancel, errors ----
+
+async def test_progress_shows_step_overall_current_file_and_log_tail():
+    clock = Clock()
+    restore = Scripted(clock, restore_events(), RESTORED, hold=True)
+    app = stage_app(stage_core(clock, restore=restore))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, restore.reached.is_set, "the scripted events")
+        await pilot.pause()
+        text = shown(app)
+        assert "Restoring ext4 /" in text
+        # 2.6 GiB in the 40 s since the step began: 66.6 MiB/s; 3.9 GiB left of the step.
+        assert "2.6 GiB of 6.5 GiB, 73,012 of 182,345 files, 66.6 MiB/s, about a minute left" \
+            in text
+        assert "Now: /usr/share/locale/de/LC_MESSAGES/coreutils.mo" in text
+        # Overall: 1 MiB boot area + 6.5 + 3.3 + 43.5 GiB restore, 51.3 GiB to compare.
+        assert "2.6 GiB of 104.6 GiB, 63.4 MiB/s, 42 seconds so far, about 27 minutes left" in text
+        assert "Writing the partition table of /dev/sda onto /dev/sda" in text
+        app.screen.cancel_requested.set()  # let the scripted restore end with the test
+
+
+async def test_cancel_asks_first_then_stops_the_restore():
+    clock = Clock()
+    restore = Scripted(clock, restore_events(), RESTORED, hold=True)
+    core = stage_core(clock, restore=restore)
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, restore.reached.is_set, "the scripted events")
+        progress = app.screen
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionScreen)
+        assert "left partly written" in shown(app)
+        await pilot.press("n")  # no: the restore goes on
+        await pilot.pause()
+        assert app.screen is progress and progress.running
+        assert not progress.cancel_requested.is_set()
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        text = shown(app)
+        assert "The restore was cancelled" in text
+        assert "sda, sdb is partly written: it will not boot as it is." in text
+        assert core.verify_targets.calls == []
+
+
+async def test_quitting_during_a_restore_asks_and_cancels_first():
+    clock = Clock()
+    restore = Scripted(clock, restore_events(), RESTORED, hold=True)
+    app = stage_app(stage_core(clock, restore=restore))
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, restore.reached.is_set, "the scripted events")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionScreen)
+        assert "A restore is running. Quit anyway?" in shown(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, "the app to end")
+    assert app.return_code == 1
+
+
+async def test_a_failed_restore_offers_retry_shell_abort_and_retry_works():
+    clock = Clock()
+    restore = Scripted(clock, restore_events(), RESTORED, errors=[error()])
+    core = stage_core(clock, restore=restore)
+    app = stage_app(core)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), "the error")
+        text = shown(app)
+        assert "The restore failed" in text
+        assert "Could not mount /dev/sda2 (ext4): wrong fs type" in text
+        assert "The log has the full output." in text
+        choices = app.screen.query_one(OptionList)
+        assert [choices.get_option_at_index(i).id for i in range(choices.option_count)] == \
+            ["retry", "shell", "abort"]
+        await pilot.press("s")  # the shell, then the same question again
+        await pilot.pause()
+        assert len(core.run_shell.calls) == 1
+        assert isinstance(app.screen, ErrorScreen)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert len(restore.calls) == 2
+        assert "The machine is restored" in shown(app)
+
+
+async def test_abort_after_a_failure_goes_back_to_the_start():
+    clock = Clock()
+    restore = Scripted(clock, restore_events(), RESTORED, errors=[error()])
+    app = stage_app(stage_core(clock, restore=restore))
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), "the error")
+        await pilot.press("a")
+        await pilot.pause()
+        assert [type(s) for s in app.screen_stack[1:]] == [StartScreen]
+
+
+async def test_a_failed_comparison_can_be_skipped():
+    clock = Clock()
+    verify = Scripted(clock, [], None, errors=[error("The restored root has no /home.",
+                                                     "Look at it from the shell.")])
+    app = stage_app(stage_core(clock, verify_targets=verify))
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), "the error")
+        assert "The comparison with the set failed" in shown(app)
+        await pilot.press("k")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        text = shown(app)
+        assert "Restored 318,676 files" in text
+        assert "Comparison with the set: skipped." in text
+        assert len(app.core.restore.calls) == 1  # skipping did not restore again
+
+
+async def test_differences_found_are_listed_on_the_done_screen():
+    clock = Clock()
+    verify = Scripted(clock, [], VERIFIED_WITH_DIFFERENCES)
+    app = stage_app(stage_core(clock, verify_targets=verify))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        text = shown(app)
+        assert "318,679 entries checked, 2 differences:" in text
+        assert "/etc/machine-id: content differs (BLAKE3)" in text
+
+
+async def test_compare_only_reads_and_says_so():
+    core = stage_core()
+    app = stage_app(core)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("v")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.chosen == {}
+        options = screen.query_one("#disk-0", OptionList)
+        # Comparing does not write: the disk with the set on it is not refused for that.
+        assert not options.get_option("/dev/sdc").disabled
+        assert options.get_option("/dev/sdd").disabled  # too small for a 40 GiB disk
+        options.highlighted = options.get_option_index("/dev/sda")
+        await pilot.press("enter")
+        second = screen.query_one("#disk-1", OptionList)
+        second.focus()
+        second.highlighted = second.get_option_index("/dev/sdb")
+        await pilot.press("enter", "n")
+        await pilot.pause()
+        assert "Nothing is written." in " ".join(str(app.screen.query_one("#review-text").render()).split())
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert core.restore.calls == []
+        assert core.verify_targets.calls == [(WEB01, {"/dev/sda": "/dev/sda",
+                                                      "/dev/sdb": "/dev/sdb"})]
+        assert "The comparison is done" in shown(app)
+
+
+# ---- done: reboot ----
+
+async def test_reboot_asks_then_runs_the_reboot_command():
+    core = stage_core()
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionScreen)
+        assert core.reboot.calls == []
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, "the app to end")
+    assert core.reboot.calls == [()]
+
+
+async def test_the_demo_never_reboots():
+    core = stage_core()
+    app = stage_app(core, demo=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, DoneScreen)
+        assert "The demo does not reboot this machine." in shown(app)
+    assert core.reboot.calls == []
+
+
+# ---- the expert shell ----
+
+async def test_shell_from_any_screen_returns_to_the_same_screen_in_the_same_state(monkeypatch):
+    events = []
+    monkeypatch.setattr(HeadlessDriver, "can_suspend", property(lambda self: True))
+    monkeypatch.setattr(HeadlessDriver, "suspend_application_mode",
+                        lambda self: events.append("suspend"))
+    monkeypatch.setattr(HeadlessDriver, "resume_application_mode",
+                        lambda self: events.append("resume"))
+    monkeypatch.setenv("SHELL", "/bin/bash")
+
+    def shell(argv, cwd, env):
+        events.append(("shell", argv, cwd, env["RESTORE_CONSOLE_SET"], env["PS1"]))
+        return 0
+
+    app = stage_app(stage_core(run_shell=shell))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        screen = app.screen
+        options = screen.query_one("#disk-0", OptionList)
+        options.highlighted = options.get_option_index("/dev/sde")
+        await pilot.press("enter")
+        await pilot.pause()
+        stack = list(app.screen_stack)
+        assert "F2 Shell" in shown(app)
+        await pilot.press("f2")
+        await pilot.pause()
+        assert events == ["suspend", ("shell", ["/bin/bash"], os.getcwd(), WEB01,
+                                      "restore-console shell \\w # "), "resume"]
+        assert app.screen_stack == stack
+        assert app.screen.chosen == {"/dev/sda": "/dev/sde"}
+        assert app.focused is options and options.highlighted == \
+            options.get_option_index("/dev/sde")
+
+
+async def test_shell_while_typing_the_confirmation_keeps_what_was_typed():
+    core = stage_core()
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await pilot.press(*"sda s")
+        await pilot.press("f2")
+        await pilot.pause()
+        assert len(core.run_shell.calls) == 1
+        assert isinstance(app.screen, ReviewScreen)
+        assert app.screen.query_one(Input).value == "sda s"
+
+
+async def test_shell_on_the_done_screen_opens_in_the_restored_system(tmp_path):
+    mount = FakeMount(str(tmp_path))
+    core = stage_core(mounted_targets=mount)
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        done = app.screen
+        await pilot.press("s")
+        await pilot.pause()
+        (argv, cwd, env), = core.run_shell.calls
+        assert cwd == str(tmp_path) and env["RESTORE_CONSOLE_TARGET"] == str(tmp_path)
+        assert (mount.entered, mount.left) == (1, 1)  # unmounted when the shell ended
+        assert app.screen is done
+
+
+async def test_shell_when_the_restored_system_cannot_be_mounted():
+    def cannot_mount(backup_set, mapping):
+        raise error("Could not mount /dev/sda2 (ext4): bad superblock")
+
+    core = stage_core(mounted_targets=cannot_mount)
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        assert "bad superblock" in shown(app)
+        await pilot.press("s")
+        await pilot.pause()
+        (argv, cwd, env), = core.run_shell.calls
+        assert cwd == os.getcwd() and "RESTORE_CONSOLE_TARGET" not in env
+        assert isinstance(app.screen, DoneScreen)
+
+
+# ---- help, palette, log ----
+
+async def test_help_lists_the_keys_of_the_current_screen():
+    app = stage_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        targets = app.screen
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        keys = str(app.screen.query_one("#keys").render())
+        for key, what in (("n", "Review"), ("esc", "Back"), ("F2", "Shell"), ("F3", "Log"),
+                          ("F1", "Help")):
+            assert any(line.split() [:1] == [key] and what in line for line in keys.splitlines()), \
+                (key, what, keys)
+        assert "Tab goes to the next original disk" in shown(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is targets
+        # On the start screen, its own keys.
+        await pilot.press("escape", "f1")
+        await pilot.pause()
+        keys = str(app.screen.query_one("#keys").render())
+        assert "Whole machine" in keys and "Compare" in keys and "Review" not in keys
+
+
+async def test_command_palette_offers_the_main_actions():
+    app = stage_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"whole machine")
+        await pilot.pause(0.3)
+        assert "Restore the whole machine" in shown(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, TargetsScreen)
+        assert app.screen.suggest
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Restore the whole machine", "Clone onto other disks", "Restore selected files",
+                "Compare the disks with the set", "Shell", "Log", "Help", "Quit"} <= titles
+
+
+async def test_log_viewer_shows_the_tail_and_follows(tmp_path):
+    log_file = tmp_path / "restore-console.log"
+    log_file.write_text("".join(f"2026-03-14 02:31:{i:02d} INFO line {i}\n" for i in range(30)))
+    app = stage_app(log_path=str(log_file))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LogScreen)
+        log_widget = screen.query_one("#log")
+        assert log_widget.lines[-1] == "2026-03-14 02:31:29 INFO line 29"
+        assert len(log_widget.lines) == 30
+        with open(log_file, "a") as f:
+            f.write("2026-03-14 02:32:00 ERROR the new line\n")
+        await wait_for(pilot, lambda: log_widget.lines[-1].endswith("the new line"),
+                       "the new line to show", seconds=10)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen)
+
+
+async def test_log_viewer_without_a_log_says_so():
+    app = stage_app(log_path="")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        await pilot.pause()
+        assert "There is no log file" in shown(app)
+
+
+# ---- failures that nobody expected ----
+
+async def test_an_unexpected_failure_ends_in_words_and_the_traceback_goes_to_the_log(tmp_path):
+    import logging
+
+    log_file = tmp_path / "log"
+    handler = logging.FileHandler(log_file)
+    logger = logging.getLogger("restore_console")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def broken(images):
+        raise ZeroDivisionError("division by zero")
+
+    app = stage_app(stage_core(list_targets=broken), log_path=str(log_file))
+    from rich.console import Console
+    app.error_console = Console(record=True, width=100, file=open(os.devnull, "w"))
+    try:
+        with pytest.raises(ZeroDivisionError):
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.press("w")
+                await pilot.pause()
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert app.return_code == 1
+    shown = " ".join(app.error_console.export_text().split())  # what Textual prints at its end
+    assert "restore-console stopped after an unexpected failure: division by zero" in shown
+    assert f"The details are in the log: {log_file}" in shown
+    assert "Traceback" not in shown and "NOTE" not in shown
+    logged = log_file.read_text()
+    assert "Traceback (most recent call last)" in logged and "in broken" in logged
+
+
+async def test_a_message_from_the_core_is_logged(tmp_path, caplog):
+    clock = Clock()
+    restore = Scripted(clock, [(1000.0, Message("Writing the partition table"))], RESTORED)
+    app = stage_app(stage_core(clock, restore=restore))
+    with caplog.at_level("INFO", logger="restore_console"):
+        async with app.run_test(size=SIZE) as pilot:
+            await to_review(pilot)
+            await confirm(pilot, "sda sdb")
+            await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+    assert "Writing the partition table" in caplog.text

@@ -1,0 +1,188 @@
+"""The console driven by key presses only, over the real core, on the demo set and its disk-image
+targets: a complete restore, a comparison, the shell in the restored system, a cancelled
+restore. The results are judged with independent tools (sfdisk, blkid, rsync, losetup)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from textual.widgets import OptionList
+
+from console.app import RestoreApp
+from console.core import demo
+from console.core.events import Progress
+from console.core.restore import restore as real_restore
+from console.facade import Core
+from console.screens.done import DoneScreen
+from console.screens.progress import ProgressScreen
+from console.screens.targets import TargetsScreen
+from tests.functional.screentext import shown
+from tests.functional.stage import Calls, wait_for
+from tests.system.hardtree import rsync_differences
+from tests.system.images import attached, blkid_of, mounted, sfdisk_json
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture(scope="module")
+def demo_base(tmp_path_factory) -> str:
+    """The demo set, made once for this module in a directory of its own."""
+    base = str(tmp_path_factory.mktemp("demo"))
+    demo.prepare(base, listener=lambda event: None)
+    return base
+
+
+@pytest.fixture
+def paths(demo_base) -> dict[str, str]:
+    demo.prepare(demo_base, listener=lambda event: None)  # blank targets for each test
+    return demo.demo_paths(demo_base)
+
+
+@pytest.fixture
+def log_file(tmp_path):
+    """The log, as the command line sets it up (the restore copies it into the target)."""
+    path = tmp_path / "restore-console.log"
+    handler = logging.FileHandler(path)
+    logger = logging.getLogger("restore_console")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield path
+    logger.removeHandler(handler)
+    handler.close()
+
+
+def loops_backing(image: str) -> str:
+    return subprocess.run(["losetup", "-j", image], capture_output=True, text=True).stdout
+
+
+def mounts() -> set[str]:
+    with open("/proc/self/mounts") as f:
+        return {line.split()[1] for line in f}
+
+
+def the_app(paths, log_file, **core) -> RestoreApp:
+    return RestoreApp(paths["set"], theme="textual-dark", core=Core(**core),
+                      log_path=str(log_file), target_images=demo.demo_targets(paths["dir"]),
+                      demo=True)
+
+
+async def test_restore_onto_a_disk_image_by_key_presses_then_compare_and_shell(paths, log_file):
+    target = paths["same"]
+    seen_in_shell = {}
+
+    def shell(argv, cwd, env):
+        root = Path(cwd)
+        seen_in_shell.update(cwd=cwd, target=env.get("RESTORE_CONSOLE_TARGET"),
+                             hostname=(root / "etc/hostname").read_text(),
+                             alice=(root / "home/alice").is_dir(),
+                             mounts=sorted(m for m in mounts() if m.startswith(cwd)))
+        return 0
+
+    app = the_app(paths, log_file, run_shell=shell)
+    before = mounts()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        assert app.screen.chosen == {app.backup_set.disks[0].name: target}
+        text = shown(app)
+        assert "target-larger.img 512.0 MiB disk-image file │ │ larger: resizing" in text
+        assert "target-smaller.img 192.0 MiB disk-image file │ │ too small" in text
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"target-same-size.img", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the restore",
+                       seconds=300)
+        text = shown(app)
+        assert "The machine is restored" in text, text
+        assert "Comparison with the set:" in text and "no differences" in text
+
+        # The expert shell opens in the restored system, / and /home mounted, and unmounts.
+        await pilot.press("s")
+        await pilot.pause()
+        assert seen_in_shell["hostname"] == "demo-server\n"
+        cwd = seen_in_shell["cwd"]
+        assert seen_in_shell["alice"] and seen_in_shell["mounts"] == [cwd, cwd + "/home"]
+        assert seen_in_shell["target"] == cwd
+        assert mounts() - before == set() and not os.path.exists(cwd)
+
+        # Compare the restored image with the set, again by keys.
+        await pilot.press("b")
+        await pilot.pause()
+        await pilot.press("v")
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        options.highlighted = options.get_option_index(target)
+        await pilot.press("enter", "n")
+        await pilot.pause()
+        await pilot.press(*"target-same-size.img", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the comparison",
+                       seconds=300)
+        assert "The comparison is done" in shown(app)
+        assert "no differences" in shown(app)
+
+    assert loops_backing(target) == "" and mounts() - before == set()
+    # Independent checks: the table as sfdisk reads it, identifiers as blkid reads them, and
+    # every file as rsync compares it with the source disk.
+    source_table = sfdisk_json(paths["source"])["partitiontable"]
+    target_table = sfdisk_json(target)["partitiontable"]
+    for key in ("label", "id"):
+        assert target_table[key] == source_table[key]
+    strip = lambda parts: [{k: v for k, v in p.items() if k != "node"} for p in parts]  # noqa: E731
+    assert strip(target_table["partitions"]) == strip(source_table["partitions"])
+    with attached(Path(paths["source"]), read_only=True) as source, \
+            attached(Path(target), read_only=True) as restored:
+        for number in (2, 3, 4):
+            want, got = blkid_of(source.partition(number)), blkid_of(restored.partition(number))
+            assert (got.get("UUID"), got.get("LABEL"), got.get("TYPE")) == \
+                (want.get("UUID"), want.get("LABEL"), want.get("TYPE"))
+        for number in (2, 3):
+            with mounted(source.partition(number), "ext4", "ro,noload") as src, \
+                    mounted(restored.partition(number), "ext4", "ro,noload") as dst:
+                assert rsync_differences(src, dst) == []
+
+
+async def test_a_cancelled_restore_stops_and_leaves_nothing_attached_or_mounted(paths, log_file):
+    reached, go_on = threading.Event(), threading.Event()
+
+    def gated_restore(set_path, mapping, listener):
+        """The real restore; its first file-progress report waits until the test has
+        cancelled, so the cancel lands in the middle of the restore every time."""
+        def gated(event):
+            if isinstance(event, Progress) and event.step.startswith("Restoring") \
+                    and not go_on.is_set():
+                reached.set()
+                go_on.wait(60)
+            listener(event)
+        return real_restore(set_path, mapping, gated)
+
+    verify = Calls()
+    app = the_app(paths, log_file, restore=gated_restore, verify_targets=verify)
+    before = mounts()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, TargetsScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"target-same-size.img", "enter")
+        await wait_for(pilot, reached.is_set, "the restore to be extracting files", seconds=120)
+        assert isinstance(app.screen, ProgressScreen)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.screen.cancel_requested.is_set()
+        assert "Cancelling" in shown(app)
+        go_on.set()
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the cancel",
+                       seconds=120)
+        assert "The restore was cancelled" in shown(app)
+        assert "target-same-size.img is partly written" in shown(app)
+    assert verify.calls == []
+    assert loops_backing(paths["same"]) == ""
+    assert mounts() - before == set()

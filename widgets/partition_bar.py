@@ -1,0 +1,197 @@
+"""One disk's layout as a bar: each partition as wide as its share of the disk.
+
+Display only. It takes plain data (BarSegment: label, size, used, style) so the start screen
+(the set's disks) and the disk-mapping editor (an original and a new layout) feed it alike.
+Under the bar, each partition gets its label and its size and use, cut to its width.
+
+    ext4 /                      ext4 /home     swap
+    ##########..................#####..........::::::
+    150 MiB, 1.5 MiB used       70 MiB, 2 MiB   32 MiB
+
+Only ASCII is drawn; the colours come from the component classes, so the Linux-console theme
+needs no glyph the VGA font lacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import humanize
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widget import Widget
+
+from console.core.layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
+
+STYLES = ("fs", "swap", "boot", "raw", "free", "other")
+
+
+@dataclass(frozen=True)
+class BarSegment:
+    """A stretch of a disk: a partition (label "ext4 /") or free space (style "free")."""
+
+    label: str
+    size: int  # bytes
+    used: int | None = None  # bytes in use, None where it means nothing (swap, free)
+    style: str = "fs"  # one of STYLES
+    note: str = ""  # said under the bar instead of size and use ("20 GiB -> 35 GiB")
+
+    def detail(self) -> str:
+        if self.note:
+            return self.note
+        size = humanize.naturalsize(self.size, binary=True)
+        if self.used is None:
+            return size
+        return f"{size}, {humanize.naturalsize(self.used, binary=True)} used"
+
+
+def widths(sizes: list[int], total_width: int) -> list[int]:
+    """Cell widths proportional to sizes, at least 1 each, summing to total_width where it can."""
+    if not sizes:
+        return []
+    total = sum(sizes) or 1
+    width = max(total_width, len(sizes))
+    exact = [s * width / total for s in sizes]
+    cells = [max(1, int(e)) for e in exact]
+    # Hand out what is left by largest remainder; take back from the widest when over.
+    order = sorted(range(len(sizes)), key=lambda i: exact[i] - int(exact[i]), reverse=True)
+    i = 0
+    while sum(cells) < width:
+        cells[order[i % len(order)]] += 1
+        i += 1
+    while sum(cells) > width:
+        widest = max(range(len(cells)), key=lambda k: cells[k])
+        cells[widest] -= 1
+    return cells
+
+
+class PartitionBar(Widget):
+    """A disk drawn as a bar. `scale` is the size the full width stands for (default: the
+    disk's own size); give two bars the same scale to compare an original and a new disk."""
+
+    DEFAULT_CSS = """
+    PartitionBar {
+        height: 4;
+        width: 1fr;
+    }
+    PartitionBar > .partition-bar--title { text-style: bold; }
+    PartitionBar > .partition-bar--fs { background: $primary; color: $text; }
+    PartitionBar > .partition-bar--fs-used { background: $secondary; color: $text; }
+    PartitionBar > .partition-bar--swap { background: $warning; color: $background; }
+    PartitionBar > .partition-bar--boot { background: $accent; color: $background; }
+    PartitionBar > .partition-bar--raw { background: $accent; color: $background; }
+    PartitionBar > .partition-bar--other { background: $panel; color: $text; }
+    PartitionBar > .partition-bar--free { background: $background; color: $text-muted; }
+    PartitionBar > .partition-bar--detail { color: $text-muted; }
+    """
+
+    COMPONENT_CLASSES = {"partition-bar--title", "partition-bar--detail",
+                         "partition-bar--fs-used", *(f"partition-bar--{s}" for s in STYLES)}
+
+    def __init__(self, title: str, segments: list[BarSegment], *, disk_size: int | None = None,
+                 scale: int | None = None, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.title = title
+        self.segments = list(segments)
+        self.disk_size = disk_size or sum(s.size for s in self.segments)
+        self.scale = max(scale or self.disk_size, self.disk_size, 1)
+
+    def update(self, title: str, segments: list[BarSegment], *, disk_size: int | None = None,
+               scale: int | None = None) -> None:
+        self.title = title
+        self.segments = list(segments)
+        self.disk_size = disk_size or sum(s.size for s in self.segments)
+        self.scale = max(scale or self.disk_size, self.disk_size, 1)
+        self.refresh()
+
+    def _style(self, name: str):
+        return self.get_component_rich_style(f"partition-bar--{name}", partial=True)
+
+    def render(self) -> Text:
+        width = self.size.width
+        bar_width = max(1, round(width * self.disk_size / self.scale))
+        segments = self.segments
+        cells = widths([s.size for s in segments], bar_width)
+        labels, bar, details = Text(), Text(), Text()
+        for segment, cell in zip(segments, cells):
+            style = segment.style if segment.style in STYLES else "other"
+            labels.append(_fit(segment.label, cell))
+            used = 0
+            if segment.used is not None and segment.size:
+                used = min(cell, round(cell * segment.used / segment.size))
+                if segment.used and not used:
+                    used = 1  # something is there: show it
+            fill = "." if style == "free" else " "
+            if style == "fs" and used:
+                bar.append(" " * used, self._style("fs-used"))
+            bar.append(fill * (cell - used), self._style(style))
+            details.append(_fit(segment.detail(), cell), self._style("detail"))
+        text = Text(no_wrap=True, overflow="crop")
+        text.append(self.title, self._style("title"))
+        text.append("\n")
+        text.append_text(labels)
+        text.append("\n")
+        text.append_text(bar)
+        text.append("\n")
+        text.append_text(details)
+        return text
+
+
+class LayoutComparison(Vertical):
+    """An original disk's layout over the new one, on one scale: a larger new disk draws a
+    longer bar, and each partition's share of it shows how it grew or shrank."""
+
+    DEFAULT_CSS = """
+    LayoutComparison { height: auto; }
+    """
+
+    def __init__(self, original_title: str, original: list[BarSegment], original_size: int,
+                 new_title: str, new: list[BarSegment], new_size: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        scale = max(original_size, new_size)
+        self.original = PartitionBar(original_title, original, disk_size=original_size,
+                                     scale=scale, classes="original")
+        self.new = PartitionBar(new_title, new, disk_size=new_size, scale=scale, classes="new")
+
+    def compose(self) -> ComposeResult:
+        yield self.original
+        yield self.new
+
+
+def _fit(text: str, width: int) -> str:
+    """text cut or padded to width, with a space before the next segment; nothing in a sliver
+    too narrow to say anything (it would read as part of its neighbour)."""
+    if width < 4:
+        return " " * width
+    return text[: width - 1].ljust(width)
+
+
+def disk_segments(disk: Disk, filesystems: list[Filesystem]) -> list[BarSegment]:
+    """The segments of a disk of the set: partitions in disk order, and free stretches of more
+    than 1% of the disk (alignment gaps would only clutter the bar)."""
+    by_number = {fs.partition: fs for fs in filesystems if fs.disk == disk.name}
+    segments: list[BarSegment] = []
+    position = 0
+    for part in sorted((p for p in disk.partitions if p.kind != "extended"),
+                       key=lambda p: p.start):
+        if part.start - position > disk.size // 100:
+            segments.append(BarSegment("free", part.start - position, style="free"))
+        position = part.start + part.size
+        fs = by_number.get(part.number)
+        boot = part.type_uuid.upper() in (GPT_BIOS_BOOT, GPT_ESP) or "bios_grub" in part.flags
+        if fs is not None and fs.type == "swap":
+            segments.append(BarSegment("swap", part.size, style="swap"))
+        elif fs is not None and fs.archive is not None and fs.archive.kind == "tar":
+            segments.append(BarSegment(fs.title, part.size, used=fs.bytes_used,
+                                       style="boot" if boot else "fs"))
+        elif boot:
+            label = "EFI" if part.type_uuid.upper() == GPT_ESP else "BIOS boot"
+            segments.append(BarSegment(label, part.size, style="boot"))
+        else:
+            segments.append(BarSegment(fs.title if fs else f"partition {part.number}",
+                                       part.size, style="raw" if fs else "other"))
+    if disk.size - position > disk.size // 100:
+        segments.append(BarSegment("free", disk.size - position, style="free"))
+    return segments
