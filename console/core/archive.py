@@ -142,6 +142,14 @@ def _single_piece(archive: Archive, set_dir: str, label: str) -> str:
     return os.path.join(set_dir, archive.pieces[0].file)
 
 
+def tar_failed(returncode: int, stderr: bytes, doing: str, target: str) -> RestoreError:
+    """The error for a tar -x that failed: its first line of stderr for the operator, all of
+    it for the log."""
+    log.error("tar --extract into %s: %s", target, stderr.decode(errors="replace"))
+    reason = first_line(stderr) or f"exit code {returncode}"
+    return RestoreError(f"{doing} failed: {reason}.", "The log has tar's full output.")
+
+
 class _PipeFeeder:
     """Writes to tar's stdin from a thread of its own, a few frames behind the scanner, so
     tar never waits while we scan and hash, and we do not wait while tar creates files."""
@@ -231,10 +239,7 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
         stderr = proc.stderr.read()
         proc.wait()
     if proc.returncode != 0:
-        text = stderr.decode(errors="replace")
-        log.error("tar --extract into %s: %s", target, text)
-        reason = first_line(stderr) or f"exit code {proc.returncode}"
-        raise RestoreError(f"Extracting {label} failed: {reason}.", "The log has tar's full output.")
+        raise tar_failed(proc.returncode, stderr, f"Extracting {label}", target)
     tick(force=True)
     return Extracted(files=checked, bytes=scanner.pos, mismatched=mismatched)
 

@@ -72,9 +72,14 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSe
     facts = _SourceFacts()
     catalog = CatalogWriter(os.path.join(dest, CATALOG))
     try:
-        for index, path in enumerate(disks, start=1):
+        tables = []
+        for path in disks:
             name = path if is_block_device(path) else os.path.abspath(path)
-            disk = read_table(path, name)
+            tables.append((path, name, read_table(path, name)))
+        saved = [(index, p.number) for index, (_, _, disk) in enumerate(tables, start=1)
+                 for p in disk.partitions if p.kind != "extended"]
+        final = saved[-1] if saved else None
+        for index, (path, name, disk) in enumerate(tables, start=1):
             if is_block_device(path):
                 _record_identity(disk, path)
             backup_set.disks.append(disk)
@@ -89,8 +94,9 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSe
                 for part in disk.partitions:
                     if part.kind == "extended":
                         continue
-                    fs = _backup_partition(backup_set, disk, part.number, attached.partition(part.number),
-                                           catalog, facts, listener)
+                    fs = _backup_partition(backup_set, disk, part.number,
+                                           attached.partition(part.number), catalog, facts,
+                                           listener, (index, part.number) == final)
                     backup_set.filesystems.append(fs)
     finally:
         catalog.close()
@@ -110,7 +116,10 @@ def _record_identity(disk: Disk, path: str) -> None:
 
 
 def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: str,
-                      catalog: CatalogWriter, facts: _SourceFacts, listener: Listener) -> Filesystem:
+                      catalog: CatalogWriter, facts: _SourceFacts, listener: Listener,
+                      is_last: bool) -> Filesystem:
+    """Saves one partition; after the last one of the set the catalog is sealed at once, so
+    its indexes are built while the filesystem is unmounted."""
     part = disk.partition(number)
     found = probe(device)
     fs = Filesystem(id=len(backup_set.filesystems) + 1, disk=disk.name, partition=number,
@@ -130,7 +139,9 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
             written = write_tar_archive(root, backup_set.path, filename, label=label,
                                         bytes_total=fs.bytes_used, files_total=inodes,
                                         listener=listener)
-        catalog.add(fs.id, written.members, frame_of)
+            catalog.add(fs.id, written.members, frame_of)
+            if is_last:
+                catalog.seal()
         fs.archive = written.archive
         return fs
     if not found.type:

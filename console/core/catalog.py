@@ -173,6 +173,7 @@ class CatalogWriter:
         self._db.executescript(SCHEMA)
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="catalog")
         self._pending: list[Future] = []
+        self._sealed = False
 
     def add(self, fs: int, members: list[Member], frame_of) -> None:
         self._pending.append(self._worker.submit(self._insert, fs, members, frame_of))
@@ -188,17 +189,28 @@ class CatalogWriter:
             f"INSERT INTO members ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
             rows)
 
+    def seal(self) -> None:
+        """No more rows will come: the indexes and the subtree totals are built on the writer's
+        thread, while the caller goes on (unmounting the last filesystem)."""
+        if not self._sealed:
+            self._sealed = True
+            self._pending.append(self._worker.submit(self._finish))
+
+    def _finish(self) -> None:
+        self._db.executescript(INDEXES)
+        build_subtrees(self._db)
+        self._db.commit()
+        self._db.execute("ANALYZE")
+
     def close(self) -> None:
+        """Seals the catalog if that was not done, waits for the writer and closes the file."""
+        self.seal()
         try:
             for future in self._pending:
                 future.result()  # an insert's failure surfaces here
         finally:
             self._worker.shutdown(wait=True)
-        self._db.executescript(INDEXES)
-        build_subtrees(self._db)
-        self._db.commit()
-        self._db.execute("ANALYZE")
-        self._db.close()
+            self._db.close()
 
 
 class Catalog:

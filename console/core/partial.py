@@ -27,7 +27,6 @@ from __future__ import annotations
 import collections
 import heapq
 import itertools
-import logging
 import os
 import stat
 import subprocess
@@ -35,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, Iterator
 
-from .archive import READ_SIZE, TAR_EXTRACT, _single_piece, _Throttle, _widen_pipe
+from .archive import READ_SIZE, TAR_EXTRACT, _single_piece, _Throttle, _widen_pipe, tar_failed
 from .backupset import BackupSet
 from .browse import resolve
 from .catalog import Catalog, Entry, Totals
@@ -45,10 +44,9 @@ from .layout import Filesystem
 from .paxedit import HeaderRewriter
 from .seekable import Frame, ForwardReader, SeekableReader
 from .selection import Selection, ancestors
-from .system import first_line, require
+from .system import require
 from .tarscan import BLOCK, TarScanner, parent_and_name
 
-log = logging.getLogger("restore_console")
 
 EXISTING_POLICIES = ("overwrite", "skip", "newer")
 _POLICY_OPTIONS = {"overwrite": [], "skip": ["--skip-old-files"], "newer": ["--keep-newer-files"]}
@@ -382,11 +380,7 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
         stderr = proc.stderr.read()
         proc.wait()
     if proc.returncode != 0:
-        text = stderr.decode(errors="replace")
-        log.error("tar --extract of a selection into %s: %s", dest, text)
-        reason = first_line(stderr) or f"exit code {proc.returncode}"
-        raise RestoreError(f"Extracting the selection of {label} failed: {reason}.",
-                           "The log has tar's full output.")
+        raise tar_failed(proc.returncode, stderr, f"Extracting the selection of {label}", dest)
     if expected:
         raise RestoreError(f"The archive of {label} ended before "
                            f"{os.fsdecode(expected[0].path)}.",

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import blake3
@@ -15,16 +14,13 @@ import pytest
 
 from console.core.seekable import SeekableReader
 from tests.system.images import attached, mounted
+from tests.system.clitool import cli
 
 pytestmark = pytest.mark.system
 
 MiB = 1024 * 1024
 DISK_SIZE = 96 * MiB
 
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "console", "--log", "/tmp/restore-console-tests.log",
-                           *args], capture_output=True, text=True)
 
 
 def file_hash(path: Path) -> str:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
+from tests.system.clitool import cli
 from tests.system.images import (MiB, attached, blkid_of, make_source_disk, mounted,
                                  populate_source_disk, sfdisk_json)
 
@@ -25,10 +24,6 @@ pytestmark = pytest.mark.system
 SOURCE_MIB = 512
 RO = {2: ("ext4", "ro,noload"), 3: ("xfs", "ro,norecovery,nouuid")}
 
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "console", "--log",
-                           "/tmp/restore-console-tests.log", *args], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")

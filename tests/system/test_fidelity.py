@@ -14,6 +14,7 @@ import blake3
 import pytest
 
 from tests.system.hardtree import is_sparse, rsync_differences, xattrs_and_acls_snapshot
+from tests.system.clitool import cli
 from tests.system.images import (attached, blkid_of, make_source_disk, mounted,
                                  populate_source_disk, sfdisk_json)
 
@@ -23,10 +24,6 @@ pytestmark = pytest.mark.system
 RO = {2: ("ext4", "ro,noload"), 3: ("xfs", "ro,norecovery,nouuid")}
 MIN_FILES = {2: 40, 3: 2}  # what populate_source_disk puts there, so no comparison is vacuous
 
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "console", "--log", "/tmp/restore-console-tests.log",
-                           *args], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.system.hardtree import rsync_differences
+from tests.system.clitool import cli
 from tests.system.images import MiB, attached, blkid_of, mounted, sfdisk_json
 
 pytestmark = pytest.mark.system
@@ -34,10 +34,6 @@ FILESYSTEMS = {1: (["mkfs.ext2", "-q", "-L"], "boot", "ext2"),
 BOOT_CODE = bytes(range(256)) + bytes(range(184))  # 440 bytes where the MBR's code goes
 CORE_IMAGE = b"grub core image stand-in " * 1000  # the gap before the first partition
 
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "console", "--log",
-                           "/tmp/restore-console-tests.log", *args], capture_output=True, text=True)
 
 
 def _make_source(path: Path) -> None:

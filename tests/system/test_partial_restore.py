@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from console.core.catalog import Catalog
 from console.core.partial import restore_selection, selection_for_paths
 from console.core.seekable import SeekableReader
 from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
+from tests.system.clitool import cli
 from tests.system.images import attached, make_source_disk, mounted, populate_source_disk
 
 pytestmark = pytest.mark.system
@@ -26,10 +25,6 @@ SELECTED_DIRS = ["/etc", "/modes", "/xattrs", "/acl", "/names", "/owners", "/lin
 SELECTED_FILES = ["/content/size-513", "/special/fifo"]
 BULK_FILES = 6  # 4 MiB each: the archive has several frames, most of them not needed
 
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "console", "--log",
-                           "/tmp/restore-console-tests.log", *args], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
