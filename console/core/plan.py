@@ -9,7 +9,7 @@ applier (apply.py) carries the steps out in order.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import humanize
@@ -94,8 +94,7 @@ class Plan:
                    steps=[Step(**s) for s in data["steps"]], format=data["format"])
 
 
-def _same_geometry(disk: Disk, filesystems: list[Filesystem], target: TargetDisk,
-                   policy: ResizePolicy) -> Resized:
+def _same_geometry(disk: Disk, filesystems: list[Filesystem], policy: ResizePolicy) -> Resized:
     """The original layout as it was: a target of the same size and sector size, no overrides."""
     labels = {fs.partition: fs.title for fs in filesystems}
     decisions = [PartitionDecision(number=p.number, kind=p.kind,
@@ -117,14 +116,11 @@ def layout_for(disk: Disk, filesystems: list[Filesystem], target: TargetDisk,
                policy: ResizePolicy) -> Resized:
     """The layout of `disk` on `target`: identical geometry on a disk of the same size (unless
     the operator asked for changes), resized otherwise."""
-    policy = ResizePolicy(**{**policy.__dict__,
-                             "alignment": max(policy.alignment, target.alignment)})
+    policy = replace(policy, alignment=max(policy.alignment, target.alignment))
     if (target.size == disk.size and target.logical_sector_size == disk.logical_sector_size
             and not policy.overrides and policy.mode == "proportional"):
-        return _same_geometry(disk, filesystems, target, policy)
-    resized = resize_disk(disk, filesystems, target.size, policy, target.logical_sector_size)
-    resized.disk.name = disk.name
-    return resized
+        return _same_geometry(disk, filesystems, policy)
+    return resize_disk(disk, filesystems, target.size, policy, target.logical_sector_size)
 
 
 def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[TargetDisk],

@@ -145,6 +145,12 @@ def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
     listener(Message("Checking the archives (presence, size, BLAKE3)"))
     check_archives(backup_set, chosen)
     for disk in plan.disks:
+        boot_area = backup_set.disk(disk.source).boot_area
+        what = f"the boot area of {disk.source}"
+        if boot_area is not None and check_pieces(backup_set, boot_area, what):
+            raise RestoreError(f"The archive of {what} does not match its BLAKE3 checksum. "
+                               "Nothing was written.", "Use another copy of the set.")
+    for disk in plan.disks:
         _check_still_planned(disk)
         check_target(disk.target["path"], plan.set_path)
     with contextlib.ExitStack() as stack:
@@ -203,12 +209,16 @@ class _Applier:
     def _layout(self, target: str) -> Disk:
         return self.plan.disk_for_target(target).layout
 
-    def _partition(self, target: str, number: int) -> str:
+    def _attached(self, target: str) -> AttachedDisk:
+        """The target with its new partitions as devices, attached once (image files)."""
         if target not in self.attached:
             spans = [(p.number, p.start, p.size) for p in self._layout(target).partitions]
             self.attached[target] = self.stack.enter_context(
                 attach_disk(target, spans, read_only=False))
-        return self.attached[target].partition(number)
+        return self.attached[target]
+
+    def _partition(self, target: str, number: int) -> str:
+        return self._attached(target).partition(number)
 
     def _fs(self, step: Step) -> Filesystem:
         return next(fs for fs in self.set.filesystems if fs.id == step.detail["fs"])
@@ -233,8 +243,7 @@ class _Applier:
         original = self.set.disk(step.detail["source"])
         first = min(p.start for p in self._layout(step.target).partitions)
         saved_up_to = min(p.start for p in original.partitions)
-        self._partition(step.target, original.partitions[0].number)  # attaches the disk
-        device = self.attached[step.target].device
+        device = self._attached(step.target).device
         # Boot code and the gap after the table, never the table itself (bytes 440-511).
         extract_raw_archive(original.boot_area, self.set.path, device,
                             label=f"the boot area of {original.name}", listener=self.listener,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -160,3 +161,20 @@ def test_clone_onto_a_larger_disk_keeps_logicals_in_their_extended(images, tmp_p
             with mounted(src.partition(number), fstype, options) as x, \
                     mounted(dst.partition(number), fstype, options) as y:
                 assert rsync_differences(x, y) == []
+
+
+def test_a_damaged_boot_area_is_refused_before_writing(images, tmp_path):
+    source, _, set_dir = images
+    damaged = tmp_path / "set"
+    shutil.copytree(set_dir, damaged)
+    piece = next(damaged.glob("disk-1-bootarea.zst"))
+    data = bytearray(piece.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    piece.write_bytes(bytes(data))
+    target = tmp_path / "target.img"
+    with open(target, "wb") as f:
+        f.truncate(source.stat().st_size)
+    proc = cli("restore", str(damaged), "--map", f"{source}={target}", "--yes")
+    assert proc.returncode == 1
+    assert "boot area" in proc.stderr and "does not match its BLAKE3" in proc.stderr
+    assert target.stat().st_blocks == 0
