@@ -188,3 +188,18 @@ def test_disks_lists_an_image_target_and_what_makes_a_disk_unusable(source, tmp_
     # The attached source shows up as loop devices of its file (one per partition too, where
     # the kernel does not scan loop partitions).
     assert loops and all(d["transport"] == "loop" for d in loops)
+
+
+def test_a_partition_override_from_the_command_line(source, tmp_path):
+    image, set_dir = source
+    target = blank(tmp_path / "override.img", 2 * SOURCE_MIB)
+    proc = cli("plan", str(set_dir), "--map", f"{image}={target}", "--part", f"{image}:2=rest",
+               "--json")
+    assert proc.returncode == 0, proc.stderr
+    old, new = partitions(image), planned(json.loads(proc.stdout))
+    assert new[3][1] == old[3][1]  # xfs keeps its size: root takes all the room
+    assert new[2][1] > old[2][1] + 400 * MiB
+    proc = cli("plan", str(set_dir), "--map", f"{image}={target}", "--part", "/dev/sdz:2=rest")
+    assert proc.returncode == 1 and "no disk named /dev/sdz" in proc.stderr
+    proc = cli("plan", str(set_dir), "--map", f"{image}={target}", "--part", f"{image}:2=lots")
+    assert proc.returncode == 2 and "not a resize override" in proc.stderr
