@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -186,3 +187,27 @@ def test_usage_errors_exit_2_and_write_nothing(work):
 
 def test_not_a_set(tmp_path):
     assert_refused(cli("inspect", str(tmp_path)), "manifest.json is missing")
+
+
+def _loops_backed_by(image: Path) -> list[str]:
+    found = []
+    for backing in Path("/sys/block").glob("loop*/loop/backing_file"):
+        if backing.read_text().strip().removesuffix(" (deleted)") == str(image):
+            found.append(backing.parent.parent.name)
+    return found
+
+
+def test_a_failure_after_writing_began_leaves_nothing_attached_or_mounted(work):
+    set_dir, name, target, _ = work
+    # The catalog is not covered by the pieces' BLAKE3, so this passes the checks made before
+    # writing and fails once the file has been extracted and compared.
+    with sqlite3.connect(set_dir / "catalog.sqlite") as db:
+        changed = db.execute("UPDATE members SET blake3 = zeroblob(32) WHERE path = ?",
+                             (b"/small-7.txt",)).rowcount
+    assert changed == 1
+    proc = restore(set_dir, name, target)
+    assert_refused(proc, "do not match their BLAKE3", "/small-7.txt")
+    # Nothing left attached, so nothing left mounted either (a mount would hold its loop).
+    assert _loops_backed_by(target) == []
+    # What was restored before the failure is there: the table was written.
+    assert subprocess.run(["sfdisk", "--json", str(target)], capture_output=True).returncode == 0
