@@ -40,7 +40,7 @@ TAR_EXTRACT = ["--extract", "--xattrs", "--xattrs-include=*", "--acls", "--numer
                "--preserve-permissions", "--same-owner"]
 
 
-def _widen_pipe(fd: int) -> None:
+def widen_pipe(fd: int) -> None:
     """A wide pipe instead of 64 KiB: tar and we each keep working while the other is busy."""
     for size in PIPE_SIZES:
         try:
@@ -50,7 +50,7 @@ def _widen_pipe(fd: int) -> None:
             continue
 
 
-class _Throttle:
+class Throttle:
     """Calls the listener at most every `interval` seconds, and always at the end."""
 
     def __init__(self, listener: Listener, progress: Progress, interval: float = 0.25):
@@ -80,13 +80,13 @@ def write_tar_archive(root: str, set_dir: str, filename: str, *, label: str,
     """Archives the tree at root into set_dir/filename; returns the archive and its members."""
     tar = require("tar")
     progress = Progress(f"Backing up {label}", bytes_total=bytes_total, files_total=files_total)
-    tick = _Throttle(listener, progress)
+    tick = Throttle(listener, progress)
     scanner = TarScanner(archive=filename)
     out_path = os.path.join(set_dir, filename)
     proc = subprocess.Popen([tar, *TAR_CREATE, "-f", "-", "-C", root, "."],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     fd = proc.stdout.fileno()
-    _widen_pipe(fd)
+    widen_pipe(fd)
     try:
         with open(out_path, "wb") as out:
             writer = SeekableWriter(out)
@@ -116,7 +116,7 @@ def write_raw_archive(device: str, size: int, set_dir: str, filename: str, *, la
                       listener: Listener) -> Archive:
     """Saves the first `size` bytes of device (a partition, or a disk's boot area)."""
     progress = Progress(f"Saving {label} as an image", bytes_total=size)
-    tick = _Throttle(listener, progress)
+    tick = Throttle(listener, progress)
     with open(device, "rb", buffering=0) as src, open(os.path.join(set_dir, filename), "wb") as out:
         writer = SeekableWriter(out)
         left = size
@@ -134,7 +134,7 @@ def write_raw_archive(device: str, size: int, set_dir: str, filename: str, *, la
     return Archive(kind="raw", pieces=[piece], uncompressed_size=result.uncompressed_bytes)
 
 
-def _single_piece(archive: Archive, set_dir: str, label: str) -> str:
+def single_piece(archive: Archive, set_dir: str, label: str) -> str:
     if len(archive.pieces) != 1:
         raise RestoreError(f"The archive of {label} is cut into {len(archive.pieces)} pieces; "
                            "this release restores single-piece archives only.",
@@ -202,16 +202,16 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
     `expected(offset)` gives the catalog's BLAKE3 of the member starting at that offset.
     """
     tar = require("tar")
-    path = _single_piece(archive, set_dir, label)
+    path = single_piece(archive, set_dir, label)
     progress = Progress(f"Restoring {label}", bytes_total=archive.uncompressed_size,
                         files_total=archive.members)
-    tick = _Throttle(listener, progress)
+    tick = Throttle(listener, progress)
     scanner = TarScanner(archive=archive.pieces[0].file)
     mismatched: list[bytes] = []
     checked = 0
     proc = subprocess.Popen([tar, *TAR_EXTRACT, "-f", "-", "-C", target],
                             stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    _widen_pipe(proc.stdin.fileno())
+    widen_pipe(proc.stdin.fileno())
     feeder = _PipeFeeder(proc.stdin)
     try:
         with SeekableReader(path, archive.pieces[0].file) as reader:
@@ -247,9 +247,9 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
 def extract_raw_archive(archive: Archive, set_dir: str, device: str, *, label: str,
                         listener: Listener, spans: list[tuple[int, int]] | None = None) -> int:
     """Writes a raw archive onto device; `spans` limits the write to (start, end) byte ranges."""
-    path = _single_piece(archive, set_dir, label)
+    path = single_piece(archive, set_dir, label)
     progress = Progress(f"Writing {label}", bytes_total=archive.uncompressed_size)
-    tick = _Throttle(listener, progress)
+    tick = Throttle(listener, progress)
     with SeekableReader(path, archive.pieces[0].file) as reader, \
             open(device, "r+b", buffering=0) as out:
         for frame, data in reader.iter_frames():

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, Iterator
 
-from .archive import READ_SIZE, TAR_EXTRACT, _single_piece, _Throttle, _widen_pipe, tar_failed
+from .archive import READ_SIZE, TAR_EXTRACT, Throttle, single_piece, tar_failed, widen_pipe
 from .backupset import BackupSet
 from .browse import resolve
 from .catalog import Catalog, Entry, Totals
@@ -321,13 +321,13 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
 
     progress = Progress(f"Restoring the selection of {label}", bytes_total=plan.bytes,
                         files_total=plan.entries)
-    tick = _Throttle(listener, progress)
+    tick = Throttle(listener, progress)
     scanner = TarScanner(archive=archive_name)
     expected: collections.deque[Item] = collections.deque()
     checked = 0
     proc = subprocess.Popen([tar, *TAR_EXTRACT, *_POLICY_OPTIONS[existing], "-f", "-", "-C", dest],
                             stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    _widen_pipe(proc.stdin.fileno())
+    widen_pipe(proc.stdin.fileno())
     buffer = bytearray()
     current: Item | None = None
     rewriter: HeaderRewriter | None = None
@@ -489,7 +489,7 @@ def restore_selection(backup_set: BackupSet, selections: list[Selection], into: 
             dest, made = _prepare_destination(backup_set, catalog, into, fs)
             created += made
             piece = backup_set.piece_path(fs.archive.pieces[0])
-            _single_piece(fs.archive, backup_set.path, fs.title)
+            single_piece(fs.archive, backup_set.path, fs.title)
             listener(Message(f"Restoring {selection.totals(catalog).entries} selected entries "
                              f"of {fs.title} into {dest}"))
             with SeekableReader(piece, fs.archive.pieces[0].file) as reader:
