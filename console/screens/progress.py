@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 from widgets.meter import Meter
 
 from ..core.errors import Cancelled, RestoreError
-from ..core.events import Event, Message, Progress
+from ..core.events import Event, Message, Progress, StepStarted
 from ..job import RESTORE, Job
 from ..tracking import Tracker
 from .common import StatusLine, TitleBar
@@ -74,6 +74,7 @@ class ProgressScreen(Screen):
         verb = "Restoring" if job.kind == RESTORE else "Comparing"
         yield TitleBar(f"{verb} {job.backup_set.host} {'onto' if job.kind == RESTORE else 'with'} "
                        f"{job.targets_text()}")
+        yield Static("", id="plan-step")
         yield Static("Starting", id="step-name")
         yield Meter(id="step-meter")
         yield Static("", id="step-figures")
@@ -87,7 +88,7 @@ class ProgressScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        totals = self.app.core.restore_totals(self.job.backup_set, self.job.mapping)
+        totals = self.job.totals()
         self.restore_bytes = totals.bytes if self.job.kind == RESTORE else 0
         self.verify_bytes = totals.verify_bytes
         self.start()
@@ -118,7 +119,7 @@ class ProgressScreen(Screen):
             if phase == RESTORING:
                 self._post(Message(f"Restore of {job.backup_set.host} onto {job.targets_text()} "
                                    "started"))
-                outcome.restored = core.restore(job.set_path, job.mapping, self._listener)
+                outcome.restored = core.apply_plan(job.plan, self._listener)
                 self._post(Message("Restore done; comparing the restored system with the set"))
                 phase = VERIFYING
                 self.app.call_from_thread(self._enter_verify)
@@ -156,6 +157,11 @@ class ProgressScreen(Screen):
         if isinstance(event, Message):
             log.info("%s", event.text)
             self.query_one("#log-tail", RichLog).write(event.text)
+            return
+        if isinstance(event, StepStarted):
+            log.info("step %d of %d: %s", event.number, event.total, event.text)
+            self.query_one("#plan-step", Static).update(
+                f"Step {event.number} of {event.total}: {event.text}")
             return
         if isinstance(event, Progress) and self.tracker is not None:
             self.tracker.update(event)

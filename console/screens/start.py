@@ -15,11 +15,20 @@ from textual.widgets import Footer, OptionList, Static
 from widgets.partition_bar import PartitionBar, disk_segments
 
 from ..core.backupset import BackupSet
-from ..core.review import when
 from ..job import RESTORE, VERIFY
 from .common import StatusLine, TitleBar, disk_title, option, size
 
 NEEDS_ROOT = ("whole", "clone", "files", "verify")
+
+
+def when(created: str) -> str:
+    """The set's creation time as a person reads it: 2026-11-23 08:55 UTC."""
+    try:
+        moment = datetime.fromisoformat(created)
+    except ValueError:
+        return created
+    zone = moment.strftime("%Z").replace("UTC+00:00", "UTC")
+    return moment.strftime("%Y-%m-%d %H:%M") + (f" {zone}" if zone else "")
 
 
 def created_text(created: str, now: datetime) -> str:
@@ -60,8 +69,8 @@ class StartScreen(Screen):
             "disk before you have reviewed the plan and typed the target's name.")
 
     ACTIONS = [
-        ("whole", "Restore the whole machine", "Every disk onto a disk of the same size"),
-        ("clone", "Clone onto other disks", "Choose the target of each original disk"),
+        ("whole", "Restore the whole machine", "Every disk onto the suggested disk"),
+        ("clone", "Clone onto other disks", "Map the disks and edit their layouts"),
         ("files", "Restore selected files", "Pick files and folders from the set"),
         ("verify", "Compare the disks with the set", "Check restored disks against the set"),
         ("shell", "Open a shell", "The expert shell; exit it to come back here"),
@@ -158,6 +167,9 @@ class StartScreen(Screen):
                      "build yet. From the shell (F2): restore-console ls SET PATH, then zstd and "
                      "tar as the README shows.")
             return
+        if key == "clone":
+            from .mapping import MappingScreen
+            self.app.push_screen(MappingScreen())
+            return
         from .targets import TargetsScreen
-        kind = VERIFY if key == "verify" else RESTORE
-        self.app.push_screen(TargetsScreen(kind, suggest=(key == "whole")))
+        self.app.push_screen(TargetsScreen(VERIFY if key == "verify" else RESTORE))

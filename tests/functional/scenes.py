@@ -50,7 +50,7 @@ async def review(pilot) -> None:
 
 async def progress(pilot) -> None:
     await _confirm(pilot)
-    await wait_for(pilot, pilot.app.core.restore.reached.is_set, "the scripted events")
+    await wait_for(pilot, pilot.app.core.apply_plan.reached.is_set, "the scripted events")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgressScreen) and
                    pilot.app.screen.tracker.step.bytes_done > 0, "the progress shown")
 
@@ -106,7 +106,7 @@ def _app(theme: str, *, hold: bool = False, fail: bool = False, **kwargs):
     restore = Scripted(clock, restore_events(), RESTORED, hold=hold,
                        errors=[error()] if fail else None)
     core_overrides = kwargs.pop("core", {})
-    return stage_app(stage_core(clock, restore=restore, **core_overrides), theme=theme, **kwargs)
+    return stage_app(stage_core(clock, apply_plan=restore, **core_overrides), theme=theme, **kwargs)
 
 
 def _log_app(theme: str):

@@ -16,7 +16,7 @@ from textual.widgets import OptionList
 from console.app import RestoreApp
 from console.core import demo
 from console.core.events import Progress
-from console.core.restore import restore as real_restore
+from console.core.restore import apply_plan as real_apply_plan
 from console.facade import Core
 from console.screens.done import DoneScreen
 from console.screens.progress import ProgressScreen
@@ -149,7 +149,7 @@ async def test_restore_onto_a_disk_image_by_key_presses_then_compare_and_shell(p
 async def test_a_cancelled_restore_stops_and_leaves_nothing_attached_or_mounted(paths, log_file):
     reached, go_on = threading.Event(), threading.Event()
 
-    def gated_restore(set_path, mapping, listener):
+    def gated_restore(plan, listener):
         """The real restore; its first file-progress report waits until the test has
         cancelled, so the cancel lands in the middle of the restore every time."""
         def gated(event):
@@ -158,10 +158,10 @@ async def test_a_cancelled_restore_stops_and_leaves_nothing_attached_or_mounted(
                 reached.set()
                 go_on.wait(60)
             listener(event)
-        return real_restore(set_path, mapping, gated)
+        return real_apply_plan(plan, gated)
 
     verify = Calls()
-    app = the_app(paths, log_file, restore=gated_restore, verify_targets=verify)
+    app = the_app(paths, log_file, apply_plan=gated_restore, verify_targets=verify)
     before = mounts()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("w")
