@@ -419,10 +419,11 @@ async def test_shell_from_any_screen_returns_to_the_same_screen_in_the_same_stat
 
     app = stage_app(stage_core(run_shell=shell))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
+        await pilot.press("c")  # the disk-mapping editor
         await pilot.pause()
         screen = app.screen
-        options = screen.query_one("#disk-0", OptionList)
+        options = screen.query_one("#machine", OptionList)
+        options.focus()
         options.highlighted = options.get_option_index("/dev/sde")
         await pilot.press("enter")
         await pilot.pause()
@@ -433,7 +434,7 @@ async def test_shell_from_any_screen_returns_to_the_same_screen_in_the_same_stat
         assert events == ["suspend", ("shell", ["/bin/bash"], os.getcwd(), WEB01,
                                       "restore-console shell \\w # "), "resume"]
         assert app.screen_stack == stack
-        assert app.screen.chosen == {"/dev/sda": "/dev/sde"}
+        assert app.screen.chosen == {"/dev/sda": "/dev/sde", "/dev/sdb": "/dev/sdb"}
         assert app.focused is options and options.highlighted == \
             options.get_option_index("/dev/sde")
 
