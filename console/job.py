@@ -11,6 +11,7 @@ from .core.plan import Plan
 
 RESTORE = "restore"
 VERIFY = "verify"
+FILES = "files"  # selected files into a directory
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Job:
     mapping: dict[str, str] = field(default_factory=dict)  # original disk name -> target path
     titles: dict[str, str] = field(default_factory=dict)  # target path -> how the operator knows it
     plan: Plan | None = None  # what a restore does; None for a comparison
+    files: object | None = None  # FILES: the picker's RestoreChoice
+    files_totals: Totals | None = None  # FILES: entries and bytes selected
 
     @property
     def set_path(self) -> str:
@@ -40,12 +43,16 @@ class Job:
         return [os.path.basename(target) for target in self.mapping.values()]
 
     def targets_text(self) -> str:
+        if self.kind == FILES:
+            return self.files.destination
         return ", ".join(os.path.basename(target) for target in self.mapping.values())
 
     def totals(self) -> Totals:
         """From the plan's steps (restore steps carry files and bytes), the boot areas and raw
         images it writes; the comparison reads what the mounted filesystems of the mapped disks
         use."""
+        if self.kind == FILES:
+            return self.files_totals or Totals()
         backup_set = self.backup_set
         size = files = 0
         if self.plan is not None and self.kind == RESTORE:

@@ -22,7 +22,7 @@ from widgets.meter import Meter
 
 from ..core.errors import Cancelled, RestoreError
 from ..core.events import Event, Message, Progress, StepStarted
-from ..job import RESTORE, Job
+from ..job import FILES, RESTORE, Job
 from ..tracking import Tracker
 from .common import StatusLine, TitleBar
 
@@ -67,13 +67,17 @@ class ProgressScreen(Screen):
         self._asking = False
         self.restore_bytes = self.verify_bytes = 0
         self.tracker: Tracker | None = None
-        self.phase = RESTORING if job.kind == RESTORE else VERIFYING
+        self.phase = RESTORING if job.kind in (RESTORE, FILES) else VERIFYING
 
     def compose(self) -> ComposeResult:
         job = self.job
-        verb = "Restoring" if job.kind == RESTORE else "Comparing"
-        yield TitleBar(f"{verb} {job.backup_set.host} {'onto' if job.kind == RESTORE else 'with'} "
-                       f"{job.targets_text()}")
+        if job.kind == FILES:
+            yield TitleBar(f"Restoring selected files of {job.backup_set.host} into "
+                           f"{job.targets_text()}")
+        else:
+            verb = "Restoring" if job.kind == RESTORE else "Comparing"
+            yield TitleBar(f"{verb} {job.backup_set.host} "
+                           f"{'onto' if job.kind == RESTORE else 'with'} {job.targets_text()}")
         yield Static("", id="plan-step")
         yield Static("Starting", id="step-name")
         yield Meter(id="step-meter")
@@ -89,7 +93,7 @@ class ProgressScreen(Screen):
 
     def on_mount(self) -> None:
         totals = self.job.totals()
-        self.restore_bytes = totals.bytes if self.job.kind == RESTORE else 0
+        self.restore_bytes = totals.bytes if self.job.kind in (RESTORE, FILES) else 0
         self.verify_bytes = totals.verify_bytes
         self.start()
 
@@ -116,6 +120,15 @@ class ProgressScreen(Screen):
         started = core.clock()
         phase = self.phase
         try:
+            if job.kind == FILES:
+                choice = job.files
+                self._post(Message(f"Restoring selected files of {job.backup_set.host} into "
+                                   f"{choice.destination}"))
+                outcome.restored = core.restore_selection(job.backup_set, choice.selections,
+                                                          choice.destination, choice.existing,
+                                                          self._listener)
+                outcome.seconds += core.clock() - started
+                return outcome
             if phase == RESTORING:
                 self._post(Message(f"Restore of {job.backup_set.host} onto {job.targets_text()} "
                                    "started"))
@@ -236,6 +249,10 @@ class ProgressScreen(Screen):
 
     def action_cancel(self) -> None:
         if not self.running or self.cancel_requested.is_set():
+            return
+        if self.job.kind == FILES:
+            self._ask(f"Cancel restoring the files? Those restored so far stay in "
+                      f"{self.job.targets_text()}.", quit_after=False)
             return
         self._ask("Cancel the restore? The target is then left partly written and will not "
                   "boot until it is restored again." if self.phase == RESTORING else

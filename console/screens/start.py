@@ -130,8 +130,6 @@ class StartScreen(Screen):
                 elif not root:
                     prompt += "  (needs root)"
                     disabled = True
-            if key == "files" and not disabled:
-                prompt += "  (comes with the file picker)"
             options.append(option(prompt, id=key, disabled=disabled))
         return options
 
@@ -148,6 +146,37 @@ class StartScreen(Screen):
     def say(self, text: str) -> None:
         self.query_one("#status", StatusLine).say(text)
 
+    def pick_files(self) -> None:
+        """The file picker over the set's catalog; its choice runs on the progress screen."""
+        from ..core.errors import RestoreError
+        from ..job import FILES, Job, Totals
+        from .file_picker import FilePickerScreen, RestoreChoice
+        from .progress import ProgressScreen
+        app = self.app
+        try:
+            trees = app.core.open_trees(app.backup_set)
+        except RestoreError as exc:
+            self.say(f"The set's file list cannot be read: {exc.message} {exc.hint}".strip())
+            return
+        if not trees.filesystems:
+            trees.catalog.close()
+            self.say("This set has no filesystem saved file by file: there are no files to "
+                     "pick (images are restored whole).")
+            return
+
+        def chosen(choice: RestoreChoice | None) -> None:
+            try:
+                if choice is None:
+                    return
+                selected = trees.totals()
+                job = Job(FILES, app.backup_set, files=choice,
+                          files_totals=Totals(selected.bytes, selected.entries, 0))
+            finally:
+                trees.catalog.close()
+            app.push_screen(ProgressScreen(job))
+
+        app.push_screen(FilePickerScreen(trees), chosen)
+
     def run_action(self, key: str) -> None:
         app = self.app
         if key == "shell":
@@ -163,9 +192,7 @@ class StartScreen(Screen):
             self.say("That needs root: start restore-console as root (sudo).")
             return
         if key == "files":
-            self.say("Restoring selected files comes with the file picker, which is not in this "
-                     "build yet. From the shell (F2): restore-console ls SET PATH, then zstd and "
-                     "tar as the README shows.")
+            self.pick_files()
             return
         if key == "clone":
             from .mapping import MappingScreen

@@ -52,7 +52,7 @@ async def test_start_screen_shows_the_set():
         assert "ext4 /home" in text and "3.1 GiB used" in text and "40,211 files" in text
         assert "xfs /srv" in text and "42.0 GiB used" in text
         assert "[w] Restore the whole machine" in text
-        assert "(comes with the file picker)" in text
+        assert "[f] Restore selected files" in text
 
 
 async def test_without_a_set_the_start_screen_says_what_to_do(tmp_path):
@@ -82,15 +82,6 @@ async def test_without_root_the_actions_that_need_it_say_so():
         await pilot.pause()
         assert isinstance(app.screen, StartScreen)
         assert "needs root" in str(app.screen.query_one("#status").render())
-
-
-async def test_selected_files_says_it_comes_with_the_file_picker():
-    app = stage_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f")
-        await pilot.pause()
-        assert isinstance(app.screen, StartScreen)
-        assert "comes with the file picker" in str(app.screen.query_one("#status").render())
 
 
 # ---- whole-machine restore ----
