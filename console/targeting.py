@@ -46,7 +46,8 @@ def fit(backup_set: BackupSet, disk: Disk, target: TargetDisk,
         resized = layout_for(disk, backup_set.filesystems_on(disk.name), target,
                              policy or ResizePolicy())
     except RestoreError as exc:
-        return Fit(problems + [exc.message])
+        # The VGA font of the Linux console has no multiplication sign.
+        return Fit(problems + [exc.message.replace("×", "x")])
     return Fit(problems, resized)
 
 

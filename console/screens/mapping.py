@@ -140,12 +140,16 @@ class MappingScreen(Screen):
         editor.can_focus = False  # the lists take the keys; Tab goes from list to list
         with editor:
             with Horizontal(id="mapping-lists"):
-                yield OptionList(id="originals")
-                yield OptionList(id="machine")
+                originals = OptionList(id="originals")
+                originals.border_title = "The set's disks"
+                yield originals
+                machine = OptionList(id="machine")
+                machine.border_title = "Onto this machine's disk"
+                yield machine
             yield LayoutComparison("", [], 1, "", [], 1, id="comparison")
-            yield OptionList(id="partitions")
-            yield Static("On a partition: l lock, s size, p percent, r take the rest, "
-                         "a automatic.", id="edit-keys", classes="hint")
+            partitions = OptionList(id="partitions")
+            partitions.border_title = "Partitions: l lock  s size  p percent  r rest  a auto"
+            yield partitions
         yield Static("", id="layout-problems", markup=False)
         value = Input(id="value")
         value.cursor_blink = False
@@ -173,8 +177,8 @@ class MappingScreen(Screen):
         for disk in self.disks:
             target = self.target(self.chosen.get(disk.name))
             where = target.name if target else "not restored"
-            originals.add_option(option(f"{disk.name} {size(disk.size)} -> {where}",
-                                        id=disk.name))
+            short = disk.name.removeprefix("/dev/")
+            originals.add_option(option(f"{short} {size(disk.size)} -> {where}", id=disk.name))
         originals.highlighted = self.current
 
     def _fill_machine(self) -> None:
@@ -244,10 +248,11 @@ class MappingScreen(Screen):
             new = size(decision.new_size) if decision else "?"
             used = f", {size(fs.bytes_used)} used" if fs and fs.archive is not None \
                 and fs.archive.kind == "tar" else ""
-            rule = decision.rule if decision else ""
+            # What the operator asked for, else the rule the resize applied.
             mark = override_words(overrides.get(part.number))
+            rule = f"[{mark}]" if mark else decision.rule if decision else ""
             text = (f"{part.number:>2} {label:<{width}} {size(part.size):>10} -> {new:>10}"
-                    f"{used}" + (f"  {rule}" if rule else "") + (f" [{mark}]" if mark else ""))
+                    f"{used}" + (f"  {rule}" if rule else ""))
             partitions.add_option(option(text, id=str(part.number),
                                          disabled=part.kind == "extended"))
         if highlighted is not None and highlighted < partitions.option_count:
@@ -323,6 +328,11 @@ class MappingScreen(Screen):
                                  "the share of the disk in percent, e.g. 30, then Enter")
             value.display = True
             value.focus()
+            fs = next((f for f in self.app.backup_set.filesystems_on(disk.name)
+                       if f.partition == number), None)
+            what = f"{number} ({fs.title})" if fs else str(number)
+            self.say(f"{'Size' if mode == 'size' else 'Share of the disk'} of partition "
+                     f"{what}: type it, Enter sets it, Esc keeps the partition as it is.")
             return
         self.apply(disk.name, number, None if mode == "auto" else Override(mode))
 
