@@ -40,8 +40,9 @@ class TargetsScreen(Screen):
 
     HELP = ("Each original disk of the set is listed with the disks of this machine it can go "
             "onto. Move with the arrow keys, choose with Enter; Tab goes to the next original "
-            "disk. A target that cannot be used says why. Nothing is written here: the next "
-            "screen shows what will be done.")
+            "disk. A target that cannot be used says why: unsafe, or the layout does not fit "
+            "on it. On a larger or smaller disk the partitions are resized. Nothing is written "
+            "here: the next screen shows what will be done.")
 
     BINDINGS = [
         Binding("n", "next", "Review"),

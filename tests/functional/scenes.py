@@ -63,6 +63,12 @@ async def clone_typing_a_size(pilot) -> None:
     await pilot.pause()
 
 
+async def clone_help(pilot) -> None:
+    await pilot.press("c")
+    await pilot.pause()
+    await pilot.press("f1")
+
+
 async def files_done(pilot) -> None:
     from textual.widgets import Input
     await pilot.press("f")
@@ -158,6 +164,7 @@ SCENES: dict[str, tuple[Callable, Callable[..., Awaitable[None]]]] = {
     "clone-edited": (_app, clone_edited),
     "clone-refused": (_app, clone_refused),
     "clone-typing-a-size": (_app, clone_typing_a_size),
+    "clone-help": (_app, clone_help),
     "files-done": (lambda theme: _files_app(theme), files_done),
     "review": (_app, review),
     "progress": (lambda theme: _app(theme, hold=True), progress),
