@@ -243,3 +243,39 @@ async def test_clone_onto_the_larger_image_with_root_edited_by_key_presses(paths
             with mounted(source.partition(number), "ext4", "ro,noload") as src, \
                     mounted(restored.partition(number), "ext4", "ro,noload") as dst:
                 assert rsync_differences(src, dst) == []
+
+
+async def test_a_loop_device_attached_while_the_editor_is_open_appears_then_goes(paths, log_file,
+                                                                                  tmp_path):
+    """Hot-plug with the real pyudev monitor and the real discovery: a disk image attached to
+    a loop device is a disk arriving; detaching it, the disk leaving."""
+    image = tmp_path / "plugged.img"
+    with open(image, "wb") as f:
+        f.truncate(300 * 1024 * 1024)
+    app = RestoreApp(paths["set"], theme="textual-dark", core=Core(), log_path=str(log_file))
+    loop = ""
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("c")
+            await pilot.pause()
+            editor = app.screen
+            assert isinstance(editor, MappingScreen)
+            await wait_for(pilot, lambda: any(w.group == "hot-plug" and w.is_running
+                                              for w in app.workers), "the hot-plug worker")
+            machine = editor.query_one("#machine", OptionList)
+
+            def listed() -> list[str]:
+                return [machine.get_option_at_index(i).id for i in range(machine.option_count)]
+
+            loop = subprocess.run(["losetup", "--find", "--show", str(image)], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+            await wait_for(pilot, lambda: loop in listed(), f"{loop} in the list", seconds=30)
+            assert f"loop device of {image}" in " ".join(
+                str(machine.get_option(loop).prompt).split())
+            subprocess.run(["losetup", "-d", loop], check=True)
+            await wait_for(pilot, lambda: loop not in listed(), f"{loop} gone from the list",
+                           seconds=30)
+            loop = ""
+    finally:
+        if loop:
+            subprocess.run(["losetup", "-d", loop], check=False)
