@@ -192,7 +192,12 @@ class MappingScreen(Screen):
         elif not self.targets:
             machine.add_option(option("No disks found on this machine.", disabled=True))
         for target in self.targets:
-            problems = list(self.fit_of(disk, target).problems)
+            found = self.fit_of(disk, target)
+            problems = list(found.problems)
+            if self.chosen.get(disk.name) == target.path and found.resized is None:
+                # Said in full under the layout; here only that it is so.
+                problems = list(target.problems()) + ["the layout as edited does not fit on "
+                                                      "it: see below"]
             if target.path in taken:
                 problems.append(f"chosen for {taken[target.path]}")
             mark = "(*)" if self.chosen.get(disk.name) == target.path else "( )"

@@ -36,8 +36,16 @@ async def targets(pilot) -> None:
     await pilot.press("w")
 
 
+async def settled(pilot) -> None:
+    """The editor scrolls to the focused list with an animation: the picture is taken after."""
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 async def clone(pilot) -> None:
     await pilot.press("c")
+    await settled(pilot)
 
 
 async def clone_edited(pilot) -> None:
@@ -45,7 +53,7 @@ async def clone_edited(pilot) -> None:
     await pilot.press("c")
     await pilot.pause()
     await pilot.press("enter", "down", "enter", "tab", "down", "r")
-    await pilot.pause()
+    await settled(pilot)
 
 
 async def clone_refused(pilot) -> None:
@@ -53,14 +61,14 @@ async def clone_refused(pilot) -> None:
     await pilot.press("c")
     await pilot.pause()
     await pilot.press("tab", "tab", "down", "s", *"39G", "enter")
-    await pilot.pause()
+    await settled(pilot)
 
 
 async def clone_typing_a_size(pilot) -> None:
     await pilot.press("c")
     await pilot.pause()
     await pilot.press("tab", "tab", "down", "s", *"20")
-    await pilot.pause()
+    await settled(pilot)
 
 
 async def clone_help(pilot) -> None:
