@@ -139,18 +139,22 @@ class MappingScreen(Screen):
         editor = VerticalScroll(id="editor")
         editor.can_focus = False  # the lists take the keys; Tab goes from list to list
         with editor:
+            # Filled here, not after mounting: the first layout is the final one.
             with Horizontal(id="mapping-lists"):
-                originals = OptionList(id="originals")
+                originals = OptionList(*self._originals_options(), id="originals")
                 originals.border_title = "The set's disks"
                 yield originals
-                machine = OptionList(id="machine")
+                machine = OptionList(*self._machine_options(), id="machine")
                 machine.border_title = "Onto this machine's disk"
                 yield machine
-            yield LayoutComparison("", [], 1, "", [], 1, id="comparison")
-            partitions = OptionList(id="partitions")
+            yield LayoutComparison(*self._comparison(), id="comparison")
+            partitions = OptionList(*self._partition_options(self.disk,
+                                                             self.planned(self.disk)),
+                                    id="partitions")
             partitions.border_title = "Partitions: l lock  s size  p percent  r rest  a auto"
             yield partitions
-        yield Static("", id="layout-problems", markup=False)
+        words, bad = self._problems_text()
+        yield Static(words, id="layout-problems", markup=False, classes="problem" if bad else "")
         value = Input(id="value")
         value.cursor_blink = False
         yield value
@@ -159,7 +163,11 @@ class MappingScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#value", Input).display = False
-        self.show()
+        self._highlight(self.query_one("#originals", OptionList), self.current)
+        machine = self.query_one("#machine", OptionList)
+        if self.disk.name in self.chosen:
+            self._highlight(machine, machine.get_option_index(self.chosen[self.disk.name]))
+        self._highlight(self.query_one("#partitions", OptionList), 0)
         self.query_one("#originals", OptionList).focus()
         monitor = self.app.core.block_monitor()
         if monitor is not None:
@@ -171,26 +179,45 @@ class MappingScreen(Screen):
         self._fill_machine()
         self._fill_layout()
 
-    def _fill_originals(self) -> None:
-        originals = self.query_one("#originals", OptionList)
-        originals.clear_options()
+    @staticmethod
+    def _highlight(options: OptionList, index: int | None) -> None:
+        if index is not None and index < options.option_count:
+            options.highlighted = index
+
+    def _originals_options(self) -> list:
+        options = []
         for disk in self.disks:
             target = self.target(self.chosen.get(disk.name))
             where = target.name if target else "not restored"
             short = disk.name.removeprefix("/dev/")
-            originals.add_option(option(f"{short} {size(disk.size)} -> {where}", id=disk.name))
+            options.append(option(f"{short} {size(disk.size)} -> {where}", id=disk.name))
+        return options
+
+    def _fill_originals(self) -> None:
+        originals = self.query_one("#originals", OptionList)
+        originals.clear_options()
+        originals.add_options(self._originals_options())
         originals.highlighted = self.current
 
     def _fill_machine(self) -> None:
         machine = self.query_one("#machine", OptionList)
         highlighted = machine.highlighted
         machine.clear_options()
+        machine.add_options(self._machine_options())
+        disk = self.disk
+        if highlighted is not None and highlighted < machine.option_count:
+            machine.highlighted = highlighted
+        elif disk.name in self.chosen:
+            machine.highlighted = machine.get_option_index(self.chosen[disk.name])
+
+    def _machine_options(self) -> list:
+        options = []
         disk = self.disk
         taken = {t: d for d, t in self.chosen.items() if d != disk.name}
         if self.listing_problem:
-            machine.add_option(option(self.listing_problem, disabled=True))
+            options.append(option(self.listing_problem, disabled=True))
         elif not self.targets:
-            machine.add_option(option("No disks found on this machine.", disabled=True))
+            options.append(option("No disks found on this machine.", disabled=True))
         for target in self.targets:
             found = self.fit_of(disk, target)
             problems = list(found.problems)
@@ -204,42 +231,47 @@ class MappingScreen(Screen):
             prompt = Text(f"{mark} {target.title()}")
             for problem in problems:
                 prompt.append(f"\n      {problem}", style="italic")
-            machine.add_option(option(prompt, id=target.path, disabled=bool(problems)))
+            options.append(option(prompt, id=target.path, disabled=bool(problems)))
         mark = "( )" if disk.name in self.chosen else "(*)"
-        machine.add_option(option(f"{mark} Do not restore this disk", id=SKIP))
-        if highlighted is not None and highlighted < machine.option_count:
-            machine.highlighted = highlighted
-        elif disk.name in self.chosen:
-            machine.highlighted = machine.get_option_index(self.chosen[disk.name])
+        options.append(option(f"{mark} Do not restore this disk", id=SKIP))
+        return options
 
-    def _fill_layout(self) -> None:
-        backup_set = self.app.backup_set
+    def _comparison(self) -> tuple:
+        """LayoutComparison's arguments: the original layout over the planned one."""
         disk = self.disk
-        filesystems = backup_set.filesystems_on(disk.name)
+        filesystems = self.app.backup_set.filesystems_on(disk.name)
         target = self.target(self.chosen.get(disk.name))
         found = self.planned(disk)
-        comparison = self.query_one("#comparison", LayoutComparison)
         original = disk_segments(disk, filesystems)
         title = f"Original {disk.name}: {size(disk.size)}"
         if target is None:
-            comparison.update(title, original, disk.size, "Not restored: no target chosen",
-                              [], disk.size)
-        elif found.resized is None:
-            comparison.update(title, original, disk.size,
-                              f"On {target.name}: {size(target.size)}, the layout does not fit",
-                              [BarSegment("does not fit", target.size, style="free")],
-                              target.size)
-        else:
-            comparison.update(title, original, disk.size,
-                              f"On {target.name}: {size(target.size)} ({found.resized.mode})",
-                              resized_segments(found.resized, filesystems), target.size)
-        self._fill_partitions(disk, found)
-        self._fill_problems()
+            return (title, original, disk.size, "Not restored: no target chosen", [],
+                    disk.size)
+        if found.resized is None:
+            return (title, original, disk.size,
+                    f"On {target.name}: {size(target.size)}, the layout does not fit",
+                    [BarSegment("does not fit", target.size, style="free")], target.size)
+        return (title, original, disk.size,
+                f"On {target.name}: {size(target.size)} ({found.resized.mode})",
+                resized_segments(found.resized, filesystems), target.size)
 
-    def _fill_partitions(self, disk: Disk, found: Fit | None) -> None:
+    def _fill_layout(self) -> None:
+        self.query_one("#comparison", LayoutComparison).update(*self._comparison())
         partitions = self.query_one("#partitions", OptionList)
         highlighted = partitions.highlighted
         partitions.clear_options()
+        partitions.add_options(self._partition_options(self.disk, self.planned(self.disk)))
+        if highlighted is not None and highlighted < partitions.option_count:
+            partitions.highlighted = highlighted
+        elif partitions.option_count:
+            partitions.highlighted = 0
+        words, bad = self._problems_text()
+        widget = self.query_one("#layout-problems", Static)
+        widget.update(words)
+        widget.set_class(bad, "problem")
+
+    def _partition_options(self, disk: Disk, found: Fit | None) -> list:
+        options = []
         labels = {fs.partition: fs for fs in self.app.backup_set.filesystems_on(disk.name)}
         decisions = {d.number: d for d in found.resized.decisions} \
             if found is not None and found.resized is not None else {}
@@ -258,12 +290,8 @@ class MappingScreen(Screen):
             rule = f"[{mark}]" if mark else decision.rule if decision else ""
             text = (f"{part.number:>2} {label:<{width}} {size(part.size):>10} -> {new:>10}"
                     f"{used}" + (f"  {rule}" if rule else ""))
-            partitions.add_option(option(text, id=str(part.number),
-                                         disabled=part.kind == "extended"))
-        if highlighted is not None and highlighted < partitions.option_count:
-            partitions.highlighted = highlighted
-        elif partitions.option_count:
-            partitions.highlighted = 0
+            options.append(option(text, id=str(part.number), disabled=part.kind == "extended"))
+        return options
 
     def problems(self) -> list[str]:
         """What stands against the current mapping and layouts, in words."""
@@ -280,12 +308,11 @@ class MappingScreen(Screen):
             found.append("No disk is mapped: choose a target for at least one disk.")
         return found
 
-    def _fill_problems(self) -> None:
+    def _problems_text(self) -> tuple[str, bool]:
         problems = self.problems()
-        words = "\n".join(problems) if problems else "The layouts fit. Press n to review the plan."
-        widget = self.query_one("#layout-problems", Static)
-        widget.update(words)
-        widget.set_class(bool(problems), "problem")
+        if problems:
+            return "\n".join(problems), True
+        return "The layouts fit. Press n to review the plan.", False
 
     # ---- the operator's moves ----
 
