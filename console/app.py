@@ -75,6 +75,9 @@ class RestoreApp(App[int]):
         self.backup_set = None
         self.register_theme(LINUX_CONSOLE_THEME)
         self.theme = choose_theme(theme)
+        # The scroll bars' renderer is a class attribute: set it for this app's theme even where
+        # the theme's watcher does not run (the theme set before the app runs).
+        ScrollBar.renderer = VgaScrollBarRender if self.vga else ScrollBarRender
         self._failure: BaseException | None = None
 
     # ---- start-up ----

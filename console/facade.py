@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Callable, ContextManager
 
 if TYPE_CHECKING:
     from .core.backupset import BackupSet
+    from .core.discovery import TargetDisk
     from .core.events import Listener
-    from .core.layout import Disk
+    from .core.partial import SelectionResult
+    from .core.plan import Plan
     from .core.restore import RestoreResult
-    from .core.review import Totals
-    from .core.targets import TargetChoice
+    from .core.selection import Selection
     from .core.verify import VerifyResult
 
 ShellRunner = Callable[[list[str], str, dict[str, str]], int]
@@ -34,9 +35,9 @@ def load_set(path: str) -> BackupSet:
     return load_set(path)
 
 
-def restore(set_path: str, mapping: dict[str, str], listener: Listener) -> RestoreResult:
-    from .core.restore import restore
-    return restore(set_path, mapping, listener)
+def apply_plan(plan: Plan, listener: Listener) -> RestoreResult:
+    from .core.restore import apply_plan
+    return apply_plan(plan, listener)
 
 
 def verify_targets(set_path: str, mapping: dict[str, str], listener: Listener) -> VerifyResult:
@@ -50,25 +51,37 @@ def mounted_targets(backup_set: BackupSet, mapping: dict[str, str]) -> ContextMa
     return mounted_targets(backup_set, mapping, read_only=False)
 
 
-def list_targets(images: list[str]) -> list[TargetChoice]:
+def discover_targets(set_path: str, images: list[str]) -> list[TargetDisk]:
     """This machine's disks, or only the given image files (the demo never offers real disks)."""
-    from .core.targets import block_devices, image_files
-    return image_files(images) if images else block_devices()
+    from .core.discovery import discover_targets
+    if images:
+        return discover_targets(set_path, images, records=())
+    return discover_targets(set_path)
 
 
-def target_problems(choice: TargetChoice, disk: Disk, set_path: str, writing: bool) -> list[str]:
-    from .core.targets import problems
-    return problems(choice, disk, set_path, writing=writing)
+def block_monitor():
+    """A started pyudev monitor of disks coming and going, or None where there is none to
+    have (no netlink socket, not root): the lists then change only when reopened."""
+    from .core.discovery import block_monitor
+    try:
+        return block_monitor()
+    except (OSError, ImportError) as exc:
+        import logging
+        logging.getLogger("restore_console").warning("no hot-plug monitor: %s", exc)
+        return None
 
 
-def review_text(backup_set: BackupSet, mapping: dict[str, str], titles: dict[str, str]) -> str:
-    from .core.review import review_text
-    return review_text(backup_set, mapping, titles)
+def open_trees(backup_set: BackupSet):
+    """The set's file trees for the picker (its catalog opened read-only)."""
+    from .core.catalog import Catalog
+    from .core.filetree import SetTrees
+    return SetTrees(backup_set, Catalog(backup_set.catalog_path))
 
 
-def restore_totals(backup_set: BackupSet, mapping: dict[str, str]) -> Totals:
-    from .core.review import restore_totals
-    return restore_totals(backup_set, mapping)
+def restore_selection(backup_set: BackupSet, selections: list[Selection], into: str,
+                      existing: str, listener: Listener) -> SelectionResult:
+    from .core.partial import restore_selection
+    return restore_selection(backup_set, selections, into, existing=existing, listener=listener)
 
 
 def run_shell(argv: list[str], cwd: str, env: dict[str, str]) -> int:
@@ -92,13 +105,13 @@ class Core:
     """The core calls the app makes; every field can be replaced (tests, the demo)."""
 
     load_set: Callable[[str], BackupSet] = load_set
-    restore: Callable[[str, dict[str, str], Listener], RestoreResult] = restore
+    apply_plan: Callable[[Plan, Listener], RestoreResult] = apply_plan
     verify_targets: Callable[[str, dict[str, str], Listener], VerifyResult] = verify_targets
     mounted_targets: Callable[[BackupSet, dict[str, str]], ContextManager[str]] = mounted_targets
-    list_targets: Callable[[list[str]], list[TargetChoice]] = list_targets
-    target_problems: Callable[[TargetChoice, Disk, str, bool], list[str]] = target_problems
-    review_text: Callable[[BackupSet, dict[str, str], dict[str, str]], str] = review_text
-    restore_totals: Callable[[BackupSet, dict[str, str]], Totals] = restore_totals
+    discover_targets: Callable[[str, list[str]], list[TargetDisk]] = discover_targets
+    block_monitor: Callable[[], object] = block_monitor
+    open_trees: Callable[[BackupSet], object] = open_trees
+    restore_selection: Callable[..., SelectionResult] = restore_selection
     run_shell: ShellRunner = run_shell
     reboot: Callable[[], None] = reboot
     is_root: Callable[[], bool] = lambda: os.geteuid() == 0

@@ -23,6 +23,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 
 from console.core.layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
+from console.core.resize import Resized
 
 STYLES = ("fs", "swap", "boot", "raw", "free", "other")
 
@@ -64,6 +65,15 @@ def widths(sizes: list[int], total_width: int) -> list[int]:
         widest = max(range(len(cells)), key=lambda k: cells[k])
         cells[widest] -= 1
     return cells
+
+
+def resized_segments(resized: Resized, filesystems: list[Filesystem]) -> list[BarSegment]:
+    """The segments of a new layout; a partition whose size changed says its old and new size
+    ("30.0 GiB->90.0 GiB") instead of its size and use."""
+    size = lambda n: humanize.naturalsize(n, binary=True)  # noqa: E731
+    notes = {d.number: f"{size(d.old_size)}->{size(d.new_size)}"
+             for d in resized.decisions if d.new_size != d.old_size}
+    return disk_segments(resized.disk, filesystems, notes)
 
 
 class PartitionBar(Widget):
@@ -155,6 +165,12 @@ class LayoutComparison(Vertical):
                                      scale=scale, classes="original")
         self.new = PartitionBar(new_title, new, disk_size=new_size, scale=scale, classes="new")
 
+    def update(self, original_title: str, original: list[BarSegment], original_size: int,
+               new_title: str, new: list[BarSegment], new_size: int) -> None:
+        scale = max(original_size, new_size)
+        self.original.update(original_title, original, disk_size=original_size, scale=scale)
+        self.new.update(new_title, new, disk_size=new_size, scale=scale)
+
     def compose(self) -> ComposeResult:
         yield self.original
         yield self.new
@@ -168,9 +184,12 @@ def _fit(text: str, width: int) -> str:
     return text[: width - 1].ljust(width)
 
 
-def disk_segments(disk: Disk, filesystems: list[Filesystem]) -> list[BarSegment]:
+def disk_segments(disk: Disk, filesystems: list[Filesystem],
+                  notes: dict[int, str] | None = None) -> list[BarSegment]:
     """The segments of a disk of the set: partitions in disk order, and free stretches of more
-    than 1% of the disk (alignment gaps would only clutter the bar)."""
+    than 1% of the disk (alignment gaps would only clutter the bar). `notes` (by partition
+    number) replace the size and use under the bar."""
+    notes = notes or {}
     by_number = {fs.partition: fs for fs in filesystems if fs.disk == disk.name}
     segments: list[BarSegment] = []
     position = 0
@@ -180,18 +199,19 @@ def disk_segments(disk: Disk, filesystems: list[Filesystem]) -> list[BarSegment]
             segments.append(BarSegment("free", part.start - position, style="free"))
         position = part.start + part.size
         fs = by_number.get(part.number)
+        note = notes.get(part.number, "")
         boot = part.type_uuid.upper() in (GPT_BIOS_BOOT, GPT_ESP) or "bios_grub" in part.flags
         if fs is not None and fs.type == "swap":
-            segments.append(BarSegment("swap", part.size, style="swap"))
+            segments.append(BarSegment("swap", part.size, style="swap", note=note))
         elif fs is not None and fs.archive is not None and fs.archive.kind == "tar":
             segments.append(BarSegment(fs.title, part.size, used=fs.bytes_used,
-                                       style="boot" if boot else "fs"))
+                                       style="boot" if boot else "fs", note=note))
         elif boot:
             label = "EFI" if part.type_uuid.upper() == GPT_ESP else "BIOS boot"
-            segments.append(BarSegment(label, part.size, style="boot"))
+            segments.append(BarSegment(label, part.size, style="boot", note=note))
         else:
             segments.append(BarSegment(fs.title if fs else f"partition {part.number}",
-                                       part.size, style="raw" if fs else "other"))
+                                       part.size, style="raw" if fs else "other", note=note))
     if disk.size - position > disk.size // 100:
         segments.append(BarSegment("free", disk.size - position, style="free"))
     return segments

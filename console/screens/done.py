@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
-from ..job import RESTORE
+from ..job import FILES, RESTORE
 from .common import StatusLine, TitleBar, option, size
 from .progress import RESTORING, Outcome
 
@@ -21,6 +21,9 @@ SHOWN_DIFFERENCES = 8
 
 def headline(outcome: Outcome) -> str:
     job = outcome.job
+    if job.kind == FILES:
+        return ("Restoring the files was cancelled" if outcome.cancelled_in
+                else "The files are restored")
     if outcome.cancelled_in == RESTORING:
         return "The restore was cancelled"
     if job.kind != RESTORE:
@@ -30,8 +33,35 @@ def headline(outcome: Outcome) -> str:
     return "The machine is restored"
 
 
+def _duration(seconds: float) -> str:
+    return humanize.precisedelta(int(seconds)) if seconds >= 1 else "under a second"
+
+
+def files_lines(outcome: Outcome, log_path: str) -> list[str]:
+    """What restoring selected files did: entries, bytes, where; what was left alone."""
+    job, restored = outcome.job, outcome.restored
+    lines = []
+    if outcome.cancelled_in:
+        lines.append(f"Cancelled: what was restored so far stays in {job.targets_text()}.")
+    elif restored is not None:
+        lines.append(f"Restored {humanize.intcomma(restored.entries)} entries "
+                     f"({size(restored.bytes)}) into {job.targets_text()} in "
+                     f"{_duration(outcome.seconds)}.")
+        lines.append("Every restored file matched its BLAKE3 checksum from the set.")
+        for where in restored.destinations:
+            lines.append(f"  into {where}")
+        if restored.skipped:
+            lines.append(f"Left as they were (already there): "
+                         f"{humanize.intcomma(len(restored.skipped))} entries.")
+    if log_path:
+        lines.append(f"The log: {log_path}.")
+    return lines
+
+
 def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
     job = outcome.job
+    if job.kind == FILES:
+        return files_lines(outcome, log_path)
     lines = []
     restored = outcome.restored
     if outcome.cancelled_in == RESTORING:

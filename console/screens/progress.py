@@ -21,8 +21,8 @@ from textual.worker import Worker, WorkerState
 from widgets.meter import Meter
 
 from ..core.errors import Cancelled, RestoreError
-from ..core.events import Event, Message, Progress
-from ..job import RESTORE, Job
+from ..core.events import Event, Message, Progress, StepStarted
+from ..job import FILES, RESTORE, Job
 from ..tracking import Tracker
 from .common import StatusLine, TitleBar
 
@@ -67,13 +67,18 @@ class ProgressScreen(Screen):
         self._asking = False
         self.restore_bytes = self.verify_bytes = 0
         self.tracker: Tracker | None = None
-        self.phase = RESTORING if job.kind == RESTORE else VERIFYING
+        self.phase = RESTORING if job.kind in (RESTORE, FILES) else VERIFYING
 
     def compose(self) -> ComposeResult:
         job = self.job
-        verb = "Restoring" if job.kind == RESTORE else "Comparing"
-        yield TitleBar(f"{verb} {job.backup_set.host} {'onto' if job.kind == RESTORE else 'with'} "
-                       f"{job.targets_text()}")
+        if job.kind == FILES:
+            yield TitleBar(f"Restoring selected files of {job.backup_set.host} into "
+                           f"{job.targets_text()}")
+        else:
+            verb = "Restoring" if job.kind == RESTORE else "Comparing"
+            yield TitleBar(f"{verb} {job.backup_set.host} "
+                           f"{'onto' if job.kind == RESTORE else 'with'} {job.targets_text()}")
+        yield Static("", id="plan-step")
         yield Static("Starting", id="step-name")
         yield Meter(id="step-meter")
         yield Static("", id="step-figures")
@@ -87,8 +92,8 @@ class ProgressScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        totals = self.app.core.restore_totals(self.job.backup_set, self.job.mapping)
-        self.restore_bytes = totals.bytes if self.job.kind == RESTORE else 0
+        totals = self.job.totals()
+        self.restore_bytes = totals.bytes if self.job.kind in (RESTORE, FILES) else 0
         self.verify_bytes = totals.verify_bytes
         self.start()
 
@@ -115,10 +120,19 @@ class ProgressScreen(Screen):
         started = core.clock()
         phase = self.phase
         try:
+            if job.kind == FILES:
+                choice = job.files
+                self._post(Message(f"Restoring selected files of {job.backup_set.host} into "
+                                   f"{choice.destination}"))
+                outcome.restored = core.restore_selection(job.backup_set, choice.selections,
+                                                          choice.destination, choice.existing,
+                                                          self._listener)
+                outcome.seconds += core.clock() - started
+                return outcome
             if phase == RESTORING:
                 self._post(Message(f"Restore of {job.backup_set.host} onto {job.targets_text()} "
                                    "started"))
-                outcome.restored = core.restore(job.set_path, job.mapping, self._listener)
+                outcome.restored = core.apply_plan(job.plan, self._listener)
                 self._post(Message("Restore done; comparing the restored system with the set"))
                 phase = VERIFYING
                 self.app.call_from_thread(self._enter_verify)
@@ -156,6 +170,11 @@ class ProgressScreen(Screen):
         if isinstance(event, Message):
             log.info("%s", event.text)
             self.query_one("#log-tail", RichLog).write(event.text)
+            return
+        if isinstance(event, StepStarted):
+            log.info("step %d of %d: %s", event.number, event.total, event.text)
+            self.query_one("#plan-step", Static).update(
+                f"Step {event.number} of {event.total}: {event.text}")
             return
         if isinstance(event, Progress) and self.tracker is not None:
             self.tracker.update(event)
@@ -230,6 +249,10 @@ class ProgressScreen(Screen):
 
     def action_cancel(self) -> None:
         if not self.running or self.cancel_requested.is_set():
+            return
+        if self.job.kind == FILES:
+            self._ask(f"Cancel restoring the files? Those restored so far stay in "
+                      f"{self.job.targets_text()}.", quit_after=False)
             return
         self._ask("Cancel the restore? The target is then left partly written and will not "
                   "boot until it is restored again." if self.phase == RESTORING else

@@ -1,7 +1,7 @@
 """Review: what will be done, as text; the operator confirms by typing the target's name.
 
-Nothing is written before the name is typed. The text comes from the core (console.core.review
-today, the plan rendered as text when the plan lands).
+Nothing is written before the name is typed. A restore's text is its plan rendered by the core
+(console.core.plan.render): the targets by model, serial and size, the layouts, every step.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from ..core.errors import RestoreError
+from ..core.plan import render
 from ..job import RESTORE, Job
 from .common import TitleBar
 
@@ -71,10 +71,7 @@ class ReviewScreen(Screen):
             lines += ["", "Every file, directory and link is compared: kind, owner, mode, "
                       "times, content (BLAKE3).", "Nothing is written."]
             return "\n".join(lines)
-        try:
-            return self.app.core.review_text(job.backup_set, job.mapping, job.titles)
-        except RestoreError as exc:
-            return f"The review could not be made: {exc.message} {exc.hint}"
+        return render(job.plan)
 
     def on_mount(self) -> None:
         self.query_one("#confirm", Input).focus()

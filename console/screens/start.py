@@ -15,11 +15,20 @@ from textual.widgets import Footer, OptionList, Static
 from widgets.partition_bar import PartitionBar, disk_segments
 
 from ..core.backupset import BackupSet
-from ..core.review import when
 from ..job import RESTORE, VERIFY
 from .common import StatusLine, TitleBar, disk_title, option, size
 
 NEEDS_ROOT = ("whole", "clone", "files", "verify")
+
+
+def when(created: str) -> str:
+    """The set's creation time as a person reads it: 2026-11-23 08:55 UTC."""
+    try:
+        moment = datetime.fromisoformat(created)
+    except ValueError:
+        return created
+    zone = moment.strftime("%Z").replace("UTC+00:00", "UTC")
+    return moment.strftime("%Y-%m-%d %H:%M") + (f" {zone}" if zone else "")
 
 
 def created_text(created: str, now: datetime) -> str:
@@ -60,8 +69,8 @@ class StartScreen(Screen):
             "disk before you have reviewed the plan and typed the target's name.")
 
     ACTIONS = [
-        ("whole", "Restore the whole machine", "Every disk onto a disk of the same size"),
-        ("clone", "Clone onto other disks", "Choose the target of each original disk"),
+        ("whole", "Restore the whole machine", "Every disk onto the suggested disk"),
+        ("clone", "Clone onto other disks", "Map the disks and edit their layouts"),
         ("files", "Restore selected files", "Pick files and folders from the set"),
         ("verify", "Compare the disks with the set", "Check restored disks against the set"),
         ("shell", "Open a shell", "The expert shell; exit it to come back here"),
@@ -121,8 +130,6 @@ class StartScreen(Screen):
                 elif not root:
                     prompt += "  (needs root)"
                     disabled = True
-            if key == "files" and not disabled:
-                prompt += "  (comes with the file picker)"
             options.append(option(prompt, id=key, disabled=disabled))
         return options
 
@@ -139,6 +146,37 @@ class StartScreen(Screen):
     def say(self, text: str) -> None:
         self.query_one("#status", StatusLine).say(text)
 
+    def pick_files(self) -> None:
+        """The file picker over the set's catalog; its choice runs on the progress screen."""
+        from ..core.errors import RestoreError
+        from ..job import FILES, Job, Totals
+        from .file_picker import FilePickerScreen, RestoreChoice
+        from .progress import ProgressScreen
+        app = self.app
+        try:
+            trees = app.core.open_trees(app.backup_set)
+        except RestoreError as exc:
+            self.say(f"The set's file list cannot be read: {exc.message} {exc.hint}".strip())
+            return
+        if not trees.filesystems:
+            trees.catalog.close()
+            self.say("This set has no filesystem saved file by file: there are no files to "
+                     "pick (images are restored whole).")
+            return
+
+        def chosen(choice: RestoreChoice | None) -> None:
+            try:
+                if choice is None:
+                    return
+                selected = trees.totals()
+                job = Job(FILES, app.backup_set, files=choice,
+                          files_totals=Totals(selected.bytes, selected.entries, 0))
+            finally:
+                trees.catalog.close()
+            app.push_screen(ProgressScreen(job))
+
+        app.push_screen(FilePickerScreen(trees), chosen)
+
     def run_action(self, key: str) -> None:
         app = self.app
         if key == "shell":
@@ -154,10 +192,11 @@ class StartScreen(Screen):
             self.say("That needs root: start restore-console as root (sudo).")
             return
         if key == "files":
-            self.say("Restoring selected files comes with the file picker, which is not in this "
-                     "build yet. From the shell (F2): restore-console ls SET PATH, then zstd and "
-                     "tar as the README shows.")
+            self.pick_files()
+            return
+        if key == "clone":
+            from .mapping import MappingScreen
+            self.app.push_screen(MappingScreen())
             return
         from .targets import TargetsScreen
-        kind = VERIFY if key == "verify" else RESTORE
-        self.app.push_screen(TargetsScreen(kind, suggest=(key == "whole")))
+        self.app.push_screen(TargetsScreen(VERIFY if key == "verify" else RESTORE))

@@ -1,7 +1,9 @@
-"""Choosing the target of each original disk (the case that exists today: same-size disks).
+"""Choosing the target of each original disk: restoring the whole machine, or comparing.
 
-Targets that cannot take a disk are listed with the reason and cannot be chosen. The disk-mapping
-editor (resizing onto other disks, partition edits) replaces this screen when the plan lands.
+The targets are what discovery finds (the image files only, in the demo); the suggested mapping
+is applied when the screen opens. A target that cannot take a disk (unsafe, or the layout does
+not fit on it) is listed with the reason and cannot be chosen; larger and smaller disks are fine
+when the layout fits. Partition edits are the disk-mapping editor's (clone onto other disks).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from textual.widgets import Footer, OptionList, Static
 
 from widgets.partition_bar import PartitionBar, disk_segments
 
+from ..core.discovery import TargetDisk
 from ..core.errors import RestoreError
 from ..core.layout import Disk
-from ..core.targets import TargetChoice
 from ..job import RESTORE, Job
-from .common import StatusLine, TitleBar, disk_title, option
+from ..targeting import Fit, fit, plan_for, suggest
+from .common import StatusLine, TitleBar, disk_title, option, size
 
 SKIP = "--skip--"
 
@@ -37,50 +40,49 @@ class TargetsScreen(Screen):
 
     HELP = ("Each original disk of the set is listed with the disks of this machine it can go "
             "onto. Move with the arrow keys, choose with Enter; Tab goes to the next original "
-            "disk. A target that cannot be used says why. Nothing is written here: the next "
-            "screen shows what will be done.")
+            "disk. A target that cannot be used says why: unsafe, or the layout does not fit "
+            "on it. On a larger or smaller disk the partitions are resized. Nothing is written "
+            "here: the next screen shows what will be done.")
 
     BINDINGS = [
         Binding("n", "next", "Review"),
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, kind: str, *, suggest: bool) -> None:
+    def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
-        self.suggest = suggest
         self.chosen: dict[str, str] = {}  # original disk name -> target path
-        self.choices: list[TargetChoice] = []
-        self.problems: dict[tuple[str, str], list[str]] = {}
+        self.reasons: dict[str, str] = {}  # why the suggestion chose it
+        self.choices: list[TargetDisk] = []
+        self.fits: dict[tuple[str, str], Fit] = {}
 
     def compose(self) -> ComposeResult:
         app = self.app
         backup_set = app.backup_set
-        heading = ("Restore the whole machine" if self.suggest else
-                   "Clone onto other disks" if self.kind == RESTORE else
+        heading = ("Restore the whole machine" if self.kind == RESTORE else
                    "Compare disks with the set")
         yield TitleBar(f"{heading}: choose the target of each disk")
         try:
-            self.choices = app.core.list_targets(app.target_images)
+            self.choices = app.core.discover_targets(backup_set.path, app.target_images)
         except (RestoreError, OSError) as exc:
             self.choices = []
             yield Static(f"This machine's disks could not be listed: "
                          f"{getattr(exc, 'message', exc)}", classes="problem")
         for disk in backup_set.disks:
             for choice in self.choices:
-                self.problems[(disk.name, choice.path)] = app.core.target_problems(
-                    choice, disk, backup_set.path, self.kind == RESTORE)
-        if self.suggest:
-            self._suggest(backup_set.disks)
+                self.fits[(disk.name, choice.path)] = fit(backup_set, disk, choice,
+                                                          writing=self.kind == RESTORE)
+        self._suggest()
         with VerticalScroll(id="disks"):
             for index, disk in enumerate(backup_set.disks):
                 yield PartitionBar(disk_title(disk), disk_segments(disk, backup_set.filesystems),
                                    disk_size=disk.size)
                 options = DiskTargets(disk, id=f"disk-{index}", classes="targets")
                 yield options
-        if self.kind == RESTORE and not self.suggest:
-            yield Static("Onto larger or smaller disks (resizing) comes with the disk-mapping "
-                         "editor; today a target has the original's size.", classes="hint")
+        if self.kind == RESTORE:
+            yield Static("On a larger or smaller disk the partitions are resized; to change "
+                         "how, clone onto other disks (c on the start screen).", classes="hint")
         yield StatusLine(id="status")
         yield Footer()
 
@@ -91,17 +93,13 @@ class TargetsScreen(Screen):
         first.focus()
         self._say_next()
 
-    def _suggest(self, disks: list[Disk]) -> None:
-        """The same disk where this machine still has it, else the only one that fits."""
-        taken: set[str] = set()
-        for disk in disks:
-            usable = [c for c in self.choices
-                      if not self.problems[(disk.name, c.path)] and c.path not in taken]
-            same = [c for c in usable if c.path == disk.name]
-            pick = same[0] if same else usable[0] if len(usable) == 1 else None
-            if pick is not None:
-                self.chosen[disk.name] = pick.path
-                taken.add(pick.path)
+    def _suggest(self) -> None:
+        """The suggested mapping, where the suggested target can take the disk here."""
+        suggested = suggest(self.app.backup_set, self.choices)
+        for name, target in suggested.chosen().items():
+            if self.fits[(name, target)].ok:
+                self.chosen[name] = target
+                self.reasons[name] = suggested.reasons.get(name, "")
 
     def _fill(self, options: DiskTargets) -> None:
         disk = options.disk
@@ -111,13 +109,18 @@ class TargetsScreen(Screen):
         if not self.choices:
             options.add_option(option("No disks found on this machine.", disabled=True))
         for choice in self.choices:
-            problems = list(self.problems[(disk.name, choice.path)])
+            found = self.fits[(disk.name, choice.path)]
+            problems = list(found.problems)
             if choice.path in taken:
                 problems.append(f"chosen for {taken[choice.path]}")
             mark = "(*)" if self.chosen.get(disk.name) == choice.path else "( )"
             prompt = Text(f"{mark} {choice.title()}")
             for problem in problems:
                 prompt.append(f"\n      {problem}", style="italic")
+            if not problems and found.resized is not None \
+                    and found.resized.mode != "same geometry":
+                prompt.append(f"\n      the partitions are resized: {size(disk.size)} -> "
+                              f"{size(choice.size)}", style="italic")
             options.add_option(option(prompt, id=choice.path, disabled=bool(problems)))
         if len(self.app.backup_set.disks) > 1:
             mark = "(*)" if disk.name not in self.chosen else "( )"
@@ -150,11 +153,17 @@ class TargetsScreen(Screen):
                 "No target chosen yet: choose one with Enter first.")
             return
         from .review import ReviewScreen
+        backup_set = self.app.backup_set
         titles = {c.path: c.title() for c in self.choices}
-        mapping = {d.name: self.chosen[d.name] for d in self.app.backup_set.disks
+        mapping = {d.name: self.chosen[d.name] for d in backup_set.disks
                    if d.name in self.chosen}
-        job = Job(self.kind, self.app.backup_set, mapping,
-                  {t: titles.get(t, t) for t in mapping.values()})
+        job = Job(self.kind, backup_set, mapping, {t: titles.get(t, t) for t in mapping.values()})
+        if self.kind == RESTORE:
+            try:
+                job.plan = plan_for(backup_set, mapping, self.choices, reasons=self.reasons)
+            except RestoreError as exc:
+                self.query_one("#status", StatusLine).say(f"{exc.message} {exc.hint}")
+                return
         self.app.push_screen(ReviewScreen(job))
 
     def action_back(self) -> None:

@@ -36,8 +36,55 @@ async def targets(pilot) -> None:
     await pilot.press("w")
 
 
+async def settled(pilot) -> None:
+    """The editor scrolls to the focused list with an animation: the picture is taken after."""
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 async def clone(pilot) -> None:
     await pilot.press("c")
+    await settled(pilot)
+
+
+async def clone_edited(pilot) -> None:
+    """sda onto the 200 GiB disk, root taking the rest."""
+    await pilot.press("c")
+    await pilot.pause()
+    await pilot.press("enter", "down", "enter", "tab", "down", "r")
+    await settled(pilot)
+
+
+async def clone_refused(pilot) -> None:
+    """Root of the 40 GiB disk set to 39 GiB: the layout does not fit."""
+    await pilot.press("c")
+    await pilot.pause()
+    await pilot.press("tab", "tab", "down", "s", *"39G", "enter")
+    await settled(pilot)
+
+
+async def clone_typing_a_size(pilot) -> None:
+    await pilot.press("c")
+    await pilot.pause()
+    await pilot.press("tab", "tab", "down", "s", *"20")
+    await settled(pilot)
+
+
+async def clone_help(pilot) -> None:
+    await pilot.press("c")
+    await pilot.pause()
+    await pilot.press("f1")
+
+
+async def files_done(pilot) -> None:
+    from textual.widgets import Input
+    await pilot.press("f")
+    await pilot.pause()
+    await pilot.press("down", "enter", "down", "down", "space")
+    pilot.app.screen.query_one("#picker-destination", Input).value = "/tmp/restored"
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, DoneScreen), "the done screen")
 
 
 async def review(pilot) -> None:
@@ -50,7 +97,7 @@ async def review(pilot) -> None:
 
 async def progress(pilot) -> None:
     await _confirm(pilot)
-    await wait_for(pilot, pilot.app.core.restore.reached.is_set, "the scripted events")
+    await wait_for(pilot, pilot.app.core.apply_plan.reached.is_set, "the scripted events")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProgressScreen) and
                    pilot.app.screen.tracker.step.bytes_done > 0, "the progress shown")
 
@@ -106,7 +153,7 @@ def _app(theme: str, *, hold: bool = False, fail: bool = False, **kwargs):
     restore = Scripted(clock, restore_events(), RESTORED, hold=hold,
                        errors=[error()] if fail else None)
     core_overrides = kwargs.pop("core", {})
-    return stage_app(stage_core(clock, restore=restore, **core_overrides), theme=theme, **kwargs)
+    return stage_app(stage_core(clock, apply_plan=restore, **core_overrides), theme=theme, **kwargs)
 
 
 def _log_app(theme: str):
@@ -122,6 +169,11 @@ SCENES: dict[str, tuple[Callable, Callable[..., Awaitable[None]]]] = {
                                   core={"load_set": _missing}), no_set),
     "targets": (_app, targets),
     "clone": (_app, clone),
+    "clone-edited": (_app, clone_edited),
+    "clone-refused": (_app, clone_refused),
+    "clone-typing-a-size": (_app, clone_typing_a_size),
+    "clone-help": (_app, clone_help),
+    "files-done": (lambda theme: _files_app(theme), files_done),
     "review": (_app, review),
     "progress": (lambda theme: _app(theme, hold=True), progress),
     "cancel-question": (lambda theme: _app(theme, hold=True), cancel_question),
@@ -132,6 +184,22 @@ SCENES: dict[str, tuple[Callable, Callable[..., Awaitable[None]]]] = {
     "log": (_log_app, log_view),
     "palette": (_app, palette),
 }
+
+
+def _files_app(theme: str):
+    """The stage with a catalog to pick from (tests/picker_fixture.py) and a file restore that
+    reports a fixed result."""
+    import tempfile
+
+    from console.core.catalog import Catalog
+    from console.core.filetree import SetTrees
+    from console.core.partial import SelectionResult
+    from tests.picker_fixture import make_set
+    backup_set, catalog_path = make_set(Path(tempfile.mkdtemp(prefix="restore-console-scene-")))
+    result = SelectionResult(entries=1, bytes=1234, seconds=0.2, destinations=["/tmp/restored"])
+    return _app(theme, core={
+        "open_trees": lambda _set: SetTrees(backup_set, Catalog(catalog_path)),
+        "restore_selection": lambda *args: result})
 
 
 def _missing(path: str):

@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from console.app import RestoreApp
+from console.core.discovery import TargetDisk
 from console.core.errors import RestoreError
-from console.core.events import Event, Message, Progress
+from console.core.events import Event, Message, Progress, StepStarted
+from console.core.plan import Plan
 from console.core.restore import RestoreResult
-from console.core.review import restore_totals, review_text
-from console.core.targets import TargetChoice, size_problems
 from console.core.verify import Difference, VerifyResult
 from console.facade import Core, load_set
 
@@ -30,23 +30,40 @@ WEB01 = "/media/backup/web-01"
 NOW = datetime(2026, 3, 14, 5, 30, tzinfo=timezone.utc)
 LOG_PATH = "/var/log/restore-console.log"
 
+
+
+def disk(name: str, size: int, model: str, serial: str, **kwargs) -> TargetDisk:
+    """A disk as discovery reports it."""
+    return TargetDisk(path=f"/dev/{name}", name=name, size=size, logical_sector_size=512,
+                      physical_sector_size=512, alignment=MiB, model=model, serial=serial,
+                      **{"transport": "ata", **kwargs})
+
+
+# This machine's disks; the set is on the USB disk sdd (discovery finds it holds the media).
 TARGETS = [
-    TargetChoice("/dev/sda", 40 * GiB, "disk", "QEMU HARDDISK", "QM00001"),
-    TargetChoice("/dev/sdb", 100 * GiB, "disk", "QEMU HARDDISK", "QM00002"),
-    TargetChoice("/dev/sdc", 200 * GiB, "disk", "Samsung SSD 870", "S6PNNX0T"),
-    TargetChoice("/dev/sdd", 16 * GiB, "disk", "USB DISK", "0401"),
-    TargetChoice("/dev/sde", 40 * GiB, "disk", "WDC WD400", "WD-0042"),
+    disk("sda", 40 * GiB, "QEMU HARDDISK", "QM00001"),
+    disk("sdb", 100 * GiB, "QEMU HARDDISK", "QM00002"),
+    disk("sdc", 200 * GiB, "Samsung SSD 870", "S6PNNX0T"),
+    disk("sdd", 16 * GiB, "USB DISK", "0401", removable=True, transport="usb", holds_media=True),
+    disk("sde", 40 * GiB, "WDC WD400", "WD-0042"),
 ]
-# What the safety checks would find on such a machine: the set is on the USB disk.
-UNSAFE = {"/dev/sdd": "/dev/sdd holds the backup set being restored; writing to it would "
-                      "destroy the backup."}
 
 
-def fixed_problems(choice: TargetChoice, disk, set_path: str, writing: bool) -> list[str]:
-    found = size_problems(choice, disk, writing=writing)
-    if writing and choice.path in UNSAFE:
-        found.append(UNSAFE[choice.path])
-    return found
+class FakeMonitor:
+    """block_monitor for the tests: poll() hands out what the test put in (a disk plugged in)."""
+
+    def __init__(self):
+        import queue
+        self.events = queue.Queue()
+        self.polls = 0
+
+    def poll(self, timeout=None):
+        import queue
+        self.polls += 1
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
 
 class Clock:
@@ -87,7 +104,14 @@ class Scripted:
         self.calls: list[tuple[str, dict]] = []
         self.reached = threading.Event()
 
-    def __call__(self, set_path: str, mapping: dict[str, str], listener):
+    def __call__(self, *args):
+        """(plan, listener) as apply_plan, or (set_path, mapping, listener) as verify_targets;
+        recorded as (set_path, mapping) either way."""
+        *given, listener = args
+        if isinstance(given[0], Plan):
+            plan = given[0]
+            given = [plan.set_path, {d.source: d.target["path"] for d in plan.disks}]
+        set_path, mapping = given
         self.calls.append((set_path, dict(mapping)))
         for at, event in self.events:
             self.clock.value = at
@@ -104,9 +128,11 @@ class Scripted:
 def restore_events(start: float = 1000.0) -> list[tuple[float, Event]]:
     return [
         (start, Message("Checking the archives (presence, size, BLAKE3)")),
-        (start, Message("Writing the partition table of /dev/sda onto /dev/sda")),
+        (start, StepStarted(2, 27, "Create a new gpt partition table on /dev/sda")),
+        (start + 1, StepStarted(8, 27, "Make ext4 on partition 2 (30.0 GiB)")),
         (start + 1, Message("Making ext4 on /dev/sda2 (UUID b78accea-3066-42e2-856f-"
                             "72644944526b, label root)")),
+        (start + 2, StepStarted(19, 27, "Restore filesystem 2 (ext4 /)")),
         (start + 2, Progress("Restoring ext4 /", bytes_done=0, bytes_total=int(6.5 * GiB),
                              files_total=182345)),
         (start + 42, Progress("Restoring ext4 /", bytes_done=int(2.6 * GiB),
@@ -157,11 +183,11 @@ def load_stage_set(path: str):
 
 def stage_core(clock: Clock | None = None, **overrides) -> Core:
     clock = clock or Clock()
-    core = Core(load_set=load_stage_set, list_targets=lambda images: list(TARGETS),
-                target_problems=fixed_problems, review_text=review_text,
-                restore_totals=restore_totals, now=lambda: NOW, clock=clock,
+    core = Core(load_set=load_stage_set,
+                discover_targets=lambda set_path, images: list(TARGETS),
+                block_monitor=lambda: None, now=lambda: NOW, clock=clock,
                 is_root=lambda: True, run_shell=Calls(), reboot=Calls(),
-                restore=Scripted(clock, restore_events(), RESTORED),
+                apply_plan=Scripted(clock, restore_events(), RESTORED),
                 verify_targets=Scripted(clock, [(1612.0, Message("Comparing"))], VERIFIED))
     for name, value in overrides.items():
         setattr(core, name, value)

@@ -52,7 +52,7 @@ async def test_start_screen_shows_the_set():
         assert "ext4 /home" in text and "3.1 GiB used" in text and "40,211 files" in text
         assert "xfs /srv" in text and "42.0 GiB used" in text
         assert "[w] Restore the whole machine" in text
-        assert "(comes with the file picker)" in text
+        assert "[f] Restore selected files" in text
 
 
 async def test_without_a_set_the_start_screen_says_what_to_do(tmp_path):
@@ -84,15 +84,6 @@ async def test_without_root_the_actions_that_need_it_say_so():
         assert "needs root" in str(app.screen.query_one("#status").render())
 
 
-async def test_selected_files_says_it_comes_with_the_file_picker():
-    app = stage_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f")
-        await pilot.pause()
-        assert isinstance(app.screen, StartScreen)
-        assert "comes with the file picker" in str(app.screen.query_one("#status").render())
-
-
 # ---- whole-machine restore ----
 
 async def test_whole_machine_restore_from_start_to_done():
@@ -103,30 +94,36 @@ async def test_whole_machine_restore_from_start_to_done():
         await pilot.pause()
         targets = app.screen
         assert isinstance(targets, TargetsScreen)
-        # Suggested: each disk onto the disk of the same name and size.
+        # Suggested: each disk onto the same drive (its serial).
         assert targets.chosen == {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"}
         text = shown(app)
-        assert "(*) sda 40.0 GiB QEMU HARDDISK serial QM00001" in text
-        assert "larger: resizing onto it comes with the disk-mapping editor" in text
-        assert "/dev/sdd holds the backup set being restored" in text
+        assert "(*) sda: 42.9 GB QEMU HARDDISK (serial QM00001)" in text
+        # A larger disk is fine (resized); the disk holding the set is not.
+        assert "the partitions are resized: 40.0 GiB -> 200.0 GiB" in text
+        first = targets.query_one("#disk-0", OptionList)
+        assert " ".join(str(first.get_option("/dev/sdd").prompt).split()) == \
+            "( ) sdd: 17.2 GB USB DISK (serial 0401) holds the backup set being restored"
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)
         review = " ".join(str(app.screen.query_one("#review-text").render()).split())
-        assert "EVERYTHING ON IT IS OVERWRITTEN." in review
-        assert "onto sdb 100.0 GiB QEMU HARDDISK serial QM00002" in review
-        assert "new xfs mounted at /srv" in review
+        # The plan as the core renders it: targets by model, serial and size, every step.
+        assert "These disks will be OVERWRITTEN; everything on them is lost:" in review
+        assert ("/dev/sdb: 107.4 GB = 100.0 GiB (107374182400 bytes), QEMU HARDDISK, serial "
+                "QM00002 receives original disk /dev/sdb (same serial (QM00002))") in review
+        assert "16. Make xfs on partition 1 (100.0 GiB)" in review
+        assert "21. Mount xfs /srv (partition 1) at /srv" in review
         assert "type the names of the targets and press Enter: sda sdb" in shown(app)
 
         await confirm(pilot, "sda")  # one of two names: not enough
         assert isinstance(app.screen, ReviewScreen)
         assert "That is not sda sdb. Nothing has been written" in shown(app)
-        assert core.restore.calls == []
+        assert core.apply_plan.calls == []
 
         await confirm(pilot, "sdb sda")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
-        assert core.restore.calls == [(WEB01, {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"})]
-        assert core.verify_targets.calls == core.restore.calls
+        assert core.apply_plan.calls == [(WEB01, {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"})]
+        assert core.verify_targets.calls == core.apply_plan.calls
         text = shown(app)
         assert "The machine is restored" in text
         assert "Restored 318,676 files (53.3 GiB) onto sda, sdb in 10 minutes and 12 seconds." \
@@ -142,25 +139,30 @@ async def test_whole_machine_restore_from_start_to_done():
 async def test_a_target_with_a_problem_cannot_be_chosen():
     app = stage_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("c")  # clone: nothing suggested
+        await pilot.press("w")
         await pilot.pause()
         screen = app.screen
-        assert screen.chosen == {}
-        options = screen.query_one("#disk-0", OptionList)
-        assert options.get_option("/dev/sdd").disabled
-        assert options.get_option("/dev/sdc").disabled
-        options.highlighted = options.get_option_index("/dev/sdd")
+        second = screen.query_one("#disk-1", OptionList)
+        second.focus()
+        # Unsafe: the disk the set is on. Too small for the layout: the resize's own words.
+        assert second.get_option("/dev/sdd").disabled
+        assert second.get_option("/dev/sde").disabled
+        assert ("The layout of /dev/sdb does not fit on a target of 40.0 GiB (42949672960 "
+                "bytes): partition 1 (xfs /srv, 42.0 GiB used) needs at least 46.3 GiB") in \
+            " ".join(str(second.get_option("/dev/sde").prompt).split())
+        second.highlighted = second.get_option_index("/dev/sde")
         await pilot.press("enter")
+        await pilot.pause()
+        assert screen.chosen["/dev/sdb"] == "/dev/sdb"
+        # A larger disk can be chosen: the layout is planned onto it.
+        second.highlighted = second.get_option_index("/dev/sdc")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.chosen == {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdc"}
         await pilot.press("n")
         await pilot.pause()
-        assert screen.chosen == {}
-        assert isinstance(app.screen, TargetsScreen)
-        assert "No target chosen yet" in shown(app)
-        options.highlighted = options.get_option_index("/dev/sde")
-        await pilot.press("enter")
-        await pilot.pause()
-        assert screen.chosen == {"/dev/sda": "/dev/sde"}
-        assert "(*) sde 40.0 GiB WDC WD400 serial WD-0042" in shown(app)
+        review = " ".join(str(app.screen.query_one("#review-text").render()).split())
+        assert "/dev/sdb: 100.0 GiB -> 200.0 GiB (msdos, proportional" in review
 
 
 async def test_only_one_disk_can_be_restored_and_the_review_says_what_is_left_out():
@@ -174,10 +176,12 @@ async def test_only_one_disk_can_be_restored_and_the_review_says_what_is_left_ou
         await pilot.press("enter", "n")
         await pilot.pause()
         review = " ".join(str(app.screen.query_one("#review-text").render()).split())
-        assert "Not restored: original disk /dev/sdb (no target chosen)." in review
+        assert ("original disk /dev/sdb: not restored (no target); its filesystems are left "
+                "out") in review
+        assert "/srv" not in review
         await confirm(pilot, "sda")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
-        assert app.core.restore.calls[0][1] == {"/dev/sda": "/dev/sda"}
+        assert app.core.apply_plan.calls[0][1] == {"/dev/sda": "/dev/sda"}
 
 
 async def test_escape_goes_back_without_writing():
@@ -191,7 +195,7 @@ async def test_escape_goes_back_without_writing():
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, StartScreen)
-        assert core.restore.calls == []
+        assert core.apply_plan.calls == []
 
 
 # ---- progress, cancel, errors ----
@@ -199,7 +203,7 @@ async def test_escape_goes_back_without_writing():
 async def test_progress_shows_step_overall_current_file_and_log_tail():
     clock = Clock()
     restore = Scripted(clock, restore_events(), RESTORED, hold=True)
-    app = stage_app(stage_core(clock, restore=restore))
+    app = stage_app(stage_core(clock, apply_plan=restore))
     async with app.run_test(size=(120, 40)) as pilot:
         await to_review(pilot)
         await confirm(pilot, "sda sdb")
@@ -213,14 +217,16 @@ async def test_progress_shows_step_overall_current_file_and_log_tail():
         assert "Now: /usr/share/locale/de/LC_MESSAGES/coreutils.mo" in text
         # Overall: 1 MiB boot area + 6.5 + 3.3 + 43.5 GiB restore, 51.3 GiB to compare.
         assert "2.6 GiB of 104.6 GiB, 63.4 MiB/s, 42 seconds so far, about 27 minutes left" in text
-        assert "Writing the partition table of /dev/sda onto /dev/sda" in text
+        # The plan's step the applier is at, and the core's messages in the log tail.
+        assert "Step 19 of 27: Restore filesystem 2 (ext4 /)" in text
+        assert "Making ext4 on /dev/sda2" in text
         app.screen.cancel_requested.set()  # let the scripted restore end with the test
 
 
 async def test_cancel_asks_first_then_stops_the_restore():
     clock = Clock()
     restore = Scripted(clock, restore_events(), RESTORED, hold=True)
-    core = stage_core(clock, restore=restore)
+    core = stage_core(clock, apply_plan=restore)
     app = stage_app(core)
     async with app.run_test(size=SIZE) as pilot:
         await to_review(pilot)
@@ -248,7 +254,7 @@ async def test_cancel_asks_first_then_stops_the_restore():
 async def test_quitting_during_a_restore_asks_and_cancels_first():
     clock = Clock()
     restore = Scripted(clock, restore_events(), RESTORED, hold=True)
-    app = stage_app(stage_core(clock, restore=restore))
+    app = stage_app(stage_core(clock, apply_plan=restore))
     async with app.run_test(size=SIZE) as pilot:
         await to_review(pilot)
         await confirm(pilot, "sda sdb")
@@ -265,7 +271,7 @@ async def test_quitting_during_a_restore_asks_and_cancels_first():
 async def test_a_failed_restore_offers_retry_shell_abort_and_retry_works():
     clock = Clock()
     restore = Scripted(clock, restore_events(), RESTORED, errors=[error()])
-    core = stage_core(clock, restore=restore)
+    core = stage_core(clock, apply_plan=restore)
     app = stage_app(core)
     async with app.run_test(size=(120, 40)) as pilot:
         await to_review(pilot)
@@ -291,7 +297,7 @@ async def test_a_failed_restore_offers_retry_shell_abort_and_retry_works():
 async def test_abort_after_a_failure_goes_back_to_the_start():
     clock = Clock()
     restore = Scripted(clock, restore_events(), RESTORED, errors=[error()])
-    app = stage_app(stage_core(clock, restore=restore))
+    app = stage_app(stage_core(clock, apply_plan=restore))
     async with app.run_test(size=SIZE) as pilot:
         await to_review(pilot)
         await confirm(pilot, "sda sdb")
@@ -316,7 +322,7 @@ async def test_a_failed_comparison_can_be_skipped():
         text = shown(app)
         assert "Restored 318,676 files" in text
         assert "Comparison with the set: skipped." in text
-        assert len(app.core.restore.calls) == 1  # skipping did not restore again
+        assert len(app.core.apply_plan.calls) == 1  # skipping did not restore again
 
 
 async def test_differences_found_are_listed_on_the_done_screen():
@@ -339,22 +345,17 @@ async def test_compare_only_reads_and_says_so():
         await pilot.press("v")
         await pilot.pause()
         screen = app.screen
-        assert screen.chosen == {}
+        assert screen.chosen == {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"}  # suggested
         options = screen.query_one("#disk-0", OptionList)
         # Comparing does not write: the disk with the set on it is not refused for that.
         assert not options.get_option("/dev/sdc").disabled
-        assert options.get_option("/dev/sdd").disabled  # too small for a 40 GiB disk
-        options.highlighted = options.get_option_index("/dev/sda")
-        await pilot.press("enter")
-        second = screen.query_one("#disk-1", OptionList)
-        second.focus()
-        second.highlighted = second.get_option_index("/dev/sdb")
-        await pilot.press("enter", "n")
+        assert not options.get_option("/dev/sdd").disabled
+        await pilot.press("n")
         await pilot.pause()
         assert "Nothing is written." in " ".join(str(app.screen.query_one("#review-text").render()).split())
         await confirm(pilot, "sda sdb")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
-        assert core.restore.calls == []
+        assert core.apply_plan.calls == []
         assert core.verify_targets.calls == [(WEB01, {"/dev/sda": "/dev/sda",
                                                       "/dev/sdb": "/dev/sdb"})]
         assert "The comparison is done" in shown(app)
@@ -409,10 +410,11 @@ async def test_shell_from_any_screen_returns_to_the_same_screen_in_the_same_stat
 
     app = stage_app(stage_core(run_shell=shell))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("c")
+        await pilot.press("c")  # the disk-mapping editor
         await pilot.pause()
         screen = app.screen
-        options = screen.query_one("#disk-0", OptionList)
+        options = screen.query_one("#machine", OptionList)
+        options.focus()
         options.highlighted = options.get_option_index("/dev/sde")
         await pilot.press("enter")
         await pilot.pause()
@@ -423,7 +425,7 @@ async def test_shell_from_any_screen_returns_to_the_same_screen_in_the_same_stat
         assert events == ["suspend", ("shell", ["/bin/bash"], os.getcwd(), WEB01,
                                       "restore-console shell \\w # "), "resume"]
         assert app.screen_stack == stack
-        assert app.screen.chosen == {"/dev/sda": "/dev/sde"}
+        assert app.screen.chosen == {"/dev/sda": "/dev/sde", "/dev/sdb": "/dev/sdb"}
         assert app.focused is options and options.highlighted == \
             options.get_option_index("/dev/sde")
 
@@ -517,7 +519,7 @@ async def test_command_palette_offers_the_main_actions():
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, TargetsScreen)
-        assert app.screen.suggest
+        assert app.screen.kind == "restore"
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Restore the whole machine", "Clone onto other disks", "Restore selected files",
                 "Compare the disks with the set", "Shell", "Log", "Help", "Quit"} <= titles
@@ -563,10 +565,10 @@ async def test_an_unexpected_failure_ends_in_words_and_the_traceback_goes_to_the
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
 
-    def broken(images):
+    def broken(set_path, images):
         raise ZeroDivisionError("division by zero")
 
-    app = stage_app(stage_core(list_targets=broken), log_path=str(log_file))
+    app = stage_app(stage_core(discover_targets=broken), log_path=str(log_file))
     from rich.console import Console
     app.error_console = Console(record=True, width=100, file=open(os.devnull, "w"))
     try:
@@ -589,7 +591,7 @@ async def test_an_unexpected_failure_ends_in_words_and_the_traceback_goes_to_the
 async def test_a_message_from_the_core_is_logged(tmp_path, caplog):
     clock = Clock()
     restore = Scripted(clock, [(1000.0, Message("Writing the partition table"))], RESTORED)
-    app = stage_app(stage_core(clock, restore=restore))
+    app = stage_app(stage_core(clock, apply_plan=restore))
     with caplog.at_level("INFO", logger="restore_console"):
         async with app.run_test(size=SIZE) as pilot:
             await to_review(pilot)

@@ -16,10 +16,12 @@ from textual.widgets import OptionList
 from console.app import RestoreApp
 from console.core import demo
 from console.core.events import Progress
-from console.core.restore import restore as real_restore
+from console.core.restore import apply_plan as real_apply_plan
 from console.facade import Core
 from console.screens.done import DoneScreen
+from console.screens.mapping import MappingScreen
 from console.screens.progress import ProgressScreen
+from console.screens.review import ReviewScreen
 from console.screens.targets import TargetsScreen
 from tests.functional.screentext import shown
 from tests.functional.stage import Calls, wait_for
@@ -89,9 +91,14 @@ async def test_restore_onto_a_disk_image_by_key_presses_then_compare_and_shell(p
         await pilot.press("w")
         await pilot.pause()
         assert app.screen.chosen == {app.backup_set.disks[0].name: target}
-        text = shown(app)
-        assert "target-larger.img 512.0 MiB disk-image file │ │ larger: resizing" in text
-        assert "target-smaller.img 192.0 MiB disk-image file │ │ too small" in text
+        options = app.screen.query_one(OptionList)
+        # Larger and smaller images take the layout resized; nothing else is offered.
+        assert [options.get_option_at_index(i).id for i in range(options.option_count)] == \
+            [paths["same"], paths["larger"], paths["smaller"]]
+        larger = " ".join(str(options.get_option(paths["larger"]).prompt).split())
+        assert larger == (f"( ) target-larger.img: 536.9 MB image file {paths['larger']} "
+                          "the partitions are resized: 256.0 MiB -> 512.0 MiB")
+        assert not options.get_option(paths["smaller"]).disabled
         await pilot.press("n")
         await pilot.pause()
         await pilot.press(*"target-same-size.img", "enter")
@@ -149,7 +156,7 @@ async def test_restore_onto_a_disk_image_by_key_presses_then_compare_and_shell(p
 async def test_a_cancelled_restore_stops_and_leaves_nothing_attached_or_mounted(paths, log_file):
     reached, go_on = threading.Event(), threading.Event()
 
-    def gated_restore(set_path, mapping, listener):
+    def gated_restore(plan, listener):
         """The real restore; its first file-progress report waits until the test has
         cancelled, so the cancel lands in the middle of the restore every time."""
         def gated(event):
@@ -158,10 +165,10 @@ async def test_a_cancelled_restore_stops_and_leaves_nothing_attached_or_mounted(
                 reached.set()
                 go_on.wait(60)
             listener(event)
-        return real_restore(set_path, mapping, gated)
+        return real_apply_plan(plan, gated)
 
     verify = Calls()
-    app = the_app(paths, log_file, restore=gated_restore, verify_targets=verify)
+    app = the_app(paths, log_file, apply_plan=gated_restore, verify_targets=verify)
     before = mounts()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("w")
@@ -186,3 +193,89 @@ async def test_a_cancelled_restore_stops_and_leaves_nothing_attached_or_mounted(
     assert verify.calls == []
     assert loops_backing(paths["same"]) == ""
     assert mounts() - before == set()
+
+
+async def test_clone_onto_the_larger_image_with_root_edited_by_key_presses(paths, log_file):
+    target = paths["larger"]
+    app = the_app(paths, log_file)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, MappingScreen)
+        # Suggested: the image of the same size; Enter, down, Enter: the larger one instead.
+        await pilot.press("enter", "down", "enter")
+        await pilot.pause()
+        assert app.screen.chosen == {app.backup_set.disks[0].name: target}
+        # Root (partition 2) set to 300 MiB; home shares the rest, swap and BIOS boot keep theirs.
+        await pilot.press("tab", "down", "s", *"300M", "enter")
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        plan = app.screen.job.plan
+        await pilot.press(*"target-larger.img", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the restore",
+                       seconds=300)
+        text = shown(app)
+        assert "The machine is restored" in text, text
+        assert "no differences" in text
+
+    assert loops_backing(target) == ""
+    # sfdisk reads the edited layout: exactly the plan's, root 300 MiB, home grown.
+    table = sfdisk_json(target)["partitiontable"]
+    assert table["sectorsize"] == 512
+    # An image's partitions are named after the file: target-larger.img1, ...img2.
+    found = {int(p["node"].removeprefix(target)): (p["start"] * 512, p["size"] * 512)
+             for p in table["partitions"]}
+    planned = {p.number: (p.start, p.size) for p in plan.disks[0].layout.partitions}
+    assert found == planned
+    MiB = 1024 * 1024
+    assert found[2][1] == 300 * MiB
+    assert found[1][1] == 1 * MiB and found[4][1] == 32 * MiB
+    assert found[3][1] > 70 * MiB
+    with attached(Path(paths["source"]), read_only=True) as source, \
+            attached(Path(target), read_only=True) as restored:
+        for number in (2, 3, 4):
+            want, got = blkid_of(source.partition(number)), blkid_of(restored.partition(number))
+            assert (got.get("UUID"), got.get("LABEL"), got.get("TYPE")) == \
+                (want.get("UUID"), want.get("LABEL"), want.get("TYPE"))
+        for number in (2, 3):
+            with mounted(source.partition(number), "ext4", "ro,noload") as src, \
+                    mounted(restored.partition(number), "ext4", "ro,noload") as dst:
+                assert rsync_differences(src, dst) == []
+
+
+async def test_a_loop_device_attached_while_the_editor_is_open_appears_then_goes(paths, log_file,
+                                                                                  tmp_path):
+    """Hot-plug with the real pyudev monitor and the real discovery: a disk image attached to
+    a loop device is a disk arriving; detaching it, the disk leaving."""
+    image = tmp_path / "plugged.img"
+    with open(image, "wb") as f:
+        f.truncate(300 * 1024 * 1024)
+    app = RestoreApp(paths["set"], theme="textual-dark", core=Core(), log_path=str(log_file))
+    loop = ""
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("c")
+            await pilot.pause()
+            editor = app.screen
+            assert isinstance(editor, MappingScreen)
+            await wait_for(pilot, lambda: any(w.group == "hot-plug" and w.is_running
+                                              for w in app.workers), "the hot-plug worker")
+            machine = editor.query_one("#machine", OptionList)
+
+            def listed() -> list[str]:
+                return [machine.get_option_at_index(i).id for i in range(machine.option_count)]
+
+            loop = subprocess.run(["losetup", "--find", "--show", str(image)], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+            await wait_for(pilot, lambda: loop in listed(), f"{loop} in the list", seconds=30)
+            assert f"loop device of {image}" in " ".join(
+                str(machine.get_option(loop).prompt).split())
+            subprocess.run(["losetup", "-d", loop], check=True)
+            await wait_for(pilot, lambda: loop not in listed(), f"{loop} gone from the list",
+                           seconds=30)
+            loop = ""
+    finally:
+        if loop:
+            subprocess.run(["losetup", "-d", loop], check=False)
