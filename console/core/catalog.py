@@ -243,13 +243,8 @@ class Catalog:
             raise RestoreError(f"The catalog cannot be read: {exc}.",
                                "Use another copy of the set.") from None
 
-    def _entries(self, sql: str, args: tuple) -> Iterator[Entry]:
-        try:
-            for row in self._db.execute(sql, args):
-                yield Entry(*row)
-        except sqlite3.DatabaseError as exc:
-            raise RestoreError(f"The catalog cannot be read: {exc}.",
-                               "Use another copy of the set.") from None
+    def _entries(self, sql: str, args: tuple | list) -> Iterator[Entry]:
+        return self._rows(Entry, sql, args)
 
     def list_dir(self, fs: int, path: bytes, start: int = 0, count: int = -1) -> list[Entry]:
         """The entries of directory path sorted by name; `start` and `count` give one page."""
@@ -344,7 +339,8 @@ class Catalog:
         return self._entries(_SELECT + f" WHERE fs = ? AND ({condition}) ORDER BY offset",
                              (fs, *params))
 
-    def _rows(self, kind, sql: str, args: list) -> Iterator:
+    def _rows(self, kind, sql: str, args: tuple | list) -> Iterator:
+        """Rows of the query as `kind` objects; a damaged catalog is said in words."""
         try:
             for row in self._db.execute(sql, args):
                 yield kind(*row)
