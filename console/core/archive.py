@@ -9,6 +9,7 @@ files exactly.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -17,7 +18,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator, Sequence
 
 from .errors import RestoreError
 from .events import Listener, Progress
@@ -188,6 +189,28 @@ class _PipeFeeder:
             pass
 
 
+@contextlib.contextmanager
+def tar_extractor(target: str, doing: str, options: Sequence[str] = ()) -> Iterator[_PipeFeeder]:
+    """GNU tar -x into target, fed through the yielded feeder. On leaving, tar's stdin is closed
+    and its exit awaited; a failure of tar raises tar_failed, an exception inside kills tar."""
+    proc = subprocess.Popen([require("tar"), *TAR_EXTRACT, *options, "-f", "-", "-C", target],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    widen_pipe(proc.stdin.fileno())
+    feeder = _PipeFeeder(proc.stdin)
+    try:
+        yield feeder
+        feeder.close()
+    except BaseException:
+        proc.kill()
+        feeder.close()
+        raise
+    finally:
+        stderr = proc.stderr.read()
+        proc.wait()
+    if proc.returncode != 0:
+        raise tar_failed(proc.returncode, stderr, doing, target)
+
+
 @dataclass
 class Extracted:
     files: int
@@ -201,7 +224,6 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
 
     `expected(offset)` gives the catalog's BLAKE3 of the member starting at that offset.
     """
-    tar = require("tar")
     path = single_piece(archive, set_dir, label)
     progress = Progress(f"Restoring {label}", bytes_total=archive.uncompressed_size,
                         files_total=archive.members)
@@ -209,37 +231,23 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
     scanner = TarScanner(archive=archive.pieces[0].file)
     mismatched: list[bytes] = []
     checked = 0
-    proc = subprocess.Popen([tar, *TAR_EXTRACT, "-f", "-", "-C", target],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    widen_pipe(proc.stdin.fileno())
-    feeder = _PipeFeeder(proc.stdin)
-    try:
-        with SeekableReader(path, archive.pieces[0].file) as reader:
-            for _frame, data in reader.iter_frames():
-                # Scan before tar sees the bytes: an unsafe name stops us before it is written.
-                scanner.feed(data)
-                if not feeder.put(data):
-                    break  # tar stopped reading: its exit status says why
-                members = scanner.members
-                for member in members[checked:]:
-                    if member.blake3 is not None and member.blake3 != expected(member.offset):
-                        mismatched.append(member.path)
-                checked = len(members)
-                progress.bytes_done = scanner.pos
-                progress.files_done = checked
-                progress.current = members[-1].path.decode(errors="replace") if members else ""
-                tick()
+    with tar_extractor(target, f"Extracting {label}") as feeder, \
+            SeekableReader(path, archive.pieces[0].file) as reader:
+        for _frame, data in reader.iter_frames():
+            # Scan before tar sees the bytes: an unsafe name stops us before it is written.
+            scanner.feed(data)
+            if not feeder.put(data):
+                break  # tar stopped reading: its exit status says why
+            members = scanner.members
+            for member in members[checked:]:
+                if member.blake3 is not None and member.blake3 != expected(member.offset):
+                    mismatched.append(member.path)
+            checked = len(members)
+            progress.bytes_done = scanner.pos
+            progress.files_done = checked
+            progress.current = members[-1].path.decode(errors="replace") if members else ""
+            tick()
         scanner.finish()
-        feeder.close()
-    except BaseException:
-        proc.kill()
-        feeder.close()
-        raise
-    finally:
-        stderr = proc.stderr.read()
-        proc.wait()
-    if proc.returncode != 0:
-        raise tar_failed(proc.returncode, stderr, f"Extracting {label}", target)
     tick(force=True)
     return Extracted(files=checked, bytes=scanner.pos, mismatched=mismatched)
 

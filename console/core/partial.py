@@ -29,12 +29,11 @@ import heapq
 import itertools
 import os
 import stat
-import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, Iterator
 
-from .archive import READ_SIZE, TAR_EXTRACT, Throttle, single_piece, tar_failed, widen_pipe
+from .archive import READ_SIZE, Throttle, single_piece, tar_extractor
 from .backupset import BackupSet
 from .browse import resolve
 from .catalog import Catalog, Entry, Totals
@@ -300,7 +299,7 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
     if (reader is None) == (stream is None):
         raise ValueError("give either a reader or a stream")
     started = time.monotonic()
-    tar = require("tar")
+    require("tar")  # before the first directory is made
     plan = plan_selection(catalog, selection)
     result = SelectionResult(destinations=[dest])
     if not plan.entries:
@@ -325,18 +324,17 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
     scanner = TarScanner(archive=archive_name)
     expected: collections.deque[Item] = collections.deque()
     checked = 0
-    proc = subprocess.Popen([tar, *TAR_EXTRACT, *_POLICY_OPTIONS[existing], "-f", "-", "-C", dest],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    widen_pipe(proc.stdin.fileno())
     buffer = bytearray()
     current: Item | None = None
     rewriter: HeaderRewriter | None = None
 
-    def flush() -> None:
+    def flush(feeder) -> bool:
+        """Scans and sends what is buffered; False once tar has stopped reading."""
         nonlocal checked
         # Scan before tar sees the bytes: an unsafe name stops us before it is written.
         scanner.feed(buffer)
-        proc.stdin.write(buffer)
+        if not feeder.put(bytes(buffer)):
+            return False
         buffer.clear()
         for member in scanner.members[checked:]:
             item = expected.popleft()
@@ -352,35 +350,26 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
         progress.files_done = checked
         progress.current = os.fsdecode(scanner.members[-1].path) if scanner.members else ""
         tick()
+        return True
 
-    try:
-        try:
-            for item, chunk in cutter.cut(frames):
-                if item is not current:
-                    current = item
-                    expected.append(item)
-                    rewriter = HeaderRewriter(item.changes, os.fsdecode(item.path)) \
-                        if item.changes else None
-                    where = dest_b + (item.path if item.path != b"/" else b"")
-                    if _already_there(where, item, existing):
-                        result.skipped.append(item.path)
-                buffer += rewriter.feed(chunk) if rewriter is not None else chunk
-                if len(buffer) >= READ_SIZE:
-                    flush()
+    with tar_extractor(dest, f"Extracting the selection of {label}",
+                       _POLICY_OPTIONS[existing]) as feeder:
+        for item, chunk in cutter.cut(frames):
+            if item is not current:
+                current = item
+                expected.append(item)
+                rewriter = HeaderRewriter(item.changes, os.fsdecode(item.path)) \
+                    if item.changes else None
+                where = dest_b + (item.path if item.path != b"/" else b"")
+                if _already_there(where, item, existing):
+                    result.skipped.append(item.path)
+            buffer += rewriter.feed(chunk) if rewriter is not None else chunk
+            if len(buffer) >= READ_SIZE and not flush(feeder):
+                break  # tar stopped reading: its exit status says why
+        else:
             buffer += END_OF_ARCHIVE
-            flush()
-            scanner.finish()
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-    except BaseException:
-        proc.kill()
-        raise
-    finally:
-        stderr = proc.stderr.read()
-        proc.wait()
-    if proc.returncode != 0:
-        raise tar_failed(proc.returncode, stderr, f"Extracting the selection of {label}", dest)
+            if flush(feeder):
+                scanner.finish()
     if expected:
         raise RestoreError(f"The archive of {label} ended before "
                            f"{os.fsdecode(expected[0].path)}.",
