@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
+from hypothesis import strategies as st
+
 from console.core.catalog import CatalogWriter
 from console.core.tarscan import Member
 
@@ -59,3 +61,24 @@ def make_set_catalog(path: str, filesystems: dict[int, tuple[dict, dict]]) -> di
         writer.add(fs, _members(full[fs], links), lambda o: o // (1 << 20))
     writer.close()
     return full
+
+
+@st.composite
+def random_trees(draw, names: list[bytes], kinds: list[str], max_children: int, max_size: int):
+    """A random tree of depth <= 3 as {path: (kind, size)}; only files have a size."""
+    tree = {}
+    dirs = [b""]
+    for depth in range(3):
+        new_dirs = []
+        for parent in dirs:
+            for name in draw(st.lists(st.sampled_from(names), unique=True,
+                                      max_size=max_children)):
+                path = parent + b"/" + name
+                if depth < 2 and draw(st.booleans()):
+                    tree[path] = ("dir", 0)
+                    new_dirs.append(path)
+                else:
+                    kind = draw(st.sampled_from(kinds))
+                    tree[path] = (kind, draw(st.integers(0, max_size)) if kind == "file" else 0)
+        dirs = new_dirs
+    return tree

@@ -8,27 +8,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from console.core.catalog import Catalog
 from console.core.filetree import TreeModel
 from console.core.selection import ALL, NONE, SOME
-from tests.catalogs import make_catalog
+from tests.catalogs import make_catalog, random_trees
 
 NAMES = [b"a", b"a-b", b"a.c", b"b", b"c"]
 
 
-@st.composite
-def trees(draw):
-    tree = {}
-    dirs = [b""]
-    for depth in range(3):
-        new_dirs = []
-        for parent in dirs:
-            for name in draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=5)):
-                path = parent + b"/" + name
-                if depth < 2 and draw(st.booleans()):
-                    tree[path] = ("dir", 0)
-                    new_dirs.append(path)
-                else:
-                    tree[path] = ("file", draw(st.integers(0, 1000)))
-        dirs = new_dirs
-    return tree
+def trees():
+    return random_trees(NAMES, ["file"], 5, 1000)
 
 
 def flatten(full, opened):

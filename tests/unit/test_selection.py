@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from console.core.catalog import Catalog, Totals
 from console.core.selection import ALL, NONE, SOME, Selection
-from tests.catalogs import make_catalog
+from tests.catalogs import make_catalog, random_trees
 
 NAMES = [b"a", b"a-b", b"a.c", b"a b", b"a0", b"b"]
 
@@ -22,24 +22,9 @@ def subtree(tree, path):
     return [p for p in tree if p == path or path == b"/" or p.startswith(path + b"/")]
 
 
-@st.composite
-def trees(draw):
+def trees():
     """A random tree of depth <= 3; files carry sizes."""
-    tree = {}
-    dirs = [b""]
-    for depth in range(3):
-        new_dirs = []
-        for parent in dirs:
-            for name in draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=4)):
-                path = parent + b"/" + name
-                if depth < 2 and draw(st.booleans()):
-                    tree[path] = ("dir", 0)
-                    new_dirs.append(path)
-                else:
-                    kind = draw(st.sampled_from(["file", "file", "symlink", "hardlink"]))
-                    tree[path] = (kind, draw(st.integers(0, 10_000)) if kind == "file" else 0)
-        dirs = new_dirs
-    return tree
+    return random_trees(NAMES, ["file", "file", "symlink", "hardlink"], 4, 10_000)
 
 
 class BruteForce:
