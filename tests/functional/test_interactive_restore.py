@@ -73,6 +73,19 @@ def the_app(paths, log_file, **core) -> RestoreApp:
                       demo=True)
 
 
+
+def assert_same_filesystems_and_trees(source: Path, target: Path) -> None:
+    """Same UUID, label and type on partitions 2-4; the ext4 trees equal under rsync."""
+    with attached(source, read_only=True) as original, attached(target, read_only=True) as restored:
+        for number in (2, 3, 4):
+            want, got = blkid_of(original.partition(number)), blkid_of(restored.partition(number))
+            assert (got.get("UUID"), got.get("LABEL"), got.get("TYPE")) == \
+                (want.get("UUID"), want.get("LABEL"), want.get("TYPE"))
+        for number in (2, 3):
+            with mounted(original.partition(number), "ext4", "ro,noload") as src, \
+                    mounted(restored.partition(number), "ext4", "ro,noload") as dst:
+                assert rsync_differences(src, dst) == []
+
 async def test_restore_onto_a_disk_image_by_key_presses_then_compare_and_shell(paths, log_file):
     target = paths["same"]
     seen_in_shell = {}
@@ -141,16 +154,7 @@ async def test_restore_onto_a_disk_image_by_key_presses_then_compare_and_shell(p
         assert target_table[key] == source_table[key]
     strip = lambda parts: [{k: v for k, v in p.items() if k != "node"} for p in parts]  # noqa: E731
     assert strip(target_table["partitions"]) == strip(source_table["partitions"])
-    with attached(Path(paths["source"]), read_only=True) as source, \
-            attached(Path(target), read_only=True) as restored:
-        for number in (2, 3, 4):
-            want, got = blkid_of(source.partition(number)), blkid_of(restored.partition(number))
-            assert (got.get("UUID"), got.get("LABEL"), got.get("TYPE")) == \
-                (want.get("UUID"), want.get("LABEL"), want.get("TYPE"))
-        for number in (2, 3):
-            with mounted(source.partition(number), "ext4", "ro,noload") as src, \
-                    mounted(restored.partition(number), "ext4", "ro,noload") as dst:
-                assert rsync_differences(src, dst) == []
+    assert_same_filesystems_and_trees(Path(paths["source"]), Path(target))
 
 
 async def test_a_cancelled_restore_stops_and_leaves_nothing_attached_or_mounted(paths, log_file):
@@ -233,16 +237,7 @@ async def test_clone_onto_the_larger_image_with_root_edited_by_key_presses(paths
     assert found[2][1] == 300 * MiB
     assert found[1][1] == 1 * MiB and found[4][1] == 32 * MiB
     assert found[3][1] > 70 * MiB
-    with attached(Path(paths["source"]), read_only=True) as source, \
-            attached(Path(target), read_only=True) as restored:
-        for number in (2, 3, 4):
-            want, got = blkid_of(source.partition(number)), blkid_of(restored.partition(number))
-            assert (got.get("UUID"), got.get("LABEL"), got.get("TYPE")) == \
-                (want.get("UUID"), want.get("LABEL"), want.get("TYPE"))
-        for number in (2, 3):
-            with mounted(source.partition(number), "ext4", "ro,noload") as src, \
-                    mounted(restored.partition(number), "ext4", "ro,noload") as dst:
-                assert rsync_differences(src, dst) == []
+    assert_same_filesystems_and_trees(Path(paths["source"]), Path(target))
 
 
 async def test_a_loop_device_attached_while_the_editor_is_open_appears_then_goes(paths, log_file,
