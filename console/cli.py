@@ -114,46 +114,36 @@ def _planning_arguments(p: argparse.ArgumentParser) -> None:
                    help="room kept above the data in each partition (default 64M)")
 
 
-def _policies(args) -> dict:
+def _policies(args):
+    """(the policy of each disk named by --part, the policy of the others) from the options."""
     from .core.resize import Override, ResizePolicy, parse_size
+    settings = {"mode": args.resize}
+    if args.slack:
+        try:
+            settings["min_slack"] = parse_size(args.slack)
+        except ValueError:
+            raise UsageError(f"--slack {args.slack!r} is not a size.",
+                             "Example: --slack 256M") from None
     policies: dict[str, ResizePolicy] = {}
-
-    def policy(src: str) -> ResizePolicy:
-        if src not in policies:
-            policies[src] = ResizePolicy(mode=args.resize)
-            if args.slack:
-                try:
-                    policies[src].min_slack = parse_size(args.slack)
-                except ValueError:
-                    raise UsageError(f"--slack {args.slack!r} is not a size.",
-                                     "Example: --slack 256M") from None
-        return policies[src]
-
     for item in args.part:
         where, sep, spec = item.partition("=")
         src, colon, number = where.rpartition(":")
         if not sep or not colon or not number.isdigit():
             raise UsageError(f"--part {item!r} is not of the form SRC:N=SPEC.",
                              "Example: --part /dev/sda:2=rest")
-        policy(src).overrides[int(number)] = Override.parse(spec)
-    return {"*": policy("*"), **policies}
+        policies.setdefault(src, ResizePolicy(**settings)).overrides[int(number)] = \
+            Override.parse(spec)
+    return policies, ResizePolicy(**settings)
 
 
 def _plan_from_args(args):
-    from .core.backupset import load_set
     from .core.plan import make_plan
     from .core.restore import parse_maps
     if args.set_path is None:
         raise UsageError("Name the backup set (SET).", "Example: restore-console plan /mnt/set")
     given = parse_maps(args.map) if args.map else None
-    policies = _policies(args)
-    default = policies.pop("*")
-    backup_set = load_set(args.set_path)
-    for src in policies:
-        backup_set.disk(src)  # an override naming a disk the set does not have is refused
-    for disk in backup_set.disks:
-        policies.setdefault(disk.name, default)
-    return make_plan(args.set_path, given, policies)
+    policies, default = _policies(args)
+    return make_plan(args.set_path, given, policies, default)
 
 
 def cmd_disks(args, printer) -> int:

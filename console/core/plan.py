@@ -24,7 +24,7 @@ from .resize import (PartitionDecision, Resized, ResizePolicy, describe_resize,
 
 PLAN_FORMAT = 1
 
-# What each action does, for the text: "{target}" is the disk's title, other keys are detail's.
+# The step actions, in the order a plan uses them (describe_step says each in words).
 ACTIONS = ("wipe", "create-table", "create-partition", "set-identifiers", "write-boot-area",
            "make-filesystem", "write-image", "mount", "restore", "verify", "finalize")
 
@@ -153,12 +153,17 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
 
 
 def make_plan(set_path: str, given: dict[str, str | None] | None,
-              policies: dict[str, ResizePolicy] | None = None) -> Plan:
+              policies: dict[str, ResizePolicy] | None = None,
+              default: ResizePolicy | None = None) -> Plan:
     """The plan for the set at set_path: the operator's mapping (given) checked, or, when
     given is None, the suggested one; targets are this machine's disks and the image files
-    the mapping names."""
+    the mapping names. `policies` are per original disk (a name the set lacks is refused);
+    the other disks get `default`."""
     backup_set = load_set(set_path)
-    policies = policies or {}
+    for name in policies or {}:
+        backup_set.disk(name)
+    policies = {disk.name: (policies or {}).get(disk.name, default or ResizePolicy())
+                for disk in backup_set.disks}
     images = [t for t in (given or {}).values() if t and os.path.isfile(t)]
     targets = discover_targets(set_path, images)
 
