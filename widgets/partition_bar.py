@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import humanize
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal
 from textual.widget import Widget
 
 from console.core.layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
@@ -45,6 +45,18 @@ class BarSegment:
         if self.used is None:
             return size
         return f"{size}, {humanize.naturalsize(self.used, binary=True)} used"
+
+    def labels(self) -> list[str]:
+        """The label, then shorter forms for a narrow segment: "ext4 /home", "/home"."""
+        return [self.label, self.label.rsplit(" ", 1)[-1]]
+
+    def details(self) -> list[str]:
+        """detail(), then shorter forms: the new size alone or the size without the use, then
+        the size in whole units."""
+        whole = humanize.naturalsize(self.size, binary=True, format="%.0f")
+        if self.note:
+            return [self.note, self.note.rsplit("->", 1)[-1], whole]
+        return [self.detail(), humanize.naturalsize(self.size, binary=True), whole]
 
 
 def widths(sizes: list[int], total_width: int) -> list[int]:
@@ -77,8 +89,7 @@ def resized_segments(resized: Resized, filesystems: list[Filesystem]) -> list[Ba
 
 
 class PartitionBar(Widget):
-    """A disk drawn as a bar. `scale` is the size the full width stands for (default: the
-    disk's own size); give two bars the same scale to compare an original and a new disk."""
+    """A disk drawn as a bar across the widget's width."""
 
     DEFAULT_CSS = """
     PartitionBar {
@@ -99,35 +110,28 @@ class PartitionBar(Widget):
     COMPONENT_CLASSES = {"partition-bar--title", "partition-bar--detail",
                          "partition-bar--fs-used", *(f"partition-bar--{s}" for s in STYLES)}
 
-    def __init__(self, title: str, segments: list[BarSegment], *, disk_size: int | None = None,
-                 scale: int | None = None, name: str | None = None, id: str | None = None,
+    def __init__(self, title: str, segments: list[BarSegment], *,
+                 name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.title = title
         self.segments = list(segments)
-        self.disk_size = disk_size or sum(s.size for s in self.segments)
-        self.scale = max(scale or self.disk_size, self.disk_size, 1)
 
-    def update(self, title: str, segments: list[BarSegment], *, disk_size: int | None = None,
-               scale: int | None = None) -> None:
+    def update(self, title: str, segments: list[BarSegment]) -> None:
         self.title = title
         self.segments = list(segments)
-        self.disk_size = disk_size or sum(s.size for s in self.segments)
-        self.scale = max(scale or self.disk_size, self.disk_size, 1)
         self.refresh()
 
     def _style(self, name: str):
         return self.get_component_rich_style(f"partition-bar--{name}", partial=True)
 
     def render(self) -> Text:
-        width = self.size.width
-        bar_width = max(1, round(width * self.disk_size / self.scale))
         segments = self.segments
-        cells = widths([s.size for s in segments], bar_width)
+        cells = widths([s.size for s in segments], max(1, self.size.width))
         labels, bar, details = Text(), Text(), Text()
         for segment, cell in zip(segments, cells):
             style = segment.style if segment.style in STYLES else "other"
-            labels.append(_fit(segment.label, cell))
+            labels.append(fit_text(segment.labels(), cell))
             used = 0
             if segment.used is not None and segment.size:
                 used = min(cell, round(cell * segment.used / segment.size))
@@ -137,7 +141,7 @@ class PartitionBar(Widget):
             if style == "fs" and used:
                 bar.append(" " * used, self._style("fs-used"))
             bar.append(fill * (cell - used), self._style(style))
-            details.append(_fit(segment.detail(), cell), self._style("detail"))
+            details.append(fit_text(segment.details(), cell), self._style("detail"))
         text = Text(no_wrap=True, overflow="crop")
         text.append(self.title, self._style("title"))
         text.append("\n")
@@ -149,39 +153,44 @@ class PartitionBar(Widget):
         return text
 
 
-class LayoutComparison(Vertical):
-    """An original disk's layout over the new one, on one scale: a larger new disk draws a
-    longer bar, and each partition's share of it shows how it grew or shrank."""
+class LayoutComparison(Horizontal):
+    """An original disk's layout and the new one side by side, each bar as wide as its half of
+    the row and each partition as wide as its share of its disk: at 80 columns a disk five
+    times larger on one scale would leave the original too narrow to read, so the sizes are
+    said in the titles and under the partitions ("30.0 GiB->190.0 GiB")."""
 
     DEFAULT_CSS = """
     LayoutComparison { height: auto; }
+    LayoutComparison > PartitionBar.original { margin: 0 2 0 0; }
     """
 
-    def __init__(self, original_title: str, original: list[BarSegment], original_size: int,
-                 new_title: str, new: list[BarSegment], new_size: int, **kwargs) -> None:
+    def __init__(self, original_title: str, original: list[BarSegment], new_title: str,
+                 new: list[BarSegment], **kwargs) -> None:
         super().__init__(**kwargs)
-        scale = max(original_size, new_size)
-        self.original = PartitionBar(original_title, original, disk_size=original_size,
-                                     scale=scale, classes="original")
-        self.new = PartitionBar(new_title, new, disk_size=new_size, scale=scale, classes="new")
+        self.original = PartitionBar(original_title, original, classes="original")
+        self.new = PartitionBar(new_title, new, classes="new")
 
-    def update(self, original_title: str, original: list[BarSegment], original_size: int,
-               new_title: str, new: list[BarSegment], new_size: int) -> None:
-        scale = max(original_size, new_size)
-        self.original.update(original_title, original, disk_size=original_size, scale=scale)
-        self.new.update(new_title, new, disk_size=new_size, scale=scale)
+    def update(self, original_title: str, original: list[BarSegment], new_title: str,
+               new: list[BarSegment]) -> None:
+        self.original.update(original_title, original)
+        self.new.update(new_title, new)
 
     def compose(self) -> ComposeResult:
         yield self.original
         yield self.new
 
 
-def _fit(text: str, width: int) -> str:
-    """text cut or padded to width, with a space before the next segment; nothing in a sliver
-    too narrow to say anything (it would read as part of its neighbour)."""
-    if width < 4:
+def fit_text(texts: list[str], width: int) -> str:
+    """The first of texts (longest first) that fits width with a space before the next segment,
+    else the last one cut and ended with '~' so that "ext4 /home" never reads as "ext4 /";
+    nothing where even that would say too little, or in a sliver (it would read as part of its
+    neighbour)."""
+    for text in texts:
+        if len(text) < width and width >= 4:
+            return text.ljust(width)
+    if width < 6:
         return " " * width
-    return text[: width - 1].ljust(width)
+    return (texts[-1][: width - 2].rstrip() + "~").ljust(width)
 
 
 def disk_segments(disk: Disk, filesystems: list[Filesystem],

@@ -3,8 +3,9 @@ its partitions are laid out there.
 
 Left, the original disks with their targets; right, this machine's disks for the original disk
 at hand (unusable ones listed with the reason, not selectable). The suggested mapping is applied
-when the screen opens. Under them, the original layout over the new one on one scale, and the
-partitions: filesystem and mount point, old and new size, used. A partition can be locked at its
+when the screen opens. Under them, for every disk of the set, its original layout and the new
+one side by side; then the partitions of the disk at hand: filesystem and mount point, old and
+new size, used. A partition can be locked at its
 size, given a size or a percentage, told to take the rest, or put back to the automatic rule;
 the layout is planned again at once (console.core.plan.layout_for) and its problems are listed
 in words. Disks plugged in or removed while the screen is open appear or disappear: a pyudev
@@ -21,7 +22,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.worker import get_current_worker
@@ -64,7 +65,8 @@ class MappingScreen(Screen):
 
     HELP = ("Left: the disks of the set and where each goes. Right: this machine's disks for "
             "the disk at hand; Enter maps it there (a disk that cannot take it says why). Below: "
-            "the original layout over the new one, and the partitions. On the partition list: "
+            "each disk's original layout beside its new one ('>' marks the disk at hand), and "
+            "its partitions. On the partition list: "
             "l locks a partition at its size, s gives it a size (20G), p a percentage of the "
             "disk, r lets it take the rest, a puts it back to the automatic rule. The layout is "
             "planned again at once; what stands against it is listed in words. Disks plugged "
@@ -147,7 +149,11 @@ class MappingScreen(Screen):
                 machine = OptionList(*self._machine_options(), id="machine")
                 machine.border_title = "Onto this machine's disk"
                 yield machine
-            yield LayoutComparison(*self._comparison(), id="comparison")
+            # Every disk of the set, original left and new right; '>' marks the one at hand.
+            with Vertical(id="comparisons"):
+                for index, disk in enumerate(self.disks):
+                    yield LayoutComparison(*self._comparison(disk), id=f"comparison-{index}",
+                                           classes="current" if index == self.current else "")
             partitions = OptionList(*self._partition_options(self.disk,
                                                              self.planned(self.disk)),
                                     id="partitions")
@@ -236,27 +242,28 @@ class MappingScreen(Screen):
         options.append(option(f"{mark} Do not restore this disk", id=SKIP))
         return options
 
-    def _comparison(self) -> tuple:
-        """LayoutComparison's arguments: the original layout over the planned one."""
-        disk = self.disk
+    def _comparison(self, disk: Disk) -> tuple:
+        """LayoutComparison's arguments for disk: its original layout and the planned one. The
+        disk at hand is marked with '>' (no colour needed to see which one the keys edit)."""
         filesystems = self.app.backup_set.filesystems_on(disk.name)
         target = self.target(self.chosen.get(disk.name))
-        found = self.planned(disk)
+        mark = ">" if disk is self.disk else " "
+        title = f"{mark} {disk.name.removeprefix('/dev/')}: {size(disk.size)}"
         original = disk_segments(disk, filesystems)
-        title = f"Original {disk.name}: {size(disk.size)}"
         if target is None:
-            return (title, original, disk.size, "Not restored: no target chosen", [],
-                    disk.size)
+            return title, original, "Not restored", []
+        found = self.fit_of(disk, target)
         if found.resized is None:
-            return (title, original, disk.size,
-                    f"On {target.name}: {size(target.size)}, the layout does not fit",
-                    [BarSegment("does not fit", target.size, style="free")], target.size)
-        return (title, original, disk.size,
-                f"On {target.name}: {size(target.size)} ({found.resized.mode})",
-                resized_segments(found.resized, filesystems), target.size)
+            return (title, original, f"On {target.name}: {size(target.size)}, does not fit",
+                    [BarSegment("does not fit", target.size, style="free")])
+        return (title, original, f"On {target.name}: {size(target.size)} ({found.resized.mode})",
+                resized_segments(found.resized, filesystems))
 
     def _fill_layout(self) -> None:
-        self.query_one("#comparison", LayoutComparison).update(*self._comparison())
+        for index, disk in enumerate(self.disks):
+            comparison = self.query_one(f"#comparison-{index}", LayoutComparison)
+            comparison.update(*self._comparison(disk))
+            comparison.set_class(index == self.current, "current")
         partitions = self.query_one("#partitions", OptionList)
         highlighted = partitions.highlighted
         partitions.clear_options()

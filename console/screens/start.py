@@ -104,8 +104,7 @@ class StartScreen(Screen):
                 yield Static(set_summary(backup_set, app.core.now()), id="set")
                 for disk in backup_set.disks:
                     yield PartitionBar(disk_title(disk),
-                                       disk_segments(disk, backup_set.filesystems),
-                                       disk_size=disk.size)
+                                       disk_segments(disk, backup_set.filesystems))
                     lines = filesystem_lines(backup_set, disk.name)
                     if lines:
                         yield Static("\n".join(lines), classes="filesystems")

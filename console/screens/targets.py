@@ -76,8 +76,7 @@ class TargetsScreen(Screen):
         self._suggest()
         with VerticalScroll(id="disks"):
             for index, disk in enumerate(backup_set.disks):
-                yield PartitionBar(disk_title(disk), disk_segments(disk, backup_set.filesystems),
-                                   disk_size=disk.size)
+                yield PartitionBar(disk_title(disk), disk_segments(disk, backup_set.filesystems))
                 options = DiskTargets(disk, id=f"disk-{index}", classes="targets")
                 yield options
         if self.kind == RESTORE:

@@ -11,6 +11,7 @@ from console.screens.done import DoneScreen
 from console.screens.mapping import MappingScreen
 from console.screens.review import ReviewScreen
 from tests.functional.screentext import shown
+from widgets.partition_bar import LayoutComparison
 from tests.functional.stage import (GiB, MiB, TARGETS, WEB01, FakeMonitor, disk, stage_app,
                                     stage_core, wait_for)
 
@@ -50,10 +51,16 @@ async def test_the_suggested_mapping_is_applied_and_unusable_disks_say_why():
         assert machine.get_option("/dev/sde").disabled
         assert "The layout of /dev/sdb does not fit on a target of 40.0 GiB" in \
             prompt(machine, "/dev/sde")
-        text = shown(app)
-        assert "Original /dev/sdb: 100.0 GiB" in text and "On sdb: 100.0 GiB (same geometry)" \
-            in text
-        assert "The layouts fit. Press n to review the plan." in text
+        # Every mapped disk shows its original layout beside the new one; '>' moved to sdb.
+        first, second = editor.query(LayoutComparison)
+        assert first.original.render().plain.startswith("  sda: 40.0 GiB")
+        assert first.new.render().plain.startswith("On sda: 40.0 GiB (same geometry)")
+        assert second.original.render().plain.startswith("> sdb: 100.0 GiB")
+        assert second.new.render().plain.startswith("On sdb: 100.0 GiB (same geometry)")
+        assert second.has_class("current") and not first.has_class("current")
+        assert first.original.region.y == first.new.region.y  # side by side, not stacked
+        assert first.original.region.right <= first.new.region.x
+        assert "The layouts fit. Press n to review the plan." in shown(app)
 
 
 async def test_clone_onto_the_larger_disk_with_root_taking_the_rest():
@@ -74,6 +81,10 @@ async def test_clone_onto_the_larger_disk_with_root_taking_the_rest():
         assert "Partition 2 takes the rest: the layout is planned again." in shown(app)
         partitions = editor.query_one("#partitions", OptionList)
         assert "[takes the rest]" in prompt(partitions, "2")
+        # The new layout beside the original: root 30 GiB -> 190 GiB, most of the bar.
+        new_bar = editor.query_one("#comparison-0", LayoutComparison).new.render().plain
+        assert new_bar.startswith("On sdc: 200.0 GiB (proportional)")
+        assert "30.0 GiB->190.0 GiB" in new_bar.split("\n")[3]
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from console.core.backupset import load_set
-from widgets.partition_bar import BarSegment, disk_segments, widths
+from widgets.partition_bar import BarSegment, fit_text, disk_segments, widths
 
 WEB01 = str(Path(__file__).parent.parent / "functional" / "data" / "web-01")
 GiB = 1024 ** 3
@@ -49,28 +49,46 @@ def test_free_space_of_more_than_one_percent_is_shown():
     assert segments[-1] == BarSegment("free", 4 * GiB + 1024 ** 2, style="free")
 
 
-async def test_an_original_and_a_new_layout_share_one_scale():
+async def test_an_original_and_a_new_layout_stand_side_by_side():
     from textual.app import App
 
     from widgets.partition_bar import LayoutComparison
 
     original = [BarSegment("ext4 /", 30 * GiB, used=6 * GiB), BarSegment("swap", 10 * GiB,
                                                                           style="swap")]
-    new = [BarSegment("ext4 /", 60 * GiB, used=6 * GiB, note="30.0 GiB -> 60.0 GiB"),
+    new = [BarSegment("ext4 /", 60 * GiB, used=6 * GiB, note="30.0 GiB->60.0 GiB"),
            BarSegment("swap", 20 * GiB, style="swap")]
 
     class Show(App):
         def compose(self):
-            yield LayoutComparison("Original", original, 40 * GiB, "New", new, 80 * GiB)
+            yield LayoutComparison("Original", original, "New", new)
 
     app = Show()
     async with app.run_test(size=(80, 12)) as pilot:
         await pilot.pause()
         comparison = app.query_one(LayoutComparison)
+        assert comparison.original.region.y == comparison.new.region.y
+        assert comparison.original.region.right < comparison.new.region.x
         old_rows = comparison.original.render().plain.split("\n")
         new_rows = comparison.new.render().plain.split("\n")
         assert old_rows[0] == "Original" and new_rows[0] == "New"
-        assert len(old_rows[2]) == 40 and len(new_rows[2]) == 80  # half the size, half as long
-        assert old_rows[1].startswith("ext4 /") and old_rows[1][30:].startswith("swap")
-        assert new_rows[3].startswith("30.0 GiB -> 60.0 GiB")
+        # Each bar fills its half; root is three quarters of it on both disks.
+        width = comparison.original.size.width
+        assert width >= 36 and len(old_rows[2]) == width and len(new_rows[2]) == width
+        root_cells = round(width * 3 / 4)
+        assert old_rows[1].startswith("ext4 /") and old_rows[1][root_cells:].startswith("swap")
+        assert new_rows[1][root_cells:].startswith("swap")
+        assert new_rows[3].startswith("30.0 GiB->60.0 GiB")
         assert old_rows[3].startswith("30.0 GiB, 6.0 GiB used")
+
+
+def test_a_narrow_segment_says_a_shorter_form_never_a_misleading_cut():
+    home = BarSegment("ext4 /home", 8 * GiB, used=3 * GiB)
+    assert fit_text(home.labels(), 7) == "/home  "
+    assert fit_text(home.details(), 7) == "8 GiB  "
+    assert fit_text(home.labels(), 6) == "/home "
+    assert fit_text(["ext4 /srv/data"], 7) == "ext4~  "
+    assert fit_text(["ext4 /srv/data"], 5) == "     "  # "ex~" would say too little
+    grown = BarSegment("ext4 /", 190 * GiB, note="30.0 GiB->190.0 GiB")
+    assert fit_text(grown.details(), 12) == "190.0 GiB   "
+    assert fit_text(home.labels(), 3) == "   "  # a sliver says nothing
