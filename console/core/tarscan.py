@@ -144,8 +144,14 @@ class TarScanner:
     def feed(self, chunk) -> None:
         view = memoryview(chunk)
         i, n = 0, len(view)
+        data = chunk if isinstance(chunk, bytes) else bytes(chunk)
         while i < n:
             state = self._state
+            if (state == _HEADER and not self._buf and self._member_start is None
+                    and not self._pax and self._long_name is None and self._long_link is None):
+                i = self._whole_members(data, view, i)
+                if i >= n:
+                    break
             if state == _END:
                 self.pos += n - i
                 return
@@ -197,6 +203,76 @@ class TarScanner:
                 self._extra(block)
             else:
                 self._sparse_map(block)
+
+    def _whole_members(self, data: bytes, view: memoryview, i: int) -> int:
+        """The fast path: plain members (an optional pax header, then a ustar header of any
+        type but sparse, and their data) that lie whole in this chunk, parsed in one loop; the
+        first one that does not returns to the byte-wise path at its start, which handles it
+        (or says what is wrong with it). Returns where that is."""
+        n = len(data)
+        members = self.members
+        hash_files = self.hash_files
+        start = i
+        try:
+            while n - i >= BLOCK:
+                h = data[i : i + BLOCK]
+                at = i + BLOCK
+                pax = None
+                if h[156] == 0x78:  # "x": the member's pax header, its records, its header
+                    size = int(h[124:136].rstrip(b"\0"), 8)
+                    at += (size + BLOCK - 1) & ~(BLOCK - 1)
+                    if h[257:262] != b"ustar" or at + BLOCK > n:
+                        break
+                    pax = _pax_records(data[i + BLOCK : i + BLOCK + size])
+                    if b"GNU.sparse.major" in pax:
+                        break
+                    h = data[at : at + BLOCK]
+                    at += BLOCK
+                typeflag = h[156:157]
+                kind = KINDS.get(typeflag)
+                # End of archive, long names, a prefix field, damage: the byte-wise path.
+                if kind is None or h[257:262] != b"ustar" or h[345]:
+                    break
+                size = int(h[124:136].rstrip(b"\0"), 8)
+                if pax and b"size" in pax:
+                    size = int(pax[b"size"])
+                length = size if typeflag in _DATA_TYPES else 0
+                end = at + ((length + BLOCK - 1) & ~(BLOCK - 1))
+                if end > n:
+                    break
+                if pax:
+                    name = pax[b"path"] if b"path" in pax else _cstring(h[0:100])
+                    mtime = (_decimal_ns(pax[b"mtime"]) if b"mtime" in pax
+                             else int(h[136:148].rstrip(b"\0"), 8) * 1_000_000_000)
+                    uid = int(pax[b"uid"]) if b"uid" in pax else int(h[108:116].rstrip(b"\0"), 8)
+                    gid = int(pax[b"gid"]) if b"gid" in pax else int(h[116:124].rstrip(b"\0"), 8)
+                    link = pax[b"linkpath"] if b"linkpath" in pax else _cstring(h[157:257])
+                else:
+                    name = _cstring(h[0:100])
+                    mtime = int(h[136:148].rstrip(b"\0"), 8) * 1_000_000_000
+                    uid = int(h[108:116].rstrip(b"\0"), 8)
+                    gid = int(h[116:124].rstrip(b"\0"), 8)
+                    link = _cstring(h[157:257])
+                if kind == "hardlink":
+                    link = normalize(link)
+                elif kind != "symlink":
+                    link = None
+                device = kind == "chardev" or kind == "blockdev"
+                member = Member(
+                    normalize(name), kind, size if kind == "file" else 0,
+                    int(h[100:108].rstrip(b"\0"), 8) & 0o7777, uid, gid, mtime, link,
+                    _number(h[329:337]) if device else 0,
+                    _number(h[337:345]) if device else 0,
+                    self.pos + (i - start), end - i,
+                    blake3.blake3(view[at : at + length]).digest()
+                    if hash_files and kind == "file" else None,
+                )
+                members.append(member)
+                i = end
+        except ValueError:
+            pass  # a field the quick parse does not take (base-256, spaces): byte-wise path
+        self.pos += i - start
+        return i
 
     def _header(self, h: bytes) -> None:
         start = self.pos - BLOCK

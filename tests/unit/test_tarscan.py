@@ -117,3 +117,39 @@ def test_normalize():
     assert normalize(b"./") == b"/"
     assert normalize(b"./etc/passwd") == b"/etc/passwd"
     assert normalize(b"etc//x/") == b"/etc/x"
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_whole_chunk_and_byte_wise_scans_agree_on_every_kind_of_header(fmt):
+    """A chunk holding whole members takes the fast path; one byte at a time never can. Both
+    must read the same members from headers without pax records, with GNU long names, device
+    numbers, the POSIX prefix field and base-256 numbers."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        def add(name, kind=tarfile.REGTYPE, data=b"", **fields):
+            info = tarfile.TarInfo(name)
+            info.type, info.size, info.mtime, info.mode = kind, len(data), 1_700_000_000, 0o4755
+            for key, value in fields.items():
+                setattr(info, key, value)
+            tar.addfile(info, io.BytesIO(data) if data else None)
+        add("./d", tarfile.DIRTYPE)
+        add("./d/file", data=b"content " * 300, uid=1000, gid=100)
+        add("./d/" + "p" * 120 + "/" + "n" * 60, data=b"prefix or long name")
+        add("./d/tty", tarfile.CHRTYPE, devmajor=4, devminor=64)
+        add("./d/link", tarfile.SYMTYPE, linkname="file")
+        add("./d/hard", tarfile.LNKTYPE, linkname="./d/file")
+        if fmt != tarfile.USTAR_FORMAT:
+            add("./d/big-uid", data=b"x", uid=2 ** 40)  # base-256 (GNU) or a pax record
+    archive = buf.getvalue()
+    whole = scan(archive, len(archive))
+    assert scan(archive, 1) == whole
+    by_path = {m.path: m for m in whole}
+    assert by_path[b"/d/file"].blake3 == blake3.blake3(b"content " * 300).digest()
+    assert (by_path[b"/d/file"].uid, by_path[b"/d/file"].gid, by_path[b"/d/file"].mode) == \
+        (1000, 100, 0o4755)
+    assert by_path[b"/d/file"].mtime_ns == 1_700_000_000 * 10 ** 9
+    assert (by_path[b"/d/tty"].devmajor, by_path[b"/d/tty"].devminor) == (4, 64)
+    assert by_path[b"/d/hard"].link == b"/d/file" and by_path[b"/d/link"].link == b"file"
+    assert b"/d/" + b"p" * 120 + b"/" + b"n" * 60 in by_path
+    if fmt != tarfile.USTAR_FORMAT:
+        assert by_path[b"/d/big-uid"].uid == 2 ** 40
