@@ -121,7 +121,9 @@ def attach_disk(path: str, partitions: list[tuple[int, int, int]], *,
         disk = AttachedDisk(path, whole, {n: partition_node(whole, n) for n, _, _ in partitions})
         # Kernels without partition-table support leave -P without effect: partx adds the
         # partitions through BLKPG, and "update" also drops stale ones of an earlier image.
-        if not _partitions_match(disk, partitions, 0.2):
+        # No waiting first: the kernel reads the table inside losetup's attach call, so the
+        # partitions are there when it returns or not at all.
+        if not _partitions_match(disk, partitions, 0):
             run(["partx", "-u", whole], f"add the partitions of {path}", check=False)
             run(["partx", "-a", whole], f"add the partitions of {path}", check=False)
         if not _partitions_match(disk, partitions, 2):
