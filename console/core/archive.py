@@ -1,8 +1,8 @@
 """Archives of one filesystem: written from a mounted tree or a raw partition, and read back.
 
-Writing: GNU tar walks the read-only mount and writes a pax stream; it passes through the
-TarScanner (catalog rows, BLAKE3 of each file) and the SeekableWriter (frames compressed on all
-cores). Extracting: frames are decompressed ahead on a pool, scanned (every file's BLAKE3 is
+Writing: GNU tar walks the read-only mount (the files it comes to next already on their way,
+see readahead) and writes a pax stream; it passes through the TarScanner (catalog rows, BLAKE3
+of each file) and the SeekableWriter (frames compressed on all cores). Extracting: frames are decompressed ahead on a pool, scanned (every file's BLAKE3 is
 checked against the catalog) and fed to GNU tar, which alone restores xattrs, ACLs and sparse
 files exactly.
 """
@@ -23,6 +23,7 @@ from typing import Callable, Iterator, Sequence
 from .errors import RestoreError
 from .events import Listener, Progress
 from .layout import Archive, Piece
+from .readahead import ReadAhead
 from .seekable import FRAME_SIZE, SeekableReader, SeekableWriter
 from .system import first_line, require
 from .tarscan import Member, TarScanner
@@ -89,10 +90,11 @@ def write_tar_archive(root: str, set_dir: str, filename: str, *, label: str,
     fd = proc.stdout.fileno()
     widen_pipe(fd)
     try:
-        with open(out_path, "wb") as out:
+        with open(out_path, "wb") as out, ReadAhead(root) as read_ahead:
             writer = SeekableWriter(out)
             while chunk := os.read(fd, READ_SIZE):
                 scanner.feed(chunk)
+                read_ahead.advance(scanner.pos)
                 writer.write(chunk)
                 progress.bytes_done = scanner.pos
                 progress.files_done = len(scanner.members)
