@@ -215,7 +215,7 @@ def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
     plan = plan_in_place(backup_set, selections, mapping, host=host)
     with contextlib.ExitStack() as stack:
         attached = {}
-        roots: list[tuple[Selection, str]] = []
+        roots: list[tuple[Selection, str, str]] = []
         for item in plan.items:
             if item.target not in attached:
                 layout = read_table(item.target, item.target)
@@ -234,7 +234,7 @@ def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
             listener(Message(f"Mounting {item.fs.title} from {device} (read-write)"))
             where = stack.enter_context(
                 mounted(device, item.fs.type, READ_WRITE_OPTIONS.get(item.fs.type, "")))
-            roots.append((item.selection, where))
+            roots.append((item.selection, where, device))
         result = restore_into_roots(backup_set, roots, existing=existing, listener=listener)
     result.destinations = [item.where() for item in plan.items]
     return result

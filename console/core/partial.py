@@ -465,13 +465,14 @@ def check_restorable(fs: Filesystem) -> None:
 
 def _restore_filesystem(backup_set: BackupSet, catalog: Catalog, fs: Filesystem,
                         selection: Selection, dest: str, existing: str,
-                        listener: Listener) -> SelectionResult:
-    """One filesystem's selection into dest, the directory standing for its root."""
+                        listener: Listener, shown: str = "") -> SelectionResult:
+    """One filesystem's selection into dest, the directory standing for its root (`shown`:
+    how the operator knows it, if not by that path)."""
     check_restorable(fs)
     piece = backup_set.piece_path(fs.archive.pieces[0])
     single_piece(fs.archive, backup_set.path, fs.title)
     listener(Message(f"Restoring {selection.totals(catalog).entries} selected entries "
-                     f"of {fs.title} into {dest}"))
+                     f"of {fs.title} into {shown or dest}"))
     with SeekableReader(piece, fs.archive.pieces[0].file) as reader:
         return extract_selection(catalog, selection, dest, label=fs.title,
                                  archive_name=fs.archive.pieces[0].file, reader=reader,
@@ -516,21 +517,22 @@ def restore_selection(backup_set: BackupSet, selections: list[Selection], into: 
     return result
 
 
-def restore_into_roots(backup_set: BackupSet, roots: list[tuple[Selection, str]], *,
+def restore_into_roots(backup_set: BackupSet, roots: list[tuple[Selection, str, str]], *,
                        existing: str = "overwrite",
                        listener: Listener = ignore) -> SelectionResult:
     """Restores each selection into the directory given with it, which stands for the root of
     the selection's own filesystem (for a restore in place: where that filesystem is
-    mounted). Nothing is created above those directories."""
+    mounted), named in messages by the words given third. Nothing is created above those
+    directories."""
     started = time.monotonic()
     _check_policy(existing)
     result = SelectionResult()
     with Catalog(backup_set.catalog_path) as catalog:
-        for selection, dest in roots:
+        for selection, dest, shown in roots:
             if selection:
                 result.add(_restore_filesystem(backup_set, catalog,
                                                backup_set.filesystem(selection.fs), selection,
-                                               dest, existing, listener))
+                                               dest, existing, listener, shown))
     result.seconds = time.monotonic() - started
     _refuse_mismatched(result)
     return result
