@@ -336,6 +336,7 @@ class Place:
     mapping: dict[str, str]
     title: str  # sdb (as /dev/sda)
     problems: list[str] = field(default_factory=list)
+    note: str = ""  # how it was found, when that helps choosing: "just restored"
 
 
 def places_from(backup_set: BackupSet, candidates: list[Candidate]) -> list[Place]:
@@ -348,9 +349,14 @@ def places_from(backup_set: BackupSet, candidates: list[Candidate]) -> list[Plac
         if not combination:
             continue
         places.append(Place({c.source: c.target for c in combination},
-                            ", ".join(f"{c.name} (as {c.source})" for c in combination),
+                            ", ".join(f"{c.name} (as {_short(c.source)})" for c in combination),
                             [p for c in combination for p in c.problems]))
     return places
+
+
+def _short(source: str) -> str:
+    """An original disk as a title names it: /dev/sda as it is, an image file by its name."""
+    return source if source.startswith("/dev/") else os.path.basename(source)
 
 
 def find_places(backup_set: BackupSet, disks: Iterable[TargetDisk]) -> list[Place]:
@@ -360,6 +366,6 @@ def find_places(backup_set: BackupSet, disks: Iterable[TargetDisk]) -> list[Plac
 
 def place_for_mapping(mapping: dict[str, str], note: str = "") -> Place:
     """A place from a known mapping, such as the one restored just before."""
-    names = ", ".join(f"{os.path.basename(target)} (as {source})"
+    names = ", ".join(f"{os.path.basename(target)} (as {_short(source)})"
                       for source, target in mapping.items())
-    return Place(dict(mapping), names + (f", {note}" if note else ""))
+    return Place(dict(mapping), names, note=note)

@@ -51,8 +51,8 @@ class RestoreChoice:
 
 
 def place_label(place: Place) -> str:
-    return f"Original place: {place.title}" + (f" - {place.problems[0]}" if place.problems
-                                                else "")
+    return (f"Original place: {place.title}" + (f", {place.note}" if place.note else "")
+            + (f" - {place.problems[0]}" if place.problems else ""))
 
 
 class FilePickerScreen(Screen[RestoreChoice | None]):

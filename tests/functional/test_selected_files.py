@@ -189,14 +189,18 @@ async def test_the_disks_just_restored_are_offered_first(tmp_path):
         await pilot.pause()
         picker = app.screen
         assert isinstance(picker, FilePickerScreen)
-        assert [p.title for p in picker.places] == [
-            "sda (as /dev/sda), sdb (as /dev/sdb), just restored",
-            "sdc (as /dev/sda), sde (as /dev/sdb)"]  # the same mapping found again: once
+        assert [(p.title, p.note) for p in picker.places] == [
+            ("sda (as /dev/sda), sdb (as /dev/sdb)", "just restored"),
+            ("sdc (as /dev/sda), sde (as /dev/sdb)", "")]  # the same mapping found again: once
         where = picker.query_one("#picker-place", Select)
         assert where.is_blank()  # two places: the operator chooses
         await pilot.press("down", "space")  # /etc
         where.focus()
-        await pilot.press("enter", "down", "enter", "ctrl+r")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Original place: sda (as /dev/sda), sdb (as /dev/sdb), just restored" \
+            in shown(app)
+        await pilot.press("down", "enter", "ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
         assert in_place.calls[0][1] == {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"}
 

@@ -175,7 +175,9 @@ def test_places_combine_one_candidate_per_original_disk():
          ["in use: /dev/sde1 is mounted at /mnt"])]
     assert places_from(backup_set, []) == []
     just = place_for_mapping({"/dev/sda": "/var/tmp/demo/target.img"}, "just restored")
-    assert just.title == "target.img (as /dev/sda), just restored"
+    assert (just.title, just.note) == ("target.img (as /dev/sda)", "just restored")
+    image = place_for_mapping({"/var/tmp/demo/source.img": "/var/tmp/demo/target.img"})
+    assert image.title == "target.img (as source.img)"  # image files by their names
 
 
 # ---- the plan: checked before anything is written ----
