@@ -215,22 +215,26 @@ def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
     plan = plan_in_place(backup_set, selections, mapping, host=host)
     with contextlib.ExitStack() as stack:
         attached = {}
-        roots: list[tuple[Selection, str, str]] = []
+        devices = []
         for item in plan.items:
             if item.target not in attached:
                 layout = read_table(item.target, item.target)
                 spans = [(p.number, p.start, p.size) for p in layout.partitions]
                 attached[item.target] = stack.enter_context(
                     attach_disk(item.target, spans, read_only=False))
-            device = attached[item.target].partition(item.fs.partition)
+            devices.append(attached[item.target].partition(item.fs.partition))
+        # Every device is checked before the first read-write mount (a mount writes too).
+        for item, device in zip(plan.items, devices):
             what = probe(device)
             found = FoundPartition(item.fs.partition, 0, 0, what.type, what.uuid, what.label)
             if not holds(item.fs, found):
                 raise RestoreError(f"{device} (partition {item.fs.partition} of {item.target}) "
                                    f"holds {found_words(found)}, not {fs_words(item.fs)}. "
-                                   "Nothing was written to it.",
+                                   "Nothing was written.",
                                    "The disk changed while it was being checked; check it "
                                    "from the shell, then try again.")
+        roots: list[tuple[Selection, str, str]] = []
+        for item, device in zip(plan.items, devices):
             listener(Message(f"Mounting {item.fs.title} from {device} (read-write)"))
             where = stack.enter_context(
                 mounted(device, item.fs.type, READ_WRITE_OPTIONS.get(item.fs.type, "")))

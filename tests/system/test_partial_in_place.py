@@ -227,3 +227,34 @@ def test_without_map_the_disk_holding_the_filesystems_is_found(restored):
     with target_mounted(target, read_only=True) as (root, _):
         assert (root / "xattrs/binary").read_bytes() == b"binary\n"
         assert os.getxattr(root / "xattrs/binary", "user.binary") == bytes(range(256))
+
+
+def test_the_devices_themselves_are_checked_again_before_anything_is_mounted(
+        restored, tmp_path, monkeypatch):
+    """A copy of the restored image whose xfs was made anew; the table read is made to say all
+    is well (as if the disk changed right after that check). The probe of the attached
+    partitions refuses, before the ext4, which is the set's, is mounted read-write."""
+    from console.core import inplace
+    from console.core.backupset import load_set
+    from console.core.catalog import Catalog
+    from console.core.errors import RestoreError
+    from console.core.partial import selection_for_paths
+    _, set_dir, name, target, manifest = restored
+    changed = tmp_path / "changed.img"
+    subprocess.run(["cp", "--sparse=always", str(target), str(changed)], check=True)
+    with attached(changed) as disk:
+        subprocess.run(["mkfs.xfs", "-q", "-f", disk.partition(3)], check=True)
+    backup_set = load_set(str(set_dir))
+    claimed = [inplace.FoundPartition(fs["partition"], 0, 0, fs["type"], fs["uuid"])
+               for fs in manifest["filesystems"] if fs["disk"] == name]
+    monkeypatch.setattr(inplace, "read_partitions", lambda target: claimed)
+    with Catalog(backup_set.catalog_path) as catalog:
+        selections = selection_for_paths(backup_set, catalog, ["/etc", "/srv/data/www"])
+    before = image_digest(changed)
+    with pytest.raises(RestoreError) as refused:
+        inplace.restore_in_place(backup_set, selections, {name: str(changed)})
+    assert "(partition 3 of " in refused.value.message and " holds xfs, UUID " in \
+        refused.value.message
+    assert refused.value.message.endswith("Nothing was written.")
+    assert image_digest(changed) == before  # a read-write mount of the ext4 would show
+    assert loops_of(changed) == ""
