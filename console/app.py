@@ -73,6 +73,9 @@ class RestoreApp(App[int]):
         self.demo = demo
         self.set_problem = set_problem  # why there is no set (words), when there is none
         self.backup_set = None
+        # The mapping (original disk -> target) of the last whole restore that finished in this
+        # session: the file picker offers it as the original place of selected files.
+        self.restored_mapping: dict[str, str] | None = None
         self.register_theme(LINUX_CONSOLE_THEME)
         self.theme = choose_theme(theme)
         # The scroll bars' renderer is a class attribute: set it for this app's theme even where

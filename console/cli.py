@@ -78,18 +78,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="FILE", help="also write the plan (JSON) to FILE")
 
     p = sub.add_parser("restore", help="restore disks of the set onto targets, or a selection "
-                                       "of files into a directory")
+                                       "of files to their original place or into a directory")
     _planning_arguments(p)
     p.add_argument("--plan", dest="plan_file", metavar="FILE",
                    help="apply a plan saved by 'plan --save' (it is the confirmation)")
     p.add_argument("--yes", action="store_true",
-                   help="confirm: the targets (or existing files under --into) are overwritten")
+                   help="confirm: the targets are overwritten (with --only: the files "
+                        "already there, in place or under --into)")
     p.add_argument("--only", action="append", metavar="PATH",
                    help="restore only PATH and what is below it (a path of the original "
-                        "machine, or fs-N:/path); give it again for more")
+                        "machine, or fs-N:/path); give it again for more. Without --into the "
+                        "files go back to their original place: onto the set's filesystems "
+                        "on the disks --map names, or on the disks of this machine that hold "
+                        "them (found by UUID)")
     p.add_argument("--into", metavar="DIR",
-                   help="with --only: the directory that stands for the machine's root; each "
-                        "entry goes to DIR + its original path")
+                   help="with --only: restore into a directory instead, which stands for the "
+                        "machine's root; each entry goes to DIR + its original path")
     p.add_argument("--existing", choices=("overwrite", "skip", "newer"), default="overwrite",
                    help="with --only: what to do with files already there (default overwrite)")
 
@@ -104,7 +108,8 @@ def _planning_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("set_path", metavar="SET", nargs="?")
     p.add_argument("--map", action="append", metavar="SRC=TARGET",
                    help="restore original disk SRC onto TARGET (a disk or an image file); "
-                        "SRC= leaves it out; without --map the suggested mapping is used")
+                        "SRC= leaves it out; without --map the suggested mapping is used. With "
+                        "--only: TARGET holds SRC's filesystems now (restored, or the original)")
     p.add_argument("--resize", choices=("proportional", "grow-last"), default="proportional",
                    help="how partitions fit a target of another size (default proportional)")
     p.add_argument("--part", action="append", default=[], metavar="SRC:N=SPEC",
@@ -259,8 +264,8 @@ def _type_bits(kind: str) -> int:
 def cmd_restore(args, printer) -> int:
     if args.only or args.into:
         if args.plan_file or args.part:
-            raise UsageError("--only restores files into a directory; --plan and --part are "
-                             "for whole disks. Give one or the other.")
+            raise UsageError("--only restores selected files; --plan and --part are for whole "
+                             "disks. Give one or the other.")
         return _restore_selection(args, printer)
     from .core.plan import Plan, render
     from .core.restore import apply_plan
@@ -304,13 +309,14 @@ def _restore_selection(args, printer) -> int:
     if not args.only:
         raise UsageError("--into needs --only PATH: it restores a selection of files.",
                          "Example: restore SET --only /etc --into /mnt/restored")
+    if args.set_path is None:
+        raise UsageError("Name the backup set (SET).",
+                         "Example: restore-console restore /mnt/set --only /etc --yes")
     if not args.into:
-        raise UsageError("--only needs --into DIR: the directory that stands for the machine's "
-                         "root (mount the restored system there to put files back in place).",
-                         "Example: restore SET --only /etc/passwd --into /mnt/restored")
+        return _restore_in_place(args, printer)
     if args.map:
-        raise UsageError("--map restores whole disks; --only with --into restores files into a "
-                         "directory. Give one or the other.")
+        raise UsageError("--map names the disks to restore in place onto; --into restores into "
+                         "a directory. Give one or the other.")
     into = os.path.abspath(args.into)
     if (not args.yes and args.existing != "skip" and os.path.isdir(into)
             and any(os.scandir(into))):
@@ -328,12 +334,57 @@ def _restore_selection(args, printer) -> int:
           f"read {humanize.intcomma(result.frames_read)} of "
           f"{humanize.intcomma(result.frames_total)} compressed frames; every file matched "
           "its BLAKE3.")
+    _print_skipped(result, args.existing)
+    return 0
+
+
+def _restore_in_place(args, printer) -> int:
+    """--only without --into: the files go back onto the set's filesystems where they are now
+    (the disks --map names, or those of this machine found holding them)."""
+    from .core.backupset import load_set
+    from .core.catalog import Catalog
+    from .core.inplace import find_mapping, plan_in_place, restore_in_place
+    from .core.partial import selection_for_paths
+    from .core.restore import parse_maps
+    backup_set = load_set(args.set_path)
+    with Catalog(backup_set.catalog_path) as catalog:
+        selections = selection_for_paths(backup_set, catalog, args.only)
+    if args.map:
+        mapping = {src: target for src, target in parse_maps(args.map).items() if target}
+        for src in mapping:
+            backup_set.disk(src)  # a name the set does not have is refused in words
+    else:
+        found = find_mapping(backup_set, selections)
+        for src, candidate in found.items():
+            print(f"The filesystems of {src} were found on {candidate.target}: "
+                  f"{candidate.title}")
+        mapping = {src: candidate.target for src, candidate in found.items()}
+    plan = plan_in_place(backup_set, selections, mapping)
+    print(plan.render(args.existing))
+    if not args.yes:
+        raise UsageError(f"This writes into the filesystems above, on "
+                         f"{', '.join(plan.targets)}. Nothing was written.",
+                         "Review what is shown above, then add --yes to confirm.")
+    result = restore_in_place(backup_set, selections, mapping, existing=args.existing,
+                              listener=printer)
+    printer.close()
+    print(f"Restored {humanize.intcomma(result.entries)} entries "
+          f"({_size(result.bytes)} of archive) in place in {_duration(result.seconds)}; "
+          f"read {humanize.intcomma(result.frames_read)} of "
+          f"{humanize.intcomma(result.frames_total)} compressed frames; every file matched "
+          "its BLAKE3.")
+    for where in result.destinations:
+        print(f"  onto {where}")
+    _print_skipped(result, args.existing)
+    return 0
+
+
+def _print_skipped(result, existing: str) -> None:
     if result.skipped:
         shown = ", ".join(os.fsdecode(p) for p in result.skipped[:10])
         more = len(result.skipped) - 10
-        print(f"Left as they were ({args.existing}): {shown}"
+        print(f"Left as they were ({existing}): {shown}"
               + (f" and {more} more" if more > 0 else ""))
-    return 0
 
 
 def cmd_verify(args, printer) -> int:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .core.backupset import BackupSet
     from .core.discovery import TargetDisk
     from .core.events import Listener
+    from .core.inplace import Place
     from .core.partial import SelectionResult
     from .core.plan import Plan
     from .core.restore import RestoreResult
@@ -84,6 +85,20 @@ def restore_selection(backup_set: BackupSet, selections: list[Selection], into: 
     return restore_selection(backup_set, selections, into, existing=existing, listener=listener)
 
 
+def find_places(backup_set: BackupSet, images: list[str]) -> list[Place]:
+    """Where selected files can go back to: the disks holding the set's filesystems (found by
+    type and UUID among this machine's disks, or only among the image files in the demo)."""
+    from .core.inplace import find_places
+    return find_places(backup_set, discover_targets(backup_set.path, images))
+
+
+def restore_in_place(backup_set: BackupSet, selections: list[Selection], mapping: dict[str, str],
+                     existing: str, listener: Listener) -> SelectionResult:
+    from .core.inplace import restore_in_place
+    return restore_in_place(backup_set, selections, mapping, existing=existing,
+                            listener=listener)
+
+
 def run_shell(argv: list[str], cwd: str, env: dict[str, str]) -> int:
     """Runs the shell on the terminal the app handed back; returns its exit status."""
     sys.stdout.write(SHELL_BANNER.format(cwd=cwd))
@@ -112,6 +127,8 @@ class Core:
     block_monitor: Callable[[], object] = block_monitor
     open_trees: Callable[[BackupSet], object] = open_trees
     restore_selection: Callable[..., SelectionResult] = restore_selection
+    find_places: Callable[[BackupSet, list[str]], list[Place]] = find_places
+    restore_in_place: Callable[..., SelectionResult] = restore_in_place
     run_shell: ShellRunner = run_shell
     reboot: Callable[[], None] = reboot
     is_root: Callable[[], bool] = lambda: os.geteuid() == 0

@@ -11,7 +11,7 @@ from .core.plan import Plan
 
 RESTORE = "restore"
 VERIFY = "verify"
-FILES = "files"  # selected files into a directory
+FILES = "files"  # selected files, in place or into a directory
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Job:
 
     def targets_text(self) -> str:
         if self.kind == FILES:
-            return self.files.destination
+            return self.files.where()
         return ", ".join(os.path.basename(target) for target in self.mapping.values())
 
     def totals(self) -> Totals:

@@ -8,6 +8,7 @@ from textual.app import App
 from console.core.backupset import BackupSet
 from console.core.catalog import Catalog
 from console.core.filetree import SetTrees
+from console.core.inplace import Place
 from console.core.layout import Archive, Filesystem
 from console.screens.file_picker import FilePickerScreen
 from tests.catalogs import make_set_catalog
@@ -25,6 +26,10 @@ ROOT_TREE = {
 }
 DATA_TREE = {b"/www/index.html": ("file", 512), b"/www/logo.png": ("file", 20_480),
              b"/notes.txt": ("file", 15)}
+# Where the files can go back to: the disk restored earlier, and the original one, still there.
+RESTORED_PLACE = Place({"/dev/sda": "/dev/sdb"}, "sdb (as /dev/sda)")
+ORIGINAL_PLACE = Place({"/dev/sda": "/dev/sda"}, "sda (as /dev/sda)",
+                       ["in use: /dev/sda2 is mounted at /"])
 
 
 def make_set(tmp_path) -> tuple[BackupSet, str]:
@@ -44,18 +49,18 @@ def make_set(tmp_path) -> tuple[BackupSet, str]:
 class PickerApp(App):
     """Shows the picker; `result` holds what it was dismissed with."""
 
-    def __init__(self, tmp_path, target_root: str | None = "/mnt/target", theme: str = ""):
+    def __init__(self, tmp_path, places: list[Place] | None = None, theme: str = ""):
         super().__init__()
         if theme:
             self.theme = theme
         backup_set, path = make_set(tmp_path)
         self.catalog = Catalog(path)
         self.trees = SetTrees(backup_set, self.catalog)
-        self.target_root = target_root
+        self.places = [RESTORED_PLACE] if places is None else places
         self.result = "not dismissed"
 
     def on_mount(self) -> None:
-        self.push_screen(FilePickerScreen(self.trees, target_root=self.target_root),
+        self.push_screen(FilePickerScreen(self.trees, places=self.places),
                          self._done)
 
     def _done(self, choice) -> None:

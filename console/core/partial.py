@@ -293,9 +293,7 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
     Give a SeekableReader (only the frames holding selected members are read) or a stream that
     cannot seek (one forward pass, decompressing only those frames).
     """
-    if existing not in EXISTING_POLICIES:
-        raise RestoreError(f"Unknown policy for existing files: {existing}.",
-                           f"Choose one of {', '.join(EXISTING_POLICIES)}.")
+    _check_policy(existing)
     if (reader is None) == (stream is None):
         raise ValueError("give either a reader or a stream")
     started = time.monotonic()
@@ -451,15 +449,52 @@ def selection_for_paths(backup_set: BackupSet, catalog: Catalog,
     return list(by_fs.values())
 
 
+def _check_policy(existing: str) -> None:
+    if existing not in EXISTING_POLICIES:
+        raise RestoreError(f"Unknown policy for existing files: {existing}.",
+                           f"Choose one of {', '.join(EXISTING_POLICIES)}.")
+
+
+def check_restorable(fs: Filesystem) -> None:
+    """Single files come only from a filesystem archived file by file (tar)."""
+    if fs.archive is None or fs.archive.kind != "tar":
+        raise RestoreError(f"Filesystem {fs.id} ({fs.title}) was saved as an image; "
+                           "single files cannot be taken from it.",
+                           "Restore the whole disk, or mount the restored image.")
+
+
+def _restore_filesystem(backup_set: BackupSet, catalog: Catalog, fs: Filesystem,
+                        selection: Selection, dest: str, existing: str,
+                        listener: Listener, shown: str = "") -> SelectionResult:
+    """One filesystem's selection into dest, the directory standing for its root (`shown`:
+    how the operator knows it, if not by that path)."""
+    check_restorable(fs)
+    piece = backup_set.piece_path(fs.archive.pieces[0])
+    single_piece(fs.archive, backup_set.path, fs.title)
+    listener(Message(f"Restoring {selection.totals(catalog).entries} selected entries "
+                     f"of {fs.title} into {shown or dest}"))
+    with SeekableReader(piece, fs.archive.pieces[0].file) as reader:
+        return extract_selection(catalog, selection, dest, label=fs.title,
+                                 archive_name=fs.archive.pieces[0].file, reader=reader,
+                                 existing=existing, listener=listener)
+
+
+def _refuse_mismatched(result: SelectionResult) -> None:
+    if result.mismatched:
+        shown = ", ".join(os.fsdecode(p) for p in result.mismatched[:MAX_NAMED])
+        more = len(result.mismatched) - MAX_NAMED
+        raise RestoreError(f"{len(result.mismatched)} restored files do not match their BLAKE3 "
+                           f"in the catalog: {shown}{f' and {more} more' if more > 0 else ''}.",
+                           "The set is damaged: restore those files from another copy.")
+
+
 def restore_selection(backup_set: BackupSet, selections: list[Selection], into: str, *,
                       existing: str = "overwrite",
                       listener: Listener = ignore) -> SelectionResult:
     """Restores the selected entries under into, each at its original path (filesystems at
     their mount points), reading only the frames that hold them."""
     started = time.monotonic()
-    if existing not in EXISTING_POLICIES:
-        raise RestoreError(f"Unknown policy for existing files: {existing}.",
-                           f"Choose one of {', '.join(EXISTING_POLICIES)}.")
+    _check_policy(existing)
     into = os.path.abspath(into)
     os.makedirs(into, exist_ok=True)
     result = SelectionResult()
@@ -471,27 +506,33 @@ def restore_selection(backup_set: BackupSet, selections: list[Selection], into: 
     created: list[tuple[bytes, Entry | None]] = []
     with Catalog(backup_set.catalog_path) as catalog:
         for fs, selection in chosen:
-            if fs.archive is None or fs.archive.kind != "tar":
-                raise RestoreError(f"Filesystem {fs.id} ({fs.title}) was saved as an image; "
-                                   "single files cannot be taken from it.",
-                                   "Restore the whole disk, or mount the restored image.")
+            check_restorable(fs)
             dest, made = _prepare_destination(backup_set, catalog, into, fs)
             created += made
-            piece = backup_set.piece_path(fs.archive.pieces[0])
-            single_piece(fs.archive, backup_set.path, fs.title)
-            listener(Message(f"Restoring {selection.totals(catalog).entries} selected entries "
-                             f"of {fs.title} into {dest}"))
-            with SeekableReader(piece, fs.archive.pieces[0].file) as reader:
-                done = extract_selection(catalog, selection, dest, label=fs.title,
-                                         archive_name=fs.archive.pieces[0].file, reader=reader,
-                                         existing=existing, listener=listener)
-            result.add(done)
+            result.add(_restore_filesystem(backup_set, catalog, fs, selection, dest, existing,
+                                           listener))
     apply_directory_metadata(created)
     result.seconds = time.monotonic() - started
-    if result.mismatched:
-        shown = ", ".join(os.fsdecode(p) for p in result.mismatched[:MAX_NAMED])
-        more = len(result.mismatched) - MAX_NAMED
-        raise RestoreError(f"{len(result.mismatched)} restored files do not match their BLAKE3 "
-                           f"in the catalog: {shown}{f' and {more} more' if more > 0 else ''}.",
-                           "The set is damaged: restore those files from another copy.")
+    _refuse_mismatched(result)
+    return result
+
+
+def restore_into_roots(backup_set: BackupSet, roots: list[tuple[Selection, str, str]], *,
+                       existing: str = "overwrite",
+                       listener: Listener = ignore) -> SelectionResult:
+    """Restores each selection into the directory given with it, which stands for the root of
+    the selection's own filesystem (for a restore in place: where that filesystem is
+    mounted), named in messages by the words given third. Nothing is created above those
+    directories."""
+    started = time.monotonic()
+    _check_policy(existing)
+    result = SelectionResult()
+    with Catalog(backup_set.catalog_path) as catalog:
+        for selection, dest, shown in roots:
+            if selection:
+                result.add(_restore_filesystem(backup_set, catalog,
+                                               backup_set.filesystem(selection.fs), selection,
+                                               dest, existing, listener, shown))
+    result.seconds = time.monotonic() - started
+    _refuse_mismatched(result)
     return result

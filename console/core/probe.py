@@ -27,9 +27,12 @@ class Probe:
     block_size: int
 
 
-def probe(device: str) -> Probe:
-    """blkid's low-level probe (-p): reads the superblock, not a cache."""
-    proc = run(["blkid", "-p", "-o", "export", device], f"probe {device}", check=False)
+def probe(device: str, offset: int | None = None, size: int | None = None) -> Probe:
+    """blkid's low-level probe (-p): reads the superblock, not a cache. With offset and size
+    (bytes), what lies there: a partition of a disk or image file, without attaching it."""
+    where = [*(["-O", str(offset)] if offset is not None else []),
+             *(["-S", str(size)] if size is not None else [])]
+    proc = run(["blkid", "-p", "-o", "export", *where, device], f"probe {device}", check=False)
     values = {}
     for line in proc.stdout.decode(errors="replace").splitlines():
         key, _, value = line.partition("=")

@@ -148,6 +148,8 @@ class DoneScreen(Screen):
         return choices
 
     def on_mount(self) -> None:
+        if self.restored_system:
+            self.app.restored_mapping = dict(self.outcome.job.mapping)
         self.query_one("#next", OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -1,8 +1,10 @@
-"""Screen "Restore selected files": pick files in the catalog, say where they go and what to do
+"""Screen "Restore selected files": pick files in the catalog, say where they go (back to their
+original place on a disk holding the set's filesystems, or into a directory) and what to do
 with files already there; dismisses with a RestoreChoice (or None when cancelled).
 
 The screen holds no restore logic: the trees and selections are console.core.filetree's
-SetTrees, and the caller runs console.core.partial.restore_selection with the choice.
+SetTrees, the places are console.core.inplace's (found by the caller), and the caller runs
+restore_in_place or restore_selection with the choice.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from console.core.filetree import SetTrees
+from console.core.inplace import Place
 from console.core.partial import EXISTING_POLICIES
 from console.core.selection import Selection
 from widgets.file_tree import FileTree, FileTreePanel, size_text
@@ -25,18 +28,31 @@ from widgets.file_tree import FileTree, FileTreePanel, size_text
 POLICY_LABELS = {"overwrite": "Existing: overwrite", "skip": "Existing: leave",
                  "newer": "Existing: keep newer"}
 assert set(POLICY_LABELS) == set(EXISTING_POLICIES)
+INTO_DIRECTORY = -1  # the destination choice "a directory"; places are chosen by their index
 
 
 @dataclass
 class RestoreChoice:
-    """What the operator chose: the selections (one per filesystem), the directory standing
-    for the machine's root (files go to DIR + their original path), and the policy for
-    existing files."""
+    """What the operator chose: the selections (one per filesystem), where they go, and the
+    policy for existing files."""
 
     selections: list[Selection]
-    destination: str
+    destination: str  # the directory standing for the machine's root; "" in place
     existing: str
-    in_place: bool  # destination is the restored machine's root: files go back where they were
+    place: Place | None = None  # in place: back onto the set's filesystems on these disks
+
+    @property
+    def in_place(self) -> bool:
+        return self.place is not None
+
+    def where(self) -> str:
+        """Where the files go, in words: a directory, or the original place on sdb."""
+        return f"the original place on {self.place.title}" if self.place else self.destination
+
+
+def place_label(place: Place) -> str:
+    return (f"Original place: {place.title}" + (f", {place.note}" if place.note else "")
+            + (f" - {place.problems[0]}" if place.problems else ""))
 
 
 class FilePickerScreen(Screen[RestoreChoice | None]):
@@ -48,7 +64,11 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
         & .picker-row { height: 3; }
         & .picker-row Label { padding: 1 1 0 1; width: auto; }
         & #picker-filesystem { width: 1fr; }
-        & #picker-destination { width: 1fr; }
+        & #picker-place { width: 1fr; }
+        & #picker-destination { width: 1fr; display: none; }
+        & #picker-place SelectCurrent #label { text-wrap: nowrap; text-overflow: ellipsis; }
+        &.-into-directory #picker-place { width: 19; }
+        &.-into-directory #picker-destination { display: block; }
         & #picker-existing { width: 27; }
         & #picker-summary { width: 1fr; padding: 1 1 0 1; color: $text-muted; }
         & #picker-buttons Button { margin: 0 0 0 1; }
@@ -60,15 +80,16 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
         Binding("ctrl+r", "restore", "Restore"),
     ]
 
-    def __init__(self, trees: SetTrees, *, target_root: str | None = None,
-                 destination: str = "") -> None:
-        """`target_root`: where the restored (or already present) machine is mounted, if any;
-        files then go back to their original place under it unless another directory is
-        given."""
-        super().__init__()
+    def __init__(self, trees: SetTrees, *, places: list[Place] | None = None,
+                 destination: str = "", note: str = "") -> None:
+        """`places`: where the files can go back to their original place (the disks holding
+        the set's filesystems); without any, a directory is asked for. `destination`: the
+        directory offered. `note`: a warning shown when the screen opens."""
+        self.places = list(places or [])
+        super().__init__(classes="" if self.places else "-into-directory")
         self.trees = trees
-        self.target_root = target_root
-        self._destination = destination or target_root or ""
+        self._destination = destination
+        self._note = note
 
     def compose(self) -> ComposeResult:
         options = [(f"{fs.title}  (fs-{fs.id}, {fs.device})", fs.id)
@@ -79,7 +100,12 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
             yield Select(options, value=first, allow_blank=False, id="picker-filesystem")
         yield FileTreePanel(self.trees.tree(first), id="picker-tree")
         with Horizontal(classes="picker-row"):
-            yield Label("Into")
+            yield Label("To")
+            # Several places are a choice to make: none is taken for the operator.
+            yield Select([*((place_label(place), n) for n, place in enumerate(self.places)),
+                          ("A directory", INTO_DIRECTORY)],
+                         value=self._first_choice(), allow_blank=len(self.places) > 1,
+                         id="picker-place", prompt="Choose where the files go")
             yield Input(self._destination, id="picker-destination",
                         placeholder="a directory; files go to it + their original path")
             yield Select([(label, value) for value, label in POLICY_LABELS.items()],
@@ -91,9 +117,24 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
             yield Button("Cancel", id="picker-cancel")
         yield Footer()
 
+    def _first_choice(self):
+        if not self.places:
+            return INTO_DIRECTORY
+        return 0 if len(self.places) == 1 else Select.NULL
+
     def on_mount(self) -> None:
         self.query_one(FileTree).focus()
         self._summarize()
+        if self._note:
+            self.notify(self._note, severity="warning", timeout=20)
+
+    @on(Select.Changed, "#picker-place")
+    def _place_chosen(self, event: Select.Changed) -> None:
+        into_directory = event.value == INTO_DIRECTORY
+        if into_directory != self.has_class("-into-directory"):
+            self.set_class(into_directory, "-into-directory")
+            if into_directory:
+                self.query_one("#picker-destination", Input).focus()
 
     @on(Select.Changed, "#picker-filesystem")
     def _filesystem_chosen(self, event: Select.Changed) -> None:
@@ -116,18 +157,27 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
     @on(Button.Pressed, "#picker-restore")
     def action_restore(self) -> None:
         selections = self.trees.selections()
-        destination = self.query_one("#picker-destination", Input).value.strip()
         if not selections:
             self.notify("Nothing is selected: select files with space.", severity="error")
             return
+        existing = str(self.query_one("#picker-existing", Select).value)
+        where = self.query_one("#picker-place", Select)
+        chosen = where.value
+        if where.is_blank():
+            self.notify("Choose where the files go: several disks hold the set's "
+                        "filesystems.", severity="error")
+            where.focus()
+            return
+        if chosen != INTO_DIRECTORY:
+            self.dismiss(RestoreChoice(selections, "", existing, place=self.places[chosen]))
+            return
+        destination = self.query_one("#picker-destination", Input).value.strip()
         if not destination.startswith("/"):
             self.notify("Give the directory to restore into as an absolute path.",
                         severity="error")
             self.query_one("#picker-destination", Input).focus()
             return
-        existing = self.query_one("#picker-existing", Select).value
-        self.dismiss(RestoreChoice(selections, destination, str(existing),
-                                   in_place=destination == self.target_root))
+        self.dismiss(RestoreChoice(selections, destination, existing))
 
     @on(Button.Pressed, "#picker-cancel")
     def action_cancel(self) -> None:

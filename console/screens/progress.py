@@ -123,10 +123,15 @@ class ProgressScreen(Screen):
             if job.kind == FILES:
                 choice = job.files
                 self._post(Message(f"Restoring selected files of {job.backup_set.host} into "
-                                   f"{choice.destination}"))
-                outcome.restored = core.restore_selection(job.backup_set, choice.selections,
-                                                          choice.destination, choice.existing,
-                                                          self._listener)
+                                   f"{choice.where()}"))
+                if choice.place is not None:
+                    outcome.restored = core.restore_in_place(
+                        job.backup_set, choice.selections, choice.place.mapping,
+                        choice.existing, self._listener)
+                else:
+                    outcome.restored = core.restore_selection(
+                        job.backup_set, choice.selections, choice.destination, choice.existing,
+                        self._listener)
                 outcome.seconds += core.clock() - started
                 return outcome
             if phase == RESTORING:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import humanize
@@ -17,6 +18,8 @@ from widgets.partition_bar import PartitionBar, disk_segments
 from ..core.backupset import BackupSet
 from ..job import RESTORE, VERIFY
 from .common import StatusLine, TitleBar, disk_title, option, size
+
+log = logging.getLogger("restore_console")
 
 NEEDS_ROOT = ("whole", "clone", "files", "verify")
 
@@ -174,7 +177,28 @@ class StartScreen(Screen):
                 trees.catalog.close()
             app.push_screen(ProgressScreen(job))
 
-        app.push_screen(FilePickerScreen(trees), chosen)
+        places, problem = self._places()
+        app.push_screen(FilePickerScreen(trees, places=places, note=problem), chosen)
+
+    def _places(self) -> tuple[list, str]:
+        """Where picked files can go back to: the disks holding the set's filesystems, the
+        ones restored in this session first; and why the disks could not be searched."""
+        from ..core.errors import RestoreError
+        from ..core.inplace import place_for_mapping
+        app = self.app
+        problem = ""
+        try:
+            places = app.core.find_places(app.backup_set, app.target_images)
+        except Exception as exc:  # an offer the picker can do without: said, not fatal
+            words = exc.message if isinstance(exc, RestoreError) else str(exc)
+            log.exception("searching the disks for the set's filesystems")
+            problem = (f"The disks could not be searched for the set's filesystems ({words}); "
+                       "files can still be restored into a directory.")
+            places = []
+        if app.restored_mapping:
+            places = [place_for_mapping(app.restored_mapping, "just restored"),
+                      *(p for p in places if p.mapping != app.restored_mapping)]
+        return places, problem
 
     def run_action(self, key: str) -> None:
         app = self.app

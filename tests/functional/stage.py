@@ -187,6 +187,7 @@ def stage_core(clock: Clock | None = None, **overrides) -> Core:
                 discover_targets=lambda set_path, images: list(TARGETS),
                 block_monitor=lambda: None, now=lambda: NOW, clock=clock,
                 is_root=lambda: True, run_shell=Calls(), reboot=Calls(),
+                find_places=lambda backup_set, images: [],
                 apply_plan=Scripted(clock, restore_events(), RESTORED),
                 verify_targets=Scripted(clock, [(1612.0, Message("Comparing"))], VERIFIED))
     for name, value in overrides.items():

@@ -4,7 +4,8 @@ import pytest
 from textual.widgets import Input, Select
 
 from console.core.catalog import Totals
-from tests.picker_fixture import PickerApp
+from console.screens.file_picker import INTO_DIRECTORY
+from tests.picker_fixture import ORIGINAL_PLACE, RESTORED_PLACE, PickerApp
 from widgets.file_tree import FileTree
 
 
@@ -56,21 +57,61 @@ async def test_keys_open_close_and_select(tmp_path):
         assert tree.model.totals() == Totals(entries=6, files=4, bytes=1234 + 12 + 3210 + 1650)
 
 
-async def test_restore_returns_the_choice(tmp_path):
+async def test_restore_in_place_returns_the_choice(tmp_path):
     app = PickerApp(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
+        place = app.screen.query_one("#picker-place", Select)
+        assert place.value == 0  # the one place there is, offered first
+        assert not app.screen.query_one("#picker-destination", Input).display
         await pilot.press("down", "space")  # /etc
         app.screen.query_one("#picker-existing", Select).value = "newer"
         await pilot.press("ctrl+r")
         await pilot.pause()
     choice = app.result
-    assert choice.destination == "/mnt/target" and choice.in_place
+    assert choice.in_place and choice.place is RESTORED_PLACE and choice.destination == ""
+    assert choice.where() == "the original place on sdb (as /dev/sda)"
     assert choice.existing == "newer"
     assert [(s.fs, s.rules) for s in choice.selections] == [(2, [(b"/etc", True)])]
 
 
+async def test_several_places_are_a_choice_made_with_the_keyboard(tmp_path):
+    app = PickerApp(tmp_path, places=[RESTORED_PLACE, ORIGINAL_PLACE])
+    async with app.run_test(size=(100, 30)) as pilot:
+        place = app.screen.query_one("#picker-place", Select)
+        assert place.is_blank()  # nothing is taken for the operator
+        await pilot.press("down", "space", "ctrl+r")  # /etc, but no place chosen yet
+        await pilot.pause()
+        assert app.result == "not dismissed" and place.has_focus
+        await pilot.press("enter")  # open the list: sdb, sda (in use), a directory
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")
+        await pilot.pause()
+        assert place.value == 1
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+    assert app.result.place is ORIGINAL_PLACE
+
+
+async def test_choosing_a_directory_shows_and_focuses_its_field(tmp_path):
+    app = PickerApp(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("down", "space", "tab")  # /etc; then to the destination choice
+        place = app.screen.query_one("#picker-place", Select)
+        assert place.has_focus
+        await pilot.press("enter", "down", "enter")  # "Into a directory"
+        await pilot.pause()
+        assert place.value == INTO_DIRECTORY
+        field = app.screen.query_one("#picker-destination", Input)
+        assert field.display and field.has_focus
+        await pilot.press(*"/tmp/back", "ctrl+r")
+        await pilot.pause()
+    choice = app.result
+    assert not choice.in_place and choice.destination == "/tmp/back"
+    assert choice.where() == "/tmp/back"
+
+
 async def test_another_filesystem_and_another_directory(tmp_path):
-    app = PickerApp(tmp_path, target_root=None)
+    app = PickerApp(tmp_path, places=[])
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("down", "down", "space")  # /home
         app.screen.query_one("#picker-filesystem", Select).value = 3
@@ -92,8 +133,9 @@ async def test_another_filesystem_and_another_directory(tmp_path):
 
 
 async def test_nothing_selected_or_no_directory_is_refused(tmp_path):
-    app = PickerApp(tmp_path, target_root=None)
+    app = PickerApp(tmp_path, places=[])
     async with app.run_test(size=(100, 30)) as pilot:
+        assert app.screen.query_one("#picker-place", Select).value == INTO_DIRECTORY
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert app.result == "not dismissed"

@@ -19,12 +19,14 @@ from console.core.events import Progress
 from console.core.restore import apply_plan as real_apply_plan
 from console.facade import Core
 from console.screens.done import DoneScreen
+from console.screens.file_picker import FilePickerScreen
 from console.screens.mapping import MappingScreen
 from console.screens.progress import ProgressScreen
 from console.screens.review import ReviewScreen
 from console.screens.targets import TargetsScreen
 from tests.functional.screentext import shown
 from tests.functional.stage import Calls, wait_for
+from widgets.file_tree import FileTree
 from tests.system.hardtree import rsync_differences
 from tests.system.images import attached, blkid_of, mounted, sfdisk_json
 
@@ -155,6 +157,57 @@ async def test_restore_onto_a_disk_image_by_key_presses_then_compare_and_shell(p
     strip = lambda parts: [{k: v for k, v in p.items() if k != "node"} for p in parts]  # noqa: E731
     assert strip(target_table["partitions"]) == strip(source_table["partitions"])
     assert_same_filesystems_and_trees(Path(paths["source"]), Path(target))
+
+
+async def test_a_file_lost_after_the_restore_goes_back_to_its_original_place(paths, log_file):
+    """Whole restore onto the image, then /etc/hostname deleted there; the picker offers the
+    image just restored (found again by UUID among the demo's images: offered once), and the
+    real restore in place puts the file back."""
+    target = paths["same"]
+    app = the_app(paths, log_file)
+    before = mounts()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"target-same-size.img", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the restore",
+                       seconds=300)
+        assert "The machine is restored" in shown(app)
+        with attached(Path(target)) as disk, mounted(disk.partition(2), "ext4") as root:
+            (root / "etc/hostname").unlink()
+        await pilot.press("b")
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, FilePickerScreen)
+        source = app.backup_set.disks[0].name  # the demo's source image
+        assert [(p.title, p.note, p.mapping) for p in picker.places] == [
+            ("target-same-size.img (as source-disk.img)", "just restored", {source: target})]
+        tree = picker.query_one(FileTree)
+        await pilot.press("slash", *"hostname", "enter")
+        await pilot.pause()
+        for _ in range(5):
+            if tree.cursor_row.entry.path == b"/etc/hostname":
+                break
+            await pilot.press("n")
+        assert tree.cursor_row.entry.path == b"/etc/hostname"
+        await pilot.press("space", "ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the file restore",
+                       seconds=120)
+        text = shown(app)
+        assert "The files are restored" in text, text
+        assert "into the original place on target-same-size.img (as source-disk.img) in " \
+            in text
+        assert f"into ext4 / on {target}, partition 2" in text
+    assert loops_backing(target) == ""
+    # Mounts made meanwhile by others on this shared machine are not ours to judge.
+    assert {m for m in mounts() - before if "restore-console" in m} == set()
+    with attached(Path(target), read_only=True) as disk, \
+            mounted(disk.partition(2), "ext4", "ro,noload") as root:
+        assert (root / "etc/hostname").read_text() == "demo-server\n"
 
 
 async def test_a_cancelled_restore_stops_and_leaves_nothing_attached_or_mounted(paths, log_file):

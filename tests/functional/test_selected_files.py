@@ -6,11 +6,12 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from console.core.catalog import Catalog
 from console.core.errors import RestoreError
 from console.core.filetree import SetTrees
+from console.core.inplace import Place
 from console.core.partial import SelectionResult
 from console.screens.done import DoneScreen
 from console.screens.error import ErrorScreen
@@ -18,7 +19,7 @@ from console.screens.file_picker import FilePickerScreen
 from console.screens.start import StartScreen
 from tests.functional.screentext import shown
 from tests.functional.stage import stage_app, stage_core, wait_for
-from tests.picker_fixture import make_set
+from tests.picker_fixture import RESTORED_PLACE, make_set
 
 
 class FakeSelectionRestore:
@@ -36,7 +37,22 @@ class FakeSelectionRestore:
         return self.result
 
 
-def picker_core(tmp_path, restore):
+class FakeInPlaceRestore:
+    """restore_in_place: records the selections, the mapping and the policy."""
+
+    def __init__(self, result=None, error: RestoreError | None = None):
+        self.calls = []
+        self.result = result
+        self.error = error
+
+    def __call__(self, backup_set, selections, mapping, existing, listener):
+        self.calls.append(([(s.fs, s.rules) for s in selections], dict(mapping), existing))
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def picker_core(tmp_path, restore, **overrides):
     backup_set, catalog_path = make_set(tmp_path)
     opened = []
 
@@ -45,7 +61,7 @@ def picker_core(tmp_path, restore):
         opened.append(trees)
         return trees
 
-    return stage_core(open_trees=open_trees, restore_selection=restore), opened
+    return stage_core(open_trees=open_trees, restore_selection=restore, **overrides), opened
 
 
 async def test_selected_files_are_restored_into_the_chosen_directory(tmp_path):
@@ -115,3 +131,120 @@ async def test_a_set_without_its_catalog_says_so():
         assert isinstance(app.screen, StartScreen)
         assert "The set's file list cannot be read: The catalog /media/backup/web-01/" \
                "catalog.sqlite is missing." in shown(app)
+
+
+IN_PLACE_RESULT = SelectionResult(entries=2, bytes=4460, seconds=0.2,
+                                  destinations=["ext4 / on /dev/sdb, partition 2"])
+
+
+async def test_selected_files_go_back_to_their_original_place(tmp_path):
+    in_place = FakeInPlaceRestore(IN_PLACE_RESULT)
+    searched = []
+
+    def find_places(backup_set, images):
+        searched.append((backup_set.host, images))
+        return [RESTORED_PLACE]
+
+    core, _ = picker_core(tmp_path, FakeSelectionRestore(), find_places=find_places,
+                          restore_in_place=in_place)
+    app = stage_app(core)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, FilePickerScreen)
+        assert searched == [("web-01", [])]
+        assert "Original place: sdb (as /dev/sda)" in shown(app)
+        await pilot.press("down", "enter", "down", "down", "space")  # /etc/passwd
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert in_place.calls == [([(2, [(b"/etc/passwd", True)])], {"/dev/sda": "/dev/sdb"},
+                                   "overwrite")]
+        assert core.restore_selection.calls == []
+        text = shown(app)
+        assert "Restored 2 entries (4.4 KiB) into the original place on sdb (as /dev/sda) in " \
+               "under a second." in text
+        assert "into ext4 / on /dev/sdb, partition 2" in text
+
+
+async def test_the_disks_just_restored_are_offered_first(tmp_path):
+    restored_too = Place({"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"},
+                         "sda (as /dev/sda), sdb (as /dev/sdb)")
+    other = Place({"/dev/sda": "/dev/sdc", "/dev/sdb": "/dev/sde"},
+                  "sdc (as /dev/sda), sde (as /dev/sdb)")
+    in_place = FakeInPlaceRestore(IN_PLACE_RESULT)
+    core, _ = picker_core(tmp_path, FakeSelectionRestore(),
+                          find_places=lambda backup_set, images: [other, restored_too],
+                          restore_in_place=in_place)
+    app = stage_app(core)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"sda sdb", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        await pilot.press("b")
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, FilePickerScreen)
+        assert [(p.title, p.note) for p in picker.places] == [
+            ("sda (as /dev/sda), sdb (as /dev/sdb)", "just restored"),
+            ("sdc (as /dev/sda), sde (as /dev/sdb)", "")]  # the same mapping found again: once
+        where = picker.query_one("#picker-place", Select)
+        assert where.is_blank()  # two places: the operator chooses
+        await pilot.press("down", "space")  # /etc
+        where.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Original place: sda (as /dev/sda), sdb (as /dev/sdb), just restored" \
+            in shown(app)
+        await pilot.press("down", "enter", "ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert in_place.calls[0][1] == {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"}
+
+
+async def test_a_refused_restore_in_place_is_said_in_words(tmp_path):
+    refusal = RestoreError("Partition 2 of /dev/sdb holds ext4, UUID 1111, not fs-2 (ext4 /, "
+                           "UUID 2222) of the set. Nothing was written.",
+                           "Device names can change between boots: choose the disk that holds "
+                           "this filesystem, or restore into a directory instead.")
+    core, _ = picker_core(tmp_path, FakeSelectionRestore(),
+                          find_places=lambda backup_set, images: [RESTORED_PLACE],
+                          restore_in_place=FakeInPlaceRestore(error=refusal))
+    app = stage_app(core)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("down", "space", "ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), "the error")
+        text = shown(app)  # the dialog's lines are wrapped between its borders
+        assert "Partition 2 of /dev/sdb holds ext4, UUID 1111, not fs-2 (ext4 /," in text
+        assert "UUID 2222) of the set. Nothing was written." in text
+        assert "Device names can change between boots" in text
+
+
+async def test_when_the_disks_cannot_be_searched_a_directory_is_still_offered(tmp_path):
+    def broken(backup_set, images):
+        raise RestoreError("Could not read the partition table of /dev/sda: I/O error.")
+
+    restore = FakeSelectionRestore(SelectionResult(entries=1, destinations=["/tmp/restored"]))
+    core, _ = picker_core(tmp_path, restore, find_places=broken)
+    app = stage_app(core)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, FilePickerScreen)
+        await pilot.pause()
+        text = shown(app)  # a notice, its lines wrapped inside its border
+        assert "The disks could not be searched" in text and "I/O error" in text
+        assert "restored into a directory." in text
+        picker = app.screen
+        assert picker.places == []
+        assert picker.query_one("#picker-destination", Input).display
+        await pilot.press("down", "space")
+        picker.query_one("#picker-destination", Input).value = "/tmp/restored"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert restore.calls[0][1] == "/tmp/restored"

@@ -3,7 +3,7 @@ root; `pytest --snapshot-update` after a deliberate change, then look at the SVG
 
 import pytest
 
-from tests.picker_fixture import PickerApp
+from tests.picker_fixture import ORIGINAL_PLACE, RESTORED_PLACE, PickerApp
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -26,3 +26,17 @@ def test_picker_in_ansi_colours(snap_compare, tmp_path):
     the console issue, is not in this branch: ansi-dark stands in for it)."""
     keys = ["down", "enter", "down", "down", "space"]
     assert snap_compare(PickerApp(tmp_path, theme="ansi-dark"), press=keys, terminal_size=(80, 24))
+
+
+def test_picker_with_places_to_choose_from(snap_compare, tmp_path):
+    """Two disks hold the set's filesystems (the restored one, the original in use): the list
+    open, nothing chosen for the operator."""
+    keys = ["down", "space", "tab", "enter"]
+    app = PickerApp(tmp_path, places=[RESTORED_PLACE, ORIGINAL_PLACE])
+    assert snap_compare(app, press=keys, terminal_size=(80, 24))
+
+
+def test_picker_into_a_directory(snap_compare, tmp_path):
+    """A directory chosen instead of the original place: its field appears, typed into."""
+    keys = ["down", "space", "tab", "enter", "down", "enter", *"/mnt/restored"]
+    assert snap_compare(PickerApp(tmp_path), press=keys, terminal_size=(80, 24))

@@ -42,7 +42,7 @@ def test_progress_line_has_rate_and_eta():
 def _fake_set(tmp_path):
     """A set with a catalog and a manifest but no archives: enough for ls and usage checks."""
     from console.core.backupset import BackupSet
-    from console.core.layout import Archive, Filesystem
+    from console.core.layout import Archive, Disk, Filesystem
     from tests.catalogs import make_catalog
     set_dir = tmp_path / "set"
     set_dir.mkdir()
@@ -51,7 +51,9 @@ def _fake_set(tmp_path):
                   b"/home/anna/passwd.bak": ("file", 30)})
     fs = Filesystem(id=1, disk="/dev/sda", partition=1, device="/dev/sda1", type="ext4",
                     mountpoint="/", archive=Archive(kind="tar", pieces=[], uncompressed_size=0))
-    BackupSet(path=str(set_dir), set_id="s", created="c", host="h", filesystems=[fs]).save()
+    disk = Disk("/dev/sda", 64 * 1024 * 1024, 512, 512, "gpt")
+    BackupSet(path=str(set_dir), set_id="s", created="c", host="h", disks=[disk],
+              filesystems=[fs]).save()
     return set_dir
 
 
@@ -70,8 +72,15 @@ def test_ls_lists_and_searches(tmp_path):
 
 def test_selection_restore_usage(tmp_path):
     set_dir = _fake_set(tmp_path)
+    # Without --into: in place. No disk here holds the set's filesystem (it has no UUID).
     only = cli("restore", str(set_dir), "--only", "/etc")
-    assert only.returncode == 2 and "--only needs --into" in only.stderr
+    assert only.returncode == 1 and "Traceback" not in only.stderr
+    assert "No disk of this machine holds fs-1 (ext4 /, UUID unknown)." in only.stderr
+    assert "--map /dev/sda=TARGET" in only.stderr and "--into DIR" in only.stderr
+    gone = cli("restore", str(set_dir), "--only", "/etc", "--map", f"/dev/sda={tmp_path}/x.img")
+    assert gone.returncode == 1 and f"The target {tmp_path}/x.img does not exist." in gone.stderr
+    unknown = cli("restore", str(set_dir), "--only", "/etc", "--map", "/dev/sdz=/dev/sdb")
+    assert unknown.returncode == 1 and "The set has no disk named /dev/sdz" in unknown.stderr
     into = cli("restore", str(set_dir), "--into", str(tmp_path / "out"))
     assert into.returncode == 2 and "--into needs --only" in into.stderr
     both = cli("restore", str(set_dir), "--only", "/etc", "--into", str(tmp_path / "out"),
