@@ -10,6 +10,7 @@ own with an offset and a size limit.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import re
@@ -182,3 +183,14 @@ def unmount(target: str) -> None:
             return
         time.sleep(0.2 * (attempt + 1))
     run(["umount", "-l", target], f"unmount {target}")
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def syncfs(fd: int) -> None:
+    """Writes out everything of the filesystem holding fd (os has sync() for all of them only,
+    which would also flush the disk that holds the set)."""
+    if _libc.syncfs(fd) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))

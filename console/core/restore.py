@@ -12,12 +12,14 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 
 from .archive import extract_raw_archive, extract_tar_archive
 from .backupset import BackupSet, check_pieces, load_set
-from .blockdev import AttachedDisk, attach_disk, device_size, is_block_device, mounted
+from .blockdev import (AttachedDisk, attach_disk, device_size, is_block_device, mounted,
+                       syncfs)
 from .catalog import Catalog
 from .discovery import describe_device
 from .errors import RestoreError, UsageError
@@ -183,6 +185,33 @@ def _check_still_planned(disk: DiskPlan) -> None:
             "Make the plan again with the disks of this machine.")
 
 
+class _Flush:
+    """Writes a restored filesystem's data to its disk (syncfs) on a thread of its own, started
+    when its archive is extracted: the verify and the next extraction run meanwhile, and the
+    unmount finds little left to write. syncfs also reports a write error, which umount does
+    not."""
+
+    def __init__(self, where: str, title: str):
+        self.title = title
+        self.error: OSError | None = None
+        self._fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY)
+        self._thread = threading.Thread(target=self._run, name="flush", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            syncfs(self._fd)
+        except OSError as exc:
+            self.error = exc
+
+    def wait(self) -> None:
+        """Joins the thread and lets go of the mount (an open descriptor would keep it busy)."""
+        self._thread.join()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
 class _Applier:
     """Runs steps: holds the attached targets, the mounts and what was restored."""
 
@@ -195,6 +224,7 @@ class _Applier:
         self.mounts: dict[int, str] = {}
         self.root: str | None = None
         self.mismatched: list[tuple[Filesystem, list[bytes]]] = []
+        self.flushes: list[_Flush] = []
         self.catalog = stack.enter_context(Catalog(backup_set.catalog_path))
 
     def run(self, step: Step) -> None:
@@ -289,6 +319,9 @@ class _Applier:
         self.result.bytes += done.bytes
         if done.mismatched:
             self.mismatched.append((fs, done.mismatched))
+        flush = _Flush(self.mounts[fs.id], fs.title)
+        self.flushes.append(flush)
+        self.stack.callback(flush.wait)  # before its unmount, also when a later step fails
 
     def _verify(self, step: Step) -> None:
         if self.mismatched:
@@ -315,6 +348,13 @@ class _Applier:
                                f"catalog: {shown}.", "The log has the restore's details.")
 
     def _finalize(self, step: Step) -> None:
+        for flush in self.flushes:
+            flush.wait()
+            if flush.error is not None:
+                raise RestoreError(f"Writing the restored {flush.title} to its disk failed: "
+                                   f"{flush.error.strerror}.",
+                                   "The target disk may be failing: check the kernel log "
+                                   "(dmesg), then restore onto another disk.")
         if step.detail.get("log") and self.root is not None:
             _copy_log(self.root)
 
