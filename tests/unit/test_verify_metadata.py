@@ -1,0 +1,89 @@
+"""The metadata pass of the verify (what a restore runs after extracting): a tree as catalogued
+passes, and each kind of difference is found and said, whether the quick comparison or the
+detailed one meets it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from console.core.archive import TAR_CREATE, frame_of
+from console.core.catalog import Catalog, CatalogWriter
+from console.core.events import Progress
+from console.core.layout import Filesystem
+from console.core.tarscan import TarScanner
+from console.core.verify import VerifyResult, check_filesystem
+
+
+@pytest.fixture
+def catalogued(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "etc" / "empty").mkdir(parents=True)
+    (tree / "etc" / "passwd").write_bytes(b"root:x:0:0\n")
+    (tree / "etc" / "shadow").write_bytes(b"secret\n")
+    os.chmod(tree / "etc" / "shadow", 0o640)
+    os.symlink("passwd", tree / "etc" / "link")
+    os.link(tree / "etc" / "passwd", tree / "etc" / "zz-hard")
+    os.mkfifo(tree / "etc" / "fifo")
+    stream = subprocess.run(["tar", *TAR_CREATE, "-f", "-", "-C", str(tree), "."],
+                            capture_output=True, check=True).stdout
+    scanner = TarScanner()
+    scanner.feed(stream)
+    scanner.finish()
+    writer = CatalogWriter(str(tmp_path / "catalog.sqlite"))
+    writer.add(1, scanner.members, frame_of)
+    writer.close()
+    return tree, tmp_path / "catalog.sqlite"
+
+
+def differences(tree, catalog_path) -> dict[str, list[str]]:
+    fs = Filesystem(id=1, disk="/dev/sda", partition=1, device="/dev/sda1", type="ext4",
+                    mountpoint="/")
+    result = VerifyResult()
+    with Catalog(str(catalog_path)) as catalog:
+        check_filesystem(catalog, fs, str(tree), set(), result, Progress("Verifying"),
+                         content=False)
+    assert result.checked == 8  # /, /etc and its six
+    found: dict[str, list[str]] = {}
+    for difference in result.differences:
+        found.setdefault(difference.path, []).append(difference.what)
+    return found
+
+
+def test_a_tree_as_catalogued_passes(catalogued):
+    assert differences(*catalogued) == {}
+
+
+def test_every_kind_of_difference_is_found_and_said(catalogued):
+    tree, catalog_path = catalogued
+    shadow = tree / "etc" / "shadow"
+    before, etc = os.stat(shadow), os.stat(tree / "etc")
+    os.chmod(shadow, 0o644)
+    os.chown(tree / "etc" / "passwd", 1234, 0)  # also the hard link: one inode
+    os.utime(tree / "etc" / "empty", ns=(0, 10 ** 9))
+    os.unlink(tree / "etc" / "zz-hard")  # a copy where a hard link was
+    (tree / "etc" / "zz-hard").write_bytes((tree / "etc" / "passwd").read_bytes())
+    os.unlink(tree / "etc" / "link")
+    os.symlink("elsewhere", tree / "etc" / "link")
+    os.unlink(tree / "etc" / "fifo")
+    (tree / "etc" / "fifo").write_bytes(b"")
+    os.utime(tree / "etc", ns=(etc.st_atime_ns, etc.st_mtime_ns))  # not a difference itself
+    found = differences(tree, catalog_path)
+    assert found["/etc/shadow"] == ["mode 644, expected 640"]
+    assert found["/etc/passwd"] == [f"owner 1234:0, expected {before.st_uid}:{before.st_gid}"]
+    assert found["/etc/empty"][0].startswith("mtime 1000000000, expected ")
+    assert found["/etc/link"] == ["points to elsewhere, expected passwd"]
+    assert found["/etc/fifo"] == ["is a file, expected a fifo"]
+    assert found["/etc/zz-hard"] == ["not a hard link to /etc/passwd"]
+    assert len(found) == 6
+
+
+def test_a_changed_size_is_said(catalogued):
+    tree, catalog_path = catalogued
+    shadow = tree / "etc" / "shadow"
+    before = os.stat(shadow)
+    shadow.write_bytes(b"longer secret\n")
+    os.utime(shadow, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert differences(tree, catalog_path) == {"/etc/shadow": ["size 14, expected 7"]}
