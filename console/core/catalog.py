@@ -360,6 +360,13 @@ class Catalog:
             "SELECT path FROM members WHERE fs = ? AND offset < ? AND offset + length > ?"
             " ORDER BY offset", (fs, end, start))]
 
+    def metadata(self, fs: int) -> Iterator[tuple[bytes, str, int, int, int, int, int]]:
+        """(path, kind, mode, uid, gid, mtime_ns, size) of every member, in the order the rows
+        were written (the stream's): what the verify compares first, as plain tuples."""
+        return iter(self._db.execute(
+            "SELECT path, kind, mode, uid, gid, mtime_ns, size FROM members WHERE fs = ?",
+            (fs,)))
+
     def hashes_in_order(self, fs: int) -> Iterator[tuple[int, bytes | None]]:
         """(offset, BLAKE3) of every member, in stream order."""
         return iter(self._db.execute(

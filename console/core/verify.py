@@ -50,19 +50,20 @@ def content_hash(path: bytes, size: int) -> bytes:
 _QUICK_KINDS = {"file": stat.S_IFREG, "dir": stat.S_IFDIR}
 
 
-def _matches_quickly(entry: Entry, path: bytes) -> bool:
-    """True when a file or directory is as catalogued by one lstat and one comparison; what
-    this does not settle (other kinds, any difference) goes to _compare, which says why."""
-    kind = _QUICK_KINDS.get(entry.kind)
+def _matches_quickly(row: tuple, path: bytes) -> bool:
+    """True when a file or directory is as catalogued (row: Catalog.metadata's) by one lstat
+    and one comparison; what this does not settle (other kinds, any difference) goes to
+    _compare, which says why."""
+    _, kind_name, mode, uid, gid, mtime_ns, size = row
+    kind = _QUICK_KINDS.get(kind_name)
     if kind is None:
         return False
     try:
         st = os.lstat(path)
     except OSError:
         return False
-    return (st.st_mode == kind | entry.mode and st.st_uid == entry.uid
-            and st.st_gid == entry.gid and st.st_mtime_ns == entry.mtime_ns
-            and (kind == stat.S_IFDIR or st.st_size == entry.size))
+    return (st.st_mode == kind | mode and st.st_uid == uid and st.st_gid == gid
+            and st.st_mtime_ns == mtime_ns and (kind == stat.S_IFDIR or st.st_size == size))
 
 
 def _compare(entry: Entry, path: bytes, root_of_fs: bytes, content: bool = True) -> list[str]:
@@ -135,24 +136,28 @@ def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: s
     prefix = os.fsencode(fs.mountpoint.rstrip("/")) if fs.mountpoint else b""
     covered = {os.fsencode(m) for m in mountpoints}  # as bytes, compared without building text
 
-    def shown(entry: Entry) -> str:
-        return os.fsdecode(prefix + entry.path if entry.path != b"/" else prefix or b"/")
+    def shown(inner: bytes) -> str:
+        return os.fsdecode(prefix + inner if inner != b"/" else prefix or b"/")
 
-    for entry in catalog.members(fs.id):
-        if covered and entry.path != b"/" and prefix + entry.path in covered:
+    # Plain rows first; the whole entry is read only where the quick comparison cannot settle
+    # it (a difference, a link or device) or where content is hashed.
+    for row in catalog.metadata(fs.id):
+        inner, kind = row[0], row[1]
+        if covered and inner != b"/" and prefix + inner in covered:
             continue
-        path = root_of_fs + (entry.path if entry.path != b"/" else b"")
-        # A file's content is not settled by its metadata: with content it takes the long way.
-        if (content and entry.kind == "file") or not _matches_quickly(entry, path):
+        path = root_of_fs + (inner if inner != b"/" else b"")
+        hashed = content and kind == "file"  # content is not settled by metadata
+        if hashed or not _matches_quickly(row, path):
+            entry = catalog.lookup(fs.id, inner)
             for problem in _compare(entry, path, root_of_fs, content):
-                result.differences.append(Difference(shown(entry), problem))
+                result.differences.append(Difference(shown(inner), problem))
         result.checked += 1
-        if entry.kind == "file" and content:
-            result.bytes_hashed += entry.size
+        if hashed:
+            result.bytes_hashed += row[6]
         if result.checked % 500 == 0:
             progress.files_done = result.checked
             progress.bytes_done = result.bytes_hashed
-            progress.current = shown(entry)
+            progress.current = shown(inner)
             listener(progress)
     progress.files_done = result.checked
     progress.bytes_done = result.bytes_hashed
