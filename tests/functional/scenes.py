@@ -77,6 +77,14 @@ async def clone_help(pilot) -> None:
     await pilot.press("f1")
 
 
+async def picker(pilot) -> None:
+    """Restore selected files: /etc opened, a file selected, the place list open."""
+    await pilot.press("f")
+    await pilot.pause()
+    await pilot.press("down", "enter", "down", "down", "space", "tab", "enter")
+    await settled(pilot)
+
+
 async def files_done(pilot) -> None:
     from textual.widgets import Input
     await pilot.press("f")
@@ -138,10 +146,14 @@ async def log_view(pilot) -> None:
 
 
 async def palette(pilot) -> None:
+    """The palette searching "restore": the picture waits for its two matches, not a time."""
+    from textual.command import CommandList
     await pilot.press("ctrl+p")
     await pilot.pause()
     await pilot.press(*"restore")
-    await pilot.pause(0.3)
+    await wait_for(pilot, lambda: pilot.app.screen.query_one(CommandList).option_count == 2,
+                   "the palette's matches")
+    await settled(pilot)
 
 
 async def no_set(pilot) -> None:
@@ -173,6 +185,7 @@ SCENES: dict[str, tuple[Callable, Callable[..., Awaitable[None]]]] = {
     "clone-refused": (_app, clone_refused),
     "clone-typing-a-size": (_app, clone_typing_a_size),
     "clone-help": (_app, clone_help),
+    "picker": (lambda theme: _files_app(theme, places=True), picker),
     "files-done": (lambda theme: _files_app(theme), files_done),
     "review": (_app, review),
     "progress": (lambda theme: _app(theme, hold=True), progress),
@@ -186,19 +199,21 @@ SCENES: dict[str, tuple[Callable, Callable[..., Awaitable[None]]]] = {
 }
 
 
-def _files_app(theme: str):
+def _files_app(theme: str, places: bool = False):
     """The stage with a catalog to pick from (tests/picker_fixture.py) and a file restore that
-    reports a fixed result."""
+    reports a fixed result; with `places`, two disks that hold the set's filesystems."""
     import tempfile
 
     from console.core.catalog import Catalog
     from console.core.filetree import SetTrees
     from console.core.partial import SelectionResult
-    from tests.picker_fixture import make_set
+    from tests.picker_fixture import ORIGINAL_PLACE, RESTORED_PLACE, make_set
     backup_set, catalog_path = make_set(Path(tempfile.mkdtemp(prefix="restore-console-scene-")))
     result = SelectionResult(entries=1, bytes=1234, seconds=0.2, destinations=["/tmp/restored"])
+    found = [RESTORED_PLACE, ORIGINAL_PLACE] if places else []
     return _app(theme, core={
         "open_trees": lambda _set: SetTrees(backup_set, Catalog(catalog_path)),
+        "find_places": lambda _set, _images: found,
         "restore_selection": lambda *args: result})
 
 
