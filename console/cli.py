@@ -13,6 +13,7 @@ import os
 import stat
 import sys
 import traceback
+from typing import Sequence
 
 import humanize
 
@@ -329,12 +330,7 @@ def _restore_selection(args, printer) -> int:
     result = restore_selection(backup_set, selections, into, existing=args.existing,
                                listener=printer)
     printer.close()
-    print(f"Restored {humanize.intcomma(result.entries)} entries "
-          f"({_size(result.bytes)} of archive) into {into} in {_duration(result.seconds)}; "
-          f"read {humanize.intcomma(result.frames_read)} of "
-          f"{humanize.intcomma(result.frames_total)} compressed frames; every file matched "
-          "its BLAKE3.")
-    _print_skipped(result, args.existing)
+    _print_selection_result(result, f"into {into}", args.existing)
     return 0
 
 
@@ -368,18 +364,20 @@ def _restore_in_place(args, printer) -> int:
     result = restore_in_place(backup_set, selections, mapping, existing=args.existing,
                               listener=printer)
     printer.close()
-    print(f"Restored {humanize.intcomma(result.entries)} entries "
-          f"({_size(result.bytes)} of archive) in place in {_duration(result.seconds)}; "
-          f"read {humanize.intcomma(result.frames_read)} of "
-          f"{humanize.intcomma(result.frames_total)} compressed frames; every file matched "
-          "its BLAKE3.")
-    for where in result.destinations:
-        print(f"  onto {where}")
-    _print_skipped(result, args.existing)
+    _print_selection_result(result, "in place", args.existing, onto=result.destinations)
     return 0
 
 
-def _print_skipped(result, existing: str) -> None:
+def _print_selection_result(result, where: str, existing: str, onto: Sequence[str] = ()) -> None:
+    """What a restore of selected files did: entries, bytes, time, frames read, where to, and
+    the files left as they were."""
+    print(f"Restored {humanize.intcomma(result.entries)} entries "
+          f"({_size(result.bytes)} of archive) {where} in {_duration(result.seconds)}; "
+          f"read {humanize.intcomma(result.frames_read)} of "
+          f"{humanize.intcomma(result.frames_total)} compressed frames; every file matched "
+          "its BLAKE3.")
+    for place in onto:
+        print(f"  onto {place}")
     if result.skipped:
         shown = ", ".join(os.fsdecode(p) for p in result.skipped[:10])
         more = len(result.skipped) - 10

@@ -201,6 +201,28 @@ def stage_app(core: Core | None = None, *, theme: str | None = "textual-dark", *
                       **kwargs)
 
 
+async def confirm_whole_restore(pilot, typed: str) -> None:
+    """From the start screen: restore the whole machine (w), to the review (n), the target
+    names typed and confirmed."""
+    await pilot.press("w")
+    await pilot.pause()
+    await pilot.press("n")
+    await pilot.pause()
+    await pilot.press(*typed, "enter")
+    await pilot.pause()
+
+
+async def picker_after_the_restore(pilot):
+    """From the done screen: back to the start (b), then "Restore selected files" (f)."""
+    from console.screens.file_picker import FilePickerScreen
+    await pilot.press("b")
+    await pilot.pause()
+    await pilot.press("f")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, FilePickerScreen)
+    return pilot.app.screen
+
+
 async def wait_for(pilot, condition, what: str, seconds: float = 20.0) -> None:
     """Lets the app run until condition() holds (a worker thread is involved)."""
     deadline = time.monotonic() + seconds

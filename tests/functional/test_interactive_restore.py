@@ -19,13 +19,13 @@ from console.core.events import Progress
 from console.core.restore import apply_plan as real_apply_plan
 from console.facade import Core
 from console.screens.done import DoneScreen
-from console.screens.file_picker import FilePickerScreen
 from console.screens.mapping import MappingScreen
 from console.screens.progress import ProgressScreen
 from console.screens.review import ReviewScreen
 from console.screens.targets import TargetsScreen
 from tests.functional.screentext import shown
-from tests.functional.stage import Calls, wait_for
+from tests.functional.stage import (Calls, confirm_whole_restore, picker_after_the_restore,
+                                    wait_for)
 from widgets.file_tree import FileTree
 from tests.system.hardtree import rsync_differences
 from tests.system.images import attached, blkid_of, mounted, sfdisk_json
@@ -167,22 +167,13 @@ async def test_a_file_lost_after_the_restore_goes_back_to_its_original_place(pat
     app = the_app(paths, log_file)
     before = mounts()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("w")
-        await pilot.pause()
-        await pilot.press("n")
-        await pilot.pause()
-        await pilot.press(*"target-same-size.img", "enter")
+        await confirm_whole_restore(pilot, "target-same-size.img")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the restore",
                        seconds=300)
         assert "The machine is restored" in shown(app)
         with attached(Path(target)) as disk, mounted(disk.partition(2), "ext4") as root:
             (root / "etc/hostname").unlink()
-        await pilot.press("b")
-        await pilot.pause()
-        await pilot.press("f")
-        await pilot.pause()
-        picker = app.screen
-        assert isinstance(picker, FilePickerScreen)
+        picker = await picker_after_the_restore(pilot)
         source = app.backup_set.disks[0].name  # the demo's source image
         assert [(p.title, p.note, p.mapping) for p in picker.places] == [
             ("target-same-size.img (as source-disk.img)", "just restored", {source: target})]

@@ -18,35 +18,23 @@ from console.screens.error import ErrorScreen
 from console.screens.file_picker import FilePickerScreen
 from console.screens.start import StartScreen
 from tests.functional.screentext import shown
-from tests.functional.stage import stage_app, stage_core, wait_for
+from tests.functional.stage import (confirm_whole_restore, picker_after_the_restore, stage_app,
+                                    stage_core, wait_for)
 from tests.picker_fixture import RESTORED_PLACE, make_set
 
 
-class FakeSelectionRestore:
-    """restore_selection: records what it was asked, reports, returns a fixed result."""
+class FakeRestore:
+    """restore_selection or restore_in_place: records the selections, where they go (the
+    directory, or the mapping of disks) and the policy; reports a fixed result or error."""
 
     def __init__(self, result=None, error: RestoreError | None = None):
         self.calls = []
         self.result = result
         self.error = error
 
-    def __call__(self, backup_set, selections, into, existing, listener):
-        self.calls.append(([(s.fs, s.rules) for s in selections], into, existing))
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-class FakeInPlaceRestore:
-    """restore_in_place: records the selections, the mapping and the policy."""
-
-    def __init__(self, result=None, error: RestoreError | None = None):
-        self.calls = []
-        self.result = result
-        self.error = error
-
-    def __call__(self, backup_set, selections, mapping, existing, listener):
-        self.calls.append(([(s.fs, s.rules) for s in selections], dict(mapping), existing))
+    def __call__(self, backup_set, selections, where, existing, listener):
+        self.calls.append(([(s.fs, s.rules) for s in selections],
+                           dict(where) if isinstance(where, dict) else where, existing))
         if self.error is not None:
             raise self.error
         return self.result
@@ -65,7 +53,7 @@ def picker_core(tmp_path, restore, **overrides):
 
 
 async def test_selected_files_are_restored_into_the_chosen_directory(tmp_path):
-    restore = FakeSelectionRestore(SelectionResult(entries=2, bytes=4460, seconds=0.2,
+    restore = FakeRestore(SelectionResult(entries=2, bytes=4460, seconds=0.2,
                                                    skipped=[b"/etc/hostname"],
                                                    destinations=["/tmp/restored"]))
     core, opened = picker_core(tmp_path, restore)
@@ -95,7 +83,7 @@ async def test_selected_files_are_restored_into_the_chosen_directory(tmp_path):
 
 
 async def test_cancelling_the_picker_restores_nothing(tmp_path):
-    restore = FakeSelectionRestore()
+    restore = FakeRestore()
     core, _ = picker_core(tmp_path, restore)
     app = stage_app(core)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -108,7 +96,7 @@ async def test_cancelling_the_picker_restores_nothing(tmp_path):
 
 
 async def test_a_failed_file_restore_is_said_in_words(tmp_path):
-    restore = FakeSelectionRestore(error=RestoreError("/tmp/restored is on a read-only "
+    restore = FakeRestore(error=RestoreError("/tmp/restored is on a read-only "
                                                       "filesystem.", "Choose another directory."))
     core, _ = picker_core(tmp_path, restore)
     app = stage_app(core)
@@ -138,14 +126,14 @@ IN_PLACE_RESULT = SelectionResult(entries=2, bytes=4460, seconds=0.2,
 
 
 async def test_selected_files_go_back_to_their_original_place(tmp_path):
-    in_place = FakeInPlaceRestore(IN_PLACE_RESULT)
+    in_place = FakeRestore(IN_PLACE_RESULT)
     searched = []
 
     def find_places(backup_set, images):
         searched.append((backup_set.host, images))
         return [RESTORED_PLACE]
 
-    core, _ = picker_core(tmp_path, FakeSelectionRestore(), find_places=find_places,
+    core, _ = picker_core(tmp_path, FakeRestore(), find_places=find_places,
                           restore_in_place=in_place)
     app = stage_app(core)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -171,24 +159,15 @@ async def test_the_disks_just_restored_are_offered_first(tmp_path):
                          "sda (as /dev/sda), sdb (as /dev/sdb)")
     other = Place({"/dev/sda": "/dev/sdc", "/dev/sdb": "/dev/sde"},
                   "sdc (as /dev/sda), sde (as /dev/sdb)")
-    in_place = FakeInPlaceRestore(IN_PLACE_RESULT)
-    core, _ = picker_core(tmp_path, FakeSelectionRestore(),
+    in_place = FakeRestore(IN_PLACE_RESULT)
+    core, _ = picker_core(tmp_path, FakeRestore(),
                           find_places=lambda backup_set, images: [other, restored_too],
                           restore_in_place=in_place)
     app = stage_app(core)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("w")
-        await pilot.pause()
-        await pilot.press("n")
-        await pilot.pause()
-        await pilot.press(*"sda sdb", "enter")
+        await confirm_whole_restore(pilot, "sda sdb")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
-        await pilot.press("b")
-        await pilot.pause()
-        await pilot.press("f")
-        await pilot.pause()
-        picker = app.screen
-        assert isinstance(picker, FilePickerScreen)
+        picker = await picker_after_the_restore(pilot)
         assert [(p.title, p.note) for p in picker.places] == [
             ("sda (as /dev/sda), sdb (as /dev/sdb)", "just restored"),
             ("sdc (as /dev/sda), sde (as /dev/sdb)", "")]  # the same mapping found again: once
@@ -210,9 +189,9 @@ async def test_a_refused_restore_in_place_is_said_in_words(tmp_path):
                            "UUID 2222) of the set. Nothing was written.",
                            "Device names can change between boots: choose the disk that holds "
                            "this filesystem, or restore into a directory instead.")
-    core, _ = picker_core(tmp_path, FakeSelectionRestore(),
+    core, _ = picker_core(tmp_path, FakeRestore(),
                           find_places=lambda backup_set, images: [RESTORED_PLACE],
-                          restore_in_place=FakeInPlaceRestore(error=refusal))
+                          restore_in_place=FakeRestore(error=refusal))
     app = stage_app(core)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("f")
@@ -229,7 +208,7 @@ async def test_when_the_disks_cannot_be_searched_a_directory_is_still_offered(tm
     def broken(backup_set, images):
         raise RestoreError("Could not read the partition table of /dev/sda: I/O error.")
 
-    restore = FakeSelectionRestore(SelectionResult(entries=1, destinations=["/tmp/restored"]))
+    restore = FakeRestore(SelectionResult(entries=1, destinations=["/tmp/restored"]))
     core, _ = picker_core(tmp_path, restore, find_places=broken)
     app = stage_app(core)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
