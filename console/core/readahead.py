@@ -6,8 +6,9 @@ tar reads one file at a time, each read waiting for the device; with the next fi
 their way, its reads find the page cache filled. On the benchmark's loop device this takes
 tar's own time from about 8.5 s to 5.5 s for 100,000 files, for about the same CPU in all.
 
-The walk is a process of its own, not a thread: its three system calls a file would each give
-the interpreter lock away to the scanner, and wait up to a switch interval to get it back. It
+The walk is a process of its own, not a thread: as a thread, its three system calls a file
+would each hand the interpreter lock to the scanner and wait for it back (reasoned, not
+measured). It
 stays at most `window` bytes ahead of what tar has written, so a rescue system with little
 memory does not see the prefetched pages evicted before tar reads them; the parent says how far
 tar has got on the child's stdin, one number a line. Nothing here affects what is archived:
@@ -64,11 +65,15 @@ def tar_order(root: bytes) -> Iterator[tuple[bytes, int]]:
 def prefetch(files: Iterator[tuple[bytes, int]], next_limit: Callable[[], int | None],
              advise: Callable[[bytes], None], window: int = WINDOW) -> None:
     """Advises each file once its place in the stream is within `window` of tar; when it is
-    not, waits for `next_limit()`, the next word of how far it may go (None: stop)."""
+    not, waits for `next_limit()`, the next word of how far it may go (None: stop). Files of
+    more than a quarter of the window are left to the kernel's own sequential read-ahead: one
+    would be advised only when tar is nearly through it, and advised whole."""
     limit = window
     position = 0
     for path, size in files:
         position += size + MEMBER_OVERHEAD
+        if size > window // 4:
+            continue
         while position > limit:
             got = next_limit()
             if got is None:

@@ -42,18 +42,25 @@ def test_the_walk_meets_regular_files_in_the_order_tar_archives_them(tmp_path):
 
 
 def test_prefetch_stays_within_its_window_until_told_more():
-    files = [(b"f%d" % i, 1000) for i in range(10)]
+    files = [(b"f%d" % i, 100) for i in range(10)]
     advised: list[bytes] = []
-    limits = iter([2 * (1000 + MEMBER_OVERHEAD), 10 ** 9])
+    limits = iter([2 * (100 + MEMBER_OVERHEAD), 10 ** 9])
     seen_at_each_wait: list[int] = []
 
     def next_limit():
         seen_at_each_wait.append(len(advised))
         return next(limits, None)
 
-    prefetch(iter(files), next_limit, advised.append, window=1000 + MEMBER_OVERHEAD)
+    prefetch(iter(files), next_limit, advised.append, window=100 + MEMBER_OVERHEAD)
     assert seen_at_each_wait == [1, 2]  # one file fits the window, the next limit one more
     assert advised == [p for p, _ in files]
+
+
+def test_a_file_larger_than_a_quarter_of_the_window_is_left_to_the_kernel():
+    advised: list[bytes] = []
+    files = [(b"small", 10), (b"big", 2000), (b"after", 10)]
+    prefetch(iter(files), lambda: 10 ** 9, advised.append, window=1000 + 2 * MEMBER_OVERHEAD)
+    assert advised == [b"small", b"after"]
 
 
 def test_prefetch_stops_when_the_parent_says_nothing_more():
