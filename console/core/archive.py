@@ -2,9 +2,9 @@
 
 Writing: GNU tar walks the read-only mount (the files it comes to next already on their way,
 see readahead) and writes a pax stream; it passes through the TarScanner (catalog rows, BLAKE3
-of each file) and the SeekableWriter (frames compressed on all cores). Extracting: frames are decompressed ahead on a pool, scanned (every file's BLAKE3 is
-checked against the catalog) and fed to GNU tar, which alone restores xattrs, ACLs and sparse
-files exactly.
+of each file) and the SeekableWriter (frames compressed on all cores). Extracting: frames are
+decompressed ahead on a pool, scanned (every file's BLAKE3 is checked against the catalog) and
+fed to GNU tar, which alone restores xattrs, ACLs and sparse files exactly.
 """
 
 from __future__ import annotations
