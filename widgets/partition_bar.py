@@ -2,7 +2,8 @@
 
 Display only. It takes plain data (BarSegment: label, size, used, style) so the start screen
 (the set's disks) and the disk-mapping editor (an original and a new layout) feed it alike.
-Under the bar, each partition gets its label and its size and use, cut to its width.
+Under the bar, each partition gets its label and its size and use, or a shorter form of them
+where it is narrow ("/home", "8 GiB"), never a cut that reads as something else.
 
     ext4 /                      ext4 /home     swap
     ##########..................#####..........::::::
