@@ -11,8 +11,8 @@ from console.screens.done import DoneScreen
 from console.screens.error import ErrorScreen
 from console.screens.progress import ProgressScreen
 from console.screens.question import QuestionScreen
-from tests.functional.stage import (RESTORED, Clock, Scripted, confirm_whole_restore, error,
-                                    restore_events, stage_app, stage_core, wait_for)
+from tests.functional.stage import (RESTORED, Clock, Scripted, confirm, error, restore_events,
+                                    stage_app, stage_core, to_review, wait_for)
 
 # The log shown by the log viewer: a fixed file at a fixed path, so its title is the same.
 LOG_SOURCE = Path(__file__).parent / "data" / "restore-console.log"
@@ -20,7 +20,8 @@ LOG_SHOWN = "/tmp/restore-console-snapshot.log"
 
 
 async def _confirm(pilot, typed: str = "sda sdb") -> None:
-    await confirm_whole_restore(pilot, typed)
+    await to_review(pilot)
+    await confirm(pilot, typed)
 
 
 async def start(pilot) -> None:

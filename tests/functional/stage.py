@@ -201,15 +201,29 @@ def stage_app(core: Core | None = None, *, theme: str | None = "textual-dark", *
                       **kwargs)
 
 
-async def confirm_whole_restore(pilot, typed: str) -> None:
-    """From the start screen: restore the whole machine (w), to the review (n), the target
-    names typed and confirmed."""
-    await pilot.press("w")
+async def to_review(pilot, key: str = "w") -> None:
+    """From the start screen: the targets (w, or c for the editor), then the review (n)."""
+    await pilot.press(key)
     await pilot.pause()
     await pilot.press("n")
     await pilot.pause()
-    await pilot.press(*typed, "enter")
+
+
+async def confirm(pilot, text: str) -> None:
+    """On the review: the target names typed, then Enter."""
+    await pilot.press(*text)
+    await pilot.press("enter")
     await pilot.pause()
+
+
+async def restore_to_done(pilot, typed: str = "sda sdb", seconds: float = 20.0) -> None:
+    """From the start screen: the whole machine restored onto the suggested targets, confirmed
+    with `typed`, up to the done screen."""
+    from console.screens.done import DoneScreen
+    await to_review(pilot)
+    await confirm(pilot, typed)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, DoneScreen), "the done screen",
+                   seconds)
 
 
 async def picker_after_the_restore(pilot):

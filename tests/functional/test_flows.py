@@ -19,23 +19,10 @@ from console.screens.start import StartScreen
 from console.screens.targets import TargetsScreen
 from tests.functional.screentext import shown
 from tests.functional.stage import (RESTORED, VERIFIED_WITH_DIFFERENCES, WEB01, Clock,
-                                    FakeMount, Scripted, error, restore_events, stage_app,
-                                    stage_core, wait_for)
+                                    FakeMount, Scripted, confirm, error, restore_events,
+                                    restore_to_done, stage_app, stage_core, to_review, wait_for)
 
 SIZE = (80, 24)
-
-
-async def to_review(pilot, key: str = "w") -> None:
-    await pilot.press(key)
-    await pilot.pause()
-    await pilot.press("n")
-    await pilot.pause()
-
-
-async def confirm(pilot, text: str) -> None:
-    await pilot.press(*text)
-    await pilot.press("enter")
-    await pilot.pause()
 
 
 # ---- start screen ----
@@ -330,9 +317,7 @@ async def test_differences_found_are_listed_on_the_done_screen():
     verify = Scripted(clock, [], VERIFIED_WITH_DIFFERENCES)
     app = stage_app(stage_core(clock, verify_targets=verify))
     async with app.run_test(size=(120, 40)) as pilot:
-        await to_review(pilot)
-        await confirm(pilot, "sda sdb")
-        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        await restore_to_done(pilot)
         text = shown(app)
         assert "318,679 entries checked, 2 differences:" in text
         assert "/etc/machine-id: content differs (BLAKE3)" in text
@@ -367,9 +352,7 @@ async def test_reboot_asks_then_runs_the_reboot_command():
     core = stage_core()
     app = stage_app(core)
     async with app.run_test(size=SIZE) as pilot:
-        await to_review(pilot)
-        await confirm(pilot, "sda sdb")
-        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        await restore_to_done(pilot)
         await pilot.press("r")
         await pilot.pause()
         assert isinstance(app.screen, QuestionScreen)
@@ -383,9 +366,7 @@ async def test_the_demo_never_reboots():
     core = stage_core()
     app = stage_app(core, demo=True)
     async with app.run_test(size=SIZE) as pilot:
-        await to_review(pilot)
-        await confirm(pilot, "sda sdb")
-        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        await restore_to_done(pilot)
         await pilot.press("r")
         await pilot.pause()
         assert isinstance(app.screen, DoneScreen)
@@ -448,9 +429,7 @@ async def test_shell_on_the_done_screen_opens_in_the_restored_system(tmp_path):
     core = stage_core(mounted_targets=mount)
     app = stage_app(core)
     async with app.run_test(size=SIZE) as pilot:
-        await to_review(pilot)
-        await confirm(pilot, "sda sdb")
-        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        await restore_to_done(pilot)
         done = app.screen
         await pilot.press("s")
         await pilot.pause()
@@ -467,9 +446,7 @@ async def test_shell_when_the_restored_system_cannot_be_mounted():
     core = stage_core(mounted_targets=cannot_mount)
     app = stage_app(core)
     async with app.run_test(size=SIZE) as pilot:
-        await to_review(pilot)
-        await confirm(pilot, "sda sdb")
-        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        await restore_to_done(pilot)
         await pilot.press("f2")
         await pilot.pause()
         assert isinstance(app.screen, ErrorScreen)
@@ -594,7 +571,5 @@ async def test_a_message_from_the_core_is_logged(tmp_path, caplog):
     app = stage_app(stage_core(clock, apply_plan=restore))
     with caplog.at_level("INFO", logger="restore_console"):
         async with app.run_test(size=SIZE) as pilot:
-            await to_review(pilot)
-            await confirm(pilot, "sda sdb")
-            await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+            await restore_to_done(pilot)
     assert "Writing the partition table" in caplog.text

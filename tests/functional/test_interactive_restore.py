@@ -24,8 +24,7 @@ from console.screens.progress import ProgressScreen
 from console.screens.review import ReviewScreen
 from console.screens.targets import TargetsScreen
 from tests.functional.screentext import shown
-from tests.functional.stage import (Calls, confirm_whole_restore, picker_after_the_restore,
-                                    wait_for)
+from tests.functional.stage import Calls, picker_after_the_restore, restore_to_done, wait_for
 from widgets.file_tree import FileTree
 from tests.system.hardtree import rsync_differences
 from tests.system.images import attached, blkid_of, mounted, sfdisk_json
@@ -167,9 +166,7 @@ async def test_a_file_lost_after_the_restore_goes_back_to_its_original_place(pat
     app = the_app(paths, log_file)
     before = mounts()
     async with app.run_test(size=(120, 40)) as pilot:
-        await confirm_whole_restore(pilot, "target-same-size.img")
-        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the restore",
-                       seconds=300)
+        await restore_to_done(pilot, "target-same-size.img", seconds=300)
         assert "The machine is restored" in shown(app)
         with attached(Path(target)) as disk, mounted(disk.partition(2), "ext4") as root:
             (root / "etc/hostname").unlink()

@@ -18,7 +18,7 @@ from console.screens.error import ErrorScreen
 from console.screens.file_picker import FilePickerScreen
 from console.screens.start import StartScreen
 from tests.functional.screentext import shown
-from tests.functional.stage import (confirm_whole_restore, picker_after_the_restore, stage_app,
+from tests.functional.stage import (picker_after_the_restore, restore_to_done, stage_app,
                                     stage_core, wait_for)
 from tests.picker_fixture import RESTORED_PLACE, make_set
 
@@ -165,8 +165,7 @@ async def test_the_disks_just_restored_are_offered_first(tmp_path):
                           restore_in_place=in_place)
     app = stage_app(core)
     async with app.run_test(size=(120, 40)) as pilot:
-        await confirm_whole_restore(pilot, "sda sdb")
-        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        await restore_to_done(pilot)
         picker = await picker_after_the_restore(pilot)
         assert [(p.title, p.note) for p in picker.places] == [
             ("sda (as /dev/sda), sdb (as /dev/sdb)", "just restored"),
