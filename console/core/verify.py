@@ -6,9 +6,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-import blake3
-
-from .backupset import load_set
+from .backupset import file_digest, load_set
 from .catalog import Catalog, Entry
 from .errors import RestoreError
 from .events import Listener, Progress, ignore
@@ -16,7 +14,6 @@ from .layout import Filesystem
 
 _KIND_OF_MODE = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
                  stat.S_IFCHR: "chardev", stat.S_IFBLK: "blockdev", stat.S_IFIFO: "fifo"}
-MMAP_FROM = 1024 * 1024
 
 
 @dataclass
@@ -35,16 +32,6 @@ class VerifyResult:
     @property
     def ok(self) -> bool:
         return not self.differences
-
-
-def content_hash(path: bytes, size: int) -> bytes:
-    hasher = blake3.blake3()
-    if size >= MMAP_FROM:
-        hasher.update_mmap(os.fsdecode(path))
-    else:
-        with open(path, "rb") as f:
-            hasher.update(f.read())
-    return hasher.digest()
 
 
 _QUICK_KINDS = {"file": stat.S_IFREG, "dir": stat.S_IFDIR}
@@ -99,7 +86,7 @@ def _compare(entry: Entry, path: bytes, root_of_fs: bytes, content: bool = True)
     if kind == "file":
         if st.st_size != entry.size:
             problems.append(f"size {st.st_size}, expected {entry.size}")
-        elif content and entry.blake3 is not None and content_hash(path, st.st_size) != entry.blake3:
+        elif content and entry.blake3 is not None and file_digest(path) != entry.blake3:
             problems.append("content differs (BLAKE3)")
     return problems
 
