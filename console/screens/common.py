@@ -31,6 +31,15 @@ def option(prompt: str | Text, id: str | None = None, *, disabled: bool = False)
     return Option(Text(prompt) if isinstance(prompt, str) else prompt, id=id, disabled=disabled)
 
 
+def target_prompt(title: str, chosen: bool, problems: list[str]) -> Text:
+    """A disk of this machine as a choice: (*) when chosen, then what stands against it, one
+    indented line each (a disk with problems is shown but not selectable)."""
+    prompt = Text(f"{'(*)' if chosen else '( )'} {title}")
+    for problem in problems:
+        prompt.append(f"\n      {problem}", style="italic")
+    return prompt
+
+
 class TitleBar(Static):
     """One line at the top: where the operator is."""
 

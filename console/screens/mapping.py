@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -35,7 +34,7 @@ from ..core.layout import Disk
 from ..core.resize import Override, ResizePolicy
 from ..job import RESTORE, Job
 from ..targeting import Fit, fit, plan_for, suggest
-from .common import StatusLine, TitleBar, option, size
+from .common import StatusLine, TitleBar, option, size, target_prompt
 
 log = logging.getLogger("restore_console")
 
@@ -233,10 +232,8 @@ class MappingScreen(Screen):
                                                       "it: see below"]
             if target.path in taken:
                 problems.append(f"chosen for {taken[target.path]}")
-            mark = "(*)" if self.chosen.get(disk.name) == target.path else "( )"
-            prompt = Text(f"{mark} {target.title()}")
-            for problem in problems:
-                prompt.append(f"\n      {problem}", style="italic")
+            prompt = target_prompt(target.title(), self.chosen.get(disk.name) == target.path,
+                                   problems)
             options.append(option(prompt, id=target.path, disabled=bool(problems)))
         mark = "( )" if disk.name in self.chosen else "(*)"
         options.append(option(f"{mark} Do not restore this disk", id=SKIP))

@@ -8,7 +8,6 @@ when the layout fits. Partition edits are the disk-mapping editor's (clone onto 
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -22,7 +21,7 @@ from ..core.errors import RestoreError
 from ..core.layout import Disk
 from ..job import RESTORE, Job
 from ..targeting import Fit, fit, plan_for, suggest
-from .common import StatusLine, TitleBar, disk_title, option, size
+from .common import StatusLine, TitleBar, disk_title, option, size, target_prompt
 
 SKIP = "--skip--"
 
@@ -112,10 +111,8 @@ class TargetsScreen(Screen):
             problems = list(found.problems)
             if choice.path in taken:
                 problems.append(f"chosen for {taken[choice.path]}")
-            mark = "(*)" if self.chosen.get(disk.name) == choice.path else "( )"
-            prompt = Text(f"{mark} {choice.title()}")
-            for problem in problems:
-                prompt.append(f"\n      {problem}", style="italic")
+            prompt = target_prompt(choice.title(), self.chosen.get(disk.name) == choice.path,
+                                   problems)
             if not problems and found.resized is not None \
                     and found.resized.mode != "same geometry":
                 prompt.append(f"\n      the partitions are resized: {size(disk.size)} -> "
