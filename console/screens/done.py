@@ -71,7 +71,7 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
     elif restored is not None:
         lines.append(f"Restored {humanize.intcomma(restored.files)} files "
                      f"({size(restored.bytes)}) onto {job.targets_text()} in "
-                     f"{humanize.precisedelta(int(outcome.seconds)) if outcome.seconds >= 1 else 'under a second'}.")
+                     f"{_duration(outcome.seconds)}.")
         lines.append("Every restored file matched its BLAKE3 checksum from the set.")
         for name in restored.unmapped:
             lines.append(f"Not restored (no target chosen): disk {name}.")
