@@ -12,14 +12,12 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 
 from .archive import extract_raw_archive, extract_tar_archive
 from .backupset import BackupSet, check_pieces, load_set
-from .blockdev import (AttachedDisk, attach_disk, device_size, is_block_device, mounted,
-                       syncfs)
+from .blockdev import AttachedDisk, attach_disk, device_size, is_block_device, mounted
 from .catalog import Catalog
 from .discovery import describe_device
 from .errors import RestoreError, UsageError
@@ -33,6 +31,7 @@ from .safety import check_target
 from .seekable import SeekableReader
 from .system import run
 from .verify import VerifyResult, check_filesystem
+from .writeback import WriteBack
 
 log = logging.getLogger("restore_console")
 
@@ -185,33 +184,6 @@ def _check_still_planned(disk: DiskPlan) -> None:
             "Make the plan again with the disks of this machine.")
 
 
-class _Flush:
-    """Writes a restored filesystem's data to its disk (syncfs) on a thread of its own, started
-    when its archive is extracted: the verify and the next extraction run meanwhile, and the
-    unmount finds little left to write. syncfs also reports a write error, which umount does
-    not."""
-
-    def __init__(self, where: str, title: str):
-        self.title = title
-        self.error: OSError | None = None
-        self._fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY)
-        self._thread = threading.Thread(target=self._run, name="flush", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            syncfs(self._fd)
-        except OSError as exc:
-            self.error = exc
-
-    def wait(self) -> None:
-        """Joins the thread and lets go of the mount (an open descriptor would keep it busy)."""
-        self._thread.join()
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-
 class _Applier:
     """Runs steps: holds the attached targets, the mounts and what was restored."""
 
@@ -224,7 +196,7 @@ class _Applier:
         self.mounts: dict[int, str] = {}
         self.root: str | None = None
         self.mismatched: list[tuple[Filesystem, list[bytes]]] = []
-        self.flushes: list[_Flush] = []
+        self.write_backs: list[WriteBack] = []
         self.catalog = stack.enter_context(Catalog(backup_set.catalog_path))
 
     def run(self, step: Step) -> None:
@@ -312,16 +284,17 @@ class _Applier:
 
     def _restore(self, step: Step) -> None:
         fs = self._fs(step)
+        write_back = WriteBack(self.mounts[fs.id], fs.title)
+        self.write_backs.append(write_back)
+        self.stack.callback(write_back.wait)  # before its unmount, also when a step fails
         done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
                                    expected=_ExpectedHashes(self.catalog, fs.id),
                                    listener=self.listener)
+        write_back.finish()  # its last syncfs overlaps the verify and the next extraction
         self.result.files += done.files
         self.result.bytes += done.bytes
         if done.mismatched:
             self.mismatched.append((fs, done.mismatched))
-        flush = _Flush(self.mounts[fs.id], fs.title)
-        self.flushes.append(flush)
-        self.stack.callback(flush.wait)  # before its unmount, also when a later step fails
 
     def _verify(self, step: Step) -> None:
         if self.mismatched:
@@ -348,11 +321,11 @@ class _Applier:
                                f"catalog: {shown}.", "The log has the restore's details.")
 
     def _finalize(self, step: Step) -> None:
-        for flush in self.flushes:
-            flush.wait()
-            if flush.error is not None:
-                raise RestoreError(f"Writing the restored {flush.title} to its disk failed: "
-                                   f"{flush.error.strerror}.",
+        for write_back in self.write_backs:
+            write_back.wait()
+            if write_back.error is not None:
+                raise RestoreError(f"Writing the restored {write_back.title} to its disk failed: "
+                                   f"{write_back.error.strerror}.",
                                    "The target disk may be failing: check the kernel log "
                                    "(dmesg), then restore onto another disk.")
         if step.detail.get("log") and self.root is not None:

@@ -1,0 +1,67 @@
+"""The write-back of a filesystem being restored: it keeps writing while the archive is
+extracted, writes once more after, lets go of the mount when waited for, and a write error it
+meets stops the restore in words instead of vanishing in the unmount."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from console.core import restore, writeback
+from console.core.errors import RestoreError
+from console.core.writeback import WriteBack
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_write_back_closes_its_descriptor_once_waited_for(tmp_path):
+    before = open_descriptors()
+    write_back = WriteBack(str(tmp_path), "ext4 /")
+    write_back.wait()
+    write_back.wait()  # twice is harmless: the unwinding waits again after finalize did
+    assert write_back.error is None
+    assert write_back.calls >= 1
+    assert open_descriptors() == before
+
+
+def test_it_writes_over_and_over_until_finished_then_once_more(tmp_path, monkeypatch):
+    finished_at_call: list[bool] = []
+    enough, started = threading.Event(), threading.Event()
+
+    def recording_syncfs(fd):
+        started.wait(5)  # the thread may call before the constructor has returned
+        finished_at_call.append(write_back._finished.is_set())
+        if len(finished_at_call) == 3:
+            enough.set()
+
+    monkeypatch.setattr(writeback, "syncfs", recording_syncfs)
+    write_back = WriteBack(str(tmp_path), "ext4 /", pause=0.001)
+    started.set()
+    assert enough.wait(5), "syncfs was not called again while the extraction went on"
+    write_back.wait()
+    # What was written before finish() is covered by a call that began after it.
+    assert finished_at_call[:3] == [False, False, False]
+    assert finished_at_call[-1] is True
+    assert write_back.calls == len(finished_at_call)
+
+
+def test_a_write_error_of_the_write_back_fails_the_finalize_step(tmp_path, monkeypatch):
+    def failing_syncfs(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(writeback, "syncfs", failing_syncfs)
+    applier = restore._Applier.__new__(restore._Applier)  # only what _finalize uses
+    applier.write_backs = [WriteBack(str(tmp_path), "xfs /srv")]
+    applier.root = None
+    with pytest.raises(RestoreError) as raised:
+        applier._finalize(SimpleNamespace(detail={}))
+    assert raised.value.message == ("Writing the restored xfs /srv to its disk failed: "
+                                    "Input/output error.")
+    assert "dmesg" in raised.value.hint
+    assert applier.write_backs[0].calls == 1  # a failing disk is not asked again
