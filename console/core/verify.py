@@ -113,38 +113,61 @@ def verify(set_path: str, root: str, listener: Listener = ignore) -> VerifyResul
     return result
 
 
+@dataclass
+class TreeOfFs:
+    """Where a filesystem's catalogued members are on disk, and how they are named to a person."""
+
+    root: bytes  # the filesystem's root as mounted, without a trailing slash
+    prefix: bytes  # its original mount point, prepended to say a path in words
+    covered: set[bytes]  # original paths where another filesystem is mounted: not its own
+
+    @classmethod
+    def of(cls, mountpoint: str, base: str, mountpoints: set[str]) -> "TreeOfFs":
+        """The tree of a filesystem originally at mountpoint ("" if none), mounted at base."""
+        return cls(root=os.fsencode(base.rstrip("/")),
+                   prefix=os.fsencode(mountpoint.rstrip("/")) if mountpoint else b"",
+                   covered={os.fsencode(m) for m in mountpoints})
+
+    def path(self, inner: bytes) -> bytes:
+        return self.root + (inner if inner != b"/" else b"")
+
+    def shown(self, inner: bytes) -> str:
+        return os.fsdecode(self.prefix + inner if inner != b"/" else self.prefix or b"/")
+
+    def is_covered(self, inner: bytes) -> bool:
+        return bool(self.covered) and inner != b"/" and self.prefix + inner in self.covered
+
+
+def problems_of(catalog: Catalog, fs_id: int, row: tuple, tree: TreeOfFs,
+                content: bool = False) -> list[str]:
+    """What differs between a catalogued member (a Catalog.metadata row) and the tree; settled
+    by one lstat where it can be, and in detail (reading the whole entry) where not."""
+    if not (content and row[1] == "file") and _matches_quickly(row, tree.path(row[0])):
+        return []
+    entry = catalog.lookup(fs_id, row[0])
+    return _compare(entry, tree.path(row[0]), tree.root, content)
+
+
 def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: set[str],
                      result: VerifyResult, progress: Progress, listener: Listener = ignore, *,
                      content: bool = True) -> None:
     """Compares the tree at base with filesystem fs's catalog, adding to result. Directories
     in `mountpoints` (the original paths) are skipped: another filesystem is mounted there.
     Without `content`, files are compared by their metadata and size only."""
-    root_of_fs = os.fsencode(base.rstrip("/"))
-    prefix = os.fsencode(fs.mountpoint.rstrip("/")) if fs.mountpoint else b""
-    covered = {os.fsencode(m) for m in mountpoints}  # as bytes, compared without building text
-
-    def shown(inner: bytes) -> str:
-        return os.fsdecode(prefix + inner if inner != b"/" else prefix or b"/")
-
-    # Plain rows first; the whole entry is read only where the quick comparison cannot settle
-    # it (a difference, a link or device) or where content is hashed.
+    tree = TreeOfFs.of(fs.mountpoint, base, mountpoints)
     for row in catalog.metadata(fs.id):
-        inner, kind = row[0], row[1]
-        if covered and inner != b"/" and prefix + inner in covered:
+        inner = row[0]
+        if tree.is_covered(inner):
             continue
-        path = root_of_fs + (inner if inner != b"/" else b"")
-        hashed = content and kind == "file"  # content is not settled by metadata
-        if hashed or not _matches_quickly(row, path):
-            entry = catalog.lookup(fs.id, inner)
-            for problem in _compare(entry, path, root_of_fs, content):
-                result.differences.append(Difference(shown(inner), problem))
+        for problem in problems_of(catalog, fs.id, row, tree, content):
+            result.differences.append(Difference(tree.shown(inner), problem))
         result.checked += 1
-        if hashed:
+        if content and row[1] == "file":
             result.bytes_hashed += row[6]
         if result.checked % 500 == 0:
             progress.files_done = result.checked
             progress.bytes_done = result.bytes_hashed
-            progress.current = shown(inner)
+            progress.current = tree.shown(inner)
             listener(progress)
     progress.files_done = result.checked
     progress.bytes_done = result.bytes_hashed
