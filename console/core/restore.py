@@ -23,6 +23,7 @@ from .discovery import describe_device
 from .errors import RestoreError, UsageError
 from .events import Listener, Message, Progress, StepStarted, ignore
 from .layout import Disk, Filesystem
+from .liveverify import LiveVerify
 from .mkfs import make_filesystem
 from .partition_table import create_partition, create_table, set_identifiers
 from .plan import DiskPlan, Plan, Step, describe_step, make_plan
@@ -197,6 +198,10 @@ class _Applier:
         self.root: str | None = None
         self.mismatched: list[tuple[Filesystem, list[bytes]]] = []
         self.write_backs: list[WriteBack] = []
+        self.live_verifies: dict[int, LiveVerify] = {}
+        # Original mount points of the filesystems mounted inside the restored root.
+        self.nested = {step.detail["mountpoint"] for step in plan.steps
+                       if step.action == "mount" and step.detail["mountpoint"]}
         self.catalog = stack.enter_context(Catalog(backup_set.catalog_path))
 
     def run(self, step: Step) -> None:
@@ -221,6 +226,10 @@ class _Applier:
 
     def _partition(self, target: str, number: int) -> str:
         return self._attached(target).partition(number)
+
+    def _covered(self, fs: Filesystem) -> set[str]:
+        """Where, inside fs, other filesystems are mounted (their paths are not fs's own)."""
+        return self.nested if fs.mountpoint in self.nested else set()
 
     def _fs(self, step: Step) -> Filesystem:
         return next(fs for fs in self.set.filesystems if fs.id == step.detail["fs"])
@@ -287,10 +296,14 @@ class _Applier:
         write_back = WriteBack(self.mounts[fs.id], fs.title)
         self.write_backs.append(write_back)
         self.stack.callback(write_back.wait)  # before its unmount, also when a step fails
+        live = LiveVerify(self.set.catalog_path, fs, self.mounts[fs.id], self._covered(fs))
+        self.live_verifies[fs.id] = live
+        self.stack.callback(live.stop)
         done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
                                    expected=_ExpectedHashes(self.catalog, fs.id),
                                    listener=self.listener)
         write_back.finish()  # its last syncfs overlaps the verify and the next extraction
+        live.extracted()
         self.result.files += done.files
         self.result.bytes += done.bytes
         if done.mismatched:
@@ -304,15 +317,19 @@ class _Applier:
                                f"{_describe(paths)}.",
                                "The set is damaged: restore those files from another copy.")
         checked = [fs for fs in self.set.filesystems if fs.id in step.detail["fs"]]
-        mountpoints = {fs.mountpoint for fs in checked if fs.id in self.mounts and fs.mountpoint
-                       and self.root and self.mounts[fs.id].startswith(self.root)}
         found = VerifyResult()
         progress = Progress("Verifying", files_total=sum(fs.archive.members for fs in checked))
         for fs in checked:
-            nested = fs.mountpoint in mountpoints
-            check_filesystem(self.catalog, fs, self.mounts[fs.id],
-                             mountpoints if nested else set(), found, progress, self.listener,
-                             content=False)
+            live = self.live_verifies.get(fs.id)
+            followed = live.result() if live else None
+            if followed is None:  # not restored in this run, or the child failed: check here
+                check_filesystem(self.catalog, fs, self.mounts[fs.id], self._covered(fs), found,
+                                 progress, self.listener, content=False)
+                continue
+            found.checked += followed.checked
+            found.differences += followed.differences
+            progress.files_done = found.checked
+            self.listener(progress)
         self.listener(progress)
         self.result.verified = found.checked
         if found.differences:
