@@ -48,6 +48,7 @@ from .selection import Selection
 from .sysblock import Host
 from .system import run
 from .targetroot import READ_WRITE_OPTIONS
+from .writeback import written_out
 
 # Places offered to choose from: more combinations of candidate disks than this are not listed.
 MAX_PLACES = 20
@@ -240,6 +241,8 @@ def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
                 mounted(device, item.fs.type, READ_WRITE_OPTIONS.get(item.fs.type, "")))
             roots.append((item.selection, where, device))
         result = restore_into_roots(backup_set, roots, existing=existing, listener=listener)
+        for item, (_, where, _) in zip(plan.items, roots):  # umount does not report an error
+            written_out(where, item.fs.title)
     result.destinations = [item.where() for item in plan.items]
     return result
 

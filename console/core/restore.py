@@ -339,12 +339,7 @@ class _Applier:
 
     def _finalize(self, step: Step) -> None:
         for write_back in self.write_backs:
-            write_back.wait()
-            if write_back.error is not None:
-                raise RestoreError(f"Writing the restored {write_back.title} to its disk failed: "
-                                   f"{write_back.error.strerror}.",
-                                   "The target disk may be failing: check the kernel log "
-                                   "(dmesg), then restore onto another disk.")
+            write_back.check()
         if step.detail.get("log") and self.root is not None:
             _copy_log(self.root)
 

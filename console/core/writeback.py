@@ -14,6 +14,7 @@ import os
 import threading
 
 from .blockdev import syncfs
+from .errors import RestoreError
 
 # Between two syncfs calls; each call lasts as long as its writing, so a slow disk is asked
 # less often by itself.
@@ -59,3 +60,19 @@ class WriteBack:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+    def check(self) -> None:
+        """Waits, then raises the write error the filesystem met, in words."""
+        self.wait()
+        if self.error is not None:
+            raise RestoreError(f"Writing the restored {self.title} to its disk failed: "
+                               f"{self.error.strerror}.",
+                               "The target disk may be failing: check the kernel log "
+                               "(dmesg), then restore onto another disk.")
+
+
+def written_out(where: str, title: str) -> None:
+    """Writes out the filesystem mounted at where, now; raises its write error in words."""
+    write_back = WriteBack(where, title)
+    write_back.finish()
+    write_back.check()

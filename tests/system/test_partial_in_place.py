@@ -258,3 +258,35 @@ def test_the_devices_themselves_are_checked_again_before_anything_is_mounted(
     assert refused.value.message.endswith("Nothing was written.")
     assert image_digest(changed) == before  # a read-write mount of the ext4 would show
     assert loops_of(changed) == ""
+
+
+def test_a_write_error_when_writing_out_is_said_and_everything_let_go(restored, tmp_path,
+                                                                      monkeypatch):
+    """umount does not report a write error the filesystem met; the restore in place asks
+    each filesystem it wrote (syncfs) and says so, for the filesystems in turn."""
+    import errno
+
+    from console.core import inplace, writeback
+    from console.core.backupset import load_set
+    from console.core.catalog import Catalog
+    from console.core.errors import RestoreError
+    from console.core.partial import selection_for_paths
+    _, set_dir, name, target, _ = restored
+    copy = tmp_path / "copy.img"
+    subprocess.run(["cp", "--sparse=always", str(target), str(copy)], check=True)
+    asked = []
+
+    def failing_syncfs(fd):
+        asked.append(os.readlink(f"/proc/self/fd/{fd}"))
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(writeback, "syncfs", failing_syncfs)
+    backup_set = load_set(str(set_dir))
+    with Catalog(backup_set.catalog_path) as catalog:
+        selections = selection_for_paths(backup_set, catalog, ["/etc"])
+    with pytest.raises(RestoreError) as failed:
+        inplace.restore_in_place(backup_set, selections, {name: str(copy)})
+    assert failed.value.message.startswith("Writing the restored ext4 ")
+    assert failed.value.message.endswith(" to its disk failed: Input/output error.")
+    assert len(asked) == 1 and "restore-console-mnt-" in asked[0]
+    assert loops_of(copy) == ""

@@ -65,3 +65,24 @@ def test_a_write_error_of_the_write_back_fails_the_finalize_step(tmp_path, monke
                                     "Input/output error.")
     assert "dmesg" in raised.value.hint
     assert applier.write_backs[0].calls == 1  # a failing disk is not asked again
+
+
+def test_a_write_error_of_a_restore_in_place_is_said(tmp_path, monkeypatch):
+    def failing_syncfs(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(writeback, "syncfs", failing_syncfs)
+    with pytest.raises(RestoreError) as raised:
+        writeback.written_out(str(tmp_path), "ext4 /home")
+    assert raised.value.message == ("Writing the restored ext4 /home to its disk failed: "
+                                    "No space left on device.")
+
+
+def test_written_out_calls_syncfs_and_lets_go(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(writeback, "syncfs", lambda fd: calls.append(os.readlink(
+        f"/proc/self/fd/{fd}")))
+    before = open_descriptors()
+    writeback.written_out(str(tmp_path), "ext4 /home")
+    assert calls and set(calls) == {str(tmp_path)}
+    assert open_descriptors() == before
