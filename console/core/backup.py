@@ -20,8 +20,11 @@ from .fstab import matches, parse_fstab
 from .layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
 from .partition_table import read_table
 from .probe import RO_OPTIONS, TAR_TYPES, archivable, bytes_used, mkfs_options, probe
+from .writeback import WriteBack
 
 log = logging.getLogger("restore_console")
+SET_DISK_HINT = ("The disk that receives the set may be failing or full: check the kernel log "
+                 "(dmesg) and its free space, then back up to another place.")
 
 
 def _source_device_name(disk: Disk, number: int) -> str:
@@ -71,6 +74,9 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSe
                            host="")
     facts = _SourceFacts()
     catalog = CatalogWriter(os.path.join(dest, CATALOG))
+    # The set reaches its disk as it is written, and all of it before the manifest says it is
+    # complete: a crash right after "written" must not leave a set that only looks whole.
+    write_back = WriteBack(dest, f"the backup set in {dest}", SET_DISK_HINT)
     try:
         tables = []
         for path in disks:
@@ -100,6 +106,8 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSe
                     backup_set.filesystems.append(fs)
     finally:
         catalog.close()
+        write_back.finish()
+    write_back.check()
     _assign_mountpoints(backup_set, facts)
     backup_set.host = facts.host or socket.gethostname()
     backup_set.bootloader = _detect_bootloader(backup_set)

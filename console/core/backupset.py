@@ -64,11 +64,19 @@ class BackupSet:
         }
 
     def save(self) -> None:
+        """Writes the manifest whole and durably: a set without one is incomplete."""
         tmp = os.path.join(self.path, MANIFEST + ".tmp")
         with open(tmp, "w") as f:
             json.dump(self.to_json(), f, indent=1)
             f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, os.path.join(self.path, MANIFEST))
+        directory = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 def load_set(path: str) -> BackupSet:

@@ -242,7 +242,7 @@ def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
             roots.append((item.selection, where, device))
         result = restore_into_roots(backup_set, roots, existing=existing, listener=listener)
         for item, (_, where, _) in zip(plan.items, roots):  # umount does not report an error
-            written_out(where, item.fs.title)
+            written_out(where, f"the restored {item.fs.title}")
     result.destinations = [item.where() for item in plan.items]
     return result
 

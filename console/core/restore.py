@@ -293,7 +293,7 @@ class _Applier:
 
     def _restore(self, step: Step) -> None:
         fs = self._fs(step)
-        write_back = WriteBack(self.mounts[fs.id], fs.title)
+        write_back = WriteBack(self.mounts[fs.id], f"the restored {fs.title}")
         self.write_backs.append(write_back)
         self.stack.callback(write_back.wait)  # before its unmount, also when a step fails
         live = LiveVerify(self.set.catalog_path, fs, self.mounts[fs.id], self._covered(fs))

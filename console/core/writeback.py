@@ -5,7 +5,8 @@ unmount, which then writes it all while the operator waits. Worse, the extractio
 slower with a GiB of dirty pages behind it: on the benchmark's tree (1 GiB in 100,000 files),
 `zstd -dc | tar -x` took 12.6-12.9 s, and 10.0-11.2 s with `sync -f` run in a loop beside it.
 So a thread calls syncfs over and over while the archive is extracted, and once more when it is
-done. syncfs also reports a write error, which the unmount would not.
+done. syncfs also reports a write error, which the unmount would not. A backup does the same
+for the filesystem that receives the set, so that the set is on its disk before its manifest.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from .errors import RestoreError
 PAUSE = 0.1
 
 
-class WriteBack:
-    """Writes out the filesystem mounted at `where` on a thread of its own until finished."""
+RESTORE_HINT = ("The target disk may be failing: check the kernel log (dmesg), then restore "
+                "onto another disk.")
 
-    def __init__(self, where: str, title: str, pause: float = PAUSE):
-        self.title = title
+
+class WriteBack:
+    """Writes out the filesystem mounted at `where` (or holding that directory) on a thread of
+    its own until finished. `what` names the data in an error: "the restored ext4 /"."""
+
+    def __init__(self, where: str, what: str, hint: str = RESTORE_HINT, pause: float = PAUSE):
+        self.what, self.hint = what, hint
         self.error: OSError | None = None
         self.calls = 0
         self._pause = pause
@@ -65,14 +71,12 @@ class WriteBack:
         """Waits, then raises the write error the filesystem met, in words."""
         self.wait()
         if self.error is not None:
-            raise RestoreError(f"Writing the restored {self.title} to its disk failed: "
-                               f"{self.error.strerror}.",
-                               "The target disk may be failing: check the kernel log "
-                               "(dmesg), then restore onto another disk.")
+            raise RestoreError(f"Writing {self.what} to its disk failed: "
+                               f"{self.error.strerror}.", self.hint)
 
 
-def written_out(where: str, title: str) -> None:
+def written_out(where: str, what: str) -> None:
     """Writes out the filesystem mounted at where, now; raises its write error in words."""
-    write_back = WriteBack(where, title)
+    write_back = WriteBack(where, what)
     write_back.finish()
     write_back.check()

@@ -57,7 +57,7 @@ def test_a_write_error_of_the_write_back_fails_the_finalize_step(tmp_path, monke
 
     monkeypatch.setattr(writeback, "syncfs", failing_syncfs)
     applier = restore._Applier.__new__(restore._Applier)  # only what _finalize uses
-    applier.write_backs = [WriteBack(str(tmp_path), "xfs /srv")]
+    applier.write_backs = [WriteBack(str(tmp_path), "the restored xfs /srv")]
     applier.root = None
     with pytest.raises(RestoreError) as raised:
         applier._finalize(SimpleNamespace(detail={}))
@@ -73,7 +73,7 @@ def test_a_write_error_of_a_restore_in_place_is_said(tmp_path, monkeypatch):
 
     monkeypatch.setattr(writeback, "syncfs", failing_syncfs)
     with pytest.raises(RestoreError) as raised:
-        writeback.written_out(str(tmp_path), "ext4 /home")
+        writeback.written_out(str(tmp_path), "the restored ext4 /home")
     assert raised.value.message == ("Writing the restored ext4 /home to its disk failed: "
                                     "No space left on device.")
 
@@ -83,6 +83,6 @@ def test_written_out_calls_syncfs_and_lets_go(tmp_path, monkeypatch):
     monkeypatch.setattr(writeback, "syncfs", lambda fd: calls.append(os.readlink(
         f"/proc/self/fd/{fd}")))
     before = open_descriptors()
-    writeback.written_out(str(tmp_path), "ext4 /home")
+    writeback.written_out(str(tmp_path), "the restored ext4 /home")
     assert calls and set(calls) == {str(tmp_path)}
     assert open_descriptors() == before
