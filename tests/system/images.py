@@ -224,6 +224,18 @@ def make_source_disk(path: Path, size_mib: int = 512) -> dict:
     return {"size": size_mib * MiB, "partitions": partitions}
 
 
+def make_one_ext4_disk(path: Path, size_mib: int, fill) -> None:
+    """A sparse GPT image with one ext4 partition (label root) filling all but 16 MiB;
+    fill(root) writes its tree into the mounted filesystem."""
+    with open(path, "wb") as f:
+        f.truncate(size_mib * MiB)
+    _run("sfdisk", "-q", path, stdin=f"label: gpt\nsize={size_mib - 16}M, type=L\n")
+    with attached(path) as loop:
+        _run("mkfs.ext4", "-q", "-L", "root", loop.partition(1))
+        with mounted(loop.partition(1)) as root:
+            fill(root)
+
+
 def _fstab(uuid: dict[str, str], partuuid: dict[str, str]) -> str:
     return (
         "# written by tests/system/images.py\n"

@@ -15,25 +15,20 @@ from console.core import backup as backup_module
 from console.core import writeback
 from console.core.backupset import MANIFEST, load_set
 from console.core.errors import RestoreError
-from tests.system.images import attached, mounted
+from tests.system.images import make_one_ext4_disk
 
 pytestmark = pytest.mark.system
-
-MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> Path:
     image = tmp_path_factory.mktemp("durable") / "source.img"
-    with open(image, "wb") as f:
-        f.truncate(64 * MiB)
-    subprocess.run(["sfdisk", "-q", str(image)], input=b"label: gpt\nsize=48M, type=L\n",
-                   check=True)
-    with attached(image) as loop:
-        subprocess.run(["mkfs.ext4", "-q", "-L", "root", loop.partition(1)], check=True)
-        with mounted(loop.partition(1)) as root:
-            for i in range(20):
-                Path(root, f"file-{i}").write_bytes(os.urandom(64 * 1024))
+
+    def fill(root: Path) -> None:
+        for i in range(20):
+            Path(root, f"file-{i}").write_bytes(os.urandom(64 * 1024))
+
+    make_one_ext4_disk(image, 64, fill)
     return image
 
 

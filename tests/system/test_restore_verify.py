@@ -14,7 +14,7 @@ import pytest
 from console.core import archive, restore
 from console.core.errors import RestoreError
 from tests.system.clitool import cli
-from tests.system.images import attached, mounted
+from tests.system.images import attached, make_one_ext4_disk, mounted
 
 pytestmark = pytest.mark.system
 
@@ -26,17 +26,14 @@ DISK_SIZE = 64 * MiB
 def small_set(tmp_path_factory) -> tuple[Path, str]:
     base = tmp_path_factory.mktemp("restore-verify")
     source = base / "source.img"
-    with open(source, "wb") as f:
-        f.truncate(DISK_SIZE)
-    subprocess.run(["sfdisk", "-q", str(source)], input=b"label: gpt\nsize=48M, type=L\n",
-                   check=True)
-    with attached(source) as loop:
-        subprocess.run(["mkfs.ext4", "-q", "-L", "root", loop.partition(1)], check=True)
-        with mounted(loop.partition(1)) as root:
-            for d in range(5):
-                Path(root, f"dir-{d}").mkdir()
-                for i in range(30):
-                    Path(root, f"dir-{d}", f"file-{i}").write_bytes(os.urandom(i * 100))
+
+    def fill(root: Path) -> None:
+        for d in range(5):
+            Path(root, f"dir-{d}").mkdir()
+            for i in range(30):
+                Path(root, f"dir-{d}", f"file-{i}").write_bytes(os.urandom(i * 100))
+
+    make_one_ext4_disk(source, DISK_SIZE // MiB, fill)
     set_dir = base / "set"
     proc = cli("backup", "--disk", str(source), "--to", str(set_dir))
     assert proc.returncode == 0, proc.stderr

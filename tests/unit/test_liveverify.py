@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from console.core.archive import TAR_CREATE, TAR_EXTRACT, frame_of
-from console.core.catalog import Catalog, CatalogWriter
-from console.core.liveverify import LiveVerify, follow
+from console.core.archive import TAR_EXTRACT
+from console.core.catalog import Catalog
 from console.core.layout import Filesystem
-from console.core.tarscan import TarScanner
+from console.core.liveverify import LiveVerify, follow
 from console.core.verify import TreeOfFs
+from tests.unit.treecatalog import catalogue
 
 PIECE = 4096
 MTIME = 1_600_000_000_123_456_789
@@ -39,14 +39,7 @@ def archived(tmp_path):
     os.link(tree / "srv/data/f10", tree / "srv/data/deep/hard")
     for path in sorted(tree.rglob("*"), reverse=True):
         os.utime(path, ns=(MTIME, MTIME), follow_symlinks=False)
-    stream = subprocess.run(["tar", *TAR_CREATE, "-f", "-", "-C", str(tree), "."],
-                            capture_output=True, check=True).stdout
-    scanner = TarScanner()
-    scanner.feed(stream)
-    scanner.finish()
-    writer = CatalogWriter(str(tmp_path / "catalog.sqlite"))
-    writer.add(1, scanner.members, frame_of)
-    writer.close()
+    stream = catalogue(tree, tmp_path / "catalog.sqlite")
     target = tmp_path / "target"
     target.mkdir()
     return stream, str(tmp_path / "catalog.sqlite"), target

@@ -5,16 +5,14 @@ detailed one meets it."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
-from console.core.archive import TAR_CREATE, frame_of
-from console.core.catalog import Catalog, CatalogWriter
+from console.core.catalog import Catalog
 from console.core.events import Progress
 from console.core.layout import Filesystem
-from console.core.tarscan import TarScanner
 from console.core.verify import VerifyResult, check_filesystem
+from tests.unit.treecatalog import catalogue
 
 
 @pytest.fixture
@@ -27,14 +25,7 @@ def catalogued(tmp_path):
     os.symlink("passwd", tree / "etc" / "link")
     os.link(tree / "etc" / "passwd", tree / "etc" / "zz-hard")
     os.mkfifo(tree / "etc" / "fifo")
-    stream = subprocess.run(["tar", *TAR_CREATE, "-f", "-", "-C", str(tree), "."],
-                            capture_output=True, check=True).stdout
-    scanner = TarScanner()
-    scanner.feed(stream)
-    scanner.finish()
-    writer = CatalogWriter(str(tmp_path / "catalog.sqlite"))
-    writer.add(1, scanner.members, frame_of)
-    writer.close()
+    catalogue(tree, tmp_path / "catalog.sqlite")
     return tree, tmp_path / "catalog.sqlite"
 
 
