@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Callable
 
 from .blockdev import syncfs
 
@@ -26,6 +27,9 @@ class WriteBack:
     def __init__(self, where: str, title: str, pause: float = PAUSE):
         self.title = title
         self.error: OSError | None = None
+        # Called on the thread once the last syncfs, after finish(), has succeeded: then all
+        # that was written is on the disk. Set it before finish().
+        self.on_written: Callable[[], None] | None = None
         self.calls = 0
         self._pause = pause
         self._finished = threading.Event()
@@ -44,6 +48,8 @@ class WriteBack:
             finally:
                 self.calls += 1
             if last:
+                if self.on_written is not None:
+                    self.on_written()
                 return
             self._finished.wait(self._pause)
 
