@@ -65,3 +65,24 @@ def test_a_write_error_of_the_write_back_fails_the_finalize_step(tmp_path, monke
                                     "Input/output error.")
     assert "dmesg" in raised.value.hint
     assert applier.write_backs[0].calls == 1  # a failing disk is not asked again
+
+
+def test_it_reports_written_only_after_the_last_syncfs_succeeded(tmp_path, monkeypatch):
+    """The journal records a filesystem as restored from on_written: never before the syncfs
+    that follows finish(), never after a failed one."""
+    calls: list[str] = []
+    monkeypatch.setattr(writeback, "syncfs", lambda fd: calls.append("syncfs"))
+    write_back = WriteBack(str(tmp_path), "ext4 /", pause=0.001)
+    write_back.on_written = lambda: calls.append("written")
+    write_back.wait()
+    assert calls.count("written") == 1 and calls[-1] == "written" and calls[-2] == "syncfs"
+
+    def failing_syncfs(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(writeback, "syncfs", failing_syncfs)
+    reported: list[str] = []
+    failing = WriteBack(str(tmp_path), "xfs /srv", pause=0.001)
+    failing.on_written = lambda: reported.append("written")
+    failing.wait()
+    assert failing.error is not None and reported == []
