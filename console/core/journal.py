@@ -146,29 +146,36 @@ class Journal:
         """Writes the journal atomically. A failure is logged and ends the journal's writing
         (the restore itself goes on; only a resume is lost)."""
         with self._lock:
-            if not self.writable:
-                return
-            try:
-                os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                write_atomically(self.path, json.dumps(self.to_json(), indent=1).encode())
-            except OSError as exc:
-                self.writable = False
-                log.warning("cannot write the restore journal %s: %s; an interrupted restore "
-                            "will start over", self.path, exc)
+            self._write()
+
+    def _write(self) -> None:
+        if not self.writable:
+            return
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            write_atomically(self.path, json.dumps(self.to_json(), indent=1).encode())
+        except OSError as exc:
+            self.writable = False
+            log.warning("cannot write the restore journal %s: %s; an interrupted restore "
+                        "will start over", self.path, exc)
 
     def record_tables(self, target: str) -> None:
-        if target not in self.tables:
-            self.tables.append(target)
-        self.save()
+        with self._lock:
+            if target not in self.tables:
+                self.tables.append(target)
+            self._write()
         log.info("journal: the partition table of %s is written", target)
 
     def record_filesystem(self, fs_id: int, state: str) -> None:
-        self.done[fs_id] = state
-        self.save()
+        with self._lock:
+            self.done[fs_id] = state
+            self._write()
         log.info("journal: filesystem %d is %s", fs_id, state)
 
     def delete(self) -> None:
+        """Removes the file; records made later (a write-back finishing) are not written."""
         with self._lock, _quietly():
+            self.writable = False
             os.unlink(self.path)
 
 

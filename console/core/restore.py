@@ -3,6 +3,10 @@
 Everything that can be known before writing is checked before the first write: the plan's set,
 the pieces (present, complete, BLAKE3), that each target is still the planned disk, and the
 safety of every target, which is checked once more right before its first write.
+
+An interrupted restore of the same plan resumes (journal.py records what is durably done):
+the partition tables and the filesystems it finished are kept when the disks still show them,
+every filesystem is mounted and verified again, the rest is done as the first time.
 """
 
 from __future__ import annotations
@@ -434,9 +438,13 @@ class _Applier:
         self.listener(progress)
         self.result.verified = found.checked
         if found.differences:
+            # What was restored is suspect, also what an earlier run did: run again, the
+            # restore starts from the beginning instead of resuming.
+            self.journal.delete()
             shown = "; ".join(f"{d.path}: {d.what}" for d in found.differences[:MAX_NAMED_FILES])
             raise RestoreError(f"{len(found.differences)} restored entries differ from the "
-                               f"catalog: {shown}.", "The log has the restore's details.")
+                               f"catalog: {shown}.", "The log has the restore's details; run "
+                               "the restore again to start it from the beginning.")
 
     def _finalize(self, step: Step) -> None:
         for write_back in self.write_backs:

@@ -48,9 +48,6 @@ def files_lines(outcome: Outcome, log_path: str) -> list[str]:
                      f"({size(restored.bytes)}) into {job.targets_text()} in "
                      f"{_duration(outcome.seconds)}.")
         lines.append("Every restored file matched its BLAKE3 checksum from the set.")
-        if restored.resumed:
-            lines.append(f"Resumed an interrupted restore: {', '.join(restored.resumed)} "
-                         f"{'was' if len(restored.resumed) == 1 else 'were'} already restored.")
         for where in restored.destinations:
             lines.append(f"  into {where}")
         if restored.skipped:

@@ -132,14 +132,23 @@ def blank(path: Path) -> Path:
     return path
 
 
-def our_mounts() -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if "restore-console-" in line.split()[4]]
-
-
 def loops_of(image: Path) -> str:
     return subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True,
                           check=True).stdout.strip()
+
+
+def mounts_of(image: Path) -> list[str]:
+    """Mount points of the image's loop devices and their partitions (this machine is shared:
+    other mounts are not the test's business)."""
+    loops = [line.split(":")[0] for line in loops_of(image).splitlines()]
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            source = fields[fields.index("-") + 2]
+            if any(source == loop or source.startswith(loop + "p") for loop in loops):
+                found.append(fields[4])
+    return found
 
 
 def root_fs_identity(target: Path) -> tuple[str, str]:
@@ -166,14 +175,14 @@ def assert_same_as_the_source(source, target: Path, state: Path) -> None:
     assert table(target) == table(image)
     assert_trees_intact(image, target)  # blkid TYPE/UUID/LABEL/PARTUUID, rsync, xattrs, ACLs
     assert journal(state) == {} and not any(state.iterdir())  # a finished restore drops it
-    assert our_mounts() == [] and loops_of(target) == ""
+    assert mounts_of(target) == [] and loops_of(target) == ""
 
 
 def test_an_interrupted_restore_resumes_after_the_filesystems_it_finished(source, tmp_path):
     target, state = blank(tmp_path / "target.img"), tmp_path / "state"
     first = interrupted(source, target, state, signal.SIGINT)
     assert "interrupted; run the same command again to resume where it stopped" in first.stderr
-    assert our_mounts() == [] and loops_of(target) == ""  # Ctrl-C cleans up
+    assert mounts_of(target) == [] and loops_of(target) == ""  # Ctrl-C cleans up
     recorded = journal(state)
     assert recorded["tables"] == [str(target)]
     identity = root_fs_identity(target)
@@ -215,7 +224,7 @@ def test_a_killed_restore_is_refused_with_the_commands_that_clean_up_then_resume
                                                                                   tmp_path):
     target, state = blank(tmp_path / "target.img"), tmp_path / "state"
     interrupted(source, target, state, signal.SIGKILL)
-    assert our_mounts() != [] and loops_of(target) != ""  # nobody cleaned up
+    assert mounts_of(target) != [] and loops_of(target) != ""  # nobody cleaned up
 
     refused = restore(source, target, state)
     assert refused.proc.returncode == 1
@@ -232,7 +241,7 @@ def test_a_killed_restore_is_refused_with_the_commands_that_clean_up_then_resume
             time.sleep(0.2)
         else:
             raise AssertionError(f"{command} failed")
-    assert our_mounts() == [] and loops_of(target) == ""
+    assert mounts_of(target) == [] and loops_of(target) == ""
 
     resumed = restore(source, target, state)
     assert resumed.proc.returncode == 0, resumed.stderr
