@@ -291,7 +291,10 @@ def cmd_restore(args, printer) -> int:
     printer.close()
     print(f"Restored {humanize.intcomma(result.files)} files ({_size(result.bytes)}) in "
           f"{humanize.precisedelta(int(result.seconds))}; every file matched its BLAKE3, "
-          f"{humanize.intcomma(result.verified)} entries verified.")
+          f"{humanize.intcomma(result.verified)} entries verified."
+          + (f" Resumed an interrupted restore: {', '.join(result.resumed)} "
+             f"{'was' if len(result.resumed) == 1 else 'were'} already restored."
+             if result.resumed else ""))
     for name in result.unmapped:
         print(f"Not restored (no target given): disk {name}")
     return 0
@@ -473,8 +476,9 @@ def _run(argv: list[str] | None) -> int:
         raise
     except KeyboardInterrupt:
         printer.close()
-        print("restore-console: interrupted; run the same command again to start over.",
-              file=sys.stderr)
+        whole_disks = args.command == "restore" and not (args.only or args.into)
+        print("restore-console: interrupted; run the same command again to "
+              + ("resume where it stopped." if whole_disks else "start over."), file=sys.stderr)
         return 1
     except Exception as exc:  # the operator gets words, the log gets the traceback
         printer.close()

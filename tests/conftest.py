@@ -26,6 +26,19 @@ def pytest_pyfunc_call(pyfuncitem):
     return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def restore_journals_of_the_tests(tmp_path_factory):
+    """Restores run by the tests (also as subprocesses, which inherit the environment) keep
+    their journals in a directory of the test session, not in /var/lib/restore-console."""
+    previous = os.environ.get("RESTORE_CONSOLE_STATE")
+    os.environ["RESTORE_CONSOLE_STATE"] = str(tmp_path_factory.mktemp("restore-state"))
+    yield
+    if previous is None:
+        os.environ.pop("RESTORE_CONSOLE_STATE", None)
+    else:
+        os.environ["RESTORE_CONSOLE_STATE"] = previous
+
+
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() != 0:
         reason = "needs root (loop devices, mount): run make test as root, as CI does"

@@ -21,6 +21,7 @@ from .layout import Disk, Filesystem
 from .mapping import DiskMapping, require_valid, suggest_mapping, validate_mapping
 from .resize import (PartitionDecision, Resized, ResizePolicy, describe_resize,
                      minimum_target_size, resize_disk)
+from .safety import check_leftovers
 
 PLAN_FORMAT = 1
 
@@ -164,6 +165,9 @@ def make_plan(set_path: str, given: dict[str, str | None] | None,
         backup_set.disk(name)
     policies = {disk.name: (policies or {}).get(disk.name, default or ResizePolicy())
                 for disk in backup_set.disks}
+    for target in (given or {}).values():
+        if target:
+            check_leftovers(target)  # refused with the commands that clean up, not just "in use"
     images = [t for t in (given or {}).values() if t and os.path.isfile(t)]
     targets = discover_targets(set_path, images)
 

@@ -3,6 +3,10 @@
 Everything that can be known before writing is checked before the first write: the plan's set,
 the pieces (present, complete, BLAKE3), that each target is still the planned disk, and the
 safety of every target, which is checked once more right before its first write.
+
+An interrupted restore of the same plan resumes (journal.py records what is durably done):
+the partition tables and the filesystems it finished are kept when the disks still show them,
+every filesystem is mounted and verified again, the rest is done as the first time.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .archive import extract_raw_archive, extract_tar_archive
 from .backupset import BackupSet, check_pieces, load_set
@@ -22,6 +27,8 @@ from .catalog import Catalog
 from .discovery import describe_device
 from .errors import RestoreError, UsageError
 from .events import Listener, Message, Progress, StepStarted, ignore
+from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
+from .journal import load as load_journal
 from .layout import Disk, Filesystem
 from .liveverify import LiveVerify
 from .mkfs import make_filesystem
@@ -49,6 +56,7 @@ class RestoreResult:
     verified: int = 0  # entries whose kind, owner, mode, times and links were checked
     filesystems: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # filesystems an interrupted run restored
 
 
 def parse_maps(maps: list[str]) -> dict[str, str | None]:
@@ -155,17 +163,115 @@ def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
     for disk in plan.disks:
         _check_still_planned(disk)
         check_target(disk.target["path"], plan.set_path)
+    journal = _resume_point(plan, chosen, listener)
+    resumed = _Resumed(plan, journal)
+    if not journal.empty:
+        listener(Message(resumed.describe(backup_set.filesystems, journal.started_at)))
+    journal.save()
+    if not journal.writable:
+        listener(Message(f"The restore journal cannot be written in {journal.path} (the log "
+                         "says why): if this restore is interrupted, it starts over."))
+    last_table_step = {step.target: index for index, step in enumerate(plan.steps)
+                       if step.action in _TABLE_ACTIONS}
     with contextlib.ExitStack() as stack:
-        applier = _Applier(plan, backup_set, listener, stack)
-        for number, step in enumerate(plan.steps, start=1):
-            listener(StepStarted(number, len(plan.steps), describe_step(plan, step)))
-            log.info("step %d/%d: %s %s %s", number, len(plan.steps), step.action, step.target,
-                     step.detail)
-            applier.run(step)
+        applier = _Applier(plan, backup_set, listener, stack, journal)
+        for index, step in enumerate(plan.steps):
+            skipped = resumed.skips(step)
+            text = describe_step(plan, step) + (" (already done: skipped)" if skipped else "")
+            listener(StepStarted(index + 1, len(plan.steps), text))
+            log.info("step %d/%d: %s %s %s%s", index + 1, len(plan.steps), step.action,
+                     step.target, step.detail, " (skipped: done before)" if skipped else "")
+            if not skipped:
+                applier.run(step)
+                if last_table_step.get(step.target) == index:
+                    applier.tables_written(step.target)
         result = applier.result
+    journal.delete()
+    titles = {fs.id: fs.title for fs in backup_set.filesystems}
+    result.resumed = [titles[fs_id] for fs_id in sorted(resumed.done)]
+    result.filesystems += [t for t in result.resumed if t not in result.filesystems]
     result.unmapped = list(plan.unmapped)
     result.seconds = time.monotonic() - started
     return result
+
+
+# The steps that lay out a disk; once the last of them for a target is done, its partition
+# tables are recorded in the journal.
+_TABLE_ACTIONS = ("wipe", "create-table", "create-partition", "set-identifiers",
+                  "write-boot-area")
+# The steps that fill a filesystem's partition: skipped when the journal has it restored.
+_FILESYSTEM_ACTIONS = ("make-filesystem", "write-image", "restore")
+
+
+def _resume_point(plan: Plan, filesystems: list[Filesystem], listener: Listener) -> Journal:
+    """The journal this run continues: an earlier run's, when the disks still match it, or a
+    new one. Reads the disks only. Journals of other plans for these targets are removed:
+    this run's writes make them stale."""
+    journal, problem = load_journal(plan)
+    if problem:
+        listener(Message(problem + " The restore starts from the beginning."))
+    if journal is not None and not journal.empty:
+        problems = check_disks(journal, plan, filesystems)
+        if problems:
+            listener(Message(
+                f"An interrupted run of this restore (started {_when(journal.started_at)}) is "
+                f"recorded, but the disks no longer match it: {'; '.join(problems[:3])}. "
+                "The restore starts from the beginning."))
+            journal = None
+    targets = [d.target["path"] for d in plan.disks]
+    for path in journals_on(targets):
+        if journal is None or path != journal.path:
+            log.info("removing the stale restore journal %s", path)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    return journal if journal is not None else Journal.begin(plan)
+
+
+def _when(moment: datetime) -> str:
+    """14:02 today, else 2024-05-03 14:02 (local time)."""
+    local = moment.astimezone()
+    if local.date() == datetime.now().astimezone().date():
+        return local.strftime("%H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+class _Resumed:
+    """What an earlier run of this plan finished, as the journal had it when this run began."""
+
+    def __init__(self, plan: Plan, journal: Journal):
+        self.plan = plan
+        self.tables = set(journal.tables)
+        self.done = dict(journal.done)
+
+    def skips(self, step: Step) -> bool:
+        if step.action in _TABLE_ACTIONS:
+            return step.target in self.tables
+        if step.action in _FILESYSTEM_ACTIONS:
+            return step.detail["fs"] in self.done
+        return False
+
+    def describe(self, filesystems: list[Filesystem], started: datetime) -> str:
+        """One message for the operator: what is taken over, what is done again."""
+        filled = [fs for fs in filesystems if fs.id in self.plan.filesystems
+                  and fs.archive is not None]
+        done = [fs.title for fs in filled if fs.id in self.done]
+        again = [fs.title for fs in filled if fs.id not in self.done]
+        targets = [d.target["path"] for d in self.plan.disks]
+        if set(targets) <= self.tables:
+            tables = "the partition tables" if len(targets) > 1 else "the partition table"
+        else:
+            tables = "the partition table of " + ", ".join(t for t in targets if t in self.tables)
+        if not done:
+            what = f"{tables} {'are' if tables == 'the partition tables' else 'is'} already written"
+        else:
+            what = (f"{tables} and {len(done)} of {len(filled)} filesystems ({', '.join(done)}) "
+                    "are already restored")
+        if again:
+            rest = (f"{', '.join(again)} {'is' if len(again) == 1 else 'are'} restored again "
+                    "from the start")
+        else:
+            rest = "they are verified again"
+        return f"Resuming the restore started at {_when(started)}: {what}; {rest}."
 
 
 def _check_still_planned(disk: DiskPlan) -> None:
@@ -189,8 +295,9 @@ class _Applier:
     """Runs steps: holds the attached targets, the mounts and what was restored."""
 
     def __init__(self, plan: Plan, backup_set: BackupSet, listener: Listener,
-                 stack: contextlib.ExitStack):
+                 stack: contextlib.ExitStack, journal: Journal):
         self.plan, self.set, self.listener, self.stack = plan, backup_set, listener, stack
+        self.journal = journal
         self.result = RestoreResult()
         self.attached: dict[str, AttachedDisk] = {}
         self.checked: set[str] = set()
@@ -213,12 +320,23 @@ class _Applier:
             check_target(target, self.plan.set_path)
             self.checked.add(target)
 
+    def tables_written(self, target: str) -> None:
+        """The target's tables, identifiers and boot area are written: on the disk, then in
+        the journal."""
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.journal.record_tables(target)
+
     def _layout(self, target: str) -> Disk:
         return self.plan.disk_for_target(target).layout
 
     def _attached(self, target: str) -> AttachedDisk:
         """The target with its new partitions as devices, attached once (image files)."""
         if target not in self.attached:
+            self._writing(target)  # a resumed restore writes its first bytes here
             spans = [(p.number, p.start, p.size) for p in self._layout(target).partitions]
             self.attached[target] = self.stack.enter_context(
                 attach_disk(target, spans, read_only=False))
@@ -265,7 +383,8 @@ class _Applier:
         device = self._partition(step.target, fs.partition)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
         extract_raw_archive(fs.archive, self.set.path, device, label=fs.title,
-                            listener=self.listener)
+                            listener=self.listener)  # fsyncs the device
+        self.journal.record_filesystem(fs.id, WRITTEN)
         self.result.bytes += fs.archive.uncompressed_size
         self.result.filesystems.append(fs.title)
 
@@ -302,6 +421,9 @@ class _Applier:
         done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
                                    expected=_ExpectedHashes(self.catalog, fs.id),
                                    listener=self.listener)
+        if not done.mismatched:
+            # Restored once all of it is on the disk: the write-back records it itself.
+            write_back.on_written = lambda: self.journal.record_filesystem(fs.id, RESTORED)
         write_back.finish()  # its last syncfs overlaps the verify and the next extraction
         live.extracted()
         self.result.files += done.files
@@ -333,9 +455,13 @@ class _Applier:
         self.listener(progress)
         self.result.verified = found.checked
         if found.differences:
+            # What was restored is suspect, also what an earlier run did: run again, the
+            # restore starts from the beginning instead of resuming.
+            self.journal.delete()
             shown = "; ".join(f"{d.path}: {d.what}" for d in found.differences[:MAX_NAMED_FILES])
             raise RestoreError(f"{len(found.differences)} restored entries differ from the "
-                               f"catalog: {shown}.", "The log has the restore's details.")
+                               f"catalog: {shown}.", "The log has the restore's details; run "
+                               "the restore again to start it from the beginning.")
 
     def _finalize(self, step: Step) -> None:
         for write_back in self.write_backs:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from dataclasses import dataclass, field
 
 from .blockdev import is_block_device
@@ -116,6 +117,53 @@ def refusals(target: str, usage: Usage, set_path: str | None) -> list[RestoreErr
     return found
 
 
+# The directories restore.py and blockdev.mounted make for their mounts, in the temp directory.
+OUR_MOUNT_PREFIXES = ("restore-console-target-", "restore-console-mnt-")
+
+
+def our_mount_root(point: str, temp_dir: str | None = None) -> str | None:
+    """The directory of ours a mount point is in (/tmp/restore-console-target-x for
+    /tmp/restore-console-target-x/srv/data), or None for anybody else's mount."""
+    temp_dir = os.path.realpath(temp_dir or tempfile.gettempdir())
+    if not point.startswith(temp_dir.rstrip("/") + "/"):
+        return None
+    first = point[len(temp_dir.rstrip("/")) + 1:].split("/")[0]
+    return os.path.join(temp_dir, first) if first.startswith(OUR_MOUNT_PREFIXES) else None
+
+
+def check_leftovers(target: str, host: Host = Host(), temp_dir: str | None = None) -> None:
+    """Refuses, with the exact commands that clean up, a target still mounted by a restore of
+    ours that was killed before it could unmount (Ctrl-C and errors do unmount). Nothing is
+    unmounted here: another console could still be running."""
+    if not os.path.exists(target):
+        return
+    disks = set(target_disks(target, host))
+    roots: list[str] = []
+    seen: list[str] = []
+    for mount in host.mounts():
+        root = our_mount_root(mount.point, temp_dir)
+        if root is None:
+            continue
+        under = set()
+        for sysdir in host.sysdirs_of_mount(mount):
+            under |= host.disks_under(sysdir)
+        if under & disks:
+            seen.append(f"{mount.source} at {mount.point}")
+            if root not in roots:
+                roots.append(root)
+    if not roots:
+        return
+    commands = [f"umount -R {root}" for root in roots]
+    if not is_block_device(target):
+        commands += [f"losetup -d /dev/{os.path.basename(loop)}"
+                     for loop in host.loops_backed_by(target)]
+    raise RestoreError(
+        f"{target} is still mounted by an earlier restore that was stopped without cleaning "
+        f"up: {', '.join(seen)}. Nothing was written.",
+        "If no other restore-console is running, clean up with: " + "; ".join(commands)
+        + " - then run the restore again: it resumes where it stopped.")
+
+
 def check_target(target: str, set_path: str, host: Host = Host()) -> None:
     """Raises RestoreError if writing to target could destroy something it must not."""
     if not os.path.exists(target):
@@ -123,6 +171,7 @@ def check_target(target: str, set_path: str, host: Host = Host()) -> None:
                            "Name an existing disk or disk-image file.")
     if not is_block_device(target) and not stat.S_ISREG(os.stat(target).st_mode):
         raise RestoreError(f"The target {target} is neither a disk nor a disk-image file.")
+    check_leftovers(target, host)
     image = None if is_block_device(target) else target
     usage = usage_of(set(target_disks(target, host)), set_path, host, image=image)
     found = refusals(target, usage, set_path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Callable
 
 from .blockdev import syncfs
 from .errors import RestoreError
@@ -33,6 +34,9 @@ class WriteBack:
     def __init__(self, where: str, what: str, hint: str = RESTORE_HINT, pause: float = PAUSE):
         self.what, self.hint = what, hint
         self.error: OSError | None = None
+        # Called on the thread once the last syncfs, after finish(), has succeeded: then all
+        # that was written is on the disk. Set it before finish().
+        self.on_written: Callable[[], None] | None = None
         self.calls = 0
         self._pause = pause
         self._finished = threading.Event()
@@ -51,6 +55,8 @@ class WriteBack:
             finally:
                 self.calls += 1
             if last:
+                if self.on_written is not None:
+                    self.on_written()
                 return
             self._finished.wait(self._pause)
 

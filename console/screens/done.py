@@ -66,13 +66,16 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
     restored = outcome.restored
     if outcome.cancelled_in == RESTORING:
         lines += [f"{job.targets_text()} is partly written: it will not boot as it is.",
-                  "Restore it again (the restore starts over and ends with the same result), "
-                  "or look at it from the shell."]
+                  "Restore it again (it resumes after the filesystems already restored and "
+                  "ends with the same result), or look at it from the shell."]
     elif restored is not None:
         lines.append(f"Restored {humanize.intcomma(restored.files)} files "
                      f"({size(restored.bytes)}) onto {job.targets_text()} in "
                      f"{_duration(outcome.seconds)}.")
         lines.append("Every restored file matched its BLAKE3 checksum from the set.")
+        if restored.resumed:
+            lines.append(f"Resumed an interrupted restore: {', '.join(restored.resumed)} "
+                         f"{'was' if len(restored.resumed) == 1 else 'were'} already restored.")
         for name in restored.unmapped:
             lines.append(f"Not restored (no target chosen): disk {name}.")
     verified = outcome.verified

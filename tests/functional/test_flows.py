@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 from textual.drivers.headless_driver import HeadlessDriver
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, OptionList, RichLog
 
-from console.core.events import Message
+from console.core.events import Message, StepStarted
 from console.screens.done import DoneScreen
 from console.screens.error import ErrorScreen
 from console.screens.help import HelpScreen
@@ -208,6 +209,33 @@ async def test_progress_shows_step_overall_current_file_and_log_tail():
         assert "Step 19 of 27: Restore filesystem 2 (ext4 /)" in text
         assert "Making ext4 on /dev/sda2" in text
         app.screen.cancel_requested.set()  # let the scripted restore end with the test
+
+
+async def test_a_resumed_restore_says_so_while_running_and_when_done():
+    clock = Clock()
+    resuming = ("Resuming the restore started at 14:02: the partition tables and 2 of 3 "
+                "filesystems (ext4 /, xfs /srv) are already restored; ext4 /home is restored "
+                "again from the start.")
+    events = [(1000.0, Message("Checking the archives (presence, size, BLAKE3)")),
+              (1000.0, Message(resuming)),
+              (1000.0, StepStarted(19, 27, "Restore filesystem 2 (ext4 /): 182,345 entries "
+                                           "(already done: skipped)"))]
+    restore = Scripted(clock, events, replace(RESTORED, resumed=["ext4 /", "xfs /srv"]),
+                       hold=True)
+    app = stage_app(stage_core(clock, apply_plan=restore))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, restore.reached.is_set, "the scripted events")
+        await pilot.pause()
+        log_tail = [line.text for line in app.screen.query_one("#log-tail", RichLog).lines]
+        # The message wraps in the log tail: its words are all there, in order.
+        assert " ".join(" ".join(log_tail).split()).count(resuming) == 1
+        assert "already done: skipped" in shown(app)
+        restore.hold = False
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert ("Resumed an interrupted restore: ext4 /, xfs /srv were already restored."
+                in shown(app))
 
 
 async def test_cancel_asks_first_then_stops_the_restore():

@@ -86,3 +86,24 @@ def test_written_out_calls_syncfs_and_lets_go(tmp_path, monkeypatch):
     writeback.written_out(str(tmp_path), "the restored ext4 /home")
     assert calls and set(calls) == {str(tmp_path)}
     assert open_descriptors() == before
+
+
+def test_it_reports_written_only_after_the_last_syncfs_succeeded(tmp_path, monkeypatch):
+    """The journal records a filesystem as restored from on_written: never before the syncfs
+    that follows finish(), never after a failed one."""
+    calls: list[str] = []
+    monkeypatch.setattr(writeback, "syncfs", lambda fd: calls.append("syncfs"))
+    write_back = WriteBack(str(tmp_path), "ext4 /", pause=0.001)
+    write_back.on_written = lambda: calls.append("written")
+    write_back.wait()
+    assert calls.count("written") == 1 and calls[-1] == "written" and calls[-2] == "syncfs"
+
+    def failing_syncfs(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(writeback, "syncfs", failing_syncfs)
+    reported: list[str] = []
+    failing = WriteBack(str(tmp_path), "xfs /srv", pause=0.001)
+    failing.on_written = lambda: reported.append("written")
+    failing.wait()
+    assert failing.error is not None and reported == []
