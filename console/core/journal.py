@@ -16,6 +16,7 @@ BLAKE3 matching, written back without error) or raw image written (fsynced). Bef
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -26,11 +27,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from .errors import RestoreError
 from .layout import Disk, Filesystem
+from .partition_table import read_table
+from .probe import Probe, probe
 
 if TYPE_CHECKING:
     from .plan import Plan
-    from .probe import Probe
 
 log = logging.getLogger("restore_console")
 
@@ -58,8 +61,9 @@ def fingerprint(plan: Plan) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def journal_path(fingerprint_: str, directory: str | None = None) -> str:
-    return os.path.join(directory or state_dir(), f"restore-{fingerprint_[:32]}.json")
+def journal_path(key: str, directory: str | None = None) -> str:
+    """Where the journal of the plan with fingerprint key is kept."""
+    return os.path.join(directory or state_dir(), f"restore-{key[:32]}.json")
 
 
 def write_atomically(path: str, data: bytes) -> None:
@@ -74,7 +78,7 @@ def write_atomically(path: str, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(temporary, path)
     except BaseException:
-        with _quietly():
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
@@ -82,14 +86,6 @@ def write_atomically(path: str, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-
-
-class _quietly:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, traceback):
-        return kind is not None and issubclass(kind, OSError)
 
 
 @dataclass
@@ -113,9 +109,9 @@ class Journal:
     def begin(cls, plan: Plan, now: datetime | None = None,
               directory: str | None = None) -> "Journal":
         """A new, empty journal for plan (not yet saved)."""
-        print_ = fingerprint(plan)
+        key = fingerprint(plan)
         started = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
-        return cls(path=journal_path(print_, directory), fingerprint=print_, set_id=plan.set_id,
+        return cls(path=journal_path(key, directory), fingerprint=key, set_id=plan.set_id,
                    targets=[d.target["path"] for d in plan.disks], started=started)
 
     def to_json(self) -> dict:
@@ -174,7 +170,7 @@ class Journal:
 
     def delete(self) -> None:
         """Removes the file; records made later (a write-back finishing) are not written."""
-        with self._lock, _quietly():
+        with self._lock, contextlib.suppress(OSError):
             self.writable = False
             os.unlink(self.path)
 
@@ -312,9 +308,6 @@ def mismatches(journal: Journal, plan: Plan, filesystems: list[Filesystem],
 def check_disks(journal: Journal, plan: Plan, filesystems: list[Filesystem]) -> list[str]:
     """mismatches() with the tables read from the targets (pyparted and sfdisk) and the
     filesystems probed with blkid at their planned partitions. Reads only."""
-    from .errors import RestoreError
-    from .partition_table import read_table
-    from .probe import probe
     tables: dict[str, Disk | None] = {}
     for target in journal.tables:
         try:
