@@ -226,6 +226,14 @@ async def restore_to_done(pilot, typed: str = "sda sdb", seconds: float = 20.0) 
                    seconds)
 
 
+async def restore_held_running(pilot, restore, typed: str = "sda sdb") -> None:
+    """From the start screen: the whole machine restored onto the suggested targets, confirmed
+    with `typed`, until the scripted restore (a Scripted with hold=True) has sent its events."""
+    await to_review(pilot)
+    await confirm(pilot, typed)
+    await wait_for(pilot, restore.reached.is_set, "the scripted events")
+
+
 async def picker_after_the_restore(pilot):
     """From the done screen: back to the start (b), then "Restore selected files" (f)."""
     from console.screens.file_picker import FilePickerScreen

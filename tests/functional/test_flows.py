@@ -21,7 +21,8 @@ from console.screens.targets import TargetsScreen
 from tests.functional.screentext import shown
 from tests.functional.stage import (RESTORED, VERIFIED_WITH_DIFFERENCES, WEB01, Clock,
                                     FakeMount, Scripted, confirm, error, restore_events,
-                                    restore_to_done, stage_app, stage_core, to_review, wait_for)
+                                    restore_held_running, restore_to_done, stage_app,
+                                    stage_core, to_review, wait_for)
 
 SIZE = (80, 24)
 
@@ -193,9 +194,7 @@ async def test_progress_shows_step_overall_current_file_and_log_tail():
     restore = Scripted(clock, restore_events(), RESTORED, hold=True)
     app = stage_app(stage_core(clock, apply_plan=restore))
     async with app.run_test(size=(120, 40)) as pilot:
-        await to_review(pilot)
-        await confirm(pilot, "sda sdb")
-        await wait_for(pilot, restore.reached.is_set, "the scripted events")
+        await restore_held_running(pilot, restore)
         await pilot.pause()
         text = shown(app)
         assert "Restoring ext4 /" in text
@@ -224,9 +223,7 @@ async def test_a_resumed_restore_says_so_while_running_and_when_done():
                        hold=True)
     app = stage_app(stage_core(clock, apply_plan=restore))
     async with app.run_test(size=(120, 40)) as pilot:
-        await to_review(pilot)
-        await confirm(pilot, "sda sdb")
-        await wait_for(pilot, restore.reached.is_set, "the scripted events")
+        await restore_held_running(pilot, restore)
         await pilot.pause()
         log_tail = [line.text for line in app.screen.query_one("#log-tail", RichLog).lines]
         # The message wraps in the log tail: its words are all there, in order.
@@ -244,9 +241,7 @@ async def test_cancel_asks_first_then_stops_the_restore():
     core = stage_core(clock, apply_plan=restore)
     app = stage_app(core)
     async with app.run_test(size=SIZE) as pilot:
-        await to_review(pilot)
-        await confirm(pilot, "sda sdb")
-        await wait_for(pilot, restore.reached.is_set, "the scripted events")
+        await restore_held_running(pilot, restore)
         progress = app.screen
         await pilot.press("c")
         await pilot.pause()
@@ -271,9 +266,7 @@ async def test_quitting_during_a_restore_asks_and_cancels_first():
     restore = Scripted(clock, restore_events(), RESTORED, hold=True)
     app = stage_app(stage_core(clock, apply_plan=restore))
     async with app.run_test(size=SIZE) as pilot:
-        await to_review(pilot)
-        await confirm(pilot, "sda sdb")
-        await wait_for(pilot, restore.reached.is_set, "the scripted events")
+        await restore_held_running(pilot, restore)
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert isinstance(app.screen, QuestionScreen)
