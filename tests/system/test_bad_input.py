@@ -15,7 +15,7 @@ import pytest
 
 from console.core.seekable import SeekableReader
 from tests.system.images import attached, mounted
-from tests.system.clitool import cli
+from tests.system.clitool import cli, cli_backup
 
 pytestmark = pytest.mark.system
 
@@ -51,9 +51,7 @@ def source_set(tmp_path_factory) -> tuple[Path, str]:
             Path(root, f"big-{i}.bin").write_bytes(os.urandom(3 * MiB))
         for i in range(50):
             Path(root, f"small-{i}.txt").write_text(f"file {i}\n" * i)
-    set_dir = base / "set"
-    proc = cli("backup", "--disk", str(source), "--to", str(set_dir))
-    assert proc.returncode == 0, proc.stderr
+    set_dir = cli_backup(source, base / "set")
     name = json.loads(cli("inspect", str(set_dir), "--json").stdout)["disks"][0]["name"]
     return set_dir, name
 

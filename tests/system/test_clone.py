@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
-from tests.system.clitool import cli
+from tests.system.clitool import cli, cli_backup
 from tests.system.images import (MiB, attached, blkid_of, make_source_disk, mounted,
                                  populate_source_disk, sfdisk_json)
 
@@ -32,9 +32,7 @@ def source(tmp_path_factory):
     image = base / "source.img"
     make_source_disk(image, SOURCE_MIB)
     populate_source_disk(image)
-    set_dir = base / "set"
-    proc = cli("backup", "--disk", str(image), "--to", str(set_dir))
-    assert proc.returncode == 0, proc.stderr
+    set_dir = cli_backup(image, base / "set")
     return image, set_dir
 
 

@@ -14,7 +14,7 @@ import blake3
 import pytest
 
 from tests.system.hardtree import is_sparse, rsync_differences, xattrs_and_acls_snapshot
-from tests.system.clitool import cli
+from tests.system.clitool import cli, cli_backup
 from tests.system.images import (attached, blkid_of, make_source_disk, mounted,
                                  populate_source_disk, sfdisk_json)
 
@@ -32,9 +32,7 @@ def images(tmp_path_factory):
     source = base / "source.img"
     make_source_disk(source, 512)
     info = populate_source_disk(source)
-    set_dir = base / "set"
-    proc = cli("backup", "--disk", str(source), "--to", str(set_dir))
-    assert proc.returncode == 0, proc.stderr
+    set_dir = cli_backup(source, base / "set")
     name = json.loads(cli("inspect", str(set_dir), "--json").stdout)["disks"][0]["name"]
     target = base / "target.img"
     with open(target, "wb") as f:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.system.hardtree import rsync_differences
-from tests.system.clitool import cli
+from tests.system.clitool import cli, cli_backup
 from tests.system.images import MiB, attached, blkid_of, mounted, sfdisk_json
 
 pytestmark = pytest.mark.system
@@ -70,8 +70,7 @@ def images(tmp_path_factory):
     base = tmp_path_factory.mktemp("msdos")
     source, target, set_dir = base / "source.img", base / "target.img", base / "set"
     _make_source(source)
-    proc = cli("backup", "--disk", str(source), "--to", str(set_dir))
-    assert proc.returncode == 0, proc.stderr
+    cli_backup(source, set_dir)
     with open(target, "wb") as f:
         f.truncate(source.stat().st_size)
     proc = cli("restore", str(set_dir), "--map", f"{source}={target}", "--yes")

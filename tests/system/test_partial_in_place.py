@@ -17,7 +17,7 @@ from typing import Iterator
 import blake3
 import pytest
 
-from tests.system.clitool import cli
+from tests.system.clitool import cli, cli_backup
 from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
 from tests.system.images import (attached, blkid_of, make_source_disk, mounted,
                                  populate_source_disk)
@@ -35,9 +35,7 @@ def restored(tmp_path_factory):
     source = base / "source.img"
     make_source_disk(source, 512)
     populate_source_disk(source)
-    set_dir = base / "set"
-    proc = cli("backup", "--disk", str(source), "--to", str(set_dir))
-    assert proc.returncode == 0, proc.stderr
+    set_dir = cli_backup(source, base / "set")
     manifest = json.loads(cli("inspect", str(set_dir), "--json").stdout)
     name = manifest["disks"][0]["name"]
     target = base / "target.img"

@@ -14,7 +14,7 @@ from console.core.catalog import Catalog
 from console.core.partial import restore_selection, selection_for_paths
 from console.core.seekable import SeekableReader
 from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
-from tests.system.clitool import cli
+from tests.system.clitool import cli, cli_backup
 from tests.system.images import attached, make_source_disk, mounted, populate_source_disk
 
 pytestmark = pytest.mark.system
@@ -38,9 +38,7 @@ def backed_up(tmp_path_factory):
         (root / "bulk").mkdir()
         for i in range(BULK_FILES):
             (root / f"bulk/part-{i}").write_bytes(rng.randbytes(4 * 1024 * 1024))
-    set_dir = base / "set"
-    proc = cli("backup", "--disk", str(source), "--to", str(set_dir))
-    assert proc.returncode == 0, proc.stderr
+    set_dir = cli_backup(source, base / "set")
     out = base / "out"
     proc = cli("restore", str(set_dir), *[a for p in SELECTED_DIRS + SELECTED_FILES
                                           for a in ("--only", p)], "--into", str(out))

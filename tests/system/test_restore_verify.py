@@ -13,7 +13,7 @@ import pytest
 
 from console.core import archive, restore
 from console.core.errors import RestoreError
-from tests.system.clitool import cli
+from tests.system.clitool import cli, cli_backup
 from tests.system.images import attached, make_one_ext4_disk, mounted
 
 pytestmark = pytest.mark.system
@@ -34,9 +34,7 @@ def small_set(tmp_path_factory) -> tuple[Path, str]:
                 Path(root, f"dir-{d}", f"file-{i}").write_bytes(os.urandom(i * 100))
 
     make_one_ext4_disk(source, DISK_SIZE // MiB, fill)
-    set_dir = base / "set"
-    proc = cli("backup", "--disk", str(source), "--to", str(set_dir))
-    assert proc.returncode == 0, proc.stderr
+    set_dir = cli_backup(source, base / "set")
     name = json.loads(cli("inspect", str(set_dir), "--json").stdout)["disks"][0]["name"]
     return set_dir, name
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.clitool import TEST_LOG, cli
+from tests.system.clitool import TEST_LOG, cli, cli_backup
 from tests.system.images import (MiB, attached, make_source_disk, mounted, populate_source_disk,
                                  sfdisk_json)
 from tests.system.test_clone import assert_trees_intact
@@ -45,9 +45,7 @@ def source(tmp_path_factory):
         with open(data / "bulk", "wb") as f:
             for _ in range(BULK_MIB):
                 f.write(os.urandom(MiB))
-    set_dir = base / "set"
-    proc = cli("backup", "--disk", str(image), "--to", str(set_dir))
-    assert proc.returncode == 0, proc.stderr
+    set_dir = cli_backup(image, base / "set")
     inspected = json.loads(cli("inspect", str(set_dir), "--json").stdout)
     root_id = next(fs["id"] for fs in inspected["filesystems"] if fs["mountpoint"] == "/")
     return image, set_dir, root_id
