@@ -73,8 +73,8 @@ EXTS = ("txt", "conf", "log", "jpg", "pdf", "py", "c", "html", "json", "gz")
 def generate_catalog(path: str) -> None:
     """ENTRIES members: /, /big with BIG_DIR files, /d0000../d0899 each with ten
     subdirectories of about 100 files; a few names hold NEEDLE."""
-    from console.core.catalog import CatalogWriter
-    from console.core.tarscan import Member
+    from console.core.backupset.catalog import CatalogWriter
+    from console.core.backupset.tarscan import Member
 
     rng = random.Random(7)
     members: list[Member] = []
@@ -164,11 +164,11 @@ def picker_child(path: str) -> dict:
     t_import = time.perf_counter()
     from textual.app import App
 
-    from console.core.backupset import BackupSet
-    from console.core.catalog import Catalog
-    from console.core.filetree import SetTrees
+    from console.core.backupset.catalog import Catalog
+    from console.core.backupset.filetree import SetTrees
+    from console.core.backupset.manifest import BackupSet
     from console.core.layout import Archive, Filesystem
-    from console.screens.file_picker import FilePickerScreen
+    from console.tui.screens.file_picker import FilePickerScreen
     from widgets.file_tree import FileTree, FileTreePanel
     imports = time.perf_counter() - t_import
 

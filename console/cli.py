@@ -122,7 +122,7 @@ def _planning_arguments(p: argparse.ArgumentParser) -> None:
 
 def _policies(args):
     """(the policy of each disk named by --part, the policy of the others) from the options."""
-    from .core.resize import Override, ResizePolicy, parse_size
+    from .core.planning.resize import Override, ResizePolicy, parse_size
     settings = {"mode": args.resize}
     if args.slack:
         try:
@@ -143,8 +143,8 @@ def _policies(args):
 
 
 def _plan_from_args(args):
-    from .core.plan import make_plan
-    from .core.restore import parse_maps
+    from .core.applying.restore import parse_maps
+    from .core.planning.plan import make_plan
     if args.set_path is None:
         raise UsageError("Name the backup set (SET).", "Example: restore-console plan /mnt/set")
     given = parse_maps(args.map) if args.map else None
@@ -153,7 +153,7 @@ def _plan_from_args(args):
 
 
 def cmd_disks(args, printer) -> int:
-    from .core.discovery import discover_targets
+    from .core.disks.discovery import discover_targets
     targets = discover_targets(args.set_path, args.image)
     if args.json:
         json.dump([t.to_json() for t in targets], sys.stdout, indent=1)
@@ -168,7 +168,7 @@ def cmd_disks(args, printer) -> int:
 
 
 def cmd_plan(args, printer) -> int:
-    from .core.plan import render
+    from .core.planning.plan import render
     plan = _plan_from_args(args)
     if args.save:
         with open(args.save, "w") as f:
@@ -186,7 +186,7 @@ def _size(n: int) -> str:
 
 
 def cmd_backup(args, printer) -> int:
-    from .core.backup import backup
+    from .core.backupset.backup import backup
     backup_set = backup(args.disk, args.to, printer)
     printer.close()
     files = sum(fs.archive.members for fs in backup_set.filesystems if fs.archive)
@@ -197,7 +197,7 @@ def cmd_backup(args, printer) -> int:
 
 
 def cmd_inspect(args, printer) -> int:
-    from .core.backupset import load_set
+    from .core.backupset.manifest import load_set
     backup_set = load_set(args.set_path)
     if args.json:
         json.dump(backup_set.to_json(), sys.stdout, indent=1)
@@ -219,8 +219,8 @@ def cmd_inspect(args, printer) -> int:
 
 
 def cmd_ls(args, printer) -> int:
-    from .core.backupset import load_set
-    from .core.browse import list_directory, search
+    from .core.backupset.browse import list_directory, search
+    from .core.backupset.manifest import load_set
     backup_set = load_set(args.set_path)
     more = False
     if args.search is not None:
@@ -268,8 +268,8 @@ def cmd_restore(args, printer) -> int:
             raise UsageError("--only restores selected files; --plan and --part are for whole "
                              "disks. Give one or the other.")
         return _restore_selection(args, printer)
-    from .core.plan import Plan, render
-    from .core.restore import apply_plan
+    from .core.applying.restore import apply_plan
+    from .core.planning.plan import Plan, render
     if args.plan_file:
         if args.map or args.part or args.set_path:
             raise UsageError("--plan carries the set, the mapping and the sizes; give it alone.")
@@ -307,9 +307,9 @@ def _duration(seconds: float) -> str:
 
 
 def _restore_selection(args, printer) -> int:
-    from .core.backupset import load_set
-    from .core.catalog import Catalog
-    from .core.partial import restore_selection, selection_for_paths
+    from .core.applying.partial import restore_selection, selection_for_paths
+    from .core.backupset.catalog import Catalog
+    from .core.backupset.manifest import load_set
     if not args.only:
         raise UsageError("--into needs --only PATH: it restores a selection of files.",
                          "Example: restore SET --only /etc --into /mnt/restored")
@@ -340,11 +340,11 @@ def _restore_selection(args, printer) -> int:
 def _restore_in_place(args, printer) -> int:
     """--only without --into: the files go back onto the set's filesystems where they are now
     (the disks --map names, or those of this machine found holding them)."""
-    from .core.backupset import load_set
-    from .core.catalog import Catalog
-    from .core.inplace import find_mapping, plan_in_place, restore_in_place
-    from .core.partial import selection_for_paths
-    from .core.restore import parse_maps
+    from .core.applying.inplace import find_mapping, plan_in_place, restore_in_place
+    from .core.applying.partial import selection_for_paths
+    from .core.applying.restore import parse_maps
+    from .core.backupset.catalog import Catalog
+    from .core.backupset.manifest import load_set
     backup_set = load_set(args.set_path)
     with Catalog(backup_set.catalog_path) as catalog:
         selections = selection_for_paths(backup_set, catalog, args.only)
@@ -389,7 +389,7 @@ def _print_selection_result(result, where: str, existing: str, onto: Sequence[st
 
 
 def cmd_verify(args, printer) -> int:
-    from .core.verify import verify
+    from .core.applying.verify import verify
     result = verify(args.set_path, args.root, printer)
     printer.close()
     if args.json:
@@ -411,13 +411,13 @@ def cmd_verify(args, printer) -> int:
 def cmd_console(args, printer) -> int:
     """The full-screen console. With --demo: the demo set and its target images (made here
     first, as root; the first run takes a few seconds and says so on the terminal)."""
-    from .themes import theme_names
+    from .tui.themes import theme_names
     if args.theme and args.theme not in theme_names():
         raise UsageError(f"There is no theme {args.theme!r}.",
                          f"Themes: {', '.join(theme_names())}.")
     set_path, images, problem = args.set_path, [], None
     if args.demo:
-        from .core import demo
+        from . import demo
         base = demo.DEMO_DIR
         if os.geteuid() == 0:
             demo.prepare(base, listener=printer)
@@ -430,7 +430,7 @@ def cmd_console(args, printer) -> int:
         if set_path is None and demo.has_demo_set(base):
             set_path = demo.demo_paths(base)["set"]
         images = demo.demo_targets(base)
-    from .app import RestoreApp
+    from .tui.app import RestoreApp
     app = RestoreApp(set_path, theme=args.theme, log_path=args.log_path, target_images=images,
                      demo=args.demo, set_problem=problem)
     app.run()

@@ -11,8 +11,8 @@ import hashlib
 
 from hypothesis import strategies as st
 
-from console.core.catalog import CatalogWriter
-from console.core.tarscan import Member
+from console.core.backupset.catalog import CatalogWriter
+from console.core.backupset.tarscan import Member
 
 MTIME_NS = 1_600_000_000_123_456_789  # September 2020: shown as a date, never "today"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from textual.app import App
 
-from console.core.backupset import BackupSet
-from console.core.catalog import Catalog
-from console.core.filetree import SetTrees
-from console.core.inplace import Place
+from console.core.applying.inplace import Place
+from console.core.backupset.catalog import Catalog
+from console.core.backupset.filetree import SetTrees
+from console.core.backupset.manifest import BackupSet
 from console.core.layout import Archive, Filesystem
-from console.screens.file_picker import FilePickerScreen
+from console.tui.screens.file_picker import FilePickerScreen
 from tests.catalogs import make_set_catalog
 
 ROOT_TREE = {

@@ -1,7 +1,7 @@
 """A file tree for a catalog of any size, on Textual's line API.
 
 `FileTree` is a ScrollView that draws only the lines on screen, asking its model (a
-console.core.filetree.TreeModel, or anything with the same methods) for exactly those rows:
+console.core.backupset.filetree.TreeModel, or anything with the same methods) for exactly those rows:
 no widget and no tree node per file, so a directory of 100,000 entries opens as fast as one
 of ten. `FileTreePanel` adds the search field (/) and the status line (what is selected).
 
@@ -33,9 +33,9 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from console.core.catalog import Totals
-from console.core.filetree import Row, SearchState
-from console.core.selection import ALL, SOME
+from console.core.backupset.catalog import Totals
+from console.core.backupset.filetree import Row, SearchState
+from console.core.backupset.selection import ALL, SOME
 
 MARKS = {ALL: "[x]", SOME: "[-]"}
 NO_MARK = "[ ]"
@@ -46,7 +46,7 @@ SEARCH_DELAY = 0.25  # seconds of no typing before a search runs
 
 
 class TreeSource(Protocol):
-    """What the tree needs from its model (console.core.filetree.TreeModel provides it)."""
+    """What the tree needs from its model (console.core.backupset.filetree.TreeModel provides it)."""
 
     root_name: str
     search_state: SearchState

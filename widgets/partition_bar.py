@@ -24,7 +24,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 
 from console.core.layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
-from console.core.resize import Resized
+from console.core.planning.resize import Resized
 
 STYLES = ("fs", "swap", "boot", "raw", "free", "other")
 

@@ -7,12 +7,22 @@ import shutil
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from console.screens.done import DoneScreen
-from console.screens.error import ErrorScreen
-from console.screens.progress import ProgressScreen
-from console.screens.question import QuestionScreen
-from tests.functional.stage import (RESTORED, Clock, Scripted, confirm, error, restore_events,
-                                    stage_app, stage_core, to_review, wait_for)
+from console.tui.screens.done import DoneScreen
+from console.tui.screens.error import ErrorScreen
+from console.tui.screens.progress import ProgressScreen
+from console.tui.screens.question import QuestionScreen
+from tests.functional.stage import (
+    RESTORED,
+    Clock,
+    Scripted,
+    confirm,
+    error,
+    restore_events,
+    stage_app,
+    stage_core,
+    to_review,
+    wait_for,
+)
 
 # The log shown by the log viewer: a fixed file at a fixed path, so its title is the same.
 LOG_SOURCE = Path(__file__).parent / "data" / "restore-console.log"
@@ -200,9 +210,9 @@ def _files_app(theme: str, places: bool = False):
     reports a fixed result; with `places`, two disks that hold the set's filesystems."""
     import tempfile
 
-    from console.core.catalog import Catalog
-    from console.core.filetree import SetTrees
-    from console.core.partial import SelectionResult
+    from console.core.applying.partial import SelectionResult
+    from console.core.backupset.catalog import Catalog
+    from console.core.backupset.filetree import SetTrees
     from tests.picker_fixture import ORIGINAL_PLACE, RESTORED_PLACE, make_set
     backup_set, catalog_path = make_set(Path(tempfile.mkdtemp(prefix="restore-console-scene-")))
     result = SelectionResult(entries=1, bytes=1234, seconds=0.2, destinations=["/tmp/restored"])

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from console.app import RestoreApp
-from console.core.discovery import TargetDisk
+from console.core.applying.restore import RestoreResult
+from console.core.applying.verify import Difference, VerifyResult
+from console.core.disks.discovery import TargetDisk
 from console.core.errors import RestoreError
 from console.core.events import Event, Message, Progress, StepStarted
-from console.core.plan import Plan
-from console.core.restore import RestoreResult
-from console.core.verify import Difference, VerifyResult
-from console.facade import Core, load_set
+from console.core.planning.plan import Plan
+from console.tui.app import RestoreApp
+from console.tui.facade import Core, load_set
 
 GiB = 1024 ** 3
 MiB = 1024 ** 2
@@ -219,7 +219,7 @@ async def confirm(pilot, text: str) -> None:
 async def restore_to_done(pilot, typed: str = "sda sdb", seconds: float = 20.0) -> None:
     """From the start screen: the whole machine restored onto the suggested targets, confirmed
     with `typed`, up to the done screen."""
-    from console.screens.done import DoneScreen
+    from console.tui.screens.done import DoneScreen
     await to_review(pilot)
     await confirm(pilot, typed)
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, DoneScreen), "the done screen",
@@ -236,7 +236,7 @@ async def restore_held_running(pilot, restore, typed: str = "sda sdb") -> None:
 
 async def picker_after_the_restore(pilot):
     """From the done screen: back to the start (b), then "Restore selected files" (f)."""
-    from console.screens.file_picker import FilePickerScreen
+    from console.tui.screens.file_picker import FilePickerScreen
     await pilot.press("b")
     await pilot.pause()
     await pilot.press("f")

@@ -3,8 +3,8 @@
 import pytest
 from textual.widgets import Input, Select
 
-from console.core.catalog import Totals
-from console.screens.file_picker import INTO_DIRECTORY
+from console.core.backupset.catalog import Totals
+from console.tui.screens.file_picker import INTO_DIRECTORY
 from tests.picker_fixture import ORIGINAL_PLACE, RESTORED_PLACE, PickerApp
 from widgets.file_tree import FileTree
 

@@ -10,19 +10,32 @@ from textual.drivers.headless_driver import HeadlessDriver
 from textual.widgets import Input, OptionList, RichLog
 
 from console.core.events import Message, StepStarted
-from console.screens.done import DoneScreen
-from console.screens.error import ErrorScreen
-from console.screens.help import HelpScreen
-from console.screens.log_view import LogScreen
-from console.screens.question import QuestionScreen
-from console.screens.review import ReviewScreen
-from console.screens.start import StartScreen
-from console.screens.targets import TargetsScreen
+from console.tui.screens.done import DoneScreen
+from console.tui.screens.error import ErrorScreen
+from console.tui.screens.help import HelpScreen
+from console.tui.screens.log_view import LogScreen
+from console.tui.screens.question import QuestionScreen
+from console.tui.screens.review import ReviewScreen
+from console.tui.screens.start import StartScreen
+from console.tui.screens.targets import TargetsScreen
 from tests.functional.screentext import shown
-from tests.functional.stage import (RESTORED, VERIFIED_WITH_DIFFERENCES, WEB01, Clock,
-                                    FakeMount, Scripted, confirm, error, restore_events,
-                                    restore_held_running, restore_to_done, stage_app,
-                                    stage_core, to_review, wait_for)
+from tests.functional.stage import (
+    RESTORED,
+    VERIFIED_WITH_DIFFERENCES,
+    WEB01,
+    Clock,
+    FakeMount,
+    Scripted,
+    confirm,
+    error,
+    restore_events,
+    restore_held_running,
+    restore_to_done,
+    stage_app,
+    stage_core,
+    to_review,
+    wait_for,
+)
 
 SIZE = (80, 24)
 

@@ -13,21 +13,21 @@ from pathlib import Path
 import pytest
 from textual.widgets import OptionList
 
-from console.app import RestoreApp
-from console.core import demo
+from console import demo
+from console.core.applying.restore import apply_plan as real_apply_plan
 from console.core.events import Progress
-from console.core.restore import apply_plan as real_apply_plan
-from console.facade import Core
-from console.screens.done import DoneScreen
-from console.screens.mapping import MappingScreen
-from console.screens.progress import ProgressScreen
-from console.screens.review import ReviewScreen
-from console.screens.targets import TargetsScreen
+from console.tui.app import RestoreApp
+from console.tui.facade import Core
+from console.tui.screens.done import DoneScreen
+from console.tui.screens.mapping import MappingScreen
+from console.tui.screens.progress import ProgressScreen
+from console.tui.screens.review import ReviewScreen
+from console.tui.screens.targets import TargetsScreen
 from tests.functional.screentext import shown
 from tests.functional.stage import Calls, picker_after_the_restore, restore_to_done, wait_for
-from widgets.file_tree import FileTree
 from tests.system.hardtree import rsync_differences
 from tests.system.images import attached, blkid_of, mounted, sfdisk_json
+from widgets.file_tree import FileTree
 
 pytestmark = pytest.mark.system
 

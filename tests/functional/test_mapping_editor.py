@@ -7,13 +7,22 @@ from types import SimpleNamespace
 
 from textual.widgets import OptionList
 
-from console.screens.done import DoneScreen
-from console.screens.mapping import MappingScreen
-from console.screens.review import ReviewScreen
+from console.tui.screens.done import DoneScreen
+from console.tui.screens.mapping import MappingScreen
+from console.tui.screens.review import ReviewScreen
 from tests.functional.screentext import shown
+from tests.functional.stage import (
+    TARGETS,
+    WEB01,
+    FakeMonitor,
+    GiB,
+    MiB,
+    disk,
+    stage_app,
+    stage_core,
+    wait_for,
+)
 from widgets.partition_bar import LayoutComparison
-from tests.functional.stage import (GiB, MiB, TARGETS, WEB01, FakeMonitor, disk, stage_app,
-                                    stage_core, wait_for)
 
 SIZE = (120, 40)
 

@@ -8,18 +8,23 @@ import sqlite3
 import pytest
 from textual.widgets import Input, Select
 
-from console.core.catalog import Catalog
+from console.core.applying.inplace import Place
+from console.core.applying.partial import SelectionResult
+from console.core.backupset.catalog import Catalog
+from console.core.backupset.filetree import SetTrees
 from console.core.errors import RestoreError
-from console.core.filetree import SetTrees
-from console.core.inplace import Place
-from console.core.partial import SelectionResult
-from console.screens.done import DoneScreen
-from console.screens.error import ErrorScreen
-from console.screens.file_picker import FilePickerScreen
-from console.screens.start import StartScreen
+from console.tui.screens.done import DoneScreen
+from console.tui.screens.error import ErrorScreen
+from console.tui.screens.file_picker import FilePickerScreen
+from console.tui.screens.start import StartScreen
 from tests.functional.screentext import shown
-from tests.functional.stage import (picker_after_the_restore, restore_to_done, stage_app,
-                                    stage_core, wait_for)
+from tests.functional.stage import (
+    picker_after_the_restore,
+    restore_to_done,
+    stage_app,
+    stage_core,
+    wait_for,
+)
 from tests.picker_fixture import RESTORED_PLACE, make_set
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from console.cli import main
-from console.themes import DEFAULT_THEME, LINUX_CONSOLE, choose_theme
+from console.tui.themes import DEFAULT_THEME, LINUX_CONSOLE, choose_theme
 from tests.functional.scenes import SCENES
 from tests.functional.screentext import screen_text
 from tests.functional.stage import stage_app

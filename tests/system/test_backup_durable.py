@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from console.core import backup as backup_module
-from console.core import writeback
-from console.core.backupset import MANIFEST, load_set
+from console.core.backupset import backup as backup_module
+from console.core.backupset.manifest import MANIFEST, load_set
+from console.core.disks import writeback
 from console.core.errors import RestoreError
 from tests.system.images import make_one_ext4_disk
 

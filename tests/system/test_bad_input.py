@@ -13,9 +13,9 @@ from pathlib import Path
 import blake3
 import pytest
 
-from console.core.seekable import SeekableReader
-from tests.system.images import attached, mounted
+from console.core.backupset.seekable import SeekableReader
 from tests.system.clitool import cli, cli_backup
+from tests.system.images import attached, mounted
 
 pytestmark = pytest.mark.system
 

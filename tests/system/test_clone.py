@@ -14,10 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
 from tests.system.clitool import cli, cli_backup
-from tests.system.images import (MiB, attached, blkid_of, make_source_disk, mounted,
-                                 populate_source_disk, sfdisk_json)
+from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
+from tests.system.images import (
+    MiB,
+    attached,
+    blkid_of,
+    make_source_disk,
+    mounted,
+    populate_source_disk,
+    sfdisk_json,
+)
 
 pytestmark = pytest.mark.system
 

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from console.core.discovery import TargetDisk, block_monitor, discover_targets, describe_device
-from console.core.safety import check_target
+from console.core.disks.discovery import (
+    TargetDisk,
+    block_monitor,
+    describe_device,
+    discover_targets,
+)
+from console.core.disks.safety import check_target
 from console.core.errors import RestoreError
 from tests.system.images import attached, mounted
 

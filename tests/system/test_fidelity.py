@@ -13,10 +13,16 @@ from pathlib import Path
 import blake3
 import pytest
 
-from tests.system.hardtree import is_sparse, rsync_differences, xattrs_and_acls_snapshot
 from tests.system.clitool import cli, cli_backup
-from tests.system.images import (attached, blkid_of, make_source_disk, mounted,
-                                 populate_source_disk, sfdisk_json)
+from tests.system.hardtree import is_sparse, rsync_differences, xattrs_and_acls_snapshot
+from tests.system.images import (
+    attached,
+    blkid_of,
+    make_source_disk,
+    mounted,
+    populate_source_disk,
+    sfdisk_json,
+)
 
 pytestmark = pytest.mark.system
 
@@ -160,10 +166,10 @@ def test_a_reader_that_goes_away_is_not_an_error(images):
 
 
 def test_the_metadata_pass_notices_mode_and_owner_not_content(images):
-    from console.core.backupset import load_set
-    from console.core.catalog import Catalog
+    from console.core.applying.verify import VerifyResult, check_filesystem
+    from console.core.backupset.catalog import Catalog
+    from console.core.backupset.manifest import load_set
     from console.core.events import Progress
-    from console.core.verify import VerifyResult, check_filesystem
     _, target, set_dir, _ = images
     backup_set = load_set(str(set_dir))
     root_fs = next(fs for fs in backup_set.filesystems if fs.mountpoint == "/")

@@ -13,8 +13,16 @@ from typing import Iterator
 import pytest
 
 from tests.system.hardtree import is_sparse, rsync_differences, xattrs_and_acls_snapshot
-from tests.system.images import (TYPE_ESP, TYPE_SWAP, attached, blkid_of, make_source_disk,
-                                 mounted, populate_source_disk, sfdisk_json)
+from tests.system.images import (
+    TYPE_ESP,
+    TYPE_SWAP,
+    attached,
+    blkid_of,
+    make_source_disk,
+    mounted,
+    populate_source_disk,
+    sfdisk_json,
+)
 
 TOOLS = ("sfdisk", "losetup", "mount", "umount", "blkid", "mkfs.vfat", "mkfs.ext4", "mkfs.xfs",
          "mkswap", "rsync", "setfacl", "getfacl", "getfattr", "stat", "cp")

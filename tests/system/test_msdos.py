@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.system.hardtree import rsync_differences
 from tests.system.clitool import cli, cli_backup
+from tests.system.hardtree import rsync_differences
 from tests.system.images import MiB, attached, blkid_of, mounted, sfdisk_json
 
 pytestmark = pytest.mark.system

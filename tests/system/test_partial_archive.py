@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from console.core.archive import TAR_CREATE
-from console.core.catalog import Catalog, CatalogWriter
+from console.core.applying.partial import extract_selection
+from console.core.backupset.archive import TAR_CREATE
+from console.core.backupset.catalog import Catalog, CatalogWriter
+from console.core.backupset.seekable import SeekableReader, SeekableWriter
+from console.core.backupset.selection import Selection
+from console.core.backupset.tarscan import TarScanner
 from console.core.errors import RestoreError
-from console.core.partial import extract_selection
-from console.core.seekable import SeekableReader, SeekableWriter
-from console.core.selection import Selection
-from console.core.tarscan import TarScanner
 from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
 
 pytestmark = pytest.mark.system
@@ -274,7 +274,7 @@ def test_selecting_everything_is_a_full_restore(archive, tmp_path):
 
 
 def test_frame_runs_merge_adjacent_members(archive):
-    from console.core.partial import plan_selection
+    from console.core.applying.partial import plan_selection
     base, _, path = archive
     selection = Selection(1)
     selection.include(b"/bulk")

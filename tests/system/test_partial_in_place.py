@@ -19,8 +19,7 @@ import pytest
 
 from tests.system.clitool import cli, cli_backup
 from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
-from tests.system.images import (attached, blkid_of, make_source_disk, mounted,
-                                 populate_source_disk)
+from tests.system.images import attached, blkid_of, make_source_disk, mounted, populate_source_disk
 
 pytestmark = pytest.mark.system
 
@@ -232,11 +231,11 @@ def test_the_devices_themselves_are_checked_again_before_anything_is_mounted(
     """A copy of the restored image whose xfs was made anew; the table read is made to say all
     is well (as if the disk changed right after that check). The probe of the attached
     partitions refuses, before the ext4, which is the set's, is mounted read-write."""
-    from console.core import inplace
-    from console.core.backupset import load_set
-    from console.core.catalog import Catalog
+    from console.core.applying import inplace
+    from console.core.applying.partial import selection_for_paths
+    from console.core.backupset.catalog import Catalog
+    from console.core.backupset.manifest import load_set
     from console.core.errors import RestoreError
-    from console.core.partial import selection_for_paths
     _, set_dir, name, target, manifest = restored
     changed = tmp_path / "changed.img"
     subprocess.run(["cp", "--sparse=always", str(target), str(changed)], check=True)
@@ -264,11 +263,12 @@ def test_a_write_error_when_writing_out_is_said_and_everything_let_go(restored, 
     each filesystem it wrote (syncfs) and says so, for the filesystems in turn."""
     import errno
 
-    from console.core import inplace, writeback
-    from console.core.backupset import load_set
-    from console.core.catalog import Catalog
+    from console.core.applying import inplace
+    from console.core.applying.partial import selection_for_paths
+    from console.core.backupset.catalog import Catalog
+    from console.core.backupset.manifest import load_set
+    from console.core.disks import writeback
     from console.core.errors import RestoreError
-    from console.core.partial import selection_for_paths
     _, set_dir, name, target, _ = restored
     copy = tmp_path / "copy.img"
     subprocess.run(["cp", "--sparse=always", str(target), str(copy)], check=True)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from console.core.backupset import load_set
-from console.core.catalog import Catalog
-from console.core.partial import restore_selection, selection_for_paths
-from console.core.seekable import SeekableReader
-from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
+from console.core.applying.partial import restore_selection, selection_for_paths
+from console.core.backupset.catalog import Catalog
+from console.core.backupset.manifest import load_set
+from console.core.backupset.seekable import SeekableReader
 from tests.system.clitool import cli, cli_backup
+from tests.system.hardtree import rsync_differences, xattrs_and_acls_snapshot
 from tests.system.images import attached, make_source_disk, mounted, populate_source_disk
 
 pytestmark = pytest.mark.system

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from console.core.disks.partition_table import write_table
 from console.core.layout import GPT_BIOS_BOOT, GPT_ESP, Archive, Disk, Filesystem, Partition
-from console.core.partition_table import write_table
-from console.core.resize import Override, ResizePolicy, resize_disk
+from console.core.planning.resize import Override, ResizePolicy, resize_disk
 from tests.system.images import TYPE_LINUX, sfdisk_json
 
 pytestmark = [pytest.mark.system,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from console.core import archive, restore
+from console.core.applying import restore
+from console.core.backupset import archive
 from console.core.errors import RestoreError
 from tests.system.clitool import cli, cli_backup
 from tests.system.images import attached, make_one_ext4_disk, mounted

@@ -24,8 +24,14 @@ from pathlib import Path
 import pytest
 
 from tests.system.clitool import TEST_LOG, cli, cli_backup
-from tests.system.images import (MiB, attached, make_source_disk, mounted, populate_source_disk,
-                                 sfdisk_json)
+from tests.system.images import (
+    MiB,
+    attached,
+    make_source_disk,
+    mounted,
+    populate_source_disk,
+    sfdisk_json,
+)
 from tests.system.test_clone import assert_trees_intact
 
 pytestmark = pytest.mark.system

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from console.core.sysblock import Host
+from console.core.disks.sysblock import Host
 
 
 class FakeSys:

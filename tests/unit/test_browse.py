@@ -2,8 +2,8 @@
 
 import pytest
 
-from console.core.backupset import BackupSet
-from console.core.browse import resolve
+from console.core.backupset.browse import resolve
+from console.core.backupset.manifest import BackupSet
 from console.core.errors import RestoreError
 from console.core.layout import Archive, Filesystem
 

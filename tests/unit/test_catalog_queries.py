@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from console.core.catalog import Catalog, Totals
+from console.core.backupset.catalog import Catalog, Totals
 from tests.catalogs import make_catalog
 
 TREE = {

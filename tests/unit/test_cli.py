@@ -41,7 +41,7 @@ def test_progress_line_has_rate_and_eta():
 
 def _fake_set(tmp_path):
     """A set with a catalog and a manifest but no archives: enough for ls and usage checks."""
-    from console.core.backupset import BackupSet
+    from console.core.backupset.manifest import BackupSet
     from console.core.layout import Archive, Disk, Filesystem
     from tests.catalogs import make_catalog
     set_dir = tmp_path / "set"

@@ -7,9 +7,8 @@ import os
 
 import pytest
 
-from console import cli
-from console.app import RestoreApp
-from console.core import demo
+from console import cli, demo
+from console.tui.app import RestoreApp
 
 
 @pytest.fixture

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from console.core.discovery import (BlockRecord, TargetDisk, alignment_for, discover_targets,
-                                    image_target, normalize_wwn, sysfs_disks)
+from console.core.disks.discovery import (
+    BlockRecord,
+    TargetDisk,
+    alignment_for,
+    discover_targets,
+    image_target,
+    normalize_wwn,
+    sysfs_disks,
+)
 from console.core.errors import RestoreError
 from tests.unit.fakesys import FakeSys
 

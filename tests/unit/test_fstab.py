@@ -1,6 +1,6 @@
 """Reading mount points out of the source's fstab."""
 
-from console.core.fstab import matches, parse_fstab
+from console.core.disks.fstab import matches, parse_fstab
 
 FSTAB = """
 # /etc/fstab: static file system information.

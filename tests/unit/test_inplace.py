@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import pytest
 
-from console.core.backupset import BackupSet
-from console.core.discovery import TargetDisk
+from console.core.applying.inplace import (
+    Candidate,
+    FoundPartition,
+    candidates_from,
+    choose_mapping,
+    holds,
+    identity_problem,
+    place_for_mapping,
+    places_from,
+    plan_in_place,
+)
+from console.core.backupset.manifest import BackupSet
+from console.core.backupset.selection import Selection
+from console.core.disks.discovery import TargetDisk
 from console.core.errors import RestoreError
-from console.core.inplace import (Candidate, FoundPartition, candidates_from, choose_mapping,
-                                  holds, identity_problem, place_for_mapping, places_from,
-                                  plan_in_place)
 from console.core.layout import Archive, Disk, Filesystem
-from console.core.selection import Selection
 from tests.catalogs import make_set_catalog
 
 MiB = 1024 * 1024

@@ -10,16 +10,24 @@ from datetime import datetime, timezone
 
 import pytest
 
-from console.core import journal as journal_module
+from console.core.applying import journal as journal_module
+from console.core.applying.journal import (
+    RESTORED,
+    WRITTEN,
+    Journal,
+    fingerprint,
+    journals_on,
+    load,
+    mismatches,
+    write_atomically,
+)
+from console.core.disks.probe import Probe
+from console.core.disks.safety import check_leftovers, our_mount_root
 from console.core.errors import RestoreError
-from console.core.journal import (RESTORED, WRITTEN, Journal, fingerprint, journals_on, load,
-                                  mismatches, write_atomically)
 from console.core.layout import Disk
-from console.core.mapping import DiskMapping
-from console.core.plan import build_plan
-from console.core.probe import Probe
-from console.core.resize import Override, ResizePolicy
-from console.core.safety import check_leftovers, our_mount_root
+from console.core.planning.mapping import DiskMapping
+from console.core.planning.plan import build_plan
+from console.core.planning.resize import Override, ResizePolicy
 from tests.unit.fakesys import FakeSys
 from tests.unit.test_plan import GiB, target, two_disk_set
 

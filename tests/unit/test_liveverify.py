@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from console.core.archive import TAR_EXTRACT
-from console.core.catalog import Catalog
+from console.core.applying.liveverify import LiveVerify, follow
+from console.core.applying.verify import TreeOfFs
+from console.core.backupset.archive import TAR_EXTRACT
+from console.core.backupset.catalog import Catalog
 from console.core.layout import Filesystem
-from console.core.liveverify import LiveVerify, follow
-from console.core.verify import TreeOfFs
 from tests.unit.treecatalog import catalogue
 
 PIECE = 4096

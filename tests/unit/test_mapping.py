@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from console.core.discovery import TargetDisk
+from console.core.disks.discovery import TargetDisk
 from console.core.errors import RestoreError
 from console.core.layout import Disk
-from console.core.mapping import require_valid, suggest_mapping, validate_mapping
+from console.core.planning.mapping import require_valid, suggest_mapping, validate_mapping
 
 GB = 1000**3
 MiB = 1024 * 1024

@@ -1,8 +1,8 @@
 """Where a filesystem's files go under --into: its mount point, or fs-N without one."""
 
-from console.core.backupset import BackupSet
+from console.core.applying.partial import destination, tar_name
+from console.core.backupset.manifest import BackupSet
 from console.core.layout import Archive, Filesystem
-from console.core.partial import destination, tar_name
 
 
 def fs(fs_id, mountpoint, kind="tar"):

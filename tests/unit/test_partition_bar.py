@@ -7,8 +7,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from console.core.backupset import load_set
-from widgets.partition_bar import BarSegment, fit_text, disk_segments, widths
+from console.core.backupset.manifest import load_set
+from widgets.partition_bar import BarSegment, disk_segments, fit_text, widths
 
 WEB01 = str(Path(__file__).parent.parent / "functional" / "data" / "web-01")
 GiB = 1024 ** 3

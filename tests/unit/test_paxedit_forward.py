@@ -8,12 +8,13 @@ import tarfile
 import threading
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from console.core.archive import TAR_CREATE
-from console.core.paxedit import HeaderRewriter, pax_records
-from console.core.seekable import ForwardReader, SeekableReader, SeekableWriter
-from console.core.tarscan import TarScanner
+from console.core.backupset.archive import TAR_CREATE
+from console.core.backupset.paxedit import HeaderRewriter, pax_records
+from console.core.backupset.seekable import ForwardReader, SeekableReader, SeekableWriter
+from console.core.backupset.tarscan import TarScanner
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from console.core.backupset import BackupSet
-from console.core.discovery import TargetDisk
+from console.core.backupset.manifest import BackupSet
+from console.core.disks.discovery import TargetDisk
 from console.core.errors import RestoreError
 from console.core.layout import GPT_ESP, Archive, Disk, Filesystem, Partition, Piece
-from console.core.mapping import DiskMapping
-from console.core.plan import Plan, build_plan, describe_step, render
-from console.core.resize import Override, ResizePolicy
+from console.core.planning.mapping import DiskMapping
+from console.core.planning.plan import Plan, build_plan, describe_step, render
+from console.core.planning.resize import Override, ResizePolicy
 
 MiB = 1024**2
 GiB = 1024**3

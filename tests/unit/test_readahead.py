@@ -8,8 +8,13 @@ import subprocess
 import sys
 import time
 
-from console.core.archive import TAR_CREATE
-from console.core.readahead import MEMBER_OVERHEAD, ReadAhead, prefetch, tar_order
+from console.core.backupset.archive import TAR_CREATE
+from console.core.backupset.readahead import (
+    MEMBER_OVERHEAD,
+    ReadAhead,
+    prefetch,
+    tar_order,
+)
 
 
 def make_tree(root) -> None:

@@ -13,9 +13,17 @@ from hypothesis import strategies as st
 
 from console.core.errors import RestoreError, UsageError
 from console.core.layout import GPT_BIOS_BOOT, GPT_ESP, Archive, Disk, Filesystem, Partition
-from console.core.resize import (
-    DEFAULT_FIXED_KINDS, GPT_MSFT_RESERVED, Override, Resized, ResizePolicy, describe_resize,
-    minimum_target_size, parse_override, parse_size, resize_disk,
+from console.core.planning.resize import (
+    DEFAULT_FIXED_KINDS,
+    GPT_MSFT_RESERVED,
+    Override,
+    Resized,
+    ResizePolicy,
+    describe_resize,
+    minimum_target_size,
+    parse_override,
+    parse_size,
+    resize_disk,
 )
 
 KiB = 1024

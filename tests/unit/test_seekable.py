@@ -7,10 +7,11 @@ import shutil
 import subprocess
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from console.core.backupset.seekable import SeekableReader, SeekableWriter
 from console.core.errors import RestoreError
-from console.core.seekable import SeekableReader, SeekableWriter
 
 
 def write(path, data, frame_size=1000, chunk=777):
@@ -79,7 +80,7 @@ def test_corrupted_frame_is_reported(tmp_path):
 
 
 def test_writer_hash_is_blake3_of_the_file(tmp_path):
-    from console.core.backupset import hash_file
+    from console.core.backupset.manifest import hash_file
     path = tmp_path / "a.zst"
     result = write(path, b"abc" * 1000)
     assert result.blake3 == hash_file(str(path))

@@ -9,10 +9,11 @@ import os
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from console.core.catalog import Catalog, Totals
-from console.core.selection import ALL, NONE, SOME, Selection
+from console.core.backupset.catalog import Catalog, Totals
+from console.core.backupset.selection import ALL, NONE, SOME, Selection
 from tests.catalogs import make_catalog, random_trees
 
 NAMES = [b"a", b"a-b", b"a.c", b"a b", b"a0", b"b"]

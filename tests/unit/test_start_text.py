@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.screens.start import when
+from console.tui.screens.start import when
 
 
 def test_when_reads_the_manifest_time():

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.core.backupset import load_set
-from console.core.discovery import TargetDisk
-from console.core.resize import Override, ResizePolicy
-from console.job import FILES, RESTORE, VERIFY, Job, Totals
-from console.targeting import fit, plan_for, suggest
+from console.core.backupset.manifest import load_set
+from console.core.disks.discovery import TargetDisk
+from console.core.planning.resize import Override, ResizePolicy
+from console.tui.job import FILES, RESTORE, VERIFY, Job, Totals
+from console.tui.targeting import fit, plan_for, suggest
 from widgets.partition_bar import resized_segments
 
 WEB01 = str(Path(__file__).parent.parent / "functional" / "data" / "web-01")

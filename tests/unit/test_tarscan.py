@@ -7,11 +7,12 @@ import tarfile
 
 import blake3
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from console.core.archive import TAR_CREATE
+from console.core.backupset.archive import TAR_CREATE
+from console.core.backupset.tarscan import TarScanner, normalize
 from console.core.errors import RestoreError
-from console.core.tarscan import TarScanner, normalize
 
 LONG = "d" * 60 + "/" + "e" * 70 + "/" + "f" * 90
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from console.core.events import Progress
-from console.tracking import Figures, Tracker
+from console.tui.tracking import Figures, Tracker
 
 MiB = 1024 * 1024
 

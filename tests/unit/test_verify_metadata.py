@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from console.core.catalog import Catalog
+from console.core.applying.verify import VerifyResult, check_filesystem
+from console.core.backupset.catalog import Catalog
 from console.core.events import Progress
 from console.core.layout import Filesystem
-from console.core.verify import VerifyResult, check_filesystem
 from tests.unit.treecatalog import catalogue
 
 

@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from console.core import restore, writeback
+from console.core.applying import restore
+from console.core.disks import writeback
+from console.core.disks.writeback import WriteBack
 from console.core.errors import RestoreError
-from console.core.writeback import WriteBack
 
 
 def open_descriptors() -> int:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from console.core.archive import TAR_CREATE, frame_of
-from console.core.catalog import CatalogWriter
-from console.core.tarscan import TarScanner
+from console.core.backupset.archive import TAR_CREATE, frame_of
+from console.core.backupset.catalog import CatalogWriter
+from console.core.backupset.tarscan import TarScanner
 
 
 def catalogue(tree: Path, catalog_path: Path, fs_id: int = 1) -> bytes:

@@ -1,0 +1,484 @@
+"""Applying a plan: tables, filesystems, mounts, extraction with verification.
+
+Everything that can be known before writing is checked before the first write: the plan's set,
+the pieces (present, complete, BLAKE3), that each target is still the planned disk, and the
+safety of every target, which is checked once more right before its first write.
+
+An interrupted restore of the same plan resumes (journal.py records what is durably done):
+the partition tables and the filesystems it finished are kept when the disks still show them,
+every filesystem is mounted and verified again, the rest is done as the first time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..backupset.archive import extract_raw_archive, extract_tar_archive
+from ..backupset.catalog import Catalog
+from ..backupset.manifest import BackupSet, check_pieces, load_set
+from ..backupset.seekable import SeekableReader
+from ..disks.blockdev import AttachedDisk, attach_disk, device_size, is_block_device, mounted
+from ..disks.discovery import describe_device
+from ..disks.mkfs import make_filesystem
+from ..disks.partition_table import create_partition, create_table, set_identifiers
+from ..disks.safety import check_target
+from ..disks.writeback import WriteBack
+from ..errors import RestoreError, UsageError
+from ..events import Listener, Message, Progress, StepStarted, ignore
+from ..layout import Disk, Filesystem
+from ..planning.plan import DiskPlan, Plan, Step, describe_step, make_plan
+from ..planning.resize import ResizePolicy
+from ..system import run
+from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
+from .journal import load as load_journal
+from .liveverify import LiveVerify
+from .verify import VerifyResult, check_filesystem
+
+log = logging.getLogger("restore_console")
+
+MAX_NAMED_FILES = 10
+# The restored xfs has the original's UUID; xfs refuses a second mount of a UUID otherwise.
+_TARGET_OPTIONS = {"xfs": "nouuid"}
+
+
+@dataclass
+class RestoreResult:
+    files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    verified: int = 0  # entries whose kind, owner, mode, times and links were checked
+    filesystems: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # filesystems an interrupted run restored
+
+
+def parse_maps(maps: list[str]) -> dict[str, str | None]:
+    """--map SRC=TARGET items; SRC= (no target) leaves that original disk out."""
+    mapping: dict[str, str | None] = {}
+    for item in maps:
+        src, sep, target = item.partition("=")
+        if not sep or not src:
+            raise UsageError(f"--map {item!r} is not of the form SRC=TARGET.",
+                             "Example: --map /dev/sda=/dev/sdb (or /dev/sdb= to leave it out)")
+        if src in mapping:
+            raise UsageError(f"--map names {src} twice.")
+        mapping[src] = target or None
+    targets = [t for t in mapping.values() if t]
+    for target in targets:
+        if targets.count(target) > 1:
+            raise UsageError(f"--map sends two disks to {target}.",
+                             "Give each original disk its own target.")
+    return mapping
+
+
+def _damaged_files(backup_set: BackupSet, fs: Filesystem) -> list[bytes]:
+    """Paths of the members in frames that fail to decompress (zstd checks each frame)."""
+    damaged: list[bytes] = []
+    piece = fs.archive.pieces[0]
+    reader = SeekableReader(backup_set.piece_path(piece), piece.file)
+    with reader, Catalog(backup_set.catalog_path) as catalog:
+        for frame in reader.frames:
+            try:
+                next(reader.iter_frames(frame.index, frame.index + 1, threads=1))
+            except RestoreError:
+                start, end = frame.d_offset, frame.d_offset + frame.d_size
+                damaged += catalog.paths_overlapping(fs.id, start, end)
+    return damaged
+
+
+def _describe(paths: list[bytes]) -> str:
+    shown = ", ".join(os.fsdecode(p) for p in paths[:MAX_NAMED_FILES])
+    more = len(paths) - MAX_NAMED_FILES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def check_archives(backup_set: BackupSet, filesystems: list[Filesystem]) -> None:
+    """Every piece present, complete and with its BLAKE3; names the files a bad piece affects."""
+    for fs in filesystems:
+        if fs.archive is None:
+            continue
+        bad = check_pieces(backup_set, fs.archive, f"filesystem {fs.id} ({fs.title})")
+        if not bad:
+            continue
+        files = _damaged_files(backup_set, fs) if fs.archive.kind == "tar" else []
+        affected = (f"affected files: {_describe(files)}" if files
+                    else "the damage cannot be narrowed to single files")
+        raise RestoreError(
+            f"The archive {bad[0].file} of filesystem {fs.id} ({fs.title}) does not match its "
+            f"BLAKE3 checksum; {affected}. Nothing was written.",
+            "Use another copy of the set, or restore the other filesystems from the shell.")
+
+
+class _ExpectedHashes:
+    """The catalog's BLAKE3 for members in stream order, read alongside the stream."""
+
+    def __init__(self, catalog: Catalog, fs_id: int):
+        self._rows = catalog.hashes_in_order(fs_id)
+        self._current: tuple[int, bytes | None] = (-1, None)
+
+    def __call__(self, offset: int) -> bytes | None:
+        while self._current[0] < offset:
+            row = next(self._rows, None)
+            if row is None:
+                return None
+            self._current = row
+        return self._current[1] if self._current[0] == offset else None
+
+
+def restore(set_path: str, mapping: dict[str, str | None] | None, listener: Listener = ignore,
+            policies: dict[str, ResizePolicy] | None = None) -> RestoreResult:
+    """Plans the restore of the set at set_path onto the mapped targets (suggested when mapping
+    is None) and applies the plan. The caller has the operator's consent."""
+    return apply_plan(make_plan(set_path, mapping, policies), listener)
+
+
+def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
+    """Carries out the plan's steps in order; unmounts and detaches everything, also on failure.
+
+    Before the first step: the set is the planned one, its pieces are intact, and every target
+    is safe and still the disk that was planned. Right before the first write to each disk,
+    its safety is checked again."""
+    started = time.monotonic()
+    backup_set = load_set(plan.set_path)
+    if backup_set.set_id != plan.set_id:
+        raise RestoreError(f"The set at {plan.set_path} is {backup_set.set_id}, but the plan was "
+                           f"made for {plan.set_id}. Nothing was written.",
+                           "Make the plan again for this set.")
+    chosen = [fs for fs in backup_set.filesystems if fs.id in plan.filesystems]
+    listener(Message("Checking the archives (presence, size, BLAKE3)"))
+    check_archives(backup_set, chosen)
+    for disk in plan.disks:
+        boot_area = backup_set.disk(disk.source).boot_area
+        what = f"the boot area of {disk.source}"
+        if boot_area is not None and check_pieces(backup_set, boot_area, what):
+            raise RestoreError(f"The archive of {what} does not match its BLAKE3 checksum. "
+                               "Nothing was written.", "Use another copy of the set.")
+    for disk in plan.disks:
+        _check_still_planned(disk)
+        check_target(disk.target["path"], plan.set_path)
+    journal = _resume_point(plan, chosen, listener)
+    resumed = _Resumed(plan, journal)
+    if not journal.empty:
+        listener(Message(resumed.describe(backup_set.filesystems, journal.started_at)))
+    journal.save()
+    if not journal.writable:
+        listener(Message(f"The restore journal cannot be written in {journal.path} (the log "
+                         "says why): if this restore is interrupted, it starts over."))
+    last_table_step = {step.target: index for index, step in enumerate(plan.steps)
+                       if step.action in _TABLE_ACTIONS}
+    with contextlib.ExitStack() as stack:
+        applier = _Applier(plan, backup_set, listener, stack, journal)
+        for index, step in enumerate(plan.steps):
+            skipped = resumed.skips(step)
+            text = describe_step(plan, step) + (" (already done: skipped)" if skipped else "")
+            listener(StepStarted(index + 1, len(plan.steps), text))
+            log.info("step %d/%d: %s %s %s%s", index + 1, len(plan.steps), step.action,
+                     step.target, step.detail, " (skipped: done before)" if skipped else "")
+            if not skipped:
+                applier.run(step)
+                if last_table_step.get(step.target) == index:
+                    applier.tables_written(step.target)
+        result = applier.result
+    journal.delete()
+    titles = {fs.id: fs.title for fs in backup_set.filesystems}
+    result.resumed = [titles[fs_id] for fs_id in sorted(resumed.done)]
+    result.filesystems += [t for t in result.resumed if t not in result.filesystems]
+    result.unmapped = list(plan.unmapped)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+# The steps that lay out a disk; once the last of them for a target is done, its partition
+# tables are recorded in the journal.
+_TABLE_ACTIONS = ("wipe", "create-table", "create-partition", "set-identifiers",
+                  "write-boot-area")
+# The steps that fill a filesystem's partition: skipped when the journal has it restored.
+_FILESYSTEM_ACTIONS = ("make-filesystem", "write-image", "restore")
+
+
+def _resume_point(plan: Plan, filesystems: list[Filesystem], listener: Listener) -> Journal:
+    """The journal this run continues: an earlier run's, when the disks still match it, or a
+    new one. Reads the disks only. Journals of other plans for these targets are removed:
+    this run's writes make them stale."""
+    journal, problem = load_journal(plan)
+    if problem:
+        listener(Message(problem + " The restore starts from the beginning."))
+    if journal is not None and not journal.empty:
+        problems = check_disks(journal, plan, filesystems)
+        if problems:
+            listener(Message(
+                f"An interrupted run of this restore (started {_when(journal.started_at)}) is "
+                f"recorded, but the disks no longer match it: {'; '.join(problems[:3])}. "
+                "The restore starts from the beginning."))
+            journal = None
+    targets = [d.target["path"] for d in plan.disks]
+    for path in journals_on(targets):
+        if journal is None or path != journal.path:
+            log.info("removing the stale restore journal %s", path)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    return journal if journal is not None else Journal.begin(plan)
+
+
+def _when(moment: datetime) -> str:
+    """14:02 today, else 2024-05-03 14:02 (local time)."""
+    local = moment.astimezone()
+    if local.date() == datetime.now().astimezone().date():
+        return local.strftime("%H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+class _Resumed:
+    """What an earlier run of this plan finished, as the journal had it when this run began."""
+
+    def __init__(self, plan: Plan, journal: Journal):
+        self.plan = plan
+        self.tables = set(journal.tables)
+        self.done = dict(journal.done)
+
+    def skips(self, step: Step) -> bool:
+        if step.action in _TABLE_ACTIONS:
+            return step.target in self.tables
+        if step.action in _FILESYSTEM_ACTIONS:
+            return step.detail["fs"] in self.done
+        return False
+
+    def describe(self, filesystems: list[Filesystem], started: datetime) -> str:
+        """One message for the operator: what is taken over, what is done again."""
+        filled = [fs for fs in filesystems if fs.id in self.plan.filesystems
+                  and fs.archive is not None]
+        done = [fs.title for fs in filled if fs.id in self.done]
+        again = [fs.title for fs in filled if fs.id not in self.done]
+        targets = [d.target["path"] for d in self.plan.disks]
+        if set(targets) <= self.tables:
+            tables = "the partition tables" if len(targets) > 1 else "the partition table"
+        else:
+            tables = "the partition table of " + ", ".join(t for t in targets if t in self.tables)
+        if not done:
+            what = f"{tables} {'are' if tables == 'the partition tables' else 'is'} already written"
+        else:
+            what = (f"{tables} and {len(done)} of {len(filled)} filesystems ({', '.join(done)}) "
+                    "are already restored")
+        if again:
+            rest = (f"{', '.join(again)} {'is' if len(again) == 1 else 'are'} restored again "
+                    "from the start")
+        else:
+            rest = "they are verified again"
+        return f"Resuming the restore started at {_when(started)}: {what}; {rest}."
+
+
+def _check_still_planned(disk: DiskPlan) -> None:
+    """The target is still the disk the plan was made for: same size, and the same drive when
+    the plan knew its serial (device names can change between planning and applying)."""
+    path, planned = disk.target["path"], disk.target
+    if not os.path.exists(path):
+        raise RestoreError(f"The target {path} of the plan is gone. Nothing was written.",
+                           "Make the plan again with the disks of this machine.")
+    size = device_size(path)
+    found = describe_device(path) if is_block_device(path) else None
+    serial = found.serial if found else ""
+    if size != planned["size"] or (planned.get("serial") and serial != planned["serial"]):
+        raise RestoreError(
+            f"{path} is not the disk the plan was made for: planned {planned['title']}, "
+            f"found {found.title() if found else f'{size} bytes'}. Nothing was written.",
+            "Make the plan again with the disks of this machine.")
+
+
+class _Applier:
+    """Runs steps: holds the attached targets, the mounts and what was restored."""
+
+    def __init__(self, plan: Plan, backup_set: BackupSet, listener: Listener,
+                 stack: contextlib.ExitStack, journal: Journal):
+        self.plan, self.set, self.listener, self.stack = plan, backup_set, listener, stack
+        self.journal = journal
+        self.result = RestoreResult()
+        self.attached: dict[str, AttachedDisk] = {}
+        self.checked: set[str] = set()
+        self.mounts: dict[int, str] = {}
+        self.root: str | None = None
+        self.mismatched: list[tuple[Filesystem, list[bytes]]] = []
+        self.write_backs: list[WriteBack] = []
+        self.live_verifies: dict[int, LiveVerify] = {}
+        # Original mount points of the filesystems mounted inside the restored root.
+        self.nested = {step.detail["mountpoint"] for step in plan.steps
+                       if step.action == "mount" and step.detail["mountpoint"]}
+        self.catalog = stack.enter_context(Catalog(backup_set.catalog_path))
+
+    def run(self, step: Step) -> None:
+        getattr(self, "_" + step.action.replace("-", "_"))(step)
+
+    def _writing(self, target: str) -> None:
+        """The safety rules, once more, right before the first write to target."""
+        if target not in self.checked:
+            check_target(target, self.plan.set_path)
+            self.checked.add(target)
+
+    def tables_written(self, target: str) -> None:
+        """The target's tables, identifiers and boot area are written: on the disk, then in
+        the journal."""
+        fd = os.open(target, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.journal.record_tables(target)
+
+    def _layout(self, target: str) -> Disk:
+        return self.plan.disk_for_target(target).layout
+
+    def _attached(self, target: str) -> AttachedDisk:
+        """The target with its new partitions as devices, attached once (image files)."""
+        if target not in self.attached:
+            self._writing(target)  # a resumed restore writes its first bytes here
+            spans = [(p.number, p.start, p.size) for p in self._layout(target).partitions]
+            self.attached[target] = self.stack.enter_context(
+                attach_disk(target, spans, read_only=False))
+        return self.attached[target]
+
+    def _partition(self, target: str, number: int) -> str:
+        return self._attached(target).partition(number)
+
+    def _covered(self, fs: Filesystem) -> set[str]:
+        """Where, inside fs, other filesystems are mounted (their paths are not fs's own)."""
+        return self.nested if fs.mountpoint in self.nested else set()
+
+    def _fs(self, step: Step) -> Filesystem:
+        return next(fs for fs in self.set.filesystems if fs.id == step.detail["fs"])
+
+    def _wipe(self, step: Step) -> None:
+        self._writing(step.target)
+        run(["wipefs", "-a", "-q", step.target], f"wipe the old signatures of {step.target}")
+
+    def _create_table(self, step: Step) -> None:
+        self._writing(step.target)
+        create_table(step.target, self._layout(step.target))
+
+    def _create_partition(self, step: Step) -> None:
+        self._writing(step.target)
+        create_partition(step.target, self._layout(step.target), step.detail["number"])
+
+    def _set_identifiers(self, step: Step) -> None:
+        self._writing(step.target)
+        set_identifiers(step.target, self._layout(step.target))
+
+    def _write_boot_area(self, step: Step) -> None:
+        original = self.set.disk(step.detail["source"])
+        first = min(p.start for p in self._layout(step.target).partitions)
+        saved_up_to = min(p.start for p in original.partitions)
+        device = self._attached(step.target).device
+        # Boot code and the gap after the table, never the table itself (bytes 440-511).
+        extract_raw_archive(original.boot_area, self.set.path, device,
+                            label=f"the boot area of {original.name}", listener=self.listener,
+                            spans=[(0, 440), (512, min(first, saved_up_to))])
+
+    def _write_image(self, step: Step) -> None:
+        fs = self._fs(step)
+        device = self._partition(step.target, fs.partition)
+        run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
+        extract_raw_archive(fs.archive, self.set.path, device, label=fs.title,
+                            listener=self.listener)  # fsyncs the device
+        self.journal.record_filesystem(fs.id, WRITTEN)
+        self.result.bytes += fs.archive.uncompressed_size
+        self.result.filesystems.append(fs.title)
+
+    def _make_filesystem(self, step: Step) -> None:
+        fs = self._fs(step)
+        device = self._partition(step.target, fs.partition)
+        run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
+        make_filesystem(fs, device, step.detail["size"])
+        self.result.filesystems.append(fs.title)
+
+    def _mount(self, step: Step) -> None:
+        fs = self._fs(step)
+        device = self._partition(step.target, fs.partition)
+        options = _TARGET_OPTIONS.get(fs.type, "")
+        if step.detail["mountpoint"]:
+            if self.root is None:
+                self.root = tempfile.mkdtemp(prefix="restore-console-target-")
+                self.stack.callback(os.rmdir, self.root)
+            where = os.path.join(self.root, step.detail["mountpoint"].lstrip("/"))
+            os.makedirs(where, exist_ok=True)
+            self.mounts[fs.id] = self.stack.enter_context(mounted(device, fs.type, options,
+                                                                  where=where))
+        else:
+            self.mounts[fs.id] = self.stack.enter_context(mounted(device, fs.type, options))
+
+    def _restore(self, step: Step) -> None:
+        fs = self._fs(step)
+        write_back = WriteBack(self.mounts[fs.id], f"the restored {fs.title}")
+        self.write_backs.append(write_back)
+        self.stack.callback(write_back.wait)  # before its unmount, also when a step fails
+        live = LiveVerify(self.set.catalog_path, fs, self.mounts[fs.id], self._covered(fs))
+        self.live_verifies[fs.id] = live
+        self.stack.callback(live.stop)
+        done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
+                                   expected=_ExpectedHashes(self.catalog, fs.id),
+                                   listener=self.listener)
+        if not done.mismatched:
+            # Restored once all of it is on the disk: the write-back records it itself.
+            write_back.on_written = lambda: self.journal.record_filesystem(fs.id, RESTORED)
+        write_back.finish()  # its last syncfs overlaps the verify and the next extraction
+        live.extracted()
+        self.result.files += done.files
+        self.result.bytes += done.bytes
+        if done.mismatched:
+            self.mismatched.append((fs, done.mismatched))
+
+    def _verify(self, step: Step) -> None:
+        if self.mismatched:
+            fs, paths = self.mismatched[0]
+            raise RestoreError(f"{sum(len(p) for _, p in self.mismatched)} restored files do not "
+                               f"match their BLAKE3 in the catalog; in {fs.title}: "
+                               f"{_describe(paths)}.",
+                               "The set is damaged: restore those files from another copy.")
+        checked = [fs for fs in self.set.filesystems if fs.id in step.detail["fs"]]
+        found = VerifyResult()
+        progress = Progress("Verifying", files_total=sum(fs.archive.members for fs in checked))
+        for fs in checked:
+            live = self.live_verifies.get(fs.id)
+            followed = live.result() if live else None
+            if followed is None:  # not restored in this run, or the child failed: check here
+                check_filesystem(self.catalog, fs, self.mounts[fs.id], self._covered(fs), found,
+                                 progress, self.listener, content=False)
+                continue
+            found.checked += followed.checked
+            found.differences += followed.differences
+            progress.files_done = found.checked
+            self.listener(progress)
+        self.listener(progress)
+        self.result.verified = found.checked
+        if found.differences:
+            # What was restored is suspect, also what an earlier run did: run again, the
+            # restore starts from the beginning instead of resuming.
+            self.journal.delete()
+            shown = "; ".join(f"{d.path}: {d.what}" for d in found.differences[:MAX_NAMED_FILES])
+            raise RestoreError(f"{len(found.differences)} restored entries differ from the "
+                               f"catalog: {shown}.", "The log has the restore's details; run "
+                               "the restore again to start it from the beginning.")
+
+    def _finalize(self, step: Step) -> None:
+        for write_back in self.write_backs:
+            write_back.check()
+        if step.detail.get("log") and self.root is not None:
+            _copy_log(self.root)
+
+
+def _copy_log(root: str) -> None:
+    """Puts the log so far into the restored system, where the admin will look after booting."""
+    for handler in logging.getLogger("restore_console").handlers:
+        path = getattr(handler, "baseFilename", None)
+        if path and os.path.exists(path):
+            handler.flush()
+            dest = os.path.join(root, "var/log")
+            if os.path.isdir(dest):
+                before = os.stat(dest)
+                shutil.copy(path, os.path.join(dest, "restore-console.log"))
+                # Keep the directory as the archive made it: verification compares its mtime.
+                os.utime(dest, ns=(before.st_atime_ns, before.st_mtime_ns))

@@ -1,0 +1,173 @@
+"""Comparing a restored tree with the set's catalog: kind, metadata, link targets, content."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+
+from ..backupset.catalog import Catalog, Entry
+from ..backupset.manifest import file_digest, load_set
+from ..errors import RestoreError
+from ..events import Listener, Progress, ignore
+from ..layout import Filesystem
+
+_KIND_OF_MODE = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
+                 stat.S_IFCHR: "chardev", stat.S_IFBLK: "blockdev", stat.S_IFIFO: "fifo"}
+
+
+@dataclass
+class Difference:
+    path: str
+    what: str
+
+
+@dataclass
+class VerifyResult:
+    checked: int = 0
+    bytes_hashed: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # filesystems not checked, and why
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+_QUICK_KINDS = {"file": stat.S_IFREG, "dir": stat.S_IFDIR}
+
+
+def _matches_quickly(row: tuple, path: bytes) -> bool:
+    """True when a file or directory is as catalogued (row: Catalog.metadata's) by one lstat
+    and one comparison; what this does not settle (other kinds, any difference) goes to
+    _compare, which says why."""
+    _, kind_name, mode, uid, gid, mtime_ns, size = row
+    kind = _QUICK_KINDS.get(kind_name)
+    if kind is None:
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_mode == kind | mode and st.st_uid == uid and st.st_gid == gid
+            and st.st_mtime_ns == mtime_ns and (kind == stat.S_IFDIR or st.st_size == size))
+
+
+def _compare(entry: Entry, path: bytes, root_of_fs: bytes, content: bool = True) -> list[str]:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return ["missing"]
+    kind = _KIND_OF_MODE.get(stat.S_IFMT(st.st_mode), "other")
+    expected_kind = "file" if entry.kind == "hardlink" else entry.kind
+    if kind != expected_kind:
+        return [f"is a {kind}, expected a {expected_kind}"]
+    problems = []
+    if entry.kind == "hardlink":
+        try:
+            other = os.lstat(root_of_fs + entry.link)
+        except FileNotFoundError:
+            return [f"hard link target {os.fsdecode(entry.link)} missing"]
+        if (other.st_dev, other.st_ino) != (st.st_dev, st.st_ino):
+            problems.append(f"not a hard link to {os.fsdecode(entry.link)}")
+        return problems
+    if stat.S_IMODE(st.st_mode) != entry.mode:
+        problems.append(f"mode {stat.S_IMODE(st.st_mode):o}, expected {entry.mode:o}")
+    if (st.st_uid, st.st_gid) != (entry.uid, entry.gid):
+        problems.append(f"owner {st.st_uid}:{st.st_gid}, expected {entry.uid}:{entry.gid}")
+    if kind != "symlink" and st.st_mtime_ns != entry.mtime_ns:
+        problems.append(f"mtime {st.st_mtime_ns}, expected {entry.mtime_ns}")
+    if kind == "symlink" and os.readlink(path) != entry.link:
+        problems.append(f"points to {os.fsdecode(os.readlink(path))}, "
+                        f"expected {os.fsdecode(entry.link)}")
+    if kind in ("chardev", "blockdev") and (os.major(st.st_rdev), os.minor(st.st_rdev)) != (
+            entry.devmajor, entry.devminor):
+        problems.append("device numbers differ")
+    if kind == "file":
+        if st.st_size != entry.size:
+            problems.append(f"size {st.st_size}, expected {entry.size}")
+        elif content and entry.blake3 is not None and file_digest(path) != entry.blake3:
+            problems.append("content differs (BLAKE3)")
+    return problems
+
+
+def verify(set_path: str, root: str, listener: Listener = ignore) -> VerifyResult:
+    """Checks every catalogued member of the filesystems mounted under root (the restored system)."""
+    backup_set = load_set(set_path)
+    if not os.path.isdir(root):
+        raise RestoreError(f"{root} is not a directory.", "Give the root of the restored system.")
+    result = VerifyResult()
+    archived = [fs for fs in backup_set.filesystems if fs.archive and fs.archive.kind == "tar"]
+    mountpoints = {fs.mountpoint for fs in archived if fs.mountpoint}
+    progress = Progress("Verifying", files_total=sum(fs.archive.members for fs in archived
+                                                     if fs.mountpoint),
+                        bytes_total=sum(fs.bytes_used for fs in archived if fs.mountpoint))
+    with Catalog(backup_set.catalog_path) as catalog:
+        for fs in archived:
+            if not fs.mountpoint:
+                result.skipped.append(f"{fs.title}: no mount point in the source's fstab")
+                continue
+            base = os.path.join(root, fs.mountpoint.lstrip("/")).rstrip("/")
+            check_filesystem(catalog, fs, base, mountpoints, result, progress, listener)
+    listener(progress)
+    return result
+
+
+@dataclass
+class TreeOfFs:
+    """Where a filesystem's catalogued members are on disk, and how they are named to a person."""
+
+    root: bytes  # the filesystem's root as mounted, without a trailing slash
+    prefix: bytes  # its original mount point, prepended to say a path in words
+    covered: set[bytes]  # original paths where another filesystem is mounted: not its own
+
+    @classmethod
+    def of(cls, mountpoint: str, base: str, mountpoints: set[str]) -> "TreeOfFs":
+        """The tree of a filesystem originally at mountpoint ("" if none), mounted at base."""
+        return cls(root=os.fsencode(base.rstrip("/")),
+                   prefix=os.fsencode(mountpoint.rstrip("/")) if mountpoint else b"",
+                   covered={os.fsencode(m) for m in mountpoints})
+
+    def path(self, inner: bytes) -> bytes:
+        return self.root + (inner if inner != b"/" else b"")
+
+    def shown(self, inner: bytes) -> str:
+        return os.fsdecode(self.prefix + inner if inner != b"/" else self.prefix or b"/")
+
+    def is_covered(self, inner: bytes) -> bool:
+        return bool(self.covered) and inner != b"/" and self.prefix + inner in self.covered
+
+
+def problems_of(catalog: Catalog, fs_id: int, row: tuple, tree: TreeOfFs,
+                content: bool = False) -> list[str]:
+    """What differs between a catalogued member (a Catalog.metadata row) and the tree; settled
+    by one lstat where it can be, and in detail (reading the whole entry) where not."""
+    if not (content and row[1] == "file") and _matches_quickly(row, tree.path(row[0])):
+        return []
+    entry = catalog.lookup(fs_id, row[0])
+    return _compare(entry, tree.path(row[0]), tree.root, content)
+
+
+def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: set[str],
+                     result: VerifyResult, progress: Progress, listener: Listener = ignore, *,
+                     content: bool = True) -> None:
+    """Compares the tree at base with filesystem fs's catalog, adding to result. Directories
+    in `mountpoints` (the original paths) are skipped: another filesystem is mounted there.
+    Without `content`, files are compared by their metadata and size only."""
+    tree = TreeOfFs.of(fs.mountpoint, base, mountpoints)
+    for row in catalog.metadata(fs.id):
+        inner = row[0]
+        if tree.is_covered(inner):
+            continue
+        for problem in problems_of(catalog, fs.id, row, tree, content):
+            result.differences.append(Difference(tree.shown(inner), problem))
+        result.checked += 1
+        if content and row[1] == "file":
+            result.bytes_hashed += row[6]
+        if result.checked % 500 == 0:
+            progress.files_done = result.checked
+            progress.bytes_done = result.bytes_hashed
+            progress.current = tree.shown(inner)
+            listener(progress)
+    progress.files_done = result.checked
+    progress.bytes_done = result.bytes_hashed

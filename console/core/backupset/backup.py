@@ -1,0 +1,193 @@
+"""Backing disks up into a set: layout, one archive per filesystem, catalog, manifest."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import re
+import socket
+import uuid
+
+from ..disks.blockdev import attach_disk, is_block_device, mounted, partition_node
+from ..disks.discovery import describe_device
+from ..disks.fstab import matches, parse_fstab
+from ..disks.partition_table import read_table
+from ..disks.probe import RO_OPTIONS, TAR_TYPES, archivable, bytes_used, mkfs_options, probe
+from ..disks.writeback import WriteBack
+from ..errors import RestoreError
+from ..events import Listener, Message, ignore
+from ..layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
+from .archive import frame_of, write_raw_archive, write_tar_archive
+from .catalog import CatalogWriter
+from .manifest import CATALOG, MANIFEST, BackupSet
+
+log = logging.getLogger("restore_console")
+SET_DISK_HINT = ("The disk that receives the set may be failing or full: check the kernel log "
+                 "(dmesg) and its free space, then back up to another place.")
+
+
+def _source_device_name(disk: Disk, number: int) -> str:
+    return partition_node(disk.name, number) if disk.name.startswith("/dev/") else f"{disk.name}:{number}"
+
+
+def _prepare_destination(dest: str) -> None:
+    """A complete set (it has a manifest) is never overwritten; the leftovers of an interrupted
+    backup (no manifest yet, which is written last) are removed."""
+    os.makedirs(dest, exist_ok=True)
+    if os.path.exists(os.path.join(dest, MANIFEST)):
+        raise RestoreError(f"{dest} already holds a backup set; nothing was overwritten.",
+                           "Choose an empty directory, or remove the old set first.")
+    for name in os.listdir(dest):
+        if name == CATALOG or re.fullmatch(r"(fs|disk)-\d+[-.\w]*\.zst", name):
+            os.unlink(os.path.join(dest, name))
+
+
+class _SourceFacts:
+    """What the root filesystem tells about the system: fstab and host name."""
+
+    def __init__(self) -> None:
+        self.fstab: list | None = None
+        self.host = ""
+
+    def read(self, root: str) -> None:
+        fstab = _read_text(os.path.join(root, "etc/fstab"))
+        if fstab is not None:
+            self.fstab = parse_fstab(fstab)
+            self.host = (_read_text(os.path.join(root, "etc/hostname")) or "").strip()
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSet:
+    """Writes a set in format v1 to dest from the given block devices or image files."""
+    _prepare_destination(dest)
+    backup_set = BackupSet(path=dest, set_id=str(uuid.uuid4()),
+                           created=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                               timespec="seconds"),
+                           host="")
+    facts = _SourceFacts()
+    catalog = CatalogWriter(os.path.join(dest, CATALOG))
+    # The set reaches its disk as it is written, and all of it before the manifest says it is
+    # complete: a crash right after "written" must not leave a set that only looks whole.
+    write_back = WriteBack(dest, f"the backup set in {dest}", SET_DISK_HINT)
+    try:
+        tables = []
+        for path in disks:
+            name = path if is_block_device(path) else os.path.abspath(path)
+            tables.append((path, name, read_table(path, name)))
+        saved = [(index, p.number) for index, (_, _, disk) in enumerate(tables, start=1)
+                 for p in disk.partitions if p.kind != "extended"]
+        final = saved[-1] if saved else None
+        for index, (path, name, disk) in enumerate(tables, start=1):
+            if is_block_device(path):
+                _record_identity(disk, path)
+            backup_set.disks.append(disk)
+            listener(Message(f"Disk {name}: {disk.table} table, {len(disk.partitions)} partitions"))
+            spans = [(p.number, p.start, p.size) for p in disk.partitions]
+            with attach_disk(path, spans, read_only=True) as attached:
+                if disk.table == "msdos" and disk.partitions:
+                    first = min(p.start for p in disk.partitions)
+                    disk.boot_area = write_raw_archive(
+                        attached.device, first, dest, f"disk-{index}-bootarea.zst",
+                        label=f"the boot area of {name}", listener=listener)
+                for part in disk.partitions:
+                    if part.kind == "extended":
+                        continue
+                    fs = _backup_partition(backup_set, disk, part.number,
+                                           attached.partition(part.number), catalog, facts,
+                                           listener, (index, part.number) == final)
+                    backup_set.filesystems.append(fs)
+    finally:
+        catalog.close()
+        write_back.finish()
+    write_back.check()
+    _assign_mountpoints(backup_set, facts)
+    backup_set.host = facts.host or socket.gethostname()
+    backup_set.bootloader = _detect_bootloader(backup_set)
+    backup_set.save()
+    listener(Message(f"Backup set {backup_set.set_id} written to {dest}"))
+    return backup_set
+
+
+def _record_identity(disk: Disk, path: str) -> None:
+    """Model, serial and WWN, so a restore can find the same drive under another name."""
+    found = describe_device(path)
+    if found is not None:
+        disk.model, disk.serial, disk.wwn = found.model, found.serial, found.wwn
+
+
+def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: str,
+                      catalog: CatalogWriter, facts: _SourceFacts, listener: Listener,
+                      is_last: bool) -> Filesystem:
+    """Saves one partition; after the last one of the set the catalog is sealed at once, so
+    its indexes are built while the filesystem is unmounted."""
+    part = disk.partition(number)
+    found = probe(device)
+    fs = Filesystem(id=len(backup_set.filesystems) + 1, disk=disk.name, partition=number,
+                    device=_source_device_name(disk, number), type=found.type, uuid=found.uuid,
+                    label=found.label, size=part.size)
+    label = f"{fs.device} ({found.type or 'no filesystem'})"
+    if found.type == "swap":
+        listener(Message(f"{label}: swap, recreated with its UUID and label"))
+        return fs
+    if archivable(found.type):
+        fs.mkfs = mkfs_options(device, found)
+        with mounted(device, found.type, RO_OPTIONS.get(found.type, "ro")) as root:
+            fs.bytes_used, inodes = bytes_used(root)
+            if facts.fstab is None:
+                facts.read(root)
+            filename = f"fs-{fs.id}.tar.zst"
+            written = write_tar_archive(root, backup_set.path, filename, label=label,
+                                        bytes_total=fs.bytes_used, files_total=inodes,
+                                        listener=listener)
+            catalog.add(fs.id, written.members, frame_of)
+            if is_last:
+                catalog.seal()
+        fs.archive = written.archive
+        return fs
+    if not found.type:
+        why = "it holds no filesystem that can be read file by file"
+    elif found.type in TAR_TYPES:
+        why = f"this kernel cannot mount {found.type}"
+    else:
+        why = f"{found.type} is kept byte for byte"
+    listener(Message(f"{label}: saved as a raw image, {why}"))
+    fs.bytes_used = part.size
+    fs.archive = write_raw_archive(device, part.size, backup_set.path, f"fs-{fs.id}.img.zst",
+                                   label=label, listener=listener)
+    return fs
+
+
+def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:
+    if not facts.fstab:
+        return
+    for fs in backup_set.filesystems:
+        part = next(d for d in backup_set.disks if d.name == fs.disk).partition(fs.partition)
+        for entry in facts.fstab:
+            if matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=part.partuuid,
+                       partlabel=part.name, device=fs.device):
+                fs.mountpoint = "" if entry.mountpoint in ("none", "swap") else entry.mountpoint
+                break
+
+
+def _detect_bootloader(backup_set: BackupSet) -> dict:
+    """Which boot loader the source used, as far as the layout shows it."""
+    for disk in backup_set.disks:
+        for part in disk.partitions:
+            if part.type_uuid == GPT_ESP or part.type_id == 0xEF or "esp" in part.flags:
+                return {"kind": "efi", "disk": disk.name, "partition": part.number}
+    for disk in backup_set.disks:
+        for part in disk.partitions:
+            if part.type_uuid == GPT_BIOS_BOOT or "bios_grub" in part.flags:
+                return {"kind": "grub-bios", "disk": disk.name, "partition": part.number}
+        if disk.boot_area is not None:
+            return {"kind": "bios-mbr", "disk": disk.name}
+    return {"kind": "none"}
+

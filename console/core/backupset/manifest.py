@@ -1,0 +1,159 @@
+"""A backup set on disk, format version 1: manifest.json, catalog.sqlite and the archives."""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import blake3
+
+from ..errors import RestoreError
+from ..layout import Archive, Disk, Filesystem, Piece
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CATALOG = "catalog.sqlite"
+
+
+@dataclass
+class BackupSet:
+    path: str
+    set_id: str
+    created: str
+    host: str
+    disks: list[Disk] = field(default_factory=list)
+    filesystems: list[Filesystem] = field(default_factory=list)
+    bootloader: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def catalog_path(self) -> str:
+        return os.path.join(self.path, CATALOG)
+
+    def disk(self, name: str) -> Disk:
+        for disk in self.disks:
+            if disk.name == name:
+                return disk
+        known = ", ".join(d.name for d in self.disks) or "none"
+        raise RestoreError(f"The set has no disk named {name}; its disks are: {known}.",
+                           "Name the source disk as 'restore-console inspect SET' shows it.")
+
+    def filesystems_on(self, disk: str) -> list[Filesystem]:
+        return [fs for fs in self.filesystems if fs.disk == disk]
+
+    def filesystem(self, fs_id: int) -> Filesystem:
+        for fs in self.filesystems:
+            if fs.id == fs_id:
+                return fs
+        raise RestoreError(f"The set has no filesystem number {fs_id}.")
+
+    def piece_path(self, piece: Piece) -> str:
+        return os.path.join(self.path, piece.file)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "set_id": self.set_id,
+            "created": self.created,
+            "host": self.host,
+            "disks": [d.to_json() for d in self.disks],
+            "filesystems": [fs.to_json() for fs in self.filesystems],
+            "bootloader": self.bootloader,
+        }
+
+    def save(self) -> None:
+        """Writes the manifest whole and durably: a set without one is incomplete."""
+        tmp = os.path.join(self.path, MANIFEST + ".tmp")
+        with open(tmp, "w") as f:
+            json.dump(self.to_json(), f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, os.path.join(self.path, MANIFEST))
+        directory = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def load_set(path: str) -> BackupSet:
+    manifest = os.path.join(path, MANIFEST)
+    if not os.path.isdir(path):
+        raise RestoreError(f"{path} is not a directory.",
+                           "Give the directory that holds manifest.json.")
+    try:
+        with open(manifest) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise RestoreError(f"{path} holds no backup set: manifest.json is missing.",
+                           "Give the directory that holds manifest.json.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RestoreError(f"The manifest {manifest} is damaged: {exc}.",
+                           "Use another copy of the set.") from None
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != FORMAT_VERSION:
+        raise RestoreError(f"The set at {path} has format version {version}; this console "
+                           f"reads version {FORMAT_VERSION}.",
+                           "Use the restore-console release that wrote the set.")
+    try:
+        return BackupSet(
+            path=path, set_id=data["set_id"], created=data["created"], host=data["host"],
+            disks=[Disk.from_json(d) for d in data["disks"]],
+            filesystems=[Filesystem.from_json(fs) for fs in data["filesystems"]],
+            bootloader=data.get("bootloader") or {},
+        )
+    except (KeyError, TypeError) as exc:
+        raise RestoreError(f"The manifest {manifest} is incomplete (missing {exc}).",
+                           "Use another copy of the set.") from None
+
+
+HASH_CHUNK = 16 * 1024 * 1024
+READ_WHOLE_BELOW = 1024 * 1024  # smaller files are read in one go: cheaper than a map
+
+
+def file_digest(path: str | bytes) -> bytes:
+    """BLAKE3 of a file. A large one is mapped a window at a time: a map of the whole file
+    would count as resident, and a writable buffer (readinto a bytearray) is copied by blake3
+    before hashing, which made this four times slower (0.54 s against 0.13 s for 507 MiB)."""
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size < READ_WHOLE_BELOW:
+            hasher.update(f.read())
+            return hasher.digest()
+        for offset in range(0, size, HASH_CHUNK):
+            with mmap.mmap(f.fileno(), min(HASH_CHUNK, size - offset), prot=mmap.PROT_READ,
+                           offset=offset) as window:
+                hasher.update(window)
+    return hasher.digest()
+
+
+def hash_file(path: str) -> str:
+    """BLAKE3 of a file in hex, as the manifest writes it."""
+    return file_digest(path).hex()
+
+
+def check_pieces(backup_set: BackupSet, archive: Archive, what: str) -> list[Piece]:
+    """Checks that every piece is there with its size; returns the pieces whose BLAKE3 differs.
+
+    A missing or short piece is an error at once; a hash mismatch is returned so the caller
+    can name the files it affects.
+    """
+    bad = []
+    for piece in archive.pieces:
+        path = backup_set.piece_path(piece)
+        try:
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            raise RestoreError(f"The piece {piece.file} of {what} is missing from the set.",
+                               "Copy the whole set again, or insert the volume that has it.") from None
+        if size != piece.size:
+            raise RestoreError(f"The piece {piece.file} of {what} is {size} bytes, the manifest "
+                               f"says {piece.size}: it is truncated or damaged.",
+                               "Use another copy of the set.")
+        if hash_file(path) != piece.blake3:
+            bad.append(piece)
+    return bad

@@ -1,0 +1,277 @@
+"""The restore console: a Textual app over console.core.
+
+Keyboard first, 80x24 and up, the Linux text console included. The app holds no restore logic:
+every action is a call through `Core` (console.tui.facade), which tests replace part by part.
+Failures reach the operator in words; tracebacks go to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from typing import Callable, Iterable
+
+from rich.text import Text
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.command import CommandPalette, SearchIcon
+from textual.screen import Screen
+from textual.scrollbar import ScrollBar, ScrollBarRender
+
+from ..core.errors import RestoreError
+from .facade import Core
+from .themes import (
+    LINUX_CONSOLE,
+    LINUX_CONSOLE_THEME,
+    VGA_KEY_NAMES,
+    VgaScrollBarRender,
+    choose_theme,
+)
+
+log = logging.getLogger("restore_console")
+
+# What the error dialog can offer, in the order it offers them.
+CHOICES = {"retry": ("r", "Retry"),
+           "skip": ("k", "Skip this step and go on"),
+           "shell": ("s", "Open a shell, then come back to this question"),
+           "abort": ("a", "Abort: back to the start"),
+           "shell-here": ("s", "Open the shell here instead"),
+           "close": ("c", "Close")}
+
+
+# Keys Textual binds on every screen that mean nothing to an operator.
+HELP_LEAVES_OUT = {"screen.copy_text", "copy_text", "screen.maximize", "screen.minimize"}
+
+
+class ConsolePalette(CommandPalette):
+    """The command palette, with an ASCII search mark on the Linux console."""
+
+    def on_mount(self) -> None:
+        if self.app.vga:
+            self.query_one(SearchIcon).icon = ">"
+
+
+class RestoreApp(App[int]):
+    """restore-console [--set PATH] [--demo] [--theme NAME]."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "restore-console"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "shell", "Shell"),
+        Binding("f3", "show_log", "Log"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, set_path: str | None = None, *, theme: str | None = None,
+                 core: Core | None = None, log_path: str = "", target_images: list[str] | None = None,
+                 demo: bool = False, set_problem: RestoreError | None = None) -> None:
+        super().__init__()
+        if not log.handlers:
+            # Without a log file, logging's last resort would print over the screen.
+            log.addHandler(logging.NullHandler())
+        self.core = core or Core()
+        self.set_path = set_path
+        self.log_path = log_path
+        self.target_images = list(target_images or [])
+        self.demo = demo
+        self.set_problem = set_problem  # why there is no set (words), when there is none
+        self.backup_set = None
+        # The mapping (original disk -> target) of the last whole restore that finished in this
+        # session: the file picker offers it as the original place of selected files.
+        self.restored_mapping: dict[str, str] | None = None
+        self.register_theme(LINUX_CONSOLE_THEME)
+        self.theme = choose_theme(theme)
+        # The scroll bars' renderer is a class attribute: set it for this app's theme even where
+        # the theme's watcher does not run (the theme set before the app runs).
+        ScrollBar.renderer = VgaScrollBarRender if self.vga else ScrollBarRender
+        self._failure: BaseException | None = None
+
+    # ---- start-up ----
+
+    def on_mount(self) -> None:
+        from .screens.start import StartScreen
+        if self.set_path and self.backup_set is None and self.set_problem is None:
+            try:
+                self.backup_set = self.core.load_set(self.set_path)
+            except RestoreError as exc:
+                log.error("cannot open the set %s: %s %s", self.set_path, exc.message, exc.hint)
+                self.set_problem = exc
+        self.push_screen(StartScreen())
+
+    @property
+    def vga(self) -> bool:
+        """Drawing for the Linux console's VGA font."""
+        return self.theme == LINUX_CONSOLE
+
+    def watch_theme(self, theme: str) -> None:
+        vga = theme == LINUX_CONSOLE
+        self.set_class(vga, "-vga")
+        # A class attribute: one app per process, and the theme decides for all scroll bars.
+        ScrollBar.renderer = VgaScrollBarRender if vga else ScrollBarRender
+        self.refresh(layout=True)
+
+    def get_key_display(self, binding: Binding) -> str:
+        if not binding.key_display:
+            key = binding.key
+            if key[:1] == "f" and key[1:].isdigit():
+                return key.upper()  # F1 as the keyboard says, not f1
+            if self.vga and key in VGA_KEY_NAMES:
+                return VGA_KEY_NAMES[key]
+        return super().get_key_display(binding)
+
+    # ---- actions on every screen ----
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        keys = []
+        seen = set()
+        # The screen's own keys and the app's; the keys of lists and fields are the usual ones
+        # and the help says so in one line.
+        for _key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if active.node not in (self.screen, self) or not binding.description \
+                    or binding.action in seen or binding.action in HELP_LEAVES_OUT:
+                continue
+            seen.add(binding.action)
+            keys.append((self.get_key_display(binding), binding.description))
+        self.push_screen(HelpScreen(self.screen, keys))
+
+    def action_show_log(self) -> None:
+        from .screens.log_view import LogScreen
+        if not isinstance(self.screen, LogScreen):
+            self.push_screen(LogScreen(self.log_path))
+
+    def action_shell(self) -> None:
+        """The expert shell: the app steps aside, the shell gets the terminal, then the app is
+        back on the same screen in the same state. Screens that have a target system to offer
+        (the done screen) provide `shell_directory()`, a context manager yielding it."""
+        opener: Callable | None = getattr(self.screen, "shell_directory", None)
+        try:
+            context = opener() if opener is not None else None
+            if context is None:
+                self.run_shell(os.getcwd())
+                return
+            with context as directory:
+                self.run_shell(directory, target_root=directory)
+        except RestoreError as exc:
+            log.error("expert shell: %s %s", exc.message, exc.hint)
+            self.show_error(exc, ["shell-here", "close"],
+                            lambda choice: choice == "shell-here" and self.run_shell(os.getcwd()),
+                            title="The restored system could not be mounted for the shell")
+
+    def run_shell(self, cwd: str, *, target_root: str | None = None) -> int:
+        env = dict(os.environ)
+        env["PS1"] = "restore-console shell \\w # "
+        if self.backup_set is not None:
+            env["RESTORE_CONSOLE_SET"] = self.backup_set.path
+        if target_root:
+            env["RESTORE_CONSOLE_TARGET"] = target_root
+        argv = [os.environ.get("SHELL") or "/bin/sh"]
+        log.info("expert shell %s in %s", argv[0], cwd)
+        code = self._outside(lambda: self.core.run_shell(argv, cwd, env))
+        log.info("expert shell ended with exit status %s", code)
+        return code
+
+    def _outside(self, run: Callable[[], int]) -> int:
+        """Runs `run` with the terminal handed over; headless (tests) there is none to hand."""
+        from textual.app import SuspendNotSupported
+        try:
+            with self.suspend():
+                return run()
+        except SuspendNotSupported:
+            if self.is_headless:
+                return run()
+            self.show_error(RestoreError("The shell cannot run in this terminal.",
+                                         "Use another console (Alt-F2 on the Linux console)."),
+                            ["close"], lambda choice: None)
+            return -1
+
+    async def action_quit(self) -> None:
+        from .screens.progress import ProgressScreen
+        running = [s for s in self.screen_stack if isinstance(s, ProgressScreen) and s.running]
+        if running:
+            running[0].ask_to_quit()
+            return
+        self.exit()
+
+    def action_command_palette(self) -> None:
+        if not CommandPalette.is_open(self):
+            self.push_screen(ConsolePalette(placeholder="Search for an action...",
+                                            id="--command-palette"))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from .screens.start import StartScreen
+        start = next((s for s in self.screen_stack if isinstance(s, StartScreen)), None)
+        if start is not None and not self._busy():
+            for key, title, help_text in start.ACTIONS:
+                if key in ("shell", "quit"):
+                    continue  # offered below, on every screen
+                yield SystemCommand(title, help_text, lambda key=key: self._start_action(key))
+        yield SystemCommand("Shell", "Open the expert shell; exit it to come back here",
+                            self.action_shell)
+        yield SystemCommand("Log", "Show the log file", self.action_show_log)
+        yield SystemCommand("Help", "The keys of this screen", self.action_help)
+        yield SystemCommand("Theme", "Change the colours", self.action_change_theme)
+        yield SystemCommand("Quit", "Leave the console", self.action_quit)
+
+    def _busy(self) -> bool:
+        from .screens.progress import ProgressScreen
+        return any(isinstance(s, ProgressScreen) for s in self.screen_stack)
+
+    def _start_action(self, key: str) -> None:
+        from .screens.start import StartScreen
+        while not isinstance(self.screen, StartScreen):
+            self.pop_screen()
+        self.screen.run_action(key)
+
+    def back_to_start(self) -> None:
+        from .screens.start import StartScreen
+        while not isinstance(self.screen, StartScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    # ---- failures ----
+
+    def show_error(self, error: BaseException, choices: list[str],
+                   then: Callable[[str], None], *, title: str = "") -> None:
+        """Shows error in words with the choices that make sense; `then(choice)` follows.
+        Choosing the shell opens it and asks again."""
+        from .screens.error import ErrorScreen
+        if isinstance(error, RestoreError):
+            message, hint = error.message, error.hint
+        else:
+            message = f"Unexpected failure: {error}"
+            hint = f"The details are in the log{': ' + self.log_path if self.log_path else ''}."
+
+        def chosen(choice: str | None) -> None:
+            if choice == "shell":
+                self.action_shell()
+                self.show_error(error, choices, then, title=title)
+                return
+            then(choice or choices[-1])
+
+        self.push_screen(ErrorScreen(title or "Something went wrong", message, hint,
+                                     [(c, *CHOICES[c]) for c in choices]), chosen)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual ends the app on an unhandled exception; it must end in words, not a traceback.
+        log.error("unexpected failure:\n%s",
+                  "".join(traceback.format_exception(type(error), error, error.__traceback__)))
+        if self._failure is None:
+            self._failure = error
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        if self._exit_renderables:  # the first failure is said already; the rest is in the log
+            self._close_messages_no_wait()
+            return
+        words = Text(f"restore-console stopped after an unexpected failure: {self._failure}\n"
+                     f"  The details are in the log{': ' + self.log_path if self.log_path else ''}.\n"
+                     "  Start it again; a restore that was interrupted can be run again.")
+        self.bell()
+        self.panic(words)

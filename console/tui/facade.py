@@ -1,0 +1,136 @@
+"""What the console app calls in console.core, in one place: tests replace single parts.
+
+The defaults are the real core calls. Core modules are imported when first used, so the first
+screen paints without waiting for pyparted, zstandard and the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Callable, ContextManager
+
+if TYPE_CHECKING:
+    from ..core.applying.inplace import Place
+    from ..core.applying.partial import SelectionResult
+    from ..core.applying.restore import RestoreResult
+    from ..core.applying.verify import VerifyResult
+    from ..core.backupset.manifest import BackupSet
+    from ..core.backupset.selection import Selection
+    from ..core.disks.discovery import TargetDisk
+    from ..core.events import Listener
+    from ..core.planning.plan import Plan
+
+ShellRunner = Callable[[list[str], str, dict[str, str]], int]
+
+SHELL_BANNER = ("\nrestore-console: expert shell in {cwd}.\n"
+                "Type 'exit' (or Ctrl-D) to go back to the console, where you left it.\n")
+
+
+def load_set(path: str) -> BackupSet:
+    from ..core.backupset.manifest import load_set
+    return load_set(path)
+
+
+def apply_plan(plan: Plan, listener: Listener) -> RestoreResult:
+    from ..core.applying.restore import apply_plan
+    return apply_plan(plan, listener)
+
+
+def verify_targets(set_path: str, mapping: dict[str, str], listener: Listener) -> VerifyResult:
+    from ..core.applying.targetroot import verify_targets
+    return verify_targets(set_path, mapping, listener)
+
+
+def mounted_targets(backup_set: BackupSet, mapping: dict[str, str]) -> ContextManager[str]:
+    """The restored system mounted read-write, for the expert shell after a restore."""
+    from ..core.applying.targetroot import mounted_targets
+    return mounted_targets(backup_set, mapping, read_only=False)
+
+
+def discover_targets(set_path: str, images: list[str]) -> list[TargetDisk]:
+    """This machine's disks, or only the given image files (the demo never offers real disks)."""
+    from ..core.disks.discovery import discover_targets
+    if images:
+        return discover_targets(set_path, images, records=())
+    return discover_targets(set_path)
+
+
+def block_monitor():
+    """A started pyudev monitor of disks coming and going, or None where there is none to
+    have (no netlink socket, not root): the lists then change only when reopened."""
+    from ..core.disks.discovery import block_monitor
+    try:
+        return block_monitor()
+    except (OSError, ImportError) as exc:
+        import logging
+        logging.getLogger("restore_console").warning("no hot-plug monitor: %s", exc)
+        return None
+
+
+def open_trees(backup_set: BackupSet):
+    """The set's file trees for the picker (its catalog opened read-only)."""
+    from ..core.backupset.catalog import Catalog
+    from ..core.backupset.filetree import SetTrees
+    return SetTrees(backup_set, Catalog(backup_set.catalog_path))
+
+
+def restore_selection(backup_set: BackupSet, selections: list[Selection], into: str,
+                      existing: str, listener: Listener) -> SelectionResult:
+    from ..core.applying.partial import restore_selection
+    return restore_selection(backup_set, selections, into, existing=existing, listener=listener)
+
+
+def find_places(backup_set: BackupSet, images: list[str]) -> list[Place]:
+    """Where selected files can go back to: the disks holding the set's filesystems (found by
+    type and UUID among this machine's disks, or only among the image files in the demo)."""
+    from ..core.applying.inplace import find_places
+    return find_places(backup_set, discover_targets(backup_set.path, images))
+
+
+def restore_in_place(backup_set: BackupSet, selections: list[Selection], mapping: dict[str, str],
+                     existing: str, listener: Listener) -> SelectionResult:
+    from ..core.applying.inplace import restore_in_place
+    return restore_in_place(backup_set, selections, mapping, existing=existing,
+                            listener=listener)
+
+
+def run_shell(argv: list[str], cwd: str, env: dict[str, str]) -> int:
+    """Runs the shell on the terminal the app handed back; returns its exit status."""
+    sys.stdout.write(SHELL_BANNER.format(cwd=cwd))
+    sys.stdout.flush()
+    try:
+        return subprocess.call(argv, cwd=cwd, env=env)
+    except OSError as exc:
+        sys.stdout.write(f"restore-console: cannot start {argv[0]}: {exc.strerror}\n")
+        input("Press Enter to go back to the console. ")
+        return 127
+
+
+def reboot() -> None:
+    subprocess.run(["reboot"], check=False)
+
+
+@dataclass
+class Core:
+    """The core calls the app makes; every field can be replaced (tests, the demo)."""
+
+    load_set: Callable[[str], BackupSet] = load_set
+    apply_plan: Callable[[Plan, Listener], RestoreResult] = apply_plan
+    verify_targets: Callable[[str, dict[str, str], Listener], VerifyResult] = verify_targets
+    mounted_targets: Callable[[BackupSet, dict[str, str]], ContextManager[str]] = mounted_targets
+    discover_targets: Callable[[str, list[str]], list[TargetDisk]] = discover_targets
+    block_monitor: Callable[[], object] = block_monitor
+    open_trees: Callable[[BackupSet], object] = open_trees
+    restore_selection: Callable[..., SelectionResult] = restore_selection
+    find_places: Callable[[BackupSet, list[str]], list[Place]] = find_places
+    restore_in_place: Callable[..., SelectionResult] = restore_in_place
+    run_shell: ShellRunner = run_shell
+    reboot: Callable[[], None] = reboot
+    is_root: Callable[[], bool] = lambda: os.geteuid() == 0
+    clock: Callable[[], float] = time.monotonic
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)

@@ -1,0 +1,72 @@
+"""What the operator asked for, carried from screen to screen: the set, which original disk goes
+onto which target, the plan of a restore, and whether to restore or only compare."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..core.backupset.manifest import BackupSet
+from ..core.planning.plan import Plan
+
+RESTORE = "restore"
+VERIFY = "verify"
+FILES = "files"  # selected files, in place or into a directory
+
+
+@dataclass(frozen=True)
+class Totals:
+    """How much a run writes (bytes from the set, files), and how many bytes the comparison
+    afterwards reads (what the mounted filesystems use)."""
+
+    bytes: int = 0
+    files: int = 0
+    verify_bytes: int = 0
+
+
+@dataclass
+class Job:
+    kind: str  # RESTORE | VERIFY
+    backup_set: BackupSet
+    mapping: dict[str, str] = field(default_factory=dict)  # original disk name -> target path
+    titles: dict[str, str] = field(default_factory=dict)  # target path -> how the operator knows it
+    plan: Plan | None = None  # what a restore does; None for a comparison
+    files: object | None = None  # FILES: the picker's RestoreChoice
+    files_totals: Totals | None = None  # FILES: entries and bytes selected
+
+    @property
+    def set_path(self) -> str:
+        return self.backup_set.path
+
+    def target_names(self) -> list[str]:
+        """The short names the operator types to confirm (sdb, target-same-size.img)."""
+        return [os.path.basename(target) for target in self.mapping.values()]
+
+    def targets_text(self) -> str:
+        if self.kind == FILES:
+            return self.files.where()
+        return ", ".join(os.path.basename(target) for target in self.mapping.values())
+
+    def totals(self) -> Totals:
+        """From the plan's steps (restore steps carry files and bytes), the boot areas and raw
+        images it writes; the comparison reads what the mounted filesystems of the mapped disks
+        use."""
+        if self.kind == FILES:
+            return self.files_totals or Totals()
+        backup_set = self.backup_set
+        size = files = 0
+        if self.plan is not None and self.kind == RESTORE:
+            for step in self.plan.steps:
+                if step.action == "restore":
+                    size += step.detail.get("bytes", 0)
+                    files += step.detail.get("files", 0)
+                elif step.action == "write-image":
+                    archive = backup_set.filesystem(step.detail["fs"]).archive
+                    size += archive.uncompressed_size if archive else 0
+                elif step.action == "write-boot-area":
+                    area = backup_set.disk(step.detail["source"]).boot_area
+                    size += area.uncompressed_size if area else 0
+        verify_bytes = sum(fs.bytes_used for fs in backup_set.filesystems
+                           if fs.disk in self.mapping and fs.archive is not None
+                           and fs.archive.kind == "tar" and fs.mountpoint)
+        return Totals(size, files, verify_bytes)

@@ -1,0 +1,66 @@
+"""Small pieces the screens share: the title bar, sizes, disk titles."""
+
+from __future__ import annotations
+
+import os
+
+import humanize
+from rich.text import Text
+from textual.widgets import Static
+from textual.widgets.option_list import Option
+
+from ...core.layout import Disk
+
+
+def size(n: int | float) -> str:
+    return humanize.naturalsize(n, binary=True)
+
+
+def disk_title(disk: Disk) -> str:
+    """'Disk source-disk.img: 256 MiB, GPT, 4 partitions, model ...'"""
+    table = "GPT" if disk.table == "gpt" else "MBR"
+    parts = [f"Disk {os.path.basename(disk.name) or disk.name}: {size(disk.size)}", table,
+             f"{len(disk.partitions)} partition{'' if len(disk.partitions) == 1 else 's'}"]
+    if disk.model:
+        parts.append(disk.model)
+    return ", ".join(parts)
+
+
+def option(prompt: str | Text, id: str | None = None, *, disabled: bool = False) -> Option:
+    """An OptionList entry shown as written: "[w] Whole machine" is no markup here."""
+    return Option(Text(prompt) if isinstance(prompt, str) else prompt, id=id, disabled=disabled)
+
+
+def target_prompt(title: str, chosen: bool, problems: list[str]) -> Text:
+    """A disk of this machine as a choice: (*) when chosen, then what stands against it, one
+    indented line each (a disk with problems is shown but not selectable)."""
+    prompt = Text(f"{'(*)' if chosen else '( )'} {title}")
+    for problem in problems:
+        prompt.append(f"\n      {problem}", style="italic")
+    return prompt
+
+
+class TitleBar(Static):
+    """One line at the top: where the operator is."""
+
+    DEFAULT_CSS = """
+    TitleBar {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $text;
+        text-style: bold;
+        padding: 0 1;
+    }
+    """
+
+
+class StatusLine(Static):
+    """A line that says what just happened; it takes no room while it has nothing to say."""
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__("", id=id, classes="-empty", markup=False)
+
+    def say(self, text: str) -> None:
+        self.update(text)
+        self.set_class(not text, "-empty")

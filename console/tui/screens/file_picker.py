@@ -1,0 +1,185 @@
+"""Screen "Restore selected files": pick files in the catalog, say where they go (back to their
+original place on a disk holding the set's filesystems, or into a directory) and what to do
+with files already there; dismisses with a RestoreChoice (or None when cancelled).
+
+The screen holds no restore logic: the trees and selections are console.core.backupset.filetree's
+SetTrees, the places are console.core.applying.inplace's (found by the caller), and the caller runs
+restore_in_place or restore_selection with the choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import humanize
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Select, Static
+
+from widgets.file_tree import FileTree, FileTreePanel, size_text
+
+from ...core.applying.inplace import Place
+from ...core.applying.partial import EXISTING_POLICIES
+from ...core.backupset.filetree import SetTrees
+from ...core.backupset.selection import Selection
+
+POLICY_LABELS = {"overwrite": "Existing: overwrite", "skip": "Existing: leave",
+                 "newer": "Existing: keep newer"}
+assert set(POLICY_LABELS) == set(EXISTING_POLICIES)
+INTO_DIRECTORY = -1  # the destination choice "a directory"; places are chosen by their index
+
+
+@dataclass
+class RestoreChoice:
+    """What the operator chose: the selections (one per filesystem), where they go, and the
+    policy for existing files."""
+
+    selections: list[Selection]
+    destination: str  # the directory standing for the machine's root; "" in place
+    existing: str
+    place: Place | None = None  # in place: back onto the set's filesystems on these disks
+
+    @property
+    def in_place(self) -> bool:
+        return self.place is not None
+
+    def where(self) -> str:
+        """Where the files go, in words: a directory, or the original place on sdb."""
+        return f"the original place on {self.place.title}" if self.place else self.destination
+
+
+def place_label(place: Place) -> str:
+    return (f"Original place: {place.title}" + (f", {place.note}" if place.note else "")
+            + (f" - {place.problems[0]}" if place.problems else ""))
+
+
+class FilePickerScreen(Screen[RestoreChoice | None]):
+    """Pick files of a set and restore them to their place or into a directory."""
+
+    DEFAULT_CSS = """
+    FilePickerScreen {
+        layout: vertical;
+        & .picker-row { height: 3; }
+        & .picker-row Label { padding: 1 1 0 1; width: auto; }
+        & #picker-filesystem { width: 1fr; }
+        & #picker-place { width: 1fr; }
+        & #picker-destination { width: 1fr; display: none; }
+        & #picker-place SelectCurrent #label { text-wrap: nowrap; text-overflow: ellipsis; }
+        &.-into-directory #picker-place { width: 19; }
+        &.-into-directory #picker-destination { display: block; }
+        & #picker-existing { width: 27; }
+        & #picker-summary { width: 1fr; padding: 1 1 0 1; color: $text-muted; }
+        & #picker-buttons Button { margin: 0 0 0 1; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+r", "restore", "Restore"),
+    ]
+
+    def __init__(self, trees: SetTrees, *, places: list[Place] | None = None,
+                 destination: str = "", note: str = "") -> None:
+        """`places`: where the files can go back to their original place (the disks holding
+        the set's filesystems); without any, a directory is asked for. `destination`: the
+        directory offered. `note`: a warning shown when the screen opens."""
+        self.places = list(places or [])
+        super().__init__(classes="" if self.places else "-into-directory")
+        self.trees = trees
+        self._destination = destination
+        self._note = note
+
+    def compose(self) -> ComposeResult:
+        options = [(f"{fs.title}  (fs-{fs.id}, {fs.device})", fs.id)
+                   for fs in self.trees.filesystems]
+        first = self.trees.filesystems[0].id
+        with Horizontal(classes="picker-row"):
+            yield Label("Restore selected files from")
+            yield Select(options, value=first, allow_blank=False, id="picker-filesystem")
+        yield FileTreePanel(self.trees.tree(first), id="picker-tree")
+        with Horizontal(classes="picker-row"):
+            yield Label("To")
+            # Several places are a choice to make: none is taken for the operator.
+            yield Select([*((place_label(place), n) for n, place in enumerate(self.places)),
+                          ("A directory", INTO_DIRECTORY)],
+                         value=self._first_choice(), allow_blank=len(self.places) > 1,
+                         id="picker-place", prompt="Choose where the files go")
+            yield Input(self._destination, id="picker-destination",
+                        placeholder="a directory; files go to it + their original path")
+            yield Select([(label, value) for value, label in POLICY_LABELS.items()],
+                         value="overwrite", allow_blank=False, id="picker-existing",
+                         prompt="Files already there")
+        with Horizontal(classes="picker-row", id="picker-buttons"):
+            yield Static("", id="picker-summary")
+            yield Button("Restore", variant="primary", id="picker-restore")
+            yield Button("Cancel", id="picker-cancel")
+        yield Footer()
+
+    def _first_choice(self):
+        if not self.places:
+            return INTO_DIRECTORY
+        return 0 if len(self.places) == 1 else Select.NULL
+
+    def on_mount(self) -> None:
+        self.query_one(FileTree).focus()
+        self._summarize()
+        if self._note:
+            self.notify(self._note, severity="warning", timeout=20)
+
+    @on(Select.Changed, "#picker-place")
+    def _place_chosen(self, event: Select.Changed) -> None:
+        into_directory = event.value == INTO_DIRECTORY
+        if into_directory != self.has_class("-into-directory"):
+            self.set_class(into_directory, "-into-directory")
+            if into_directory:
+                self.query_one("#picker-destination", Input).focus()
+
+    @on(Select.Changed, "#picker-filesystem")
+    def _filesystem_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, int):
+            self.query_one(FileTreePanel).set_model(self.trees.tree(event.value))
+            self._summarize()
+
+    @on(FileTree.SelectionChanged)
+    def _selection_changed(self) -> None:
+        self._summarize()
+
+    def _summarize(self) -> None:
+        total = self.trees.totals()
+        chosen = len(self.trees.selections())
+        text = (f"To restore: {humanize.intcomma(total.entries)} entries, "
+                f"{size_text(total.bytes)}" + (f" from {chosen} filesystems" if chosen > 1 else ""))
+        self.query_one("#picker-summary", Static).update(
+            text if total.entries else "space selects, / searches")
+
+    @on(Button.Pressed, "#picker-restore")
+    def action_restore(self) -> None:
+        selections = self.trees.selections()
+        if not selections:
+            self.notify("Nothing is selected: select files with space.", severity="error")
+            return
+        existing = str(self.query_one("#picker-existing", Select).value)
+        where = self.query_one("#picker-place", Select)
+        chosen = where.value
+        if where.is_blank():
+            self.notify("Choose where the files go: several disks hold the set's "
+                        "filesystems.", severity="error")
+            where.focus()
+            return
+        if chosen != INTO_DIRECTORY:
+            self.dismiss(RestoreChoice(selections, "", existing, place=self.places[chosen]))
+            return
+        destination = self.query_one("#picker-destination", Input).value.strip()
+        if not destination.startswith("/"):
+            self.notify("Give the directory to restore into as an absolute path.",
+                        severity="error")
+            self.query_one("#picker-destination", Input).focus()
+            return
+        self.dismiss(RestoreChoice(selections, destination, existing))
+
+    @on(Button.Pressed, "#picker-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

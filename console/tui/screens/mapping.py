@@ -1,0 +1,467 @@
+"""The disk-mapping editor: which disk of this machine each original disk goes onto, and how
+its partitions are laid out there.
+
+Left, the original disks with their targets; right, this machine's disks for the original disk
+at hand (unusable ones listed with the reason, not selectable). The suggested mapping is applied
+when the screen opens. Under them, for every disk of the set, its original layout and the new
+one side by side; then the partitions of the disk at hand: filesystem and mount point, old and
+new size, used. A partition can be locked at its
+size, given a size or a percentage, told to take the rest, or put back to the automatic rule;
+the layout is planned again at once (console.core.planning.plan.layout_for) and its problems are listed
+in words. Disks plugged in or removed while the screen is open appear or disappear: a pyudev
+monitor (injectable, Core.block_monitor) is polled in a worker thread. Nothing is written here:
+n builds the plan and the review shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, OptionList, Static
+from textual.worker import get_current_worker
+
+from widgets.partition_bar import BarSegment, LayoutComparison, disk_segments, resized_segments
+
+from ...core.disks.discovery import TargetDisk
+from ...core.errors import RestoreError, UsageError
+from ...core.layout import Disk
+from ...core.planning.resize import Override, ResizePolicy
+from ..job import RESTORE, Job
+from ..targeting import Fit, fit, plan_for, suggest
+from .common import StatusLine, TitleBar, option, size, target_prompt
+
+log = logging.getLogger("restore_console")
+
+SKIP = "--skip--"
+# How often the hot-plug worker looks whether it is still wanted, in seconds.
+POLL_SECONDS = 0.25
+
+
+def override_words(override: Override | None) -> str:
+    if override is None:
+        return ""
+    if override.mode == "fixed":
+        return "locked"
+    if override.mode == "size":
+        return f"set to {size(override.value)}"
+    if override.mode == "percent":
+        return f"set to {override.value:g}%"
+    if override.mode == "rest":
+        return "takes the rest"
+    if override.mode == "weight":
+        return f"weight {override.value:g}"
+    return "auto"
+
+
+class MappingScreen(Screen):
+    """Map the original disks onto this machine's disks and edit their layouts."""
+
+    HELP = ("Left: the disks of the set and where each goes. Right: this machine's disks for "
+            "the disk at hand; Enter maps it there (a disk that cannot take it says why). Below: "
+            "each disk's original layout beside its new one ('>' marks the disk at hand), and "
+            "its partitions. On the partition list: "
+            "l locks a partition at its size, s gives it a size (20G), p a percentage of the "
+            "disk, r lets it take the rest, a puts it back to the automatic rule. The layout is "
+            "planned again at once; what stands against it is listed in words. Disks plugged "
+            "in or removed appear or disappear. n shows the plan; nothing is written before "
+            "you confirm it.")
+
+    BINDINGS = [
+        Binding("n", "next", "Review"),
+        # Said in the line under the partitions; the footer keeps room for F1 and F2 at 80 columns.
+        Binding("l", "edit('fixed')", "Lock the partition's size", show=False),
+        Binding("s", "edit('size')", "Give the partition a size", show=False),
+        Binding("p", "edit('percent')", "Give it a percentage of the disk", show=False),
+        Binding("r", "edit('rest')", "Let it take the rest", show=False),
+        Binding("a", "edit('auto')", "Back to the automatic rule", show=False),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[TargetDisk] = []
+        self.chosen: dict[str, str] = {}  # original disk name -> target path
+        self.reasons: dict[str, str] = {}
+        self.policies: dict[str, ResizePolicy] = {}
+        self.current = 0  # index of the original disk at hand
+        self.editing: tuple[str, int, str] | None = None  # disk, partition, "size" | "percent"
+        self.listing_problem = ""
+
+    # ---- data ----
+
+    @property
+    def disks(self) -> list[Disk]:
+        return self.app.backup_set.disks
+
+    @property
+    def disk(self) -> Disk:
+        return self.disks[self.current]
+
+    def policy(self, name: str) -> ResizePolicy:
+        return self.policies.setdefault(name, ResizePolicy())
+
+    def target(self, path: str | None) -> TargetDisk | None:
+        return next((t for t in self.targets if t.path == path), None)
+
+    def fit_of(self, disk: Disk, target: TargetDisk) -> Fit:
+        return fit(self.app.backup_set, disk, target, self.policy(disk.name))
+
+    def planned(self, disk: Disk) -> Fit | None:
+        """The planned layout of disk on its target, None when it is not mapped."""
+        target = self.target(self.chosen.get(disk.name))
+        return None if target is None else self.fit_of(disk, target)
+
+    def discover(self) -> None:
+        app = self.app
+        try:
+            self.targets = app.core.discover_targets(app.backup_set.path, app.target_images)
+            self.listing_problem = ""
+        except (RestoreError, OSError) as exc:
+            self.targets = []
+            self.listing_problem = ("This machine's disks could not be listed: "
+                                    f"{getattr(exc, 'message', exc)}")
+
+    # ---- screen ----
+
+    def compose(self) -> ComposeResult:
+        yield TitleBar("Clone onto other disks: map each disk, edit its layout")
+        self.discover()
+        suggested = suggest(self.app.backup_set, self.targets)
+        for name, path in suggested.chosen().items():
+            if self.fit_of(self.app.backup_set.disk(name), self.target(path)).ok:
+                self.chosen[name] = path
+                self.reasons[name] = suggested.reasons.get(name, "")
+        editor = VerticalScroll(id="editor")
+        editor.can_focus = False  # the lists take the keys; Tab goes from list to list
+        with editor:
+            # Filled here, not after mounting: the first layout is the final one.
+            with Horizontal(id="mapping-lists"):
+                originals = OptionList(*self._originals_options(), id="originals")
+                originals.border_title = "The set's disks"
+                yield originals
+                machine = OptionList(*self._machine_options(), id="machine")
+                machine.border_title = "Onto this machine's disk"
+                yield machine
+            # Every disk of the set, original left and new right; '>' marks the one at hand.
+            with Vertical(id="comparisons"):
+                for index, disk in enumerate(self.disks):
+                    yield LayoutComparison(*self._comparison(disk), id=f"comparison-{index}",
+                                           classes="current" if index == self.current else "")
+            partitions = OptionList(*self._partition_options(self.disk,
+                                                             self.planned(self.disk)),
+                                    id="partitions")
+            partitions.border_title = "Partitions: l lock  s size  p percent  r rest  a auto"
+            yield partitions
+        words, bad = self._problems_text()
+        yield Static(words, id="layout-problems", markup=False, classes="problem" if bad else "")
+        value = Input(id="value")
+        value.cursor_blink = False
+        yield value
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#value", Input).display = False
+        self._highlight(self.query_one("#originals", OptionList), self.current)
+        machine = self.query_one("#machine", OptionList)
+        if self.disk.name in self.chosen:
+            self._highlight(machine, machine.get_option_index(self.chosen[self.disk.name]))
+        self._highlight(self.query_one("#partitions", OptionList), 0)
+        self.query_one("#originals", OptionList).focus()
+        monitor = self.app.core.block_monitor()
+        if monitor is not None:
+            self.watch_disks(monitor)
+
+    def show(self) -> None:
+        """Every part of the screen from the current mapping and policies."""
+        self._fill_originals()
+        self._fill_machine()
+        self._fill_layout()
+
+    @staticmethod
+    def _highlight(options: OptionList, index: int | None) -> None:
+        if index is not None and index < options.option_count:
+            options.highlighted = index
+
+    def _originals_options(self) -> list:
+        options = []
+        for disk in self.disks:
+            target = self.target(self.chosen.get(disk.name))
+            where = target.name if target else "not restored"
+            short = disk.name.removeprefix("/dev/")
+            options.append(option(f"{short} {size(disk.size)} -> {where}", id=disk.name))
+        return options
+
+    def _fill_originals(self) -> None:
+        originals = self.query_one("#originals", OptionList)
+        originals.clear_options()
+        originals.add_options(self._originals_options())
+        originals.highlighted = self.current
+
+    def _fill_machine(self) -> None:
+        machine = self.query_one("#machine", OptionList)
+        highlighted = machine.highlighted
+        machine.clear_options()
+        machine.add_options(self._machine_options())
+        disk = self.disk
+        if highlighted is not None and highlighted < machine.option_count:
+            machine.highlighted = highlighted
+        elif disk.name in self.chosen:
+            machine.highlighted = machine.get_option_index(self.chosen[disk.name])
+
+    def _machine_options(self) -> list:
+        options = []
+        disk = self.disk
+        taken = {t: d for d, t in self.chosen.items() if d != disk.name}
+        if self.listing_problem:
+            options.append(option(self.listing_problem, disabled=True))
+        elif not self.targets:
+            options.append(option("No disks found on this machine.", disabled=True))
+        for target in self.targets:
+            found = self.fit_of(disk, target)
+            problems = list(found.problems)
+            if self.chosen.get(disk.name) == target.path and found.resized is None:
+                # Said in full under the layout; here only that it is so.
+                problems = list(target.problems()) + ["the layout as edited does not fit on "
+                                                      "it: see below"]
+            if target.path in taken:
+                problems.append(f"chosen for {taken[target.path]}")
+            prompt = target_prompt(target.title(), self.chosen.get(disk.name) == target.path,
+                                   problems)
+            options.append(option(prompt, id=target.path, disabled=bool(problems)))
+        mark = "( )" if disk.name in self.chosen else "(*)"
+        options.append(option(f"{mark} Do not restore this disk", id=SKIP))
+        return options
+
+    def _comparison(self, disk: Disk) -> tuple:
+        """LayoutComparison's arguments for disk: its original layout and the planned one. The
+        disk at hand is marked with '>' (no colour needed to see which one the keys edit)."""
+        filesystems = self.app.backup_set.filesystems_on(disk.name)
+        target = self.target(self.chosen.get(disk.name))
+        mark = ">" if disk is self.disk else " "
+        title = f"{mark} {disk.name.removeprefix('/dev/')}: {size(disk.size)}"
+        original = disk_segments(disk, filesystems)
+        if target is None:
+            return title, original, "Not restored", []
+        found = self.fit_of(disk, target)
+        if found.resized is None:
+            return (title, original, f"On {target.name}: {size(target.size)}, does not fit",
+                    [BarSegment("does not fit", target.size, style="free")])
+        return (title, original, f"On {target.name}: {size(target.size)} ({found.resized.mode})",
+                resized_segments(found.resized, filesystems))
+
+    def _fill_layout(self) -> None:
+        for index, disk in enumerate(self.disks):
+            comparison = self.query_one(f"#comparison-{index}", LayoutComparison)
+            comparison.update(*self._comparison(disk))
+            comparison.set_class(index == self.current, "current")
+        partitions = self.query_one("#partitions", OptionList)
+        highlighted = partitions.highlighted
+        partitions.clear_options()
+        partitions.add_options(self._partition_options(self.disk, self.planned(self.disk)))
+        if highlighted is not None and highlighted < partitions.option_count:
+            partitions.highlighted = highlighted
+        elif partitions.option_count:
+            partitions.highlighted = 0
+        words, bad = self._problems_text()
+        widget = self.query_one("#layout-problems", Static)
+        widget.update(words)
+        widget.set_class(bad, "problem")
+
+    def _partition_options(self, disk: Disk, found: Fit | None) -> list:
+        options = []
+        labels = {fs.partition: fs for fs in self.app.backup_set.filesystems_on(disk.name)}
+        decisions = {d.number: d for d in found.resized.decisions} \
+            if found is not None and found.resized is not None else {}
+        overrides = self.policy(disk.name).overrides
+        width = max((len(fs.title) for fs in labels.values()), default=8)
+        for part in sorted(disk.partitions, key=lambda p: p.number):
+            fs = labels.get(part.number)
+            label = fs.title if fs else ("extended" if part.kind == "extended"
+                                         else "no filesystem")
+            decision = decisions.get(part.number)
+            new = size(decision.new_size) if decision else "?"
+            used = f", {size(fs.bytes_used)} used" if fs and fs.archive is not None \
+                and fs.archive.kind == "tar" else ""
+            # What the operator asked for, else the rule the resize applied.
+            mark = override_words(overrides.get(part.number))
+            rule = f"[{mark}]" if mark else decision.rule if decision else ""
+            text = (f"{part.number:>2} {label:<{width}} {size(part.size):>10} -> {new:>10}"
+                    f"{used}" + (f"  {rule}" if rule else ""))
+            options.append(option(text, id=str(part.number), disabled=part.kind == "extended"))
+        return options
+
+    def problems(self) -> list[str]:
+        """What stands against the current mapping and layouts, in words."""
+        found = []
+        if self.listing_problem:
+            found.append(self.listing_problem)
+        for disk in self.disks:
+            layout = self.planned(disk)
+            if layout is None:
+                continue
+            target = self.target(self.chosen[disk.name])
+            found += [f"{disk.name} on {target.name}: {p}" for p in layout.problems]
+        if not self.chosen:
+            found.append("No disk is mapped: choose a target for at least one disk.")
+        return found
+
+    def _problems_text(self) -> tuple[str, bool]:
+        problems = self.problems()
+        if problems:
+            return "\n".join(problems), True
+        return "The layouts fit. Press n to review the plan.", False
+
+    # ---- the operator's moves ----
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_list.id == "originals" and event.option_index != self.current:
+            self.current = event.option_index
+            self._fill_machine()
+            self._fill_layout()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "originals":
+            self.query_one("#machine", OptionList).focus()
+        elif event.option_list.id == "machine":
+            name = self.disk.name
+            if event.option.id == SKIP:
+                self.chosen.pop(name, None)
+                self.say(f"{name} is not restored.")
+            else:
+                self.chosen[name] = event.option.id
+                self.reasons[name] = "chosen by you"
+                self.say(f"{name} goes onto {self.target(event.option.id).name}.")
+            self.show()
+        elif event.option_list.id == "partitions":
+            self.say("l lock, s size, p percent, r take the rest, a automatic.")
+
+    def say(self, text: str) -> None:
+        self.query_one("#status", StatusLine).say(text)
+
+    def action_edit(self, mode: str) -> None:
+        partitions = self.query_one("#partitions", OptionList)
+        if self.focused is not partitions or partitions.highlighted is None:
+            self.say("Move to the partition list (Tab) and choose a partition first.")
+            return
+        disk = self.disk
+        if disk.name not in self.chosen:
+            self.say(f"Choose a target for {disk.name} first.")
+            return
+        number = int(partitions.get_option_at_index(partitions.highlighted).id)
+        if mode in ("size", "percent"):
+            self.editing = (disk.name, number, mode)
+            value = self.query_one("#value", Input)
+            value.value = ""
+            value.placeholder = ("the new size, e.g. 20G or 512M, then Enter (Esc: keep it)"
+                                 if mode == "size" else
+                                 "the share of the disk in percent, e.g. 30, then Enter")
+            value.display = True
+            value.focus()
+            fs = next((f for f in self.app.backup_set.filesystems_on(disk.name)
+                       if f.partition == number), None)
+            what = f"{number} ({fs.title})" if fs else str(number)
+            self.say(f"{'Size' if mode == 'size' else 'Share of the disk'} of partition "
+                     f"{what}: type it, Enter sets it, Esc keeps the partition as it is.")
+            return
+        self.apply(disk.name, number, None if mode == "auto" else Override(mode))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self.editing is None:
+            return
+        name, number, mode = self.editing
+        text = event.value.strip()
+        if mode == "percent":
+            text = text.removesuffix("%") + "%"
+        try:
+            override = Override.parse(text)
+        except (UsageError, RestoreError) as exc:
+            self.say(f"{exc.message} {exc.hint}".strip())
+            return
+        self._close_input()
+        self.apply(name, number, override)
+
+    def _close_input(self) -> None:
+        self.editing = None
+        value = self.query_one("#value", Input)
+        value.display = False
+        self.query_one("#partitions", OptionList).focus()
+
+    def apply(self, name: str, number: int, override: Override | None) -> None:
+        """Sets (or, with None, removes) the override of one partition and plans again."""
+        policy = self.policy(name)
+        overrides = dict(policy.overrides)
+        if override is None:
+            overrides.pop(number, None)
+        else:
+            if override.mode == "rest":  # one partition takes the rest
+                overrides = {n: o for n, o in overrides.items() if o.mode != "rest"}
+            overrides[number] = override
+        self.policies[name] = replace(policy, overrides=overrides)
+        self.show()
+        layout = self.planned(self.app.backup_set.disk(name))
+        what = override_words(override) or "automatic"
+        if layout is not None and not layout.ok:
+            self.say(f"Partition {number} {what}: the layout does not fit (see below).")
+        else:
+            self.say(f"Partition {number} {what}: the layout is planned again.")
+
+    def action_back(self) -> None:
+        if self.editing is not None:
+            self._close_input()
+            self.say("The size was left as it was.")
+            return
+        self.app.pop_screen()
+
+    def action_next(self) -> None:
+        problems = self.problems()
+        if problems:
+            self.say("Not yet: " + problems[0])
+            return
+        from .review import ReviewScreen
+        backup_set = self.app.backup_set
+        mapping = {d.name: self.chosen[d.name] for d in self.disks if d.name in self.chosen}
+        titles = {t.path: t.title() for t in self.targets}
+        try:
+            plan = plan_for(backup_set, mapping, self.targets, self.policies, self.reasons)
+        except RestoreError as exc:
+            self.say(f"{exc.message} {exc.hint}".strip())
+            return
+        job = Job(RESTORE, backup_set, mapping, {t: titles.get(t, t) for t in mapping.values()},
+                  plan=plan)
+        self.app.push_screen(ReviewScreen(job))
+
+    # ---- hot-plug ----
+
+    @work(thread=True, exclusive=True, group="hot-plug", exit_on_error=False)
+    def watch_disks(self, monitor) -> None:
+        """In a worker thread: each disk event makes the lists be read again."""
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            try:
+                device = monitor.poll(timeout=POLL_SECONDS)
+            except OSError as exc:
+                log.warning("hot-plug monitor failed: %s", exc)
+                return
+            if device is not None and not worker.is_cancelled:
+                self.app.call_from_thread(self.disks_changed, device)
+
+    def disks_changed(self, device) -> None:
+        """A disk came or went: discovery again; mappings onto a disk that is gone are undone."""
+        action = getattr(device, "action", "") or "changed"
+        name = getattr(device, "sys_name", "") or "a disk"
+        self.discover()
+        gone = [src for src, path in self.chosen.items() if self.target(path) is None]
+        for src in gone:
+            del self.chosen[src]
+        log.info("hot-plug: %s %s; %d disks found", name, action, len(self.targets))
+        self.show()
+        words = {"add": "was plugged in", "remove": "was removed"}.get(action, action)
+        self.say(f"{name} {words}: the list of disks is read again."
+                 + (f" No longer mapped: {', '.join(gone)}." if gone else ""))

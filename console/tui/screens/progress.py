@@ -1,0 +1,286 @@
+"""Progress of a restore (or a comparison): per step and overall, the current file, a log tail.
+
+The core runs in a worker thread; its events come back through call_from_thread. Cancelling asks
+first, then takes effect at the core's next progress event (a step that does not report, such
+as making a filesystem, finishes first). An error is shown in words with the choices that make
+sense: retry, skip (the comparison only), shell, abort.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, RichLog, Static
+from textual.worker import Worker, WorkerState
+
+from widgets.meter import Meter
+
+from ...core.errors import Cancelled, RestoreError
+from ...core.events import Event, Message, Progress, StepStarted
+from ..job import FILES, RESTORE, Job
+from ..tracking import Tracker
+from .common import StatusLine, TitleBar
+
+log = logging.getLogger("restore_console")
+
+RESTORING = "restore"
+VERIFYING = "verify"
+
+
+@dataclass
+class Outcome:
+    """How a run ended: what was restored, what the comparison found, or why it stopped."""
+
+    job: Job
+    restored: object | None = None  # RestoreResult
+    verified: object | None = None  # VerifyResult; None when skipped or not reached
+    seconds: float = 0.0
+    cancelled_in: str | None = None  # the phase the operator cancelled in
+    error: BaseException | None = None
+    failed_in: str | None = None
+    verify_skipped: bool = False
+
+
+class ProgressScreen(Screen):
+    """Runs the job and shows where it stands."""
+
+    HELP = ("The restore is running. The upper bar is the current step, the lower one the whole "
+            "run. c cancels (after asking); the target is then left partly written. F2 opens a "
+            "shell; the restore waits while the shell is open.")
+
+    BINDINGS = [Binding("c", "cancel", "Cancel"), Binding("escape", "cancel", "Cancel", show=False)]
+
+    LOG_LINES = 200
+
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.job = job
+        self.cancel_requested = threading.Event()
+        self.running = False
+        self.outcome: Outcome | None = None
+        self._quit_after = False
+        self._asking = False
+        self.restore_bytes = self.verify_bytes = 0
+        self.tracker: Tracker | None = None
+        self.phase = RESTORING if job.kind in (RESTORE, FILES) else VERIFYING
+
+    def compose(self) -> ComposeResult:
+        job = self.job
+        if job.kind == FILES:
+            yield TitleBar(f"Restoring selected files of {job.backup_set.host} into "
+                           f"{job.targets_text()}")
+        else:
+            verb = "Restoring" if job.kind == RESTORE else "Comparing"
+            yield TitleBar(f"{verb} {job.backup_set.host} "
+                           f"{'onto' if job.kind == RESTORE else 'with'} {job.targets_text()}")
+        yield Static("", id="plan-step")
+        yield Static("Starting", id="step-name")
+        yield Meter(id="step-meter")
+        yield Static("", id="step-figures")
+        yield Static("", id="current")
+        yield Static("Overall", id="overall-name")
+        yield Meter(id="overall-meter")
+        yield Static("", id="overall-figures")
+        yield StatusLine(id="state")
+        yield RichLog(max_lines=self.LOG_LINES, id="log-tail", wrap=True, markup=False,
+                      min_width=20)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        totals = self.job.totals()
+        self.restore_bytes = totals.bytes if self.job.kind in (RESTORE, FILES) else 0
+        self.verify_bytes = totals.verify_bytes
+        self.start()
+
+    # ---- running ----
+
+    def start(self, phase: str | None = None) -> None:
+        """Starts (or, after an error, starts again) at `phase`: the restore, or only the
+        comparison once the restore is done."""
+        self.phase = phase or self.phase
+        core = self.app.core
+        total = self.verify_bytes + (self.restore_bytes if self.phase == RESTORING else 0)
+        self.tracker = Tracker(total, core.clock)
+        self.cancel_requested.clear()
+        self.running = True
+        self.query_one("#state", StatusLine).say("")
+        self.run_worker(self._work, name="restore", thread=True, exit_on_error=False,
+                        exclusive=True)
+
+    def _work(self) -> Outcome:
+        """In the worker thread: the core calls, their events posted to the screen."""
+        job, core = self.job, self.app.core
+        outcome = self.outcome or Outcome(job)
+        outcome.error = outcome.failed_in = outcome.cancelled_in = None
+        started = core.clock()
+        phase = self.phase
+        try:
+            if job.kind == FILES:
+                choice = job.files
+                self._post(Message(f"Restoring selected files of {job.backup_set.host} into "
+                                   f"{choice.where()}"))
+                if choice.place is not None:
+                    outcome.restored = core.restore_in_place(
+                        job.backup_set, choice.selections, choice.place.mapping,
+                        choice.existing, self._listener)
+                else:
+                    outcome.restored = core.restore_selection(
+                        job.backup_set, choice.selections, choice.destination, choice.existing,
+                        self._listener)
+                outcome.seconds += core.clock() - started
+                return outcome
+            if phase == RESTORING:
+                self._post(Message(f"Restore of {job.backup_set.host} onto {job.targets_text()} "
+                                   "started"))
+                outcome.restored = core.apply_plan(job.plan, self._listener)
+                self._post(Message("Restore done; comparing the restored system with the set"))
+                phase = VERIFYING
+                self.app.call_from_thread(self._enter_verify)
+            outcome.verified = core.verify_targets(job.set_path, job.mapping, self._listener)
+        except Cancelled:
+            outcome.cancelled_in = phase
+        except RestoreError as exc:
+            outcome.error, outcome.failed_in = exc, phase
+        outcome.seconds += core.clock() - started
+        return outcome
+
+    def _enter_verify(self) -> None:
+        self.phase = VERIFYING
+        if self.tracker is not None:
+            self.tracker.finish_step()
+
+    def _listener(self, event: Event) -> None:
+        """Called by the core, in the worker thread. The cancel takes effect here."""
+        self._post(event)
+
+    def _post(self, event: Event) -> None:
+        if self.cancel_requested.is_set():
+            raise Cancelled("The restore was cancelled." if self.phase == RESTORING
+                            else "The comparison was cancelled.")
+        try:
+            self.app.call_from_thread(self.show_event, event)
+        except RuntimeError:
+            # The app is gone (it ended abruptly): stop the core as a cancel would.
+            raise Cancelled("The console ended while the restore was running.") from None
+
+    def on_unmount(self) -> None:
+        self.cancel_requested.set()
+
+    def show_event(self, event: Event) -> None:
+        if isinstance(event, Message):
+            log.info("%s", event.text)
+            self.query_one("#log-tail", RichLog).write(event.text)
+            return
+        if isinstance(event, StepStarted):
+            log.info("step %d of %d: %s", event.number, event.total, event.text)
+            self.query_one("#plan-step", Static).update(
+                f"Step {event.number} of {event.total}: {event.text}")
+            return
+        if isinstance(event, Progress) and self.tracker is not None:
+            self.tracker.update(event)
+            self.refresh_figures()
+
+    def refresh_figures(self) -> None:
+        tracker = self.tracker
+        self.query_one("#step-name", Static).update(tracker.step_name or "Starting")
+        self.query_one("#step-meter", Meter).fraction = tracker.step.fraction
+        self.query_one("#step-figures", Static).update(tracker.step.describe())
+        self.query_one("#current", Static).update(f"Now: {tracker.current}" if tracker.current
+                                                  else "")
+        overall = tracker.overall()
+        self.query_one("#overall-meter", Meter).fraction = overall.fraction
+        self.query_one("#overall-figures", Static).update(overall.describe(elapsed=True))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "restore":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.outcome = event.worker.result
+        elif event.state == WorkerState.ERROR:
+            error = event.worker.error
+            log.error("unexpected failure during the %s", self.phase, exc_info=error)
+            self.outcome = self.outcome or Outcome(self.job)
+            self.outcome.error, self.outcome.failed_in = error, self.phase
+        else:
+            return
+        self.running = False
+        self._proceed()
+
+    def on_screen_resume(self) -> None:
+        self._proceed()
+
+    def _proceed(self) -> None:
+        """Acts on the outcome once nothing (help, a question) is open over this screen."""
+        outcome = self.outcome
+        if self.running or outcome is None or self.app.screen is not self or self._asking:
+            return
+        if self._quit_after:
+            self.app.exit(return_code=1 if outcome.cancelled_in or outcome.error else 0)
+            return
+        if outcome.error is not None:
+            self._offer_choices(outcome)
+            return
+        from .done import DoneScreen
+        self.app.switch_screen(DoneScreen(outcome))
+
+    def _offer_choices(self, outcome: Outcome) -> None:
+        failed_in = outcome.failed_in
+        choices = ["retry", "skip", "shell", "abort"] if failed_in == VERIFYING else \
+            ["retry", "shell", "abort"]
+        title = ("The comparison with the set failed" if failed_in == VERIFYING
+                 else "The restore failed")
+        self.query_one("#state", StatusLine).say(title + ".")
+        self._asking = True
+
+        def then(choice: str) -> None:
+            self._asking = False
+            if choice == "retry":
+                self.start(failed_in)
+            elif choice == "skip":
+                outcome.error = outcome.failed_in = None
+                outcome.verify_skipped = True
+                self._proceed()
+            else:
+                self.app.back_to_start()
+
+        self.app.show_error(outcome.error, choices, then, title=title)
+
+    # ---- cancelling and quitting ----
+
+    def action_cancel(self) -> None:
+        if not self.running or self.cancel_requested.is_set():
+            return
+        if self.job.kind == FILES:
+            self._ask(f"Cancel restoring the files? Those restored so far stay in "
+                      f"{self.job.targets_text()}.", quit_after=False)
+            return
+        self._ask("Cancel the restore? The target is then left partly written and will not "
+                  "boot until it is restored again." if self.phase == RESTORING else
+                  "Cancel the comparison? The restore itself is done.", quit_after=False)
+
+    def ask_to_quit(self) -> None:
+        self._ask("A restore is running. Quit anyway? It is cancelled first, and the target is "
+                  "left partly written." if self.phase == RESTORING else
+                  "The comparison is running. Cancel it and quit?", quit_after=True)
+
+    def _ask(self, question: str, *, quit_after: bool) -> None:
+        from .question import QuestionScreen
+        self._asking = True
+
+        def answered(yes: bool | None) -> None:
+            self._asking = False
+            if yes:
+                self._quit_after = quit_after
+                if self.running:
+                    self.cancel_requested.set()
+                    self.query_one("#state", StatusLine).say(
+                        "Cancelling: the restore stops at its next progress report; a step "
+                        "that does not report (making a filesystem) finishes first.")
+            self._proceed()
+
+        self.app.push_screen(QuestionScreen(question), answered)

@@ -1,0 +1,100 @@
+"""Review: what will be done, as text; the operator confirms by typing the target's name.
+
+Nothing is written before the name is typed. A restore's text is its plan rendered by the core
+(console.core.planning.plan.render): the targets by model, serial and size, the layouts, every step.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from ...core.planning.plan import render
+from ..job import RESTORE, Job
+from .common import TitleBar
+
+
+def confirmation_matches(typed: str, names: list[str]) -> bool:
+    """The names typed, in any order, separated by spaces; nothing more, nothing less."""
+    return sorted(typed.split()) == sorted(names)
+
+
+class ReviewScreen(Screen):
+    """The plan as text and the confirmation."""
+
+    HELP = ("This is exactly what will be done. Read it; scroll with PgUp/PgDn. To start, type "
+            "the name of the target disk as shown and press Enter. Esc goes back; nothing has "
+            "been written.")
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("pageup", "scroll(-1)", "Scroll up", show=False),
+        Binding("pagedown", "scroll(1)", "Scroll down", show=False),
+    ]
+
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.job = job
+
+    def compose(self) -> ComposeResult:
+        job = self.job
+        restoring = job.kind == RESTORE
+        yield TitleBar("Review: what will be done" if restoring else
+                       "Review: what will be compared")
+        with VerticalScroll(id="review"):
+            yield Static(self._text(), id="review-text", markup=False)
+        names = job.target_names()
+        what = "the name of the target" if len(names) == 1 else "the names of the targets"
+        if restoring:
+            prompt = (f"To overwrite {job.targets_text()}, type {what} and press Enter: "
+                      f"{' '.join(names)}")
+        else:
+            prompt = f"To compare, type {what} and press Enter: {' '.join(names)}"
+        yield Static(prompt, id="prompt")
+        confirm = Input(placeholder=" ".join(names), id="confirm")
+        confirm.cursor_blink = False  # a steady cursor: no redraws twice a second on a serial line
+        yield confirm
+        yield Static("Nothing has been written.", id="status")
+        yield Footer()
+
+    def _text(self) -> str:
+        job = self.job
+        if job.kind != RESTORE:
+            lines = [f"Compare the backup of {job.backup_set.host} ({job.backup_set.path})",
+                     "with what is on these disks, mounted read-only:", ""]
+            for src, target in job.mapping.items():
+                lines.append(f"  original {src}")
+                lines.append(f"    on {job.titles.get(target, target)}")
+            lines += ["", "Every file, directory and link is compared: kind, owner, mode, "
+                      "times, content (BLAKE3).", "Nothing is written."]
+            return "\n".join(lines)
+        return render(job.plan)
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        names = self.job.target_names()
+        status = self.query_one("#status", Static)
+        if not confirmation_matches(event.value, names):
+            status.update(f"That is not {' '.join(names)}. Nothing has been written; "
+                          "type the name exactly, or Esc to go back.")
+            event.input.value = ""
+            return
+        from .progress import ProgressScreen
+        app = self.app
+        app.back_to_start()
+        app.push_screen(ProgressScreen(self.job))
+
+    def action_scroll(self, direction: int) -> None:
+        review = self.query_one("#review", VerticalScroll)
+        if direction < 0:
+            review.scroll_page_up()
+        else:
+            review.scroll_page_down()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
