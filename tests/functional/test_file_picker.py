@@ -5,7 +5,7 @@ from textual.widgets import Input, Select
 
 from console.core.backupset.catalog import Totals
 from console.tui.screens.file_picker import INTO_DIRECTORY
-from tests.picker_fixture import ORIGINAL_PLACE, RESTORED_PLACE, PickerApp
+from tests.functional.picker_fixture import ORIGINAL_PLACE, RESTORED_PLACE, PickerApp
 from widgets.file_tree import FileTree
 
 

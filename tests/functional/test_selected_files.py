@@ -25,7 +25,7 @@ from tests.functional.stage import (
     stage_core,
     wait_for,
 )
-from tests.picker_fixture import RESTORED_PLACE, make_set
+from tests.functional.picker_fixture import RESTORED_PLACE, make_set
 
 
 class FakeRestore:
