@@ -33,9 +33,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from console.core.backupset.catalog import Totals
-from console.core.backupset.filetree import Row, SearchState
-from console.core.backupset.selection import ALL, SOME
+from console.core.backupset.entries import ALL, SOME, Row, SearchState, Totals
 
 MARKS = {ALL: "[x]", SOME: "[-]"}
 NO_MARK = "[ ]"

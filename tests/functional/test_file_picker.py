@@ -3,7 +3,7 @@
 import pytest
 from textual.widgets import Input, Select
 
-from console.core.backupset.catalog import Totals
+from console.core.backupset.entries import Totals
 from console.tui.screens.file_picker import INTO_DIRECTORY
 from tests.functional.picker_fixture import ORIGINAL_PLACE, RESTORED_PLACE, PickerApp
 from widgets.file_tree import FileTree

@@ -17,6 +17,7 @@ from console.tui.screens.done import DoneScreen
 from console.tui.screens.error import ErrorScreen
 from console.tui.screens.file_picker import FilePickerScreen
 from console.tui.screens.start import StartScreen
+from tests.functional.picker_fixture import RESTORED_PLACE, make_set
 from tests.functional.screentext import shown
 from tests.functional.stage import (
     picker_after_the_restore,
@@ -25,7 +26,6 @@ from tests.functional.stage import (
     stage_core,
     wait_for,
 )
-from tests.functional.picker_fixture import RESTORED_PLACE, make_set
 
 
 class FakeRestore:

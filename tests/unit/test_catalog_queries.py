@@ -5,7 +5,8 @@ import sqlite3
 
 import pytest
 
-from console.core.backupset.catalog import Catalog, Totals
+from console.core.backupset.catalog import Catalog
+from console.core.backupset.entries import Totals
 from tests.catalogs import make_catalog
 
 TREE = {

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.core.backupset.catalog import Catalog
+from console.core.backupset.entries import ALL, NONE, SOME
 from console.core.backupset.filetree import TreeModel
-from console.core.backupset.selection import ALL, NONE, SOME
 from tests.catalogs import make_catalog, random_trees
 
 NAMES = [b"a", b"a-b", b"a.c", b"b", b"c"]

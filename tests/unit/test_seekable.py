@@ -1,6 +1,5 @@
 """Seekable zstd: round trips, frame lookup, compatibility with the zstd tool, damage detection."""
 
-import io
 import os
 import random
 import shutil

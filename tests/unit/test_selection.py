@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.core.backupset.catalog import Catalog, Totals
-from console.core.backupset.selection import ALL, NONE, SOME, Selection
+from console.core.backupset.catalog import Catalog
+from console.core.backupset.entries import ALL, NONE, SOME, Totals
+from console.core.backupset.selection import Selection
 from tests.catalogs import make_catalog, random_trees
 
 NAMES = [b"a", b"a-b", b"a.c", b"a b", b"a0", b"b"]

@@ -28,14 +28,14 @@ import collections
 import heapq
 import itertools
 import os
-import stat
 import time
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, Iterator
 
 from ..backupset.archive import READ_SIZE, Throttle, single_piece, tar_extractor
 from ..backupset.browse import resolve
-from ..backupset.catalog import Catalog, Entry, Totals
+from ..backupset.catalog import Catalog
+from ..backupset.entries import Entry
 from ..backupset.manifest import BackupSet
 from ..backupset.paxedit import HeaderRewriter
 from ..backupset.seekable import ForwardReader, Frame, SeekableReader

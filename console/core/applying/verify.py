@@ -6,7 +6,8 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from ..backupset.catalog import Catalog, Entry
+from ..backupset.catalog import Catalog
+from ..backupset.entries import Entry
 from ..backupset.manifest import file_digest, load_set
 from ..errors import RestoreError
 from ..events import Listener, Progress, ignore

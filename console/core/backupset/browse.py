@@ -11,7 +11,8 @@ import re
 
 from ..errors import RestoreError
 from ..layout import Filesystem
-from .catalog import Catalog, Entry
+from .catalog import Catalog
+from .entries import Entry
 from .manifest import BackupSet
 
 _FS_PREFIX = re.compile(r"^fs-(\d+):(.*)$")

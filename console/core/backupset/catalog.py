@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import sqlite3
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterator, NamedTuple
 
 from ..errors import RestoreError
+from .entries import Entry, Totals
 from .tarscan import Member, parent_and_name
 
 SCHEMA = """
@@ -64,47 +65,9 @@ COLUMNS = ("fs", "path", "parent", "name", "kind", "size", "mode", "uid", "gid",
            "link", "devmajor", "devminor", "blake3", "frame", "offset", "length")
 
 
-class Entry(NamedTuple):
-    """One member of a filesystem as the catalog holds it. A named tuple, not a dataclass:
-    a listing or a verify builds one per row, and a tuple is built at C speed."""
-
-    fs: int
-    path: bytes
-    name: bytes
-    kind: str
-    size: int
-    mode: int
-    uid: int
-    gid: int
-    mtime_ns: int
-    link: bytes | None
-    devmajor: int
-    devminor: int
-    blake3: bytes | None
-    frame: int
-    offset: int
-    length: int
-
-
 _SELECT = ("SELECT fs, path, name, kind, size, mode, uid, gid, mtime_ns, link, devmajor, "
            "devminor, blake3, frame, offset, length FROM members")
 GLOB_CHARS = "*?["
-
-
-class Totals(NamedTuple):
-    """What a part of the catalog holds: entries, those that are not directories, file bytes."""
-
-    entries: int = 0
-    files: int = 0
-    bytes: int = 0
-
-    def __add__(self, other):  # type: ignore[override]
-        return Totals(self.entries + other.entries, self.files + other.files,
-                      self.bytes + other.bytes)
-
-    def __sub__(self, other):
-        return Totals(self.entries - other.entries, self.files - other.files,
-                      self.bytes - other.bytes)
 
 
 class Span(NamedTuple):

@@ -18,29 +18,14 @@ from dataclasses import dataclass, field
 
 from ..errors import RestoreError
 from ..layout import Filesystem
-from .catalog import Catalog, Entry, Totals
+from .catalog import Catalog
+from .entries import ALL, NONE, SOME, Entry, Row, SearchState, Totals
 from .manifest import BackupSet
-from .selection import ALL, NONE, SOME, Selection, ancestors
+from .selection import Selection, ancestors
 
 PAGE = 128
 CACHED_PAGES = 64
 SEARCH_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the tree."""
-
-    entry: Entry
-    depth: int  # 0 for the filesystem's root
-    expanded: bool
-    children: int  # direct children of a directory
-    bytes: int  # a directory: file bytes below it; anything else: its size
-    mark: str  # ALL, SOME or NONE
-
-    @property
-    def is_dir(self) -> bool:
-        return self.entry.kind == "dir"
 
 
 @dataclass
@@ -56,14 +41,6 @@ class _Open:
 
     def kid_indexes(self) -> list[int]:
         return [k.index for k in self.kids]
-
-
-@dataclass
-class SearchState:
-    pattern: str = ""
-    matches: list[Entry] = field(default_factory=list)  # in stream (= tree) order
-    more: bool = False  # the search stopped at SEARCH_LIMIT matches
-    current: int = -1  # index into matches of the last one jumped to
 
 
 class TreeModel:

@@ -17,9 +17,9 @@ import bisect
 from typing import Iterator
 
 from ..errors import RestoreError
-from .catalog import Catalog, Totals, subtree_condition
+from .catalog import Catalog, subtree_condition
+from .entries import ALL, NONE, SOME, Totals
 
-ALL, SOME, NONE = "all", "some", "none"
 # SQLite allows 32766 parameters in one statement; each rule uses five.
 MAX_RULES = 6000
 
