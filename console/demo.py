@@ -10,12 +10,10 @@ import os
 import random
 import textwrap
 
-from .core.applying.restore import restore
-from .core.applying.verify import verify
 from .core.backupset.backup import backup
 from .core.backupset.manifest import MANIFEST, BackupSet, load_set
 from .core.disks.blockdev import attach_disk, mounted
-from .core.disks.partition_table import read_table, write_table
+from .core.disks.partition_table import write_table
 from .core.errors import RestoreError
 from .core.events import Listener, Message
 from .core.layout import Disk, Partition
@@ -123,23 +121,3 @@ def prepare(base: str = DEMO_DIR, listener: Listener = print) -> BackupSet:
         with open(paths[key], "wb") as f:
             f.truncate(size)
     return load_set(paths["set"])
-
-
-def run_demo(listener: Listener, base: str = DEMO_DIR) -> int:
-    """The command-line round trip: backup, restore onto a blank image, verify."""
-    backup_set = prepare(base, listener)
-    paths = demo_paths(base)
-    source = backup_set.disks[0].name
-    listener(Message(f"Restoring {source} onto {paths['same']}"))
-    result = restore(paths["set"], {source: paths["same"]}, listener)
-    layout = read_table(paths["same"], paths["same"])
-    spans = [(p.number, p.start, p.size) for p in layout.partitions]
-    with attach_disk(paths["same"], spans, read_only=True) as disk:
-        with mounted(disk.partition(2), "ext4", "ro,noload") as root:
-            with mounted(disk.partition(3), "ext4", "ro,noload", where=os.path.join(root, "home")):
-                checked = verify(paths["set"], root, listener)
-    listener(Message(
-        f"Demo done: restored {result.files} files onto {paths['same']}; verification checked "
-        f"{checked.checked} entries, {len(checked.differences)} differences. The set is in "
-        f"{paths['set']}; try 'restore-console inspect {paths['set']}'."))
-    return 0 if checked.ok else 1

@@ -21,7 +21,6 @@ from console.core.planning.resize import (
     ResizePolicy,
     describe_resize,
     minimum_target_size,
-    parse_override,
     parse_size,
     resize_disk,
 )
@@ -789,17 +788,17 @@ def test_policy_and_overrides_round_trip_and_parse():
     assert ResizePolicy.from_json(policy.to_json()) == policy
     assert ResizePolicy.from_json({}) == ResizePolicy()
     assert ResizePolicy().fixed_kinds == DEFAULT_FIXED_KINDS
-    assert parse_override("3=20G") == (3, Override("size", 20 * GiB))
-    assert parse_override("2=rest") == (2, Override("rest"))
-    assert parse_override("1=auto") == (1, Override("auto"))
-    assert parse_override("4=30%") == (4, Override("percent", 30.0))
-    assert parse_override("4=weight:2.5") == (4, Override("weight", 2.5))
-    assert parse_override("5=fixed") == (5, Override("fixed"))
+    assert Override.parse("20G") == Override("size", 20 * GiB)
+    assert Override.parse("rest") == Override("rest")
+    assert Override.parse("auto") == Override("auto")
+    assert Override.parse("30%") == Override("percent", 30.0)
+    assert Override.parse("weight:2.5") == Override("weight", 2.5)
+    assert Override.parse("fixed") == Override("fixed")
     assert parse_size("512MiB") == 512 * MiB and parse_size("10GB") == 10 * 1000**3
     assert parse_size("1.5T") == 3 * 512 * GiB and parse_size("4096") == 4096
-    for bad in ("x=rest", "3", "3=big", "3=0%", "3=weight:0", "3=-5G"):
+    for bad in ("big", "0%", "weight:0", "-5G"):
         with pytest.raises(UsageError):
-            parse_override(bad)
+            Override.parse(bad)
 
 
 def test_fixed_kinds_can_be_changed():

@@ -184,14 +184,6 @@ def parse_size(text: str) -> int:
     return int(Fraction(number) * base**power)
 
 
-def parse_override(text: str) -> tuple[int, Override]:
-    """'N=SPEC' as given on a command line, e.g. '2=rest' or '3=20G'."""
-    number, sep, spec = text.partition("=")
-    if not sep or not number.strip().isdigit():
-        raise UsageError(f"{text!r} is not of the form PARTITION=SPEC.", "Example: 3=20G or 2=rest")
-    return int(number), Override.parse(spec)
-
-
 @dataclass
 class ResizePolicy:
     mode: str = "proportional"  # proportional | grow-last

@@ -1,0 +1,36 @@
+"""Sizes, rates, durations and counts as the operator reads them: one way everywhere."""
+
+from console.core.units import about, count, duration, exact_size, rate, size, whole_size
+
+
+def test_sizes_are_in_binary_units():
+    assert size(268_435_456) == "256.0 MiB"
+    assert size(1536) == "1.5 KiB"
+    assert whole_size(268_435_456) == "256 MiB"
+
+
+def test_an_exact_size_adds_the_bytes():
+    assert exact_size(268_435_456) == "256.0 MiB (268,435,456 bytes)"
+
+
+def test_a_rate_is_a_size_per_second():
+    assert rate(13_107_200) == "12.5 MiB/s"
+
+
+def test_a_duration_is_precise_to_the_second_and_to_the_millisecond_below_one():
+    assert duration(65.3) == "1 minute and 5 seconds"
+    assert duration(0.35) == "350 milliseconds"
+
+
+def test_what_is_left_is_said_roughly():
+    assert about(301) == "5 minutes"
+
+
+def test_a_count_agrees_with_its_noun():
+    assert count(1, "entry") == "1 entry"
+    assert count(2, "entry") == "2 entries"
+    assert count(1234, "file") == "1,234 files"
+    assert count(0, "difference") == "0 differences"
+    assert count(3, "disk", "disks") == "3 disks"
+    assert count(2, "day") == "2 days"
+    assert count(2, "match") == "2 matches"
