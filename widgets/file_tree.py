@@ -34,6 +34,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from console.core.backupset.entries import ALL, SOME, Row, SearchState, Totals
+from console.core.units import count, size
 
 MARKS = {ALL: "[x]", SOME: "[-]"}
 NO_MARK = "[ ]"
@@ -70,23 +71,14 @@ def shown_name(name: bytes) -> str:
     return os.fsdecode(name).encode("utf-8", "backslashreplace").decode()
 
 
-def size_text(nbytes: int) -> str:
-    return humanize.naturalsize(nbytes, binary=True)
-
-
 def date_text(mtime_ns: int) -> str:
     return humanize.naturaldate(datetime.datetime.fromtimestamp(mtime_ns / 1e9))
-
-
-def counted(count: int, word: str, plural: str = "") -> str:
-    """"1 file", "2 files", "1,234 files"."""
-    return f"{humanize.intcomma(count)} {word if count == 1 else plural or word + 's'}"
 
 
 def selection_text(selected: Totals) -> str:
     if not selected.entries:
         return "Nothing selected"
-    return f"{counted(selected.files, 'file')}, {size_text(selected.bytes)} selected"
+    return f"{count(selected.files, 'file')}, {size(selected.bytes)} selected"
 
 
 class FileTree(ScrollView, can_focus=True):
@@ -221,7 +213,7 @@ class FileTree(ScrollView, can_focus=True):
             if entry.kind == "symlink" and entry.link is not None:
                 name += " -> " + shown_name(entry.link)
         show_date = width >= 50
-        details = f" {size_text(row.bytes):>{SIZE_WIDTH}}"
+        details = f" {size(row.bytes):>{SIZE_WIDTH}}"
         if show_date:
             details += f"  {date_text(entry.mtime_ns):<{DATE_WIDTH - 1}}"
         room = width - len(mark) - 1 - len(indent) - len(arrow) - len(details)
@@ -388,8 +380,8 @@ class FileTreePanel(Vertical):
 
     def _show_status(self, selected: Totals) -> None:
         everything = self._model.all_totals()
-        text = (f"{selection_text(selected)} of {counted(everything.files, 'file')} "
-                f"({size_text(everything.bytes)})")
+        text = (f"{selection_text(selected)} of {count(everything.files, 'file')} "
+                f"({size(everything.bytes)})")
         if self._search_note:
             text += f" | {self._search_note}"
         self.query_one("#file-tree-status", Static).update(text)
@@ -425,10 +417,10 @@ class FileTreePanel(Vertical):
         elif not state.matches:
             self._search_note = f"{pattern!r}: no match"
         else:
-            count = counted(len(state.matches), "match", "matches")
+            matches = count(len(state.matches), "match")
             if state.more:
-                count = count.replace(" ", "+ ", 1)
-            self._search_note = f"{pattern!r}: {count} (n/N)"
+                matches = matches.replace(" ", "+ ", 1)
+            self._search_note = f"{pattern!r}: {matches} (n/N)"
         self._show_status(self._model.totals())
 
     def on_key(self, event: events.Key) -> None:

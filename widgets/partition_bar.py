@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import humanize
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -25,6 +24,7 @@ from textual.widget import Widget
 
 from console.core.layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
 from console.core.planning.resize import Resized
+from console.core.units import size, whole_size
 
 STYLES = ("fs", "swap", "boot", "raw", "free", "other")
 
@@ -42,10 +42,9 @@ class BarSegment:
     def detail(self) -> str:
         if self.note:
             return self.note
-        size = humanize.naturalsize(self.size, binary=True)
         if self.used is None:
-            return size
-        return f"{size}, {humanize.naturalsize(self.used, binary=True)} used"
+            return size(self.size)
+        return f"{size(self.size)}, {size(self.used)} used"
 
     def labels(self) -> list[str]:
         """The label, then shorter forms for a narrow segment: "ext4 /home", "/home"."""
@@ -54,10 +53,10 @@ class BarSegment:
     def details(self) -> list[str]:
         """detail(), then shorter forms: the new size alone or the size without the use, then
         the size in whole units."""
-        whole = humanize.naturalsize(self.size, binary=True, format="%.0f")
+        whole = whole_size(self.size)
         if self.note:
             return [self.note, self.note.rsplit("->", 1)[-1], whole]
-        return [self.detail(), humanize.naturalsize(self.size, binary=True), whole]
+        return [self.detail(), size(self.size), whole]
 
 
 def widths(sizes: list[int], total_width: int) -> list[int]:
@@ -83,7 +82,6 @@ def widths(sizes: list[int], total_width: int) -> list[int]:
 def resized_segments(resized: Resized, filesystems: list[Filesystem]) -> list[BarSegment]:
     """The segments of a new layout; a partition whose size changed says its old and new size
     ("30.0 GiB->90.0 GiB") instead of its size and use."""
-    size = lambda n: humanize.naturalsize(n, binary=True)  # noqa: E731
     notes = {d.number: f"{size(d.old_size)}->{size(d.new_size)}"
              for d in resized.decisions if d.new_size != d.old_size}
     return disk_segments(resized.disk, filesystems, notes)

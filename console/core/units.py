@@ -31,11 +31,10 @@ def rate(bytes_per_second: float) -> str:
 
 
 def duration(seconds: float) -> str:
-    """How long something took: 350 milliseconds, 1 minute and 5 seconds."""
+    """How long something took, to the second: 1 minute and 5 seconds; under a second."""
     if seconds < 1:
-        return humanize.precisedelta(max(seconds, 0.0), minimum_unit="milliseconds",
-                                     format="%0.0f")
-    return humanize.precisedelta(seconds, minimum_unit="seconds", format="%0.0f")
+        return "under a second"
+    return humanize.precisedelta(int(seconds))
 
 
 def about(seconds: float) -> str:

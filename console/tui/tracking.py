@@ -10,13 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import humanize
-
 from ..core.events import Progress
-
-
-def _size(n: float) -> str:
-    return humanize.naturalsize(n, binary=True)
+from ..core.units import about, count, duration, number, rate, size
 
 
 @dataclass
@@ -47,20 +42,19 @@ class Figures:
 
     def describe(self, *, elapsed: bool = False) -> str:
         if self.bytes_total > 0:
-            parts = [f"{_size(self.bytes_done)} of {_size(self.bytes_total)}"]
+            parts = [f"{size(self.bytes_done)} of {size(self.bytes_total)}"]
         else:
-            parts = [_size(self.bytes_done)]
+            parts = [size(self.bytes_done)]
         if self.files_total:
-            parts.append(f"{humanize.intcomma(self.files_done)} of "
-                         f"{humanize.intcomma(self.files_total)} files")
+            parts.append(f"{number(self.files_done)} of {count(self.files_total, 'file')}")
         elif self.files_done:
-            parts.append(f"{humanize.intcomma(self.files_done)} files")
-        parts.append(f"{_size(self.rate)}/s")
+            parts.append(count(self.files_done, 'file'))
+        parts.append(rate(self.rate))
         if elapsed:
-            parts.append(f"{humanize.precisedelta(int(self.seconds))} so far")
+            parts.append(f"{duration(int(self.seconds))} so far")
         eta = self.eta
         if eta is not None and self.bytes_done < self.bytes_total:
-            parts.append(f"about {humanize.naturaldelta(eta)} left")
+            parts.append(f"about {about(eta)} left")
         return ", ".join(parts)
 
 

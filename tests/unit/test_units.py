@@ -17,9 +17,9 @@ def test_a_rate_is_a_size_per_second():
     assert rate(13_107_200) == "12.5 MiB/s"
 
 
-def test_a_duration_is_precise_to_the_second_and_to_the_millisecond_below_one():
-    assert duration(65.3) == "1 minute and 5 seconds"
-    assert duration(0.35) == "350 milliseconds"
+def test_a_duration_is_said_to_the_second():
+    assert duration(65.7) == "1 minute and 5 seconds"
+    assert duration(0.35) == "under a second"
 
 
 def test_what_is_left_is_said_roughly():

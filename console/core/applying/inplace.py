@@ -30,8 +30,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-import humanize
-
 from ..backupset.catalog import Catalog
 from ..backupset.manifest import BackupSet
 from ..backupset.selection import Selection
@@ -47,6 +45,7 @@ from ..events import Listener, Message, ignore
 from ..layout import Filesystem
 from ..planning.plan import mount_order
 from ..system import run
+from ..units import count, size
 from .partial import SelectionResult, check_restorable, restore_into_roots
 from .targetroot import READ_WRITE_OPTIONS
 
@@ -160,8 +159,8 @@ class InPlacePlan:
         lines = ["Restore in place: the selected files go back onto these filesystems, found "
                  "by type and UUID:"]
         for item in self.items:
-            lines.append(f"  {fs_words(item.fs)}: {humanize.intcomma(item.entries)} entries, "
-                         f"{humanize.naturalsize(item.bytes, binary=True)}")
+            lines.append(f"  {fs_words(item.fs)}: {count(item.entries, 'entry')}, "
+                         f"{size(item.bytes)}")
             lines.append(f"    onto partition {item.partition.number} of {item.target}")
         policy = {"overwrite": "overwritten", "skip": "left as they are",
                   "newer": "kept where newer than the set's"}.get(existing, existing)

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import os
 
-import humanize
 from rich.text import Text
 from textual.widgets import Static
 from textual.widgets.option_list import Option
 
 from ...core.layout import Disk
-
-
-def size(n: int | float) -> str:
-    return humanize.naturalsize(n, binary=True)
+from ...core.units import size
 
 
 def disk_title(disk: Disk) -> str:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import ContextManager
 
-import humanize
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
+from ...core.units import count, duration, size
 from ..job import FILES, RESTORE
-from .common import StatusLine, TitleBar, option, size
+from .common import StatusLine, TitleBar, option
 from .progress import RESTORING, Outcome
 
 SHOWN_DIFFERENCES = 8
@@ -33,10 +33,6 @@ def headline(outcome: Outcome) -> str:
     return "The machine is restored"
 
 
-def _duration(seconds: float) -> str:
-    return humanize.precisedelta(int(seconds)) if seconds >= 1 else "under a second"
-
-
 def files_lines(outcome: Outcome, log_path: str) -> list[str]:
     """What restoring selected files did: entries, bytes, where; what was left alone."""
     job, restored = outcome.job, outcome.restored
@@ -44,15 +40,15 @@ def files_lines(outcome: Outcome, log_path: str) -> list[str]:
     if outcome.cancelled_in:
         lines.append(f"Cancelled: what was restored so far stays in {job.targets_text()}.")
     elif restored is not None:
-        lines.append(f"Restored {humanize.intcomma(restored.entries)} entries "
+        lines.append(f"Restored {count(restored.entries, 'entry')} "
                      f"({size(restored.bytes)}) into {job.targets_text()} in "
-                     f"{_duration(outcome.seconds)}.")
+                     f"{duration(outcome.seconds)}.")
         lines.append("Every restored file matched its BLAKE3 checksum from the set.")
         for where in restored.destinations:
             lines.append(f"  into {where}")
         if restored.skipped:
             lines.append(f"Left as they were (already there): "
-                         f"{humanize.intcomma(len(restored.skipped))} entries.")
+                         f"{count(len(restored.skipped), 'entry')}.")
     if log_path:
         lines.append(f"The log: {log_path}.")
     return lines
@@ -69,9 +65,9 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
                   "Restore it again (it resumes after the filesystems already restored and "
                   "ends with the same result), or look at it from the shell."]
     elif restored is not None:
-        lines.append(f"Restored {humanize.intcomma(restored.files)} files "
+        lines.append(f"Restored {count(restored.files, 'file')} "
                      f"({size(restored.bytes)}) onto {job.targets_text()} in "
-                     f"{_duration(outcome.seconds)}.")
+                     f"{duration(outcome.seconds)}.")
         lines.append("Every restored file matched its BLAKE3 checksum from the set.")
         if restored.resumed:
             lines.append(f"Resumed an interrupted restore: {', '.join(restored.resumed)} "
@@ -86,11 +82,11 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
                      ("skipped." if outcome.verify_skipped else
                       "cancelled." if outcome.cancelled_in else "not made."))
     else:
-        checked = humanize.intcomma(verified.checked)
+        checked = count(verified.checked, 'entry')
         if verified.ok:
-            lines.append(f"Comparison with the set: {checked} entries checked, no differences.")
+            lines.append(f"Comparison with the set: {checked} checked, no differences.")
         else:
-            lines.append(f"Comparison with the set: {checked} entries checked, "
+            lines.append(f"Comparison with the set: {checked} checked, "
                          f"{len(verified.differences)} differences:")
             for difference in verified.differences[:SHOWN_DIFFERENCES]:
                 lines.append(f"  {difference.path}: {difference.what}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import humanize
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,12 +18,13 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from widgets.file_tree import FileTree, FileTreePanel, size_text
+from widgets.file_tree import FileTree, FileTreePanel
 
 from ...core.applying.inplace import Place
 from ...core.applying.partial import EXISTING_POLICIES
 from ...core.backupset.filetree import SetTrees
 from ...core.backupset.selection import Selection
+from ...core.units import count, size
 
 POLICY_LABELS = {"overwrite": "Existing: overwrite", "skip": "Existing: leave",
                  "newer": "Existing: keep newer"}
@@ -150,8 +150,8 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
     def _summarize(self) -> None:
         total = self.trees.totals()
         chosen = len(self.trees.selections())
-        text = (f"To restore: {humanize.intcomma(total.entries)} entries, "
-                f"{size_text(total.bytes)}" + (f" from {chosen} filesystems" if chosen > 1 else ""))
+        text = (f"To restore: {count(total.entries, 'entry')}, "
+                f"{size(total.bytes)}" + (f" from {chosen} filesystems" if chosen > 1 else ""))
         self.query_one("#picker-summary", Static).update(
             text if total.entries else "space selects, / searches")
 

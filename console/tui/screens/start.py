@@ -16,8 +16,9 @@ from textual.widgets import Footer, OptionList, Static
 from widgets.partition_bar import PartitionBar, disk_segments
 
 from ...core.backupset.manifest import BackupSet
+from ...core.units import count, size
 from ..job import RESTORE, VERIFY
-from .common import StatusLine, TitleBar, disk_title, option, size
+from .common import StatusLine, TitleBar, disk_title, option
 
 log = logging.getLogger("restore_console")
 
@@ -59,7 +60,7 @@ def filesystem_lines(backup_set: BackupSet, disk_name: str) -> list[str]:
             lines.append(f"  swap        {size(fs.size):>10}")
         elif fs.archive is not None and fs.archive.kind == "tar":
             lines.append(f"  {fs.title:<11} {size(fs.size):>10}, {size(fs.bytes_used)} used, "
-                         f"{humanize.intcomma(fs.archive.members)} files"
+                         f"{count(fs.archive.members, 'file')}"
                          + (f", label {fs.label}" if fs.label else ""))
     return lines
 
