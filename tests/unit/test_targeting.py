@@ -7,9 +7,9 @@ from pathlib import Path
 
 from console.core.backupset.manifest import load_set
 from console.core.disks.discovery import TargetDisk
+from console.core.planning.choices import TargetChoices
 from console.core.planning.resize import Override, ResizePolicy
 from console.tui.job import FILES, RESTORE, VERIFY, Job, Totals
-from console.tui.targeting import fit, plan_for, suggest
 from widgets.partition_bar import resized_segments
 
 WEB01 = str(Path(__file__).parent.parent / "functional" / "data" / "web-01")
@@ -22,6 +22,19 @@ def target(name: str, size: int, **kwargs) -> TargetDisk:
                       physical_sector_size=512, alignment=MiB, **kwargs)
 
 
+def fit(backup_set, disk, target, policy=None, *, writing=True):
+    choices = TargetChoices(backup_set, [target], {disk.name: policy} if policy else None,
+                            comparing=not writing)
+    return choices.fit(disk, target)
+
+
+def plan_for(backup_set, chosen, targets, policies=None):
+    choices = TargetChoices(backup_set, targets, policies)
+    for name, path in chosen.items():
+        choices.choose(backup_set.disk(name), path)
+    return choices.plan()
+
+
 def test_a_disk_fits_larger_and_smaller_targets_and_says_why_not():
     backup_set = load_set(WEB01)
     sda, sdb = backup_set.disks
@@ -29,25 +42,25 @@ def test_a_disk_fits_larger_and_smaller_targets_and_says_why_not():
     assert fit(backup_set, sda, target("x", 20 * GiB)).ok  # 9.4 GiB used fits smaller
     small = fit(backup_set, sdb, target("x", 40 * GiB))
     assert not small.ok and small.resized is None
-    assert small.problems[0].startswith("The layout of /dev/sdb does not fit on a target of "
+    assert small.words[0].startswith("The layout of /dev/sdb does not fit on a target of "
                                         "40.0 GiB")
-    assert "×" not in small.problems[0]  # drawn as x: the VGA font lacks it
+    assert "×" not in small.words[0]  # drawn as x: the VGA font lacks it
     unsafe = fit(backup_set, sda, target("x", 40 * GiB, holds_media=True))
-    assert unsafe.problems == ["holds the backup set being restored"]
+    assert unsafe.words == ["holds the backup set being restored"]
     # Comparing only reads: the set's own disk and a read-only one are fine there.
     assert fit(backup_set, sda, target("x", 1 * GiB, holds_media=True, read_only=True),
                writing=False).ok
     # An edit the layout cannot take is a problem in the resize's words.
     policy = ResizePolicy(overrides={2: Override("size", 39 * GiB)})
     refused = fit(backup_set, sda, target("x", 40 * GiB), policy)
-    assert "does not fit" in refused.problems[0]
+    assert "does not fit" in refused.words[0]
 
 
 def test_suggestion_and_plan_with_an_edit():
     backup_set = load_set(WEB01)
     targets = [target("sda", 40 * GiB, serial="QM00001"), target("sdb", 100 * GiB),
                target("sdc", 200 * GiB)]
-    suggested = suggest(backup_set, targets)
+    suggested = TargetChoices(backup_set, targets).suggested()
     assert suggested.chosen() == {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"}
     plan = plan_for(backup_set, {"/dev/sda": "/dev/sdc"}, targets,
                     {"/dev/sda": ResizePolicy(overrides={2: Override("rest")})})

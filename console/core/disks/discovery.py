@@ -26,6 +26,7 @@ import humanize
 import pyudev
 
 from ..errors import RestoreError
+from .problems import Problem, ProblemKind
 from .safety import Usage, usage_of
 from .sysblock import Host
 
@@ -62,17 +63,22 @@ class TargetDisk:
     holds_media: bool = False  # the backup set being restored is on it
     holds_system: bool = False  # the running system's / is on it
 
-    def problems(self) -> list[str]:
-        """Why writing here is unsafe, in words; empty means it is safe."""
+    def unsafe(self) -> list[Problem]:
+        """Why writing here is unsafe, each with its kind; empty means it is safe."""
         found = []
         if self.holds_media:
-            found.append("holds the backup set being restored")
+            found.append(Problem(ProblemKind.HOLDS_SET, "holds the backup set being restored"))
         if self.holds_system:
-            found.append("holds the running system")
-        found += [f"in use: {what}" for what in self.mounted + self.holders]
+            found.append(Problem(ProblemKind.HOLDS_SYSTEM, "holds the running system"))
+        found += [Problem(ProblemKind.IN_USE, f"in use: {what}")
+                  for what in self.mounted + self.holders]
         if self.read_only:
-            found.append("read-only")
+            found.append(Problem(ProblemKind.READ_ONLY, "read-only"))
         return found
+
+    def problems(self) -> list[str]:
+        """Why writing here is unsafe, in words (unsafe() has their kinds); empty means safe."""
+        return [problem.words for problem in self.unsafe()]
 
     def title(self) -> str:
         """sdb: 500.1 GB ST500DM002 (serial Z3T5ABCD); loop3: 536.9 MB loop device of /x.img"""

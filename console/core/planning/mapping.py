@@ -12,8 +12,9 @@ words. Targets are identities, not positions: a swap (sda->sdb, sdb->sda) is two
 assignments.
 
 "Fits" means at least the minimum size of the original disk's layout, which the resize
-computes; it is passed in (a dict by source disk name, or a callable), so the mapping does not
-depend on how it is computed. Without it, the original disk's size is the minimum.
+computes (choices.minimum_target_size_for); it is passed in (a dict by source disk name, or a
+callable), so the mapping does not depend on how it is computed. Without it, the original disk's
+size is the minimum.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..disks.discovery import TargetDisk, normalize_serial, normalize_wwn, size_words
+from ..disks.problems import Problem, ProblemKind
 from ..errors import RestoreError
 from ..layout import Disk
 
@@ -85,13 +87,14 @@ def _sizes(needed: int, has: int) -> tuple[str, str]:
     return needed_words, has_words
 
 
-def too_small(disk: Disk, target: TargetDisk, needed: int) -> str:
-    """Why target cannot take disk, in words; "" when it is large enough."""
+def too_small(disk: Disk, target: TargetDisk, needed: int) -> Problem | None:
+    """Why target cannot take disk; None when it is large enough."""
     if target.size >= needed:
-        return ""
+        return None
     needed_words, has_words = _sizes(needed, target.size)
-    return (f"{target.name} is too small for {disk.name}: it has {has_words}, "
-            f"the data of {disk.name} needs at least {needed_words}")
+    return Problem(ProblemKind.TOO_SMALL,
+                   f"{target.name} is too small for {disk.name}: it has {has_words}, "
+                   f"the data of {disk.name} needs at least {needed_words}")
 
 
 def suggest_mapping(disks: Sequence[Disk], targets: Sequence[TargetDisk],
@@ -200,8 +203,8 @@ def validate_mapping(disks: Sequence[Disk], targets: Sequence[TargetDisk],
             problems += [f"{target.name} cannot be written: {p}" for p in target.problems()]
             if disk is not None:
                 small = too_small(disk, target, minimum_size(disk, minimum_sizes))
-                if small:
-                    problems.append(small)
+                if small is not None:
+                    problems.append(small.words)
             if target.path in users:
                 problems.append(f"{target.name} is already the target of {users[target.path]}; "
                                 "each disk can take one original disk")

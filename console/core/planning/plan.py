@@ -19,13 +19,12 @@ from ..disks.discovery import TargetDisk, discover_targets
 from ..disks.safety import check_leftovers
 from ..errors import RestoreError
 from ..layout import Disk, Filesystem
-from .mapping import DiskMapping, require_valid, suggest_mapping, validate_mapping
+from .mapping import DiskMapping, require_valid
 from .resize import (
     PartitionDecision,
     Resized,
     ResizePolicy,
     describe_resize,
-    minimum_target_size,
     resize_disk,
 )
 
@@ -175,19 +174,16 @@ def make_plan(set_path: str, given: dict[str, str | None] | None,
         if target:
             check_leftovers(target)  # refused with the commands that clean up, not just "in use"
     images = [t for t in (given or {}).values() if t and os.path.isfile(t)]
-    targets = discover_targets(set_path, images)
-
-    def minimum(disk: Disk) -> int:
-        filesystems = [fs for fs in backup_set.filesystems if fs.disk == disk.name]
-        needed = minimum_target_size(disk, filesystems, policies.get(disk.name))
-        return min(needed, disk.size)  # a disk of the original size takes it as it was
-
+    # Imported here: the choices build their plan with build_plan, from this module.
+    from .choices import TargetChoices
+    choices = TargetChoices(backup_set, discover_targets(set_path, images), policies)
     if given is None:
-        mapping = suggest_mapping(backup_set.disks, targets, minimum)
+        choices.take(choices.suggested())
     else:
-        mapping = validate_mapping(backup_set.disks, targets, given, minimum)
+        mapping = choices.checked(given)
         require_valid(mapping)
-    return build_plan(backup_set, mapping, targets, policies)
+        choices.take(mapping)
+    return choices.plan()
 
 
 def mount_order(filesystems: list[Filesystem]) -> list[Filesystem]:

@@ -29,11 +29,12 @@ from textual.worker import get_current_worker
 from widgets.partition_bar import BarSegment, LayoutComparison, disk_segments, resized_segments
 
 from ...core.disks.discovery import TargetDisk
+from ...core.disks.problems import ProblemKind
 from ...core.errors import RestoreError, UsageError
 from ...core.layout import Disk
+from ...core.planning.choices import Fit, TargetChoices
 from ...core.planning.resize import Override, ResizePolicy
 from ..job import RESTORE, Job
-from ..targeting import Fit, fit, plan_for, suggest
 from .common import StatusLine, TitleBar, option, size, target_prompt
 
 log = logging.getLogger("restore_console")
@@ -85,10 +86,7 @@ class MappingScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.targets: list[TargetDisk] = []
-        self.chosen: dict[str, str] = {}  # original disk name -> target path
-        self.reasons: dict[str, str] = {}
-        self.policies: dict[str, ResizePolicy] = {}
+        self.choices: TargetChoices | None = None  # made when the screen is composed
         self.current = 0  # index of the original disk at hand
         self.editing: tuple[str, int, str] | None = None  # disk, partition, "size" | "percent"
         self.listing_problem = ""
@@ -103,40 +101,42 @@ class MappingScreen(Screen):
     def disk(self) -> Disk:
         return self.disks[self.current]
 
+    @property
+    def chosen(self) -> dict[str, str]:
+        """Original disk name -> target path."""
+        return self.choices.chosen
+
+    @property
+    def targets(self) -> list[TargetDisk]:
+        return self.choices.targets
+
     def policy(self, name: str) -> ResizePolicy:
-        return self.policies.setdefault(name, ResizePolicy())
+        return self.choices.policy(name)
 
     def target(self, path: str | None) -> TargetDisk | None:
-        return next((t for t in self.targets if t.path == path), None)
-
-    def fit_of(self, disk: Disk, target: TargetDisk) -> Fit:
-        return fit(self.app.backup_set, disk, target, self.policy(disk.name))
+        return self.choices.target(path)
 
     def planned(self, disk: Disk) -> Fit | None:
         """The planned layout of disk on its target, None when it is not mapped."""
-        target = self.target(self.chosen.get(disk.name))
-        return None if target is None else self.fit_of(disk, target)
+        return self.choices.planned(disk)
 
-    def discover(self) -> None:
+    def discover(self) -> list[TargetDisk]:
         app = self.app
         try:
-            self.targets = app.core.discover_targets(app.backup_set.path, app.target_images)
+            targets = app.core.discover_targets(app.backup_set.path, app.target_images)
             self.listing_problem = ""
         except (RestoreError, OSError) as exc:
-            self.targets = []
+            targets = []
             self.listing_problem = ("This machine's disks could not be listed: "
                                     f"{getattr(exc, 'message', exc)}")
+        return targets
 
     # ---- screen ----
 
     def compose(self) -> ComposeResult:
         yield TitleBar("Clone onto other disks: map each disk, edit its layout")
-        self.discover()
-        suggested = suggest(self.app.backup_set, self.targets)
-        for name, path in suggested.chosen().items():
-            if self.fit_of(self.app.backup_set.disk(name), self.target(path)).ok:
-                self.chosen[name] = path
-                self.reasons[name] = suggested.reasons.get(name, "")
+        self.choices = TargetChoices(self.app.backup_set, self.discover())
+        self.choices.apply_suggestion()
         editor = VerticalScroll(id="editor")
         editor.can_focus = False  # the lists take the keys; Tab goes from list to list
         with editor:
@@ -218,20 +218,17 @@ class MappingScreen(Screen):
     def _machine_options(self) -> list:
         options = []
         disk = self.disk
-        taken = {t: d for d, t in self.chosen.items() if d != disk.name}
         if self.listing_problem:
             options.append(option(self.listing_problem, disabled=True))
         elif not self.targets:
             options.append(option("No disks found on this machine.", disabled=True))
         for target in self.targets:
-            found = self.fit_of(disk, target)
-            problems = list(found.problems)
-            if self.chosen.get(disk.name) == target.path and found.resized is None:
+            problems = [p.words for p in self.choices.problems(disk, target)]
+            if self.chosen.get(disk.name) == target.path:
                 # Said in full under the layout; here only that it is so.
-                problems = list(target.problems()) + ["the layout as edited does not fit on "
-                                                      "it: see below"]
-            if target.path in taken:
-                problems.append(f"chosen for {taken[target.path]}")
+                problems = [p.words if p.kind is not ProblemKind.LAYOUT_DOES_NOT_FIT else
+                            "the layout as edited does not fit on it: see below"
+                            for p in self.choices.problems(disk, target)]
             prompt = target_prompt(target.title(), self.chosen.get(disk.name) == target.path,
                                    problems)
             options.append(option(prompt, id=target.path, disabled=bool(problems)))
@@ -249,7 +246,7 @@ class MappingScreen(Screen):
         original = disk_segments(disk, filesystems)
         if target is None:
             return title, original, "Not restored", []
-        found = self.fit_of(disk, target)
+        found = self.choices.fit(disk, target)
         if found.resized is None:
             return (title, original, f"On {target.name}: {size(target.size)}, does not fit",
                     [BarSegment("does not fit", target.size, style="free")])
@@ -307,7 +304,7 @@ class MappingScreen(Screen):
             if layout is None:
                 continue
             target = self.target(self.chosen[disk.name])
-            found += [f"{disk.name} on {target.name}: {p}" for p in layout.problems]
+            found += [f"{disk.name} on {target.name}: {p}" for p in layout.words]
         if not self.chosen:
             found.append("No disk is mapped: choose a target for at least one disk.")
         return found
@@ -332,11 +329,10 @@ class MappingScreen(Screen):
         elif event.option_list.id == "machine":
             name = self.disk.name
             if event.option.id == SKIP:
-                self.chosen.pop(name, None)
+                self.choices.leave_out(self.disk)
                 self.say(f"{name} is not restored.")
             else:
-                self.chosen[name] = event.option.id
-                self.reasons[name] = "chosen by you"
+                self.choices.choose(self.disk, event.option.id)
                 self.say(f"{name} goes onto {self.target(event.option.id).name}.")
             self.show()
         elif event.option_list.id == "partitions":
@@ -403,7 +399,7 @@ class MappingScreen(Screen):
             if override.mode == "rest":  # one partition takes the rest
                 overrides = {n: o for n, o in overrides.items() if o.mode != "rest"}
             overrides[number] = override
-        self.policies[name] = replace(policy, overrides=overrides)
+        self.choices.set_policy(name, replace(policy, overrides=overrides))
         self.show()
         layout = self.planned(self.app.backup_set.disk(name))
         what = override_words(override) or "automatic"
@@ -426,10 +422,10 @@ class MappingScreen(Screen):
             return
         from .review import ReviewScreen
         backup_set = self.app.backup_set
-        mapping = {d.name: self.chosen[d.name] for d in self.disks if d.name in self.chosen}
+        mapping = self.choices.mapping().chosen()
         titles = {t.path: t.title() for t in self.targets}
         try:
-            plan = plan_for(backup_set, mapping, self.targets, self.policies, self.reasons)
+            plan = self.choices.plan()
         except RestoreError as exc:
             self.say(f"{exc.message} {exc.hint}".strip())
             return
@@ -456,10 +452,7 @@ class MappingScreen(Screen):
         """A disk came or went: discovery again; mappings onto a disk that is gone are undone."""
         action = getattr(device, "action", "") or "changed"
         name = getattr(device, "sys_name", "") or "a disk"
-        self.discover()
-        gone = [src for src, path in self.chosen.items() if self.target(path) is None]
-        for src in gone:
-            del self.chosen[src]
+        gone = self.choices.set_targets(self.discover())
         log.info("hot-plug: %s %s; %d disks found", name, action, len(self.targets))
         self.show()
         words = {"add": "was plugged in", "remove": "was removed"}.get(action, action)

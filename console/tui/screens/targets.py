@@ -16,11 +16,10 @@ from textual.widgets import Footer, OptionList, Static
 
 from widgets.partition_bar import PartitionBar, disk_segments
 
-from ...core.disks.discovery import TargetDisk
 from ...core.errors import RestoreError
 from ...core.layout import Disk
+from ...core.planning.choices import TargetChoices
 from ..job import RESTORE, Job
-from ..targeting import Fit, fit, plan_for, suggest
 from .common import StatusLine, TitleBar, disk_title, option, size, target_prompt
 
 SKIP = "--skip--"
@@ -51,10 +50,12 @@ class TargetsScreen(Screen):
     def __init__(self, kind: str) -> None:
         super().__init__()
         self.kind = kind
-        self.chosen: dict[str, str] = {}  # original disk name -> target path
-        self.reasons: dict[str, str] = {}  # why the suggestion chose it
-        self.choices: list[TargetDisk] = []
-        self.fits: dict[tuple[str, str], Fit] = {}
+        self.choices: TargetChoices | None = None  # made when the set and the disks are known
+
+    @property
+    def chosen(self) -> dict[str, str]:
+        """Original disk name -> target path."""
+        return self.choices.chosen
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -63,16 +64,13 @@ class TargetsScreen(Screen):
                    "Compare disks with the set")
         yield TitleBar(f"{heading}: choose the target of each disk")
         try:
-            self.choices = app.core.discover_targets(backup_set.path, app.target_images)
+            targets = app.core.discover_targets(backup_set.path, app.target_images)
         except (RestoreError, OSError) as exc:
-            self.choices = []
+            targets = []
             yield Static(f"This machine's disks could not be listed: "
                          f"{getattr(exc, 'message', exc)}", classes="problem")
-        for disk in backup_set.disks:
-            for choice in self.choices:
-                self.fits[(disk.name, choice.path)] = fit(backup_set, disk, choice,
-                                                          writing=self.kind == RESTORE)
-        self._suggest()
+        self.choices = TargetChoices(backup_set, targets, comparing=self.kind != RESTORE)
+        self.choices.apply_suggestion()
         with VerticalScroll(id="disks"):
             for index, disk in enumerate(backup_set.disks):
                 yield PartitionBar(disk_title(disk), disk_segments(disk, backup_set.filesystems))
@@ -91,30 +89,19 @@ class TargetsScreen(Screen):
         first.focus()
         self._say_next()
 
-    def _suggest(self) -> None:
-        """The suggested mapping, where the suggested target can take the disk here."""
-        suggested = suggest(self.app.backup_set, self.choices)
-        for name, target in suggested.chosen().items():
-            if self.fits[(name, target)].ok:
-                self.chosen[name] = target
-                self.reasons[name] = suggested.reasons.get(name, "")
-
     def _fill(self, options: DiskTargets) -> None:
         disk = options.disk
         highlighted = options.highlighted
         options.clear_options()
-        taken = {t: d for d, t in self.chosen.items() if d != disk.name}
-        if not self.choices:
+        choices = self.choices
+        if not choices.targets:
             options.add_option(option("No disks found on this machine.", disabled=True))
-        for choice in self.choices:
-            found = self.fits[(disk.name, choice.path)]
-            problems = list(found.problems)
-            if choice.path in taken:
-                problems.append(f"chosen for {taken[choice.path]}")
+        for choice in choices.targets:
+            problems = [p.words for p in choices.problems(disk, choice)]
             prompt = target_prompt(choice.title(), self.chosen.get(disk.name) == choice.path,
                                    problems)
-            if not problems and found.resized is not None \
-                    and found.resized.mode != "same geometry":
+            resized = choices.fit(disk, choice).resized
+            if not problems and resized is not None and resized.mode != "same geometry":
                 prompt.append(f"\n      the partitions are resized: {size(disk.size)} -> "
                               f"{size(choice.size)}", style="italic")
             options.add_option(option(prompt, id=choice.path, disabled=bool(problems)))
@@ -131,9 +118,9 @@ class TargetsScreen(Screen):
         if not isinstance(options, DiskTargets):
             return
         if event.option.id == SKIP:
-            self.chosen.pop(options.disk.name, None)
+            self.choices.leave_out(options.disk)
         else:
-            self.chosen[options.disk.name] = event.option.id
+            self.choices.choose(options.disk, event.option.id)
         for other in self.query(DiskTargets):
             self._fill(other)
         self._say_next()
@@ -150,13 +137,12 @@ class TargetsScreen(Screen):
             return
         from .review import ReviewScreen
         backup_set = self.app.backup_set
-        titles = {c.path: c.title() for c in self.choices}
-        mapping = {d.name: self.chosen[d.name] for d in backup_set.disks
-                   if d.name in self.chosen}
+        titles = {c.path: c.title() for c in self.choices.targets}
+        mapping = self.choices.mapping().chosen()
         job = Job(self.kind, backup_set, mapping, {t: titles.get(t, t) for t in mapping.values()})
         if self.kind == RESTORE:
             try:
-                job.plan = plan_for(backup_set, mapping, self.choices, reasons=self.reasons)
+                job.plan = self.choices.plan()
             except RestoreError as exc:
                 self.query_one("#status", StatusLine).say(f"{exc.message} {exc.hint}")
                 return

@@ -1,0 +1,204 @@
+"""The operator's choice of a target for each original disk of a set, and what stands against it.
+
+One model for everyone who chooses: the screen that picks targets (restoring or comparing), the
+disk-mapping editor, and the command line's planning (plan.make_plan). It holds the set, this
+machine's targets, the resize policy of each original disk and the chosen mapping, and says:
+the suggestion (mapping.suggest_mapping), whether an original disk fits on a target and, if
+not, why (each Problem with its kind), which targets another disk has taken, and the plan of
+the choice (plan.build_plan).
+
+A target takes a disk when discovery finds it safe (TargetDisk.unsafe()) and the disk's layout,
+with the operator's edits, can be planned onto it (plan.layout_for; its refusal's words are the
+reason). Larger and smaller targets are fine when the layout fits. Comparing a restored disk
+with the set only reads: there a read-only disk, the set's own disk and a disk in use are fine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ..backupset.manifest import BackupSet
+from ..disks.discovery import TargetDisk
+from ..disks.problems import Problem, ProblemKind
+from ..errors import RestoreError
+from ..layout import Disk
+from .mapping import DiskMapping, suggest_mapping, validate_mapping
+from .plan import Plan, build_plan, layout_for
+from .resize import Resized, ResizePolicy, minimum_target_size
+
+CHOSEN_BY_YOU = "chosen by you"
+
+# What does not stand against comparing: it only reads, and the set's own disk can be read.
+FINE_FOR_READING = frozenset({ProblemKind.READ_ONLY, ProblemKind.HOLDS_SET, ProblemKind.IN_USE})
+
+
+def minimum_target_size_for(backup_set: BackupSet, disk: Disk,
+                            policy: ResizePolicy | None = None) -> int:
+    """The smallest target the layout of `disk` goes onto under `policy`, never more than the
+    original size (a disk of the original size takes the layout as it was). Raises
+    RestoreError when the resize cannot lay the disk out at all."""
+    needed = minimum_target_size(disk, backup_set.filesystems_on(disk.name), policy)
+    return min(needed, disk.size)
+
+
+@dataclass
+class Fit:
+    """Whether an original disk goes onto a target: the planned layout, or the problems."""
+
+    problems: list[Problem] = field(default_factory=list)
+    resized: Resized | None = None  # None when the layout does not fit, or when comparing
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def words(self) -> list[str]:
+        return [problem.words for problem in self.problems]
+
+
+class TargetChoices:
+    """The set, this machine's targets, a resize policy per original disk, and the chosen
+    target of each original disk (by name; a disk without one is not restored)."""
+
+    def __init__(self, backup_set: BackupSet, targets: Sequence[TargetDisk],
+                 policies: Mapping[str, ResizePolicy] | None = None, *,
+                 comparing: bool = False) -> None:
+        self.backup_set = backup_set
+        self.targets: list[TargetDisk] = list(targets)
+        self.policies: dict[str, ResizePolicy] = dict(policies or {})
+        self.comparing = comparing  # only reading: see FINE_FOR_READING
+        self.chosen: dict[str, str] = {}  # original disk name -> target path
+        self.reasons: dict[str, str] = {}  # original disk name -> why: "same serial (...)"
+        self._fits: dict[tuple[str, str], Fit] = {}  # (disk name, target path): layouts cost
+
+    # ---- what is held ----
+
+    def target(self, path: str | None) -> TargetDisk | None:
+        return next((t for t in self.targets if t.path == path), None)
+
+    def target_of(self, disk: Disk) -> TargetDisk | None:
+        """The chosen target of disk, None when it is left out."""
+        return self.target(self.chosen.get(disk.name))
+
+    def policy(self, name: str) -> ResizePolicy:
+        return self.policies.get(name, ResizePolicy())
+
+    def set_policy(self, name: str, policy: ResizePolicy) -> None:
+        self.policies[name] = policy
+        self._fits = {key: found for key, found in self._fits.items() if key[0] != name}
+
+    def set_targets(self, targets: Sequence[TargetDisk]) -> list[str]:
+        """This machine's disks read again; returns the original disks whose target is gone
+        (they are no longer mapped)."""
+        self.targets = list(targets)
+        self._fits.clear()
+        gone = [name for name, path in self.chosen.items() if self.target(path) is None]
+        for name in gone:
+            del self.chosen[name]
+        return gone
+
+    # ---- sizes and the suggestion ----
+
+    def minimum_size(self, disk: Disk) -> int:
+        """The smallest target disk fits on under its policy (minimum_target_size_for)."""
+        return minimum_target_size_for(self.backup_set, disk, self.policies.get(disk.name))
+
+    def suggested(self) -> DiskMapping:
+        """The suggested mapping (same drive, same size and name, same size, smallest that
+        fits), every target as mapping.suggest_mapping takes it."""
+        return suggest_mapping(self.backup_set.disks, self.targets, self.minimum_size)
+
+    def apply_suggestion(self) -> None:
+        """Chooses the suggested target of each disk where it takes the disk here (the screens:
+        the layout must fit; when comparing, only reading counts)."""
+
+        def minimum(disk: Disk) -> int:
+            # A layout the resize cannot lay out at all is still suggested a disk of its size.
+            try:
+                return self.minimum_size(disk)
+            except RestoreError:
+                return disk.size
+
+        suggested = suggest_mapping(self.backup_set.disks, self.targets, minimum)
+        for name, path in suggested.chosen().items():
+            if self.fit(self.backup_set.disk(name), self.target(path)).ok:
+                self.chosen[name] = path
+                self.reasons[name] = suggested.reasons.get(name, "")
+
+    def checked(self, given: Mapping[str, str | None]) -> DiskMapping:
+        """An operator's mapping (original disk name -> target, None to leave it out) checked
+        against this machine's targets and the minimum sizes (mapping.validate_mapping)."""
+        return validate_mapping(self.backup_set.disks, self.targets, given, self.minimum_size)
+
+    def take(self, mapping: DiskMapping) -> None:
+        """The choice of a suggested or checked mapping, with its reasons."""
+        self.chosen = mapping.chosen()
+        self.reasons = dict(mapping.reasons)
+
+    # ---- what stands against a target ----
+
+    def fit(self, disk: Disk, target: TargetDisk) -> Fit:
+        """What it takes to put disk onto target (restoring, or comparing)."""
+        key = (disk.name, target.path)
+        if key not in self._fits:
+            self._fits[key] = self._fit(disk, target)
+        return self._fits[key]
+
+    def _fit(self, disk: Disk, target: TargetDisk) -> Fit:
+        unsafe = target.unsafe()
+        if self.comparing:
+            return Fit([p for p in unsafe if p.kind not in FINE_FOR_READING])
+        try:
+            resized = layout_for(disk, self.backup_set.filesystems_on(disk.name), target,
+                                 self.policy(disk.name))
+        except RestoreError as exc:
+            # The VGA font of the Linux console has no multiplication sign.
+            return Fit(unsafe + [Problem(ProblemKind.LAYOUT_DOES_NOT_FIT,
+                                         exc.message.replace("×", "x"))])
+        return Fit(unsafe, resized)
+
+    def planned(self, disk: Disk) -> Fit | None:
+        """disk on its chosen target; None when it is left out."""
+        target = self.target_of(disk)
+        return None if target is None else self.fit(disk, target)
+
+    def taken_by(self, disk: Disk, target: TargetDisk) -> str | None:
+        """The other original disk target is chosen for, None when it is free for disk."""
+        return next((name for name, path in self.chosen.items()
+                     if path == target.path and name != disk.name), None)
+
+    def problems(self, disk: Disk, target: TargetDisk) -> list[Problem]:
+        """Everything that stands against choosing target for disk now: fit(), and another
+        disk having taken it."""
+        found = list(self.fit(disk, target).problems)
+        other = self.taken_by(disk, target)
+        if other is not None:
+            found.append(Problem(ProblemKind.TAKEN, f"chosen for {other}"))
+        return found
+
+    # ---- the operator's moves ----
+
+    def choose(self, disk: Disk, path: str) -> None:
+        self.chosen[disk.name] = path
+        self.reasons[disk.name] = CHOSEN_BY_YOU
+
+    def leave_out(self, disk: Disk) -> None:
+        """Disk is not restored (its filesystems are left out)."""
+        self.chosen.pop(disk.name, None)
+        self.reasons.pop(disk.name, None)
+
+    # ---- the plan ----
+
+    def mapping(self) -> DiskMapping:
+        """The chosen mapping in the set's disk order, as build_plan takes it."""
+        return DiskMapping(mapping={d.name: self.chosen.get(d.name) for d in self.backup_set.disks},
+                           reasons={**self.reasons,
+                                    **{name: self.reasons.get(name, CHOSEN_BY_YOU)
+                                       for name in self.chosen}})
+
+    def plan(self) -> Plan:
+        """The plan of restoring the chosen disks (plan.build_plan)."""
+        return build_plan(self.backup_set, self.mapping(), self.targets,
+                          {d.name: self.policy(d.name) for d in self.backup_set.disks})
