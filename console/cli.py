@@ -144,7 +144,7 @@ def _policies(args):
 
 def _plan_from_args(args):
     from .core.applying.restore import parse_maps
-    from .core.planning.plan import make_plan
+    from .core.planning.choices import make_plan
     if args.set_path is None:
         raise UsageError("Name the backup set (SET).", "Example: restore-console plan /mnt/set")
     given = parse_maps(args.map) if args.map else None

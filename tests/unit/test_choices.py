@@ -12,7 +12,7 @@ from console.core.backupset.manifest import load_set
 from console.core.disks.discovery import TargetDisk
 from console.core.disks.problems import ProblemKind
 from console.core.errors import RestoreError
-from console.core.planning import plan as plan_module
+from console.core.planning import choices as choices_module
 from console.core.planning.choices import TargetChoices, minimum_target_size_for
 from console.core.planning.resize import Override, ResizePolicy, minimum_target_size
 
@@ -162,12 +162,12 @@ def test_the_command_lines_plan_refuses_exactly_below_the_models_minimum(monkeyp
                            logical_sector_size=512, physical_sector_size=512, alignment=MiB,
                            is_image=True) for p in named]
 
-    monkeypatch.setattr(plan_module, "check_leftovers", lambda target: None)
-    monkeypatch.setattr(plan_module, "discover_targets", as_discovered)
+    monkeypatch.setattr(choices_module, "check_leftovers", lambda target: None)
+    monkeypatch.setattr(choices_module, "discover_targets", as_discovered)
 
     def plan_onto(path: str):
-        return plan_module.make_plan(WEB01, {"/dev/sda": None, "/dev/sdb": path},
-                                     {"/dev/sdb": policy})
+        return choices_module.make_plan(WEB01, {"/dev/sda": None, "/dev/sdb": path},
+                                        {"/dev/sdb": policy})
 
     with pytest.raises(RestoreError, match="too small"):
         plan_onto(image("small.img", needed - 512))

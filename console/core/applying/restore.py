@@ -33,7 +33,8 @@ from ..disks.writeback import WriteBack
 from ..errors import RestoreError, UsageError
 from ..events import Listener, Message, Progress, StepStarted, ignore
 from ..layout import Disk, Filesystem
-from ..planning.plan import DiskPlan, Plan, Step, describe_step, make_plan
+from ..planning.choices import make_plan
+from ..planning.plan import DiskPlan, Plan, Step, describe_step
 from ..planning.resize import ResizePolicy
 from ..system import run
 from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on

@@ -15,15 +15,17 @@ with the set only reads: there a read-only disk, the set's own disk and a disk i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..backupset.manifest import BackupSet
-from ..disks.discovery import TargetDisk
+from ..backupset.manifest import BackupSet, load_set
+from ..disks.discovery import TargetDisk, discover_targets
 from ..disks.problems import Problem, ProblemKind
+from ..disks.safety import check_leftovers
 from ..errors import RestoreError
 from ..layout import Disk
-from .mapping import DiskMapping, suggest_mapping, validate_mapping
+from .mapping import DiskMapping, require_valid, suggest_mapping, validate_mapping
 from .plan import Plan, build_plan, layout_for
 from .resize import Resized, ResizePolicy, minimum_target_size
 
@@ -202,3 +204,29 @@ class TargetChoices:
         """The plan of restoring the chosen disks (plan.build_plan)."""
         return build_plan(self.backup_set, self.mapping(), self.targets,
                           {d.name: self.policy(d.name) for d in self.backup_set.disks})
+
+
+def make_plan(set_path: str, given: dict[str, str | None] | None,
+              policies: dict[str, ResizePolicy] | None = None,
+              default: ResizePolicy | None = None) -> Plan:
+    """The plan for the set at set_path: the operator's mapping (given) checked, or, when
+    given is None, the suggested one; targets are this machine's disks and the image files
+    the mapping names. `policies` are per original disk (a name the set lacks is refused);
+    the other disks get `default`."""
+    backup_set = load_set(set_path)
+    for name in policies or {}:
+        backup_set.disk(name)
+    policies = {disk.name: (policies or {}).get(disk.name, default or ResizePolicy())
+                for disk in backup_set.disks}
+    for target in (given or {}).values():
+        if target:
+            check_leftovers(target)  # refused with the commands that clean up, not just "in use"
+    images = [t for t in (given or {}).values() if t and os.path.isfile(t)]
+    choices = TargetChoices(backup_set, discover_targets(set_path, images), policies)
+    if given is None:
+        choices.take(choices.suggested())
+    else:
+        mapping = choices.checked(given)
+        require_valid(mapping)
+        choices.take(mapping)
+    return choices.plan()

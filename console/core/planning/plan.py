@@ -14,12 +14,11 @@ from typing import Any
 
 import humanize
 
-from ..backupset.manifest import BackupSet, load_set
-from ..disks.discovery import TargetDisk, discover_targets
-from ..disks.safety import check_leftovers
+from ..backupset.manifest import BackupSet
+from ..disks.discovery import TargetDisk
 from ..errors import RestoreError
 from ..layout import Disk, Filesystem
-from .mapping import DiskMapping, require_valid
+from .mapping import DiskMapping
 from .resize import (
     PartitionDecision,
     Resized,
@@ -156,34 +155,6 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
     return Plan(set_path=os.path.abspath(backup_set.path), set_id=backup_set.set_id,
                 host=backup_set.host, created=backup_set.created, disks=disks, unmapped=unmapped,
                 filesystems=[fs.id for fs in chosen], steps=_steps(backup_set, disks, chosen))
-
-
-def make_plan(set_path: str, given: dict[str, str | None] | None,
-              policies: dict[str, ResizePolicy] | None = None,
-              default: ResizePolicy | None = None) -> Plan:
-    """The plan for the set at set_path: the operator's mapping (given) checked, or, when
-    given is None, the suggested one; targets are this machine's disks and the image files
-    the mapping names. `policies` are per original disk (a name the set lacks is refused);
-    the other disks get `default`."""
-    backup_set = load_set(set_path)
-    for name in policies or {}:
-        backup_set.disk(name)
-    policies = {disk.name: (policies or {}).get(disk.name, default or ResizePolicy())
-                for disk in backup_set.disks}
-    for target in (given or {}).values():
-        if target:
-            check_leftovers(target)  # refused with the commands that clean up, not just "in use"
-    images = [t for t in (given or {}).values() if t and os.path.isfile(t)]
-    # Imported here: the choices build their plan with build_plan, from this module.
-    from .choices import TargetChoices
-    choices = TargetChoices(backup_set, discover_targets(set_path, images), policies)
-    if given is None:
-        choices.take(choices.suggested())
-    else:
-        mapping = choices.checked(given)
-        require_valid(mapping)
-        choices.take(mapping)
-    return choices.plan()
 
 
 def mount_order(filesystems: list[Filesystem]) -> list[Filesystem]:
