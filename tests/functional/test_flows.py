@@ -99,12 +99,12 @@ async def test_whole_machine_restore_from_start_to_done():
         # Suggested: each disk onto the same drive (its serial).
         assert targets.chosen == {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"}
         text = shown(app)
-        assert "(*) sda: 42.9 GB QEMU HARDDISK (serial QM00001)" in text
+        assert "(*) sda: 40.0 GiB QEMU HARDDISK (serial QM00001)" in text
         # A larger disk is fine (resized); the disk holding the set is not.
         assert "the partitions are resized: 40.0 GiB -> 200.0 GiB" in text
         first = targets.query_one("#disk-0", OptionList)
         assert " ".join(str(first.get_option("/dev/sdd").prompt).split()) == \
-            "( ) sdd: 17.2 GB USB DISK (serial 0401) holds the backup set being restored"
+            "( ) sdd: 16.0 GiB USB DISK (serial 0401) holds the backup set being restored"
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)

@@ -50,7 +50,7 @@ async def test_the_suggested_mapping_is_applied_and_unusable_disks_say_why():
         machine = editor.query_one("#machine", OptionList)
         assert machine.get_option("/dev/sdd").disabled
         assert prompt(machine, "/dev/sdd") == \
-            "( ) sdd: 17.2 GB USB DISK (serial 0401) holds the backup set being restored"
+            "( ) sdd: 16.0 GiB USB DISK (serial 0401) holds the backup set being restored"
         assert prompt(machine, "/dev/sdb").endswith("chosen for /dev/sdb")
         assert not machine.get_option("/dev/sdc").disabled  # larger: the layout fits
         # The second original disk: its data does not fit on the 40 GiB disks.

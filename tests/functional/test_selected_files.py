@@ -77,7 +77,7 @@ async def test_selected_files_are_restored_into_the_chosen_directory(tmp_path):
         text = shown(app)
         assert "The files are restored" in text
         assert "Restored 2 entries (4.4 KiB) into /tmp/restored in under a second." in text
-        assert "Left as they were (already there): 1 entries." in text
+        assert "Left as they were (already there): 1 entry." in text
         assert "Reboot" not in text
         await pilot.press("b")
         await pilot.pause()

@@ -60,7 +60,7 @@ def test_sata_disk_without_udev_reads_sysfs(fake):
     assert disk.rotational is True and not disk.removable and not disk.read_only
     assert disk.alignment == MiB
     assert disk.problems() == []
-    assert disk.title() == "sda: 500.1 GB ST500DM002-1BD14 (serial Z3T5ABCD)"
+    assert disk.title() == "sda: 465.8 GiB ST500DM002-1BD14 (serial Z3T5ABCD)"
 
 
 def test_udev_properties_win_over_sysfs(fake):
@@ -229,7 +229,7 @@ def test_image_file_target(fake, tmp_path):
     assert (target.path, target.name, target.size) == (str(image), "disk.img", 3 * GB)
     assert target.is_image and target.logical_sector_size == 512 and target.alignment == MiB
     assert target.problems() == []
-    assert target.title() == f"disk.img: 3.0 GB image file {image}"
+    assert target.title() == f"disk.img: 2.8 GiB image file {image}"
 
 
 def test_image_file_in_use_through_its_loop_device(fake, tmp_path):

@@ -59,14 +59,14 @@ def test_same_size_and_name_before_same_size():
     sdb = disk("/dev/sdb", 250 * GB)
     result = suggest_mapping([sdb], [target("sda", 250 * GB), target("sdb", 250 * GB)])
     assert result.mapping == {"/dev/sdb": "/dev/sdb"}
-    assert result.reasons["/dev/sdb"] == "same size (250.0 GB) and name"
+    assert result.reasons["/dev/sdb"] == "same size (232.8 GiB) and name"
 
 
 def test_same_size_before_a_larger_disk_with_the_same_name():
     sda = disk("/dev/sda", 250 * GB)
     result = suggest_mapping([sda], [target("sda", 500 * GB), target("sdc", 250 * GB)])
     assert result.mapping == {"/dev/sda": "/dev/sdc"}
-    assert result.reasons["/dev/sda"] == "same size (250.0 GB)"
+    assert result.reasons["/dev/sda"] == "same size (232.8 GiB)"
 
 
 def test_smallest_disk_that_fits():
@@ -75,8 +75,8 @@ def test_smallest_disk_that_fits():
                target("sde", 500 * GB)]
     result = suggest_mapping([sda], targets, minimum_sizes={"/dev/sda": 12 * GB})
     assert result.mapping == {"/dev/sda": "/dev/sdc"}
-    assert result.reasons["/dev/sda"] == ("the smallest disk that fits (15.0 GB; "
-                                          "needs at least 12.0 GB)")
+    assert result.reasons["/dev/sda"] == ("the smallest disk that fits (14.0 GiB; "
+                                          "needs at least 11.2 GiB)")
 
 
 def test_minimum_sizes_as_a_callable():
@@ -116,7 +116,7 @@ def test_too_small_even_for_the_data_is_never_suggested():
     sda = disk("/dev/sda", 20 * GB)
     result = suggest_mapping([sda], [target("sdb", 5 * GB)], minimum_sizes={"/dev/sda": 6 * GB})
     assert result.mapping == {"/dev/sda": None}
-    assert "sdb: too small (5.0 GB)" in result.reasons["/dev/sda"]
+    assert "sdb: too small (4.7 GiB)" in result.reasons["/dev/sda"]
 
 
 def test_each_target_used_once_and_the_rest_unmapped():
@@ -151,8 +151,8 @@ def test_too_small_is_refused_with_the_numbers():
     result = validate_mapping(disks, [target("sdb", 15 * GB)], {"/dev/sda": "/dev/sdb"},
                               minimum_sizes={"/dev/sda": 16 * GB})
     assert result.refused == {"/dev/sda": [
-        "sdb is too small for /dev/sda: it has 15.0 GB, "
-        "the data of /dev/sda needs at least 16.0 GB"]}
+        "sdb is too small for /dev/sda: it has 14.0 GiB, "
+        "the data of /dev/sda needs at least 14.9 GiB"]}
     with pytest.raises(RestoreError, match="too small"):
         require_valid(result)
 

@@ -22,10 +22,10 @@ import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-import humanize
 import pyudev
 
 from ..errors import RestoreError
+from ..units import size
 from .problems import Problem, ProblemKind
 from .safety import Usage, usage_of
 from .sysblock import Host
@@ -82,7 +82,7 @@ class TargetDisk:
 
     def title(self) -> str:
         """sdb: 500.1 GB ST500DM002 (serial Z3T5ABCD); loop3: 536.9 MB loop device of /x.img"""
-        words = [f"{self.name}:", size_words(self.size)]
+        words = [f"{self.name}:", size(self.size)]
         if self.is_image:
             words.append(f"image file {self.path}")
         elif self.backing_file:
@@ -95,11 +95,6 @@ class TargetDisk:
 
     def to_json(self) -> dict:
         return {**asdict(self), "problems": self.problems()}
-
-
-def size_words(size: int) -> str:
-    """A disk size as the label on the disk says it (decimal units)."""
-    return humanize.naturalsize(size)
 
 
 def normalize_wwn(wwn: str) -> str:

@@ -23,10 +23,11 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..disks.discovery import TargetDisk, normalize_serial, normalize_wwn, size_words
+from ..disks.discovery import TargetDisk, normalize_serial, normalize_wwn
 from ..disks.problems import Problem, ProblemKind
 from ..errors import RestoreError
 from ..layout import Disk
+from ..units import exact_size, size
 
 MinimumSizes = Mapping[str, int] | Callable[[Disk], int] | None
 
@@ -81,10 +82,9 @@ def _same_name(disk: Disk, target: TargetDisk) -> bool:
 
 def _sizes(needed: int, has: int) -> tuple[str, str]:
     """Both sizes in words, with bytes where the words alone would look equal."""
-    needed_words, has_words = size_words(needed), size_words(has)
-    if needed_words == has_words:
-        return f"{needed_words} ({needed:,} bytes)", f"{has_words} ({has:,} bytes)"
-    return needed_words, has_words
+    if size(needed) == size(has):
+        return exact_size(needed), exact_size(has)
+    return size(needed), size(has)
 
 
 def too_small(disk: Disk, target: TargetDisk, needed: int) -> Problem | None:
@@ -117,9 +117,9 @@ def suggest_mapping(disks: Sequence[Disk], targets: Sequence[TargetDisk],
     # disk never takes the drive another disk was on.
     rules: list[Callable[[Disk, TargetDisk], str]] = [
         _same_drive,
-        lambda d, t: f"same size ({size_words(d.size)}) and name" if (
+        lambda d, t: f"same size ({size(d.size)}) and name" if (
             t.size == d.size and _same_name(d, t)) else "",
-        lambda d, t: f"same size ({size_words(d.size)})" if t.size == d.size else "",
+        lambda d, t: f"same size ({size(d.size)})" if t.size == d.size else "",
     ]
     for rule in rules:
         for disk in disks:
@@ -148,13 +148,13 @@ def suggest_mapping(disks: Sequence[Disk], targets: Sequence[TargetDisk],
 
 def _why_unmapped(disk: Disk, targets: Sequence[TargetDisk], usable: list[TargetDisk],
                   needed: int) -> str:
-    words = [f"left unmapped: no safe disk of at least {size_words(needed)} is free, "
+    words = [f"left unmapped: no safe disk of at least {size(needed)} is free, "
              "so its filesystems are not restored"]
     for target in targets:
         if target not in usable:
             words.append(f"{target.name}: {', '.join(target.problems())}")
         elif target.size < needed:
-            words.append(f"{target.name}: too small ({size_words(target.size)})")
+            words.append(f"{target.name}: too small ({size(target.size)})")
     return "; ".join(words)
 
 

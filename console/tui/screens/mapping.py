@@ -34,8 +34,9 @@ from ...core.errors import RestoreError, UsageError
 from ...core.layout import Disk
 from ...core.planning.choices import Fit, TargetChoices
 from ...core.planning.resize import Override, ResizePolicy
+from ...core.units import size
 from ..job import RESTORE, Job
-from .common import StatusLine, TitleBar, option, size, target_prompt
+from .common import StatusLine, TitleBar, option, target_prompt
 
 log = logging.getLogger("restore_console")
 

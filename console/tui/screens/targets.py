@@ -19,8 +19,9 @@ from widgets.partition_bar import PartitionBar, disk_segments
 from ...core.errors import RestoreError
 from ...core.layout import Disk
 from ...core.planning.choices import TargetChoices
+from ...core.units import size
 from ..job import RESTORE, Job
-from .common import StatusLine, TitleBar, disk_title, option, size, target_prompt
+from .common import StatusLine, TitleBar, disk_title, option, target_prompt
 
 SKIP = "--skip--"
 
