@@ -118,3 +118,7 @@ def test_a_step_with_other_details_is_refused_as_unreadable():
     data["disks"][0]["target"]["colour"] = "blue"
     with pytest.raises(ValueError, match="unknown keys"):
         Plan.from_json(data)
+    data = saved()
+    del data["disks"][1]["target"]["size"]
+    with pytest.raises(ValueError, match="lacks keys"):
+        Plan.from_json(data)

@@ -93,7 +93,10 @@ class PlannedTarget:
         if unknown:
             raise ValueError(f"its target {data.get('path')} has the unknown keys "
                              f"{sorted(unknown)}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except TypeError:  # a key it needs is missing: the CLI says the file cannot be read
+            raise ValueError(f"its target {data.get('path')} lacks keys it needs") from None
 
 
 @dataclass(frozen=True)
