@@ -283,7 +283,7 @@ def cmd_restore(args, printer) -> int:
         plan = _plan_from_args(args)
         if not args.yes:
             print(render(plan))
-            targets = ", ".join(d.target["path"] for d in plan.disks)
+            targets = ", ".join(d.target.path for d in plan.disks)
             raise UsageError(f"This overwrites {targets}. Nothing was written.",
                              "Review the plan above, then add --yes to confirm.")
     log.info("applying the plan:\n%s", render(plan))

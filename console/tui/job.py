@@ -48,24 +48,15 @@ class Job:
         return ", ".join(os.path.basename(target) for target in self.mapping.values())
 
     def totals(self) -> Totals:
-        """From the plan's steps (restore steps carry files and bytes), the boot areas and raw
-        images it writes; the comparison reads what the mounted filesystems of the mapped disks
-        use."""
+        """What the plan writes (Plan.totals); the comparison reads what the mounted filesystems
+        of the mapped disks use."""
         if self.kind == FILES:
             return self.files_totals or Totals()
         backup_set = self.backup_set
         size = files = 0
         if self.plan is not None and self.kind == RESTORE:
-            for step in self.plan.steps:
-                if step.action == "restore":
-                    size += step.detail.get("bytes", 0)
-                    files += step.detail.get("files", 0)
-                elif step.action == "write-image":
-                    archive = backup_set.filesystem(step.detail["fs"]).archive
-                    size += archive.uncompressed_size if archive else 0
-                elif step.action == "write-boot-area":
-                    area = backup_set.disk(step.detail["source"]).boot_area
-                    size += area.uncompressed_size if area else 0
+            written = self.plan.totals(backup_set)
+            size, files = written.bytes, written.files
         verify_bytes = sum(fs.bytes_used for fs in backup_set.filesystems
                            if fs.disk in self.mapping and fs.archive is not None
                            and fs.archive.kind == "tar" and fs.mountpoint)

@@ -110,7 +110,7 @@ class Scripted:
         *given, listener = args
         if isinstance(given[0], Plan):
             plan = given[0]
-            given = [plan.set_path, {d.source: d.target["path"] for d in plan.disks}]
+            given = [plan.set_path, {d.source: d.target.path for d in plan.disks}]
         set_path, mapping = given
         self.calls.append((set_path, dict(mapping)))
         for at, event in self.events:

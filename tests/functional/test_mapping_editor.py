@@ -99,7 +99,7 @@ async def test_clone_onto_the_larger_disk_with_root_taking_the_rest():
         assert isinstance(app.screen, ReviewScreen)
         plan = app.screen.job.plan
         (sda, sdb) = plan.disks
-        assert (sda.source, sda.target["path"]) == ("/dev/sda", "/dev/sdc")
+        assert (sda.source, sda.target.path) == ("/dev/sda", "/dev/sdc")
         layout = sda.resized
         original = app.backup_set.disk("/dev/sda")
         old = {p.number: p.size for p in original.partitions}

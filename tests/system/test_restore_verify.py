@@ -14,6 +14,7 @@ import pytest
 from console.core.applying import restore
 from console.core.backupset import archive
 from console.core.errors import RestoreError
+from console.core.planning.choices import make_plan
 from tests.system.clitool import cli, cli_backup
 from tests.system.images import attached, make_one_ext4_disk, mounted
 
@@ -55,7 +56,7 @@ def test_an_extraction_that_goes_wrong_is_stopped_by_the_verify(small_set, tmp_p
     if where == "after it":
         monkeypatch.setattr(restore.LiveVerify, "result", lambda self: None)
     with pytest.raises(RestoreError) as raised:
-        restore.restore(str(set_dir), {name: str(target)})
+        restore.apply_plan(make_plan(str(set_dir), {name: str(target)}))
     message = raised.value.message
     count, _, rest = message.partition(" restored entries differ from the catalog: ")
     assert rest and int(count) >= 5 * 30  # every file at least
@@ -71,7 +72,7 @@ def test_a_right_restore_is_verified_beside_its_extraction(small_set, tmp_path, 
     checked_here = []
     monkeypatch.setattr(restore, "check_filesystem",
                         lambda *args, **kwargs: checked_here.append(args))
-    result = restore.restore(str(set_dir), {name: str(target)})
+    result = restore.apply_plan(make_plan(str(set_dir), {name: str(target)}))
     assert checked_here == []  # the child's result was used
     assert result.verified == 5 * 31 + 2  # the files, their directories, / and lost+found
     with attached(target, read_only=True) as loop, mounted(loop.partition(1), "ext4",

@@ -127,7 +127,7 @@ def test_a_journal_that_cannot_be_written_stops_writing_but_not_the_restore(tmp_
 
 def written_disks(plan) -> dict[str, Disk]:
     """The tables a finished table phase leaves: the plan's layouts, as read back."""
-    return {d.target["path"]: Disk.from_json(d.layout.to_json()) for d in plan.disks}
+    return {d.target.path: Disk.from_json(d.layout.to_json()) for d in plan.disks}
 
 
 def restored_probes(backup_set) -> dict[int, Probe]:

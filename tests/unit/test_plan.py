@@ -13,6 +13,14 @@ from console.core.layout import GPT_ESP, Archive, Disk, Filesystem, Partition, P
 from console.core.planning.mapping import DiskMapping
 from console.core.planning.plan import Plan, build_plan, describe_step, render
 from console.core.planning.resize import Override, ResizePolicy
+from console.core.planning.steps import (
+    Finalize,
+    MakeFilesystem,
+    Mount,
+    Restore,
+    Verify,
+    WriteImage,
+)
 
 MiB = 1024**2
 GiB = 1024**3
@@ -93,17 +101,20 @@ def test_an_unmapped_disk_is_said_and_left_out():
     plan = build_plan(two_disk_set(), DiskMapping({"/dev/sda": "/dev/vdb", "/dev/sdb": None}),
                       [target("/dev/vdb", 30 * GiB)])
     assert plan.unmapped == ["/dev/sdb"] and 4 not in plan.filesystems
-    assert all(s.detail.get("fs") != 4 for s in plan.steps)
+    assert all(s.fs != 4 for s in plan.steps
+               if isinstance(s, (MakeFilesystem, WriteImage, Mount, Restore)))
+    assert all(4 not in s.fs for s in plan.steps if isinstance(s, Verify))
     assert "original disk /dev/sdb: not restored (no target)" in render(plan)
 
 
 def test_without_the_root_filesystem_each_gets_a_mount_of_its_own():
     plan = build_plan(two_disk_set(), DiskMapping({"/dev/sda": None, "/dev/sdb": "/dev/vdc"}),
                       [target("/dev/vdc", 10 * GiB)])
-    mount = next(s for s in plan.steps if s.action == "mount")
-    assert mount.detail["mountpoint"] == ""
+    mount = next(s for s in plan.steps if isinstance(s, Mount))
+    assert mount.mountpoint == ""
     assert describe_step(plan, mount) == "Mount xfs /home (partition 1) at a mount of its own"
-    assert plan.steps[-1].detail == {"log": False}
+    assert plan.steps[-1] == Finalize(log=False)
+    assert plan.steps[-1].to_json()["detail"] == {"log": False}
 
 
 def test_an_image_that_would_not_fit_is_refused():

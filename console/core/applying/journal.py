@@ -23,7 +23,7 @@ import logging
 import os
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -53,10 +53,10 @@ def fingerprint(plan: Plan) -> str:
     serial, new layout) and the steps. The set's path is left out: the same set may be mounted
     elsewhere after the interruption."""
     data = {"set_id": plan.set_id,
-            "disks": [{"path": d.target["path"], "size": d.target["size"],
-                       "serial": d.target.get("serial", ""), "layout": d.layout.to_json()}
+            "disks": [{"path": d.target.path, "size": d.target.size,
+                       "serial": d.target.serial, "layout": d.layout.to_json()}
                       for d in plan.disks],
-            "steps": [asdict(step) for step in plan.steps]}
+            "steps": [step.to_json() for step in plan.steps]}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -112,7 +112,7 @@ class Journal:
         key = fingerprint(plan)
         started = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
         return cls(path=journal_path(key, directory), fingerprint=key, set_id=plan.set_id,
-                   targets=[d.target["path"] for d in plan.disks], started=started)
+                   targets=[d.target.path for d in plan.disks], started=started)
 
     def to_json(self) -> dict:
         return {"format": JOURNAL_FORMAT, "fingerprint": self.fingerprint, "set_id": self.set_id,
@@ -279,7 +279,7 @@ def mismatches(journal: Journal, plan: Plan, filesystems: list[Filesystem],
     UUID and label (`probes`: filesystem id -> blkid's answer at its planned partition)."""
     problems = []
     for target in journal.tables:
-        disk = next((d for d in plan.disks if d.target["path"] == target), None)
+        disk = next((d for d in plan.disks if d.target.path == target), None)
         if disk is None:
             problems.append(f"the journal names {target}, which is not in the plan")
             continue
@@ -292,11 +292,11 @@ def mismatches(journal: Journal, plan: Plan, filesystems: list[Filesystem],
                             "restore")
             continue
         disk = next((d for d in plan.disks if d.source == fs.disk), None)
-        if disk is None or disk.target["path"] not in journal.tables:
+        if disk is None or disk.target.path not in journal.tables:
             problems.append(f"{fs.title} is recorded as restored, but not the partition table "
                             "it is on")
             continue
-        where = f"partition {fs.partition} of {disk.target['path']}"
+        where = f"partition {fs.partition} of {disk.target.path}"
         found = probes.get(fs_id)
         if found is None:
             problems.append(f"{where} was not probed")
@@ -326,5 +326,5 @@ def check_disks(journal: Journal, plan: Plan, filesystems: list[Filesystem]) -> 
             part = disk.layout.partition(fs.partition)
         except KeyError:
             continue
-        probes[fs_id] = probe(disk.target["path"], offset=part.start, size=part.size)
+        probes[fs_id] = probe(disk.target.path, offset=part.start, size=part.size)
     return mismatches(journal, plan, filesystems, tables, probes)

@@ -17,8 +17,10 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ..backupset.archive import extract_raw_archive, extract_tar_archive
 from ..backupset.catalog import Catalog
@@ -33,9 +35,21 @@ from ..disks.writeback import WriteBack
 from ..errors import RestoreError, UsageError
 from ..events import Listener, Message, Progress, StepStarted, ignore
 from ..layout import Disk, Filesystem
-from ..planning.choices import make_plan
-from ..planning.plan import DiskPlan, Plan, Step, describe_step
-from ..planning.resize import ResizePolicy
+from ..planning.plan import DiskPlan, Plan, describe_step
+from ..planning.steps import (
+    CreatePartition,
+    CreateTable,
+    Finalize,
+    MakeFilesystem,
+    Mount,
+    Restore,
+    SetIdentifiers,
+    Step,
+    Verify,
+    Wipe,
+    WriteBootArea,
+    WriteImage,
+)
 from ..system import run
 from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
 from .journal import load as load_journal
@@ -133,13 +147,6 @@ class _ExpectedHashes:
         return self._current[1] if self._current[0] == offset else None
 
 
-def restore(set_path: str, mapping: dict[str, str | None] | None, listener: Listener = ignore,
-            policies: dict[str, ResizePolicy] | None = None) -> RestoreResult:
-    """Plans the restore of the set at set_path onto the mapped targets (suggested when mapping
-    is None) and applies the plan. The caller has the operator's consent."""
-    return apply_plan(make_plan(set_path, mapping, policies), listener)
-
-
 def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
     """Carries out the plan's steps in order; unmounts and detaches everything, also on failure.
 
@@ -163,7 +170,7 @@ def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
                                "Nothing was written.", "Use another copy of the set.")
     for disk in plan.disks:
         _check_still_planned(disk)
-        check_target(disk.target["path"], plan.set_path)
+        check_target(disk.target.path, plan.set_path)
     journal = _resume_point(plan, chosen, listener)
     resumed = _Resumed(plan, journal)
     if not journal.empty:
@@ -173,7 +180,7 @@ def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
         listener(Message(f"The restore journal cannot be written in {journal.path} (the log "
                          "says why): if this restore is interrupted, it starts over."))
     last_table_step = {step.target: index for index, step in enumerate(plan.steps)
-                       if step.action in _TABLE_ACTIONS}
+                       if isinstance(step, _TABLE_STEPS)}
     with contextlib.ExitStack() as stack:
         applier = _Applier(plan, backup_set, listener, stack, journal)
         for index, step in enumerate(plan.steps):
@@ -181,7 +188,7 @@ def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
             text = describe_step(plan, step) + (" (already done: skipped)" if skipped else "")
             listener(StepStarted(index + 1, len(plan.steps), text))
             log.info("step %d/%d: %s %s %s%s", index + 1, len(plan.steps), step.action,
-                     step.target, step.detail, " (skipped: done before)" if skipped else "")
+                     step.target, step.detail(), " (skipped: done before)" if skipped else "")
             if not skipped:
                 applier.run(step)
                 if last_table_step.get(step.target) == index:
@@ -198,10 +205,9 @@ def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
 
 # The steps that lay out a disk; once the last of them for a target is done, its partition
 # tables are recorded in the journal.
-_TABLE_ACTIONS = ("wipe", "create-table", "create-partition", "set-identifiers",
-                  "write-boot-area")
+_TABLE_STEPS = (Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea)
 # The steps that fill a filesystem's partition: skipped when the journal has it restored.
-_FILESYSTEM_ACTIONS = ("make-filesystem", "write-image", "restore")
+_FILESYSTEM_STEPS = (MakeFilesystem, WriteImage, Restore)
 
 
 def _resume_point(plan: Plan, filesystems: list[Filesystem], listener: Listener) -> Journal:
@@ -219,7 +225,7 @@ def _resume_point(plan: Plan, filesystems: list[Filesystem], listener: Listener)
                 f"recorded, but the disks no longer match it: {'; '.join(problems[:3])}. "
                 "The restore starts from the beginning."))
             journal = None
-    targets = [d.target["path"] for d in plan.disks]
+    targets = [d.target.path for d in plan.disks]
     for path in journals_on(targets):
         if journal is None or path != journal.path:
             log.info("removing the stale restore journal %s", path)
@@ -245,10 +251,10 @@ class _Resumed:
         self.done = dict(journal.done)
 
     def skips(self, step: Step) -> bool:
-        if step.action in _TABLE_ACTIONS:
+        if isinstance(step, _TABLE_STEPS):
             return step.target in self.tables
-        if step.action in _FILESYSTEM_ACTIONS:
-            return step.detail["fs"] in self.done
+        if isinstance(step, _FILESYSTEM_STEPS):
+            return step.fs in self.done
         return False
 
     def describe(self, filesystems: list[Filesystem], started: datetime) -> str:
@@ -257,7 +263,7 @@ class _Resumed:
                   and fs.archive is not None]
         done = [fs.title for fs in filled if fs.id in self.done]
         again = [fs.title for fs in filled if fs.id not in self.done]
-        targets = [d.target["path"] for d in self.plan.disks]
+        targets = [d.target.path for d in self.plan.disks]
         if set(targets) <= self.tables:
             tables = "the partition tables" if len(targets) > 1 else "the partition table"
         else:
@@ -278,16 +284,16 @@ class _Resumed:
 def _check_still_planned(disk: DiskPlan) -> None:
     """The target is still the disk the plan was made for: same size, and the same drive when
     the plan knew its serial (device names can change between planning and applying)."""
-    path, planned = disk.target["path"], disk.target
+    path, planned = disk.target.path, disk.target
     if not os.path.exists(path):
         raise RestoreError(f"The target {path} of the plan is gone. Nothing was written.",
                            "Make the plan again with the disks of this machine.")
     size = device_size(path)
     found = describe_device(path) if is_block_device(path) else None
     serial = found.serial if found else ""
-    if size != planned["size"] or (planned.get("serial") and serial != planned["serial"]):
+    if size != planned.size or (planned.serial and serial != planned.serial):
         raise RestoreError(
-            f"{path} is not the disk the plan was made for: planned {planned['title']}, "
+            f"{path} is not the disk the plan was made for: planned {planned.title}, "
             f"found {found.title() if found else f'{size} bytes'}. Nothing was written.",
             "Make the plan again with the disks of this machine.")
 
@@ -308,12 +314,12 @@ class _Applier:
         self.write_backs: list[WriteBack] = []
         self.live_verifies: dict[int, LiveVerify] = {}
         # Original mount points of the filesystems mounted inside the restored root.
-        self.nested = {step.detail["mountpoint"] for step in plan.steps
-                       if step.action == "mount" and step.detail["mountpoint"]}
+        self.nested = {step.mountpoint for step in plan.steps
+                       if isinstance(step, Mount) and step.mountpoint}
         self.catalog = stack.enter_context(Catalog(backup_set.catalog_path))
 
     def run(self, step: Step) -> None:
-        getattr(self, "_" + step.action.replace("-", "_"))(step)
+        _HANDLERS[type(step)](self, step)
 
     def _writing(self, target: str) -> None:
         """The safety rules, once more, right before the first write to target."""
@@ -350,27 +356,27 @@ class _Applier:
         """Where, inside fs, other filesystems are mounted (their paths are not fs's own)."""
         return self.nested if fs.mountpoint in self.nested else set()
 
-    def _fs(self, step: Step) -> Filesystem:
-        return next(fs for fs in self.set.filesystems if fs.id == step.detail["fs"])
+    def _fs(self, step: MakeFilesystem | WriteImage | Mount | Restore) -> Filesystem:
+        return next(fs for fs in self.set.filesystems if fs.id == step.fs)
 
-    def _wipe(self, step: Step) -> None:
+    def _wipe(self, step: Wipe) -> None:
         self._writing(step.target)
         run(["wipefs", "-a", "-q", step.target], f"wipe the old signatures of {step.target}")
 
-    def _create_table(self, step: Step) -> None:
+    def _create_table(self, step: CreateTable) -> None:
         self._writing(step.target)
         create_table(step.target, self._layout(step.target))
 
-    def _create_partition(self, step: Step) -> None:
+    def _create_partition(self, step: CreatePartition) -> None:
         self._writing(step.target)
-        create_partition(step.target, self._layout(step.target), step.detail["number"])
+        create_partition(step.target, self._layout(step.target), step.number)
 
-    def _set_identifiers(self, step: Step) -> None:
+    def _set_identifiers(self, step: SetIdentifiers) -> None:
         self._writing(step.target)
         set_identifiers(step.target, self._layout(step.target))
 
-    def _write_boot_area(self, step: Step) -> None:
-        original = self.set.disk(step.detail["source"])
+    def _write_boot_area(self, step: WriteBootArea) -> None:
+        original = self.set.disk(step.source)
         first = min(p.start for p in self._layout(step.target).partitions)
         saved_up_to = min(p.start for p in original.partitions)
         device = self._attached(step.target).device
@@ -379,7 +385,7 @@ class _Applier:
                             label=f"the boot area of {original.name}", listener=self.listener,
                             spans=[(0, 440), (512, min(first, saved_up_to))])
 
-    def _write_image(self, step: Step) -> None:
+    def _write_image(self, step: WriteImage) -> None:
         fs = self._fs(step)
         device = self._partition(step.target, fs.partition)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
@@ -389,29 +395,29 @@ class _Applier:
         self.result.bytes += fs.archive.uncompressed_size
         self.result.filesystems.append(fs.title)
 
-    def _make_filesystem(self, step: Step) -> None:
+    def _make_filesystem(self, step: MakeFilesystem) -> None:
         fs = self._fs(step)
         device = self._partition(step.target, fs.partition)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
-        make_filesystem(fs, device, step.detail["size"])
+        make_filesystem(fs, device, step.size)
         self.result.filesystems.append(fs.title)
 
-    def _mount(self, step: Step) -> None:
+    def _mount(self, step: Mount) -> None:
         fs = self._fs(step)
         device = self._partition(step.target, fs.partition)
         options = _TARGET_OPTIONS.get(fs.type, "")
-        if step.detail["mountpoint"]:
+        if step.mountpoint:
             if self.root is None:
                 self.root = tempfile.mkdtemp(prefix="restore-console-target-")
                 self.stack.callback(os.rmdir, self.root)
-            where = os.path.join(self.root, step.detail["mountpoint"].lstrip("/"))
+            where = os.path.join(self.root, step.mountpoint.lstrip("/"))
             os.makedirs(where, exist_ok=True)
             self.mounts[fs.id] = self.stack.enter_context(mounted(device, fs.type, options,
                                                                   where=where))
         else:
             self.mounts[fs.id] = self.stack.enter_context(mounted(device, fs.type, options))
 
-    def _restore(self, step: Step) -> None:
+    def _restore(self, step: Restore) -> None:
         fs = self._fs(step)
         write_back = WriteBack(self.mounts[fs.id], f"the restored {fs.title}")
         self.write_backs.append(write_back)
@@ -432,14 +438,14 @@ class _Applier:
         if done.mismatched:
             self.mismatched.append((fs, done.mismatched))
 
-    def _verify(self, step: Step) -> None:
+    def _verify(self, step: Verify) -> None:
         if self.mismatched:
             fs, paths = self.mismatched[0]
             raise RestoreError(f"{sum(len(p) for _, p in self.mismatched)} restored files do not "
                                f"match their BLAKE3 in the catalog; in {fs.title}: "
                                f"{_describe(paths)}.",
                                "The set is damaged: restore those files from another copy.")
-        checked = [fs for fs in self.set.filesystems if fs.id in step.detail["fs"]]
+        checked = [fs for fs in self.set.filesystems if fs.id in step.fs]
         found = VerifyResult()
         progress = Progress("Verifying", files_total=sum(fs.archive.members for fs in checked))
         for fs in checked:
@@ -464,11 +470,27 @@ class _Applier:
                                f"catalog: {shown}.", "The log has the restore's details; run "
                                "the restore again to start it from the beginning.")
 
-    def _finalize(self, step: Step) -> None:
+    def _finalize(self, step: Finalize) -> None:
         for write_back in self.write_backs:
             write_back.check()
-        if step.detail.get("log") and self.root is not None:
+        if step.log and self.root is not None:
             _copy_log(self.root)
+
+
+# Which handler carries out each kind of step (steps.py has every kind and what it says).
+_HANDLERS: dict[type[Step], Callable[[_Applier, Any], None]] = {
+    Wipe: _Applier._wipe,
+    CreateTable: _Applier._create_table,
+    CreatePartition: _Applier._create_partition,
+    SetIdentifiers: _Applier._set_identifiers,
+    WriteBootArea: _Applier._write_boot_area,
+    MakeFilesystem: _Applier._make_filesystem,
+    WriteImage: _Applier._write_image,
+    Mount: _Applier._mount,
+    Restore: _Applier._restore,
+    Verify: _Applier._verify,
+    Finalize: _Applier._finalize,
+}
 
 
 def _copy_log(root: str) -> None:

@@ -1,15 +1,15 @@
 """The plan: every step of a restore, computed without touching a disk, shown before it runs.
 
 A plan is data: the target of each mapped disk (as discovery saw it: model, serial, size), the
-new layout of each (resize.py), and an ordered list of steps. It is saved and loaded as JSON
-(`restore-console plan --json`, `restore --plan FILE`) and rendered as text for review. The
-applier (apply.py) carries the steps out in order.
+new layout of each (resize.py), and an ordered list of typed steps (steps.py). It is saved and
+loaded as JSON (`restore-console plan --json`, `restore --plan FILE`) and rendered as text for
+review. The applier (applying/restore.py) carries the steps out in order.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import humanize
@@ -26,35 +26,95 @@ from .resize import (
     describe_resize,
     resize_disk,
 )
+from .steps import (
+    CreatePartition,
+    CreateTable,
+    Finalize,
+    MakeFilesystem,
+    Mount,
+    Restore,
+    SetIdentifiers,
+    Step,
+    Verify,
+    Wipe,
+    WriteBootArea,
+    WriteImage,
+)
 
 PLAN_FORMAT = 1
-
-# The step actions, in the order a plan uses them (describe_step says each in words).
-ACTIONS = ("wipe", "create-table", "create-partition", "set-identifiers", "write-boot-area",
-           "make-filesystem", "write-image", "mount", "restore", "verify", "finalize")
 
 
 def _size(n: int) -> str:
     return humanize.naturalsize(n, binary=True)
 
 
-@dataclass
-class Step:
-    action: str  # one of ACTIONS
-    target: str = ""  # the target disk's path ("" for steps on the restored tree)
-    detail: dict[str, Any] = field(default_factory=dict)
+@dataclass(frozen=True)
+class PlannedTarget:
+    """A target disk as discovery saw it when the plan was made (TargetDisk's fields, what made
+    it unsafe then, and its title): applying checks that the disk is still this one."""
+
+    path: str
+    name: str
+    size: int
+    logical_sector_size: int
+    physical_sector_size: int
+    alignment: int
+    model: str = ""
+    serial: str = ""
+    wwn: str = ""
+    removable: bool = False
+    read_only: bool = False
+    rotational: bool | None = None
+    transport: str = ""
+    is_image: bool = False
+    backing_file: str = ""
+    optimal_io_size: int = 0
+    alignment_offset: int = 0
+    sys_path: str = ""
+    mounted: list[str] = field(default_factory=list)
+    holders: list[str] = field(default_factory=list)
+    holds_media: bool = False
+    holds_system: bool = False
+    problems: list[str] = field(default_factory=list)
+    title: str = ""  # TargetDisk.title(): how the plan names it to the operator
+
+    @classmethod
+    def of(cls, target: TargetDisk) -> PlannedTarget:
+        return cls(**target.to_json(), title=target.title())
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlannedTarget:
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"its target {data.get('path')} has the unknown keys "
+                             f"{sorted(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError:  # a key it needs is missing: the CLI says the file cannot be read
+            raise ValueError(f"its target {data.get('path')} lacks keys it needs") from None
+
+
+@dataclass(frozen=True)
+class PlanTotals:
+    """What a restore writes: bytes from the set (archives, raw images, boot areas) and files."""
+
+    bytes: int = 0
+    files: int = 0
 
 
 @dataclass
 class DiskPlan:
     source: str  # the disk's name in the set
-    target: dict[str, Any]  # TargetDisk.to_json() as planned
+    target: PlannedTarget
     reason: str  # why this target: "same serial (...)", "given with --map"
     resized: Resized
 
     @property
     def title(self) -> str:
-        return self.target["title"]
+        return self.target.title
 
     @property
     def layout(self) -> Disk:
@@ -74,15 +134,31 @@ class Plan:
     format: int = PLAN_FORMAT
 
     def disk_for_target(self, target: str) -> DiskPlan:
-        return next(d for d in self.disks if d.target["path"] == target)
+        return next(d for d in self.disks if d.target.path == target)
+
+    def totals(self, backup_set: BackupSet) -> PlanTotals:
+        """The bytes and files the steps write: restore steps carry theirs, raw images and boot
+        areas are as large as the set's archives of them unpack to."""
+        size = files = 0
+        for step in self.steps:
+            if isinstance(step, Restore):
+                size += step.bytes
+                files += step.files
+            elif isinstance(step, WriteImage):
+                archive = backup_set.filesystem(step.fs).archive
+                size += archive.uncompressed_size if archive else 0
+            elif isinstance(step, WriteBootArea):
+                area = backup_set.disk(step.source).boot_area
+                size += area.uncompressed_size if area else 0
+        return PlanTotals(size, files)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": self.format, "set_path": self.set_path, "set_id": self.set_id,
                 "host": self.host, "created": self.created,
-                "disks": [{"source": d.source, "target": d.target, "reason": d.reason,
+                "disks": [{"source": d.source, "target": d.target.to_json(), "reason": d.reason,
                            "resized": d.resized.to_json()} for d in self.disks],
                 "unmapped": list(self.unmapped), "filesystems": list(self.filesystems),
-                "steps": [asdict(s) for s in self.steps]}
+                "steps": [s.to_json() for s in self.steps]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Plan":
@@ -92,11 +168,12 @@ class Plan:
                                "Make the plan again with this console's 'plan' command.")
         return cls(set_path=data["set_path"], set_id=data["set_id"], host=data["host"],
                    created=data["created"],
-                   disks=[DiskPlan(source=d["source"], target=d["target"], reason=d["reason"],
+                   disks=[DiskPlan(source=d["source"], target=PlannedTarget.from_json(d["target"]),
+                                   reason=d["reason"],
                                    resized=Resized.from_json(d["resized"]))
                           for d in data["disks"]],
                    unmapped=list(data["unmapped"]), filesystems=list(data["filesystems"]),
-                   steps=[Step(**s) for s in data["steps"]], format=data["format"])
+                   steps=[Step.from_json(s) for s in data["steps"]], format=data["format"])
 
 
 def _same_geometry(disk: Disk, filesystems: list[Filesystem], policy: ResizePolicy) -> Resized:
@@ -141,7 +218,7 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
         target = by_path[target_path]
         filesystems = [fs for fs in backup_set.filesystems if fs.disk == source]
         resized = layout_for(disk, filesystems, target, policies.get(source, ResizePolicy()))
-        disks.append(DiskPlan(source=source, target={**target.to_json(), "title": target.title()},
+        disks.append(DiskPlan(source=source, target=PlannedTarget.of(target),
                               reason=mapping.reasons.get(source, ""), resized=resized))
     if not disks:
         why = "; ".join(f"{src}: {reason}" for src, reason in mapping.reasons.items() if reason)
@@ -167,84 +244,47 @@ def mount_order(filesystems: list[Filesystem]) -> list[Filesystem]:
 def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem]) -> list[Step]:
     steps: list[Step] = []
     for plan in disks:
-        layout, target = plan.layout, plan.target["path"]
-        steps.append(Step("wipe", target))
-        steps.append(Step("create-table", target, {"table": layout.table,
-                                                   "disk_id": layout.disk_id}))
+        layout, target = plan.layout, plan.target.path
+        steps.append(Wipe(target))
+        steps.append(CreateTable(target, table=layout.table, disk_id=layout.disk_id))
         labels = {d.number: d.label for d in plan.resized.decisions}
         for part in sorted(layout.partitions, key=lambda p: (p.kind == "logical", p.number)):
-            steps.append(Step("create-partition", target, {
-                "number": part.number, "start": part.start, "size": part.size, "kind": part.kind,
-                "holds": labels.get(part.number, "")}))
-        steps.append(Step("set-identifiers", target))
+            steps.append(CreatePartition(target, number=part.number, start=part.start,
+                                         size=part.size, kind=part.kind,
+                                         holds=labels.get(part.number, "")))
+        steps.append(SetIdentifiers(target))
         original = backup_set.disk(plan.source)
         if original.boot_area is not None:
-            steps.append(Step("write-boot-area", target, {"source": plan.source}))
+            steps.append(WriteBootArea(target, source=plan.source))
         for fs in chosen:
             if fs.disk != plan.source:
                 continue
-            where = {"fs": fs.id, "partition": fs.partition, "title": fs.title}
             if fs.archive is not None and fs.archive.kind == "raw":
-                steps.append(Step("write-image", target, where))
+                steps.append(WriteImage(target, fs=fs.id, partition=fs.partition, title=fs.title))
             elif fs.type:
                 size = layout.partition(fs.partition).size
-                steps.append(Step("make-filesystem", target, {
-                    **where, "type": fs.type, "uuid": fs.uuid, "label": fs.label,
-                    "size": size}))
+                steps.append(MakeFilesystem(target, fs=fs.id, partition=fs.partition,
+                                            title=fs.title, type=fs.type, uuid=fs.uuid,
+                                            label=fs.label, size=size))
     tar = [fs for fs in chosen if fs.archive is not None and fs.archive.kind == "tar"]
     nested = mount_order(tar)
     if not any(fs.mountpoint == "/" for fs in nested):
         nested = []  # without the root filesystem there is no tree to nest the others in
     for fs in nested + [fs for fs in tar if fs not in nested]:
-        target = next(d.target["path"] for d in disks if d.source == fs.disk)
-        steps.append(Step("mount", target, {"fs": fs.id, "partition": fs.partition,
-                                            "type": fs.type, "title": fs.title,
-                                            "mountpoint": fs.mountpoint if fs in nested else ""}))
-        steps.append(Step("restore", target, {"fs": fs.id, "title": fs.title,
-                                              "files": fs.archive.members,
-                                              "bytes": fs.archive.uncompressed_size}))
+        target = next(d.target.path for d in disks if d.source == fs.disk)
+        steps.append(Mount(target, fs=fs.id, partition=fs.partition, type=fs.type,
+                           title=fs.title, mountpoint=fs.mountpoint if fs in nested else ""))
+        steps.append(Restore(target, fs=fs.id, title=fs.title, files=fs.archive.members,
+                             bytes=fs.archive.uncompressed_size))
     if tar:
-        steps.append(Step("verify", "", {"fs": [fs.id for fs in tar]}))
-    steps.append(Step("finalize", "", {"log": bool(nested)}))
+        steps.append(Verify(fs=tuple(fs.id for fs in tar)))
+    steps.append(Finalize(log=bool(nested)))
     return steps
 
 
 def describe_step(plan: Plan, step: Step) -> str:
-    """One line saying exactly what the step does, to which disk."""
-    d = step.detail
-    disk = step.target
-    if step.action == "wipe":
-        return f"Wipe the old partition table and signatures on {disk}"
-    if step.action == "create-table":
-        ident = f" (disk id {d['disk_id']})" if d.get("disk_id") else ""
-        return f"Create a new {d['table']} partition table on {disk}{ident}"
-    if step.action == "create-partition":
-        holds = f" for {d['holds']}" if d.get("holds") else ""
-        kind = "" if plan.disk_for_target(disk).layout.table == "gpt" else f"{d['kind']} "
-        return (f"Create {kind}partition {d['number']} on {disk}: {_size(d['size'])} at "
-                f"{_size(d['start'])}{holds}")
-    if step.action == "set-identifiers":
-        return "Set the original disk id, partition types and partition UUIDs"
-    if step.action == "write-boot-area":
-        return f"Write the boot code and the gap before the first partition of {d['source']}"
-    if step.action == "write-image":
-        return f"Write the saved image of {d['title']} onto partition {d['partition']}"
-    if step.action == "make-filesystem":
-        return (f"Make {d['type']} on partition {d['partition']} ({_size(d['size'])}), "
-                f"UUID {d['uuid'] or '-'}, label {d['label'] or '-'}")
-    if step.action == "mount":
-        where = d["mountpoint"] or "a mount of its own"
-        return f"Mount {d['title']} (partition {d['partition']}) at {where}"
-    if step.action == "restore":
-        return (f"Restore filesystem {d['fs']} ({d['title']}): {humanize.intcomma(d['files'])} "
-                f"entries, {_size(d['bytes'])}, each file checked against its BLAKE3")
-    if step.action == "verify":
-        return "Verify kind, owner, mode, times and links of every restored entry"
-    if step.action == "finalize":
-        return ("Copy the log into the restored /var/log, unmount everything, detach loop devices"
-                if d.get("log") else "Unmount everything, detach loop devices")
-    raise RestoreError(f"The plan has an unknown step {step.action!r}.",
-                       "Make the plan again with this console.")
+    """One line saying exactly what the step does, to which disk (each kind says it: steps.py)."""
+    return step.describe(plan)
 
 
 def render(plan: Plan) -> str:
@@ -254,11 +294,11 @@ def render(plan: Plan) -> str:
              "These disks will be OVERWRITTEN; everything on them is lost:"]
     for disk in plan.disks:
         target = disk.target
-        ident = ", ".join(x for x in (target.get("model", ""),
-                                      f"serial {target['serial']}" if target.get("serial") else "",
-                                      f"WWN {target['wwn']}" if target.get("wwn") else "") if x)
-        lines.append(f"  {target['path']}: {humanize.naturalsize(target['size'])} = "
-                     f"{_size(target['size'])} ({target['size']} bytes)"
+        ident = ", ".join(x for x in (target.model,
+                                      f"serial {target.serial}" if target.serial else "",
+                                      f"WWN {target.wwn}" if target.wwn else "") if x)
+        lines.append(f"  {target.path}: {humanize.naturalsize(target.size)} = "
+                     f"{_size(target.size)} ({target.size} bytes)"
                      f"{', ' + ident if ident else ''}")
         lines.append(f"    receives original disk {disk.source}"
                      + (f" ({disk.reason})" if disk.reason else ""))
@@ -266,7 +306,7 @@ def render(plan: Plan) -> str:
         lines.append(f"  original disk {name}: not restored (no target); its filesystems are "
                      "left out")
     for disk in plan.disks:
-        lines += ["", f"Layout of {disk.source} on {disk.target['path']}:"]
+        lines += ["", f"Layout of {disk.source} on {disk.target.path}:"]
         lines += ["  " + line for line in describe_resize(disk.resized)]
     lines += ["", "Steps:"]
     current = None

@@ -1,0 +1,190 @@
+"""The kinds of step a plan is made of, each with its details and the one line that says it.
+
+Every kind is here, in the order a plan uses them (STEP_KINDS); restore.py applies each with
+the handler its table names. A step is saved as {"action": its kind's name, "target": the
+target disk's path ("" for steps on the restored tree), "detail": its other fields}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import humanize
+
+from ..errors import RestoreError
+
+if TYPE_CHECKING:
+    from .plan import Plan
+
+
+def _size(n: int) -> str:
+    return humanize.naturalsize(n, binary=True)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a plan; the kinds below add their details."""
+
+    action: ClassVar[str]  # the kind's name, as saved plans and the log say it
+    target: str  # the target disk's path ("" for steps on the restored tree)
+
+    def detail(self) -> dict[str, Any]:
+        """The details as a saved plan has them: every field but the target."""
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in asdict(self).items() if name != "target"}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "target": self.target, "detail": self.detail()}
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> Step:
+        kind = STEP_KINDS.get(data["action"])
+        if kind is None:
+            raise RestoreError(f"The plan has an unknown step {data['action']!r}.",
+                               "Make the plan again with this console.")
+        try:
+            return kind(target=data["target"], **data["detail"])
+        except TypeError:
+            raise ValueError(f"its {data['action']} step has the details "
+                             f"{sorted(data['detail'])}, not those of this console") from None
+
+    def describe(self, plan: Plan) -> str:
+        """One line saying exactly what the step does, to which disk."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Wipe(Step):
+    action = "wipe"
+
+    def describe(self, plan: Plan) -> str:
+        return f"Wipe the old partition table and signatures on {self.target}"
+
+
+@dataclass(frozen=True)
+class CreateTable(Step):
+    action = "create-table"
+    table: str  # msdos | gpt
+    disk_id: str  # the original's, "" when it had none
+
+    def describe(self, plan: Plan) -> str:
+        ident = f" (disk id {self.disk_id})" if self.disk_id else ""
+        return f"Create a new {self.table} partition table on {self.target}{ident}"
+
+
+@dataclass(frozen=True)
+class CreatePartition(Step):
+    action = "create-partition"
+    number: int
+    start: int  # bytes
+    size: int  # bytes
+    kind: str  # primary | extended | logical
+    holds: str  # what goes into it, e.g. "ext4 /" ("" when nothing is said)
+
+    def describe(self, plan: Plan) -> str:
+        holds = f" for {self.holds}" if self.holds else ""
+        kind = "" if plan.disk_for_target(self.target).layout.table == "gpt" else f"{self.kind} "
+        return (f"Create {kind}partition {self.number} on {self.target}: {_size(self.size)} at "
+                f"{_size(self.start)}{holds}")
+
+
+@dataclass(frozen=True)
+class SetIdentifiers(Step):
+    action = "set-identifiers"
+
+    def describe(self, plan: Plan) -> str:
+        return "Set the original disk id, partition types and partition UUIDs"
+
+
+@dataclass(frozen=True)
+class WriteBootArea(Step):
+    action = "write-boot-area"
+    source: str  # the original disk whose boot area the set saved
+
+    def describe(self, plan: Plan) -> str:
+        return f"Write the boot code and the gap before the first partition of {self.source}"
+
+
+@dataclass(frozen=True)
+class MakeFilesystem(Step):
+    action = "make-filesystem"
+    fs: int  # the filesystem's id in the set
+    partition: int
+    title: str
+    type: str
+    uuid: str
+    label: str
+    size: int  # bytes of its new partition
+
+    def describe(self, plan: Plan) -> str:
+        return (f"Make {self.type} on partition {self.partition} ({_size(self.size)}), "
+                f"UUID {self.uuid or '-'}, label {self.label or '-'}")
+
+
+@dataclass(frozen=True)
+class WriteImage(Step):
+    action = "write-image"
+    fs: int  # a filesystem the set saved as a raw image
+    partition: int
+    title: str
+
+    def describe(self, plan: Plan) -> str:
+        return f"Write the saved image of {self.title} onto partition {self.partition}"
+
+
+@dataclass(frozen=True)
+class Mount(Step):
+    action = "mount"
+    fs: int
+    partition: int
+    type: str
+    title: str
+    mountpoint: str  # its place in the restored tree, "" for a mount of its own
+
+    def describe(self, plan: Plan) -> str:
+        where = self.mountpoint or "a mount of its own"
+        return f"Mount {self.title} (partition {self.partition}) at {where}"
+
+
+@dataclass(frozen=True)
+class Restore(Step):
+    action = "restore"
+    fs: int
+    title: str
+    files: int  # entries of its archive
+    bytes: int  # bytes its archive unpacks to
+
+    def describe(self, plan: Plan) -> str:
+        return (f"Restore filesystem {self.fs} ({self.title}): {humanize.intcomma(self.files)} "
+                f"entries, {_size(self.bytes)}, each file checked against its BLAKE3")
+
+
+@dataclass(frozen=True)
+class Verify(Step):
+    action = "verify"
+    target: str = ""
+    fs: tuple[int, ...] = ()  # the restored filesystems
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fs", tuple(self.fs))  # a saved plan has a list
+
+    def describe(self, plan: Plan) -> str:
+        return "Verify kind, owner, mode, times and links of every restored entry"
+
+
+@dataclass(frozen=True)
+class Finalize(Step):
+    action = "finalize"
+    target: str = ""
+    log: bool = False  # copy the log into the restored /var/log (there is a restored root)
+
+    def describe(self, plan: Plan) -> str:
+        return ("Copy the log into the restored /var/log, unmount everything, detach loop devices"
+                if self.log else "Unmount everything, detach loop devices")
+
+
+# Every kind, in the order a plan uses them, by the name saved plans give it.
+STEP_KINDS: dict[str, type[Step]] = {kind.action: kind for kind in (
+    Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea, MakeFilesystem,
+    WriteImage, Mount, Restore, Verify, Finalize)}

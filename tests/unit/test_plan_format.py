@@ -1,0 +1,124 @@
+"""Saved plans of format 1 keep loading, saving and reading as the console before typed steps
+made them (tests/unit/data: a plan and its rendering made once on commit c37f77d)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import fields
+
+import pytest
+
+from console.core.applying.restore import _HANDLERS
+from console.core.disks.discovery import TargetDisk
+from console.core.errors import RestoreError
+from console.core.planning.plan import Plan, PlannedTarget, build_plan, render
+from console.core.planning.steps import (
+    STEP_KINDS,
+    CreatePartition,
+    CreateTable,
+    Finalize,
+    MakeFilesystem,
+    Mount,
+    Restore,
+    SetIdentifiers,
+    Step,
+    Verify,
+    Wipe,
+    WriteBootArea,
+    WriteImage,
+)
+from console.tui.job import RESTORE, Job, Totals
+from tests.unit.data.make_plan_format_1 import backup_set, mapping, targets
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def saved() -> dict:
+    with open(os.path.join(DATA, "plan-format-1.json")) as f:
+        return json.load(f)
+
+
+def test_a_saved_plan_loads_with_typed_steps_and_saves_the_same_json():
+    data = saved()
+    plan = Plan.from_json(data)
+    assert [type(s) for s in plan.steps] == (
+        [Wipe, CreateTable] + [CreatePartition] * 5 + [SetIdentifiers] + [MakeFilesystem] * 4
+        + [Wipe, CreateTable] + [CreatePartition] * 3
+        + [SetIdentifiers, WriteBootArea, WriteImage, MakeFilesystem]
+        + [Mount, Restore] * 4 + [Verify, Finalize])
+    assert plan.to_json() == data
+    with open(os.path.join(DATA, "plan-format-1.json")) as f:
+        assert json.dumps(plan.to_json(), indent=1) + "\n" == f.read()
+
+
+def test_a_saved_plan_reads_as_it_did():
+    with open(os.path.join(DATA, "plan-format-1.txt")) as f:
+        assert render(Plan.from_json(saved())) + "\n" == f.read()
+
+
+def test_the_steps_and_targets_of_a_saved_plan_have_their_details_as_fields():
+    plan = Plan.from_json(saved())
+    nvme, sdd = (d.target for d in plan.disks)
+    assert isinstance(nvme, PlannedTarget)
+    assert (nvme.path, nvme.size, nvme.serial, nvme.model, nvme.wwn) == (
+        "/dev/nvme0n1", 64 * 1024**3, "S64ANS0T123456", "Samsung SSD 980", "eui.002538b111b2c3d4")
+    assert nvme.title == "nvme0n1: 68.7 GB Samsung SSD 980 (serial S64ANS0T123456)"
+    assert plan.disks[1].title == sdd.title and sdd.removable and sdd.problems == []
+    assert plan.steps[16] == CreatePartition("/dev/sdd", number=5, start=258 * 1024**2,
+                                             size=8 * 1024**3 - 259 * 1024**2, kind="logical",
+                                             holds="ext4 /var/log")
+    assert plan.steps[18] == WriteBootArea("/dev/sdd", source="/dev/sdb")
+    assert plan.steps[-2] == Verify(fs=(1, 2, 4, 6))
+    assert plan.steps[-1] == Finalize(log=True)
+
+
+def test_a_plan_made_today_from_the_same_set_is_the_saved_one():
+    assert build_plan(backup_set(), mapping(), targets()).to_json() == saved()
+
+
+def test_the_plan_counts_what_the_restore_writes():
+    plan = Plan.from_json(saved())
+    totals = plan.totals(backup_set())
+    # Four tar archives, the raw image of the vfat (256 MiB) and the boot area (1 MiB), as the
+    # job counted them before the plan did.
+    assert (totals.bytes, totals.files) == (12_814_647_296, 232_667)
+    job = Job(RESTORE, backup_set(), mapping={"/dev/sda": "/dev/nvme0n1", "/dev/sdb": "/dev/sdd"},
+              plan=plan)
+    assert job.totals() == Totals(12_814_647_296, 232_667, 12_545_163_264)
+
+
+def test_every_kind_of_step_has_a_handler_and_survives_json():
+    assert set(_HANDLERS) == set(STEP_KINDS.values())
+    plan = Plan.from_json(saved())
+    assert {type(s) for s in plan.steps} == set(STEP_KINDS.values())
+    for step in plan.steps:
+        assert Step.from_json(json.loads(json.dumps(step.to_json()))) == step
+        assert STEP_KINDS[step.action] is type(step)
+
+
+def test_a_planned_target_keeps_what_discovery_says_of_a_disk():
+    names = [f.name for f in fields(PlannedTarget)]
+    assert names == [f.name for f in fields(TargetDisk)] + ["problems", "title"]
+
+
+def test_an_unknown_step_is_refused_in_words():
+    data = saved()
+    data["steps"][0]["action"] = "format-everything"
+    with pytest.raises(RestoreError, match="unknown step 'format-everything'"):
+        Plan.from_json(data)
+
+
+def test_a_step_with_other_details_is_refused_as_unreadable():
+    data = saved()
+    data["steps"][2]["detail"]["colour"] = "blue"
+    with pytest.raises(ValueError, match="create-partition step has the details"):
+        Plan.from_json(data)
+    data = saved()
+    data["disks"][0]["target"]["colour"] = "blue"
+    with pytest.raises(ValueError, match="unknown keys"):
+        Plan.from_json(data)
+    data = saved()
+    del data["disks"][1]["target"]["size"]
+    with pytest.raises(ValueError, match="lacks keys"):
+        Plan.from_json(data)
