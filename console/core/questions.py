@@ -202,7 +202,7 @@ class PolicyAnswerer:
                     self._hint(question))
             self.retried[question.title] = count + 1
         if value != question.default:
-            self.say(f"{question.title}: {value} ({self.why}).")
+            self.say(f"{question} Answered {value} ({self.why}).")
         question.answer(value)
 
     def _give_up(self, question: Question) -> None:

@@ -108,7 +108,9 @@ def test_policy_answers_its_kind_and_says_so_when_it_is_not_the_default():
     said = []
     policy = PolicyAnswerer({STEP_FAILED: SKIP}, say=said.append, why="--on-failure skip")
     assert ask(policy, failed()) == SKIP
-    assert said == ["Step 5 of 27 failed: skip (--on-failure skip)."]
+    assert said == ["Step 5 of 27 failed: Write the boot code: dd failed: I/O error Retry it, "
+                    "skip it (the disk has no boot code), open a shell, or abort the restore. "
+                    "Answered skip (--on-failure skip)."]
 
 
 def test_policy_skip_where_a_step_cannot_be_skipped_is_the_safe_default():
