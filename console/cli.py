@@ -17,6 +17,7 @@ from typing import Sequence
 
 import humanize
 
+from .answering import ON_FAILURE, cli_answerer
 from .core.errors import RestoreError, UsageError
 from .printer import Printer
 
@@ -97,6 +98,10 @@ def _parser() -> argparse.ArgumentParser:
                         "machine's root; each entry goes to DIR + its original path")
     p.add_argument("--existing", choices=("overwrite", "skip", "newer"), default="overwrite",
                    help="with --only: what to do with files already there (default overwrite)")
+    p.add_argument("--on-failure", choices=ON_FAILURE,
+                   help="when a step of a whole-disk restore fails: ask (the default on a "
+                        "terminal), retry it, skip it where nothing later needs it, or abort "
+                        "(the default otherwise); --yes does not answer it")
 
     p = sub.add_parser("verify", help="compare a restored tree with the set")
     p.add_argument("set_path", metavar="SET")
@@ -270,6 +275,8 @@ def cmd_restore(args, printer) -> int:
         return _restore_selection(args, printer)
     from .core.applying.restore import apply_plan
     from .core.planning.plan import Plan, render
+    from .core.questions import answering
+    listener = answering(printer, cli_answerer(args.on_failure, sys.stdin, sys.stderr))
     if args.plan_file:
         if args.map or args.part or args.set_path:
             raise UsageError("--plan carries the set, the mapping and the sizes; give it alone.")
@@ -287,7 +294,7 @@ def cmd_restore(args, printer) -> int:
             raise UsageError(f"This overwrites {targets}. Nothing was written.",
                              "Review the plan above, then add --yes to confirm.")
     log.info("applying the plan:\n%s", render(plan))
-    result = apply_plan(plan, printer)
+    result = apply_plan(plan, listener)
     printer.close()
     print(f"Restored {humanize.intcomma(result.files)} files ({_size(result.bytes)}) in "
           f"{humanize.precisedelta(int(result.seconds))}; every file matched its BLAKE3, "
@@ -297,6 +304,8 @@ def cmd_restore(args, printer) -> int:
              if result.resumed else ""))
     for name in result.unmapped:
         print(f"Not restored (no target given): disk {name}")
+    for what in result.skipped:
+        print(f"Skipped after it failed: {what}")
     return 0
 
 

@@ -9,6 +9,7 @@ from typing import TextIO
 import humanize
 
 from .core.events import Event, Message, Progress, StepStarted
+from .core.questions import Question
 
 
 def describe(progress: Progress) -> str:
@@ -44,6 +45,8 @@ class Printer:
         elif isinstance(event, StepStarted):
             self._end_line()
             print(f"[{event.number}/{event.total}] {event.text}", file=self.stream, flush=True)
+        elif isinstance(event, Question):
+            self._end_line()  # the answerer asks on the lines below
         elif isinstance(event, Progress):
             text = describe(event)
             if self.tty:

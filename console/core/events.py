@@ -1,10 +1,15 @@
-"""Progress events from core to whoever drives it (the TUI, or the plain command-line printer)."""
+"""Progress events from core to whoever drives it (the TUI, or the plain command-line printer).
+
+Questions travel the same way; they are in questions.py, with how they are answered.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from typing import Callable
+
+from .questions import Question
 
 
 @dataclass
@@ -52,7 +57,7 @@ class StepStarted:
     text: str
 
 
-Event = Progress | Message | StepStarted
+Event = Progress | Message | StepStarted | Question
 Listener = Callable[[Event], None]
 
 

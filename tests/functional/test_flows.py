@@ -10,10 +10,12 @@ from textual.drivers.headless_driver import HeadlessDriver
 from textual.widgets import Input, OptionList, RichLog
 
 from console.core.events import Message, StepStarted
+from console.core.questions import RETRY, ask, passphrase, step_failed
 from console.tui.screens.done import DoneScreen
 from console.tui.screens.error import ErrorScreen
 from console.tui.screens.help import HelpScreen
 from console.tui.screens.log_view import LogScreen
+from console.tui.screens.passphrase import PassphraseScreen
 from console.tui.screens.question import QuestionScreen
 from console.tui.screens.review import ReviewScreen
 from console.tui.screens.start import StartScreen
@@ -607,3 +609,108 @@ async def test_a_message_from_the_core_is_logged(tmp_path, caplog):
         async with app.run_test(size=SIZE) as pilot:
             await restore_to_done(pilot)
     assert "Writing the partition table" in caplog.text
+
+
+# ---- the core's questions while it runs ----
+
+class FailingStep:
+    """apply_plan whose step 8 fails `failures` times; each time it asks, as the real restore
+    does, and acts on the answer: retry runs the step again, abort raises its error."""
+
+    def __init__(self, clock: Clock, failures: int = 1):
+        self.clock, self.failures = clock, failures
+        self.calls = 0
+        self.answers: list[str] = []
+
+    def __call__(self, plan, listener):
+        self.calls += 1
+        for at, event in restore_events()[:4]:
+            self.clock.value = at
+            listener(event)
+        while self.failures:
+            self.failures -= 1
+            answer = ask(listener, step_failed(8, 27, "Make ext4 on partition 2 (30.0 GiB)",
+                                               error("mkfs.ext4 failed on /dev/sda2"), None))
+            self.answers.append(answer)
+            if answer != RETRY:
+                raise error("mkfs.ext4 failed on /dev/sda2")
+        return RESTORED
+
+
+async def test_a_failed_step_asks_while_the_restore_waits_and_retry_runs_only_that_step():
+    clock = Clock()
+    restore = FailingStep(clock)
+    core = stage_core(clock, apply_plan=restore)
+    app = stage_app(core)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), "the question")
+        text = shown(app)
+        assert "Step 8 of 27 failed" in text
+        assert "Make ext4 on partition 2 (30.0 GiB): mkfs.ext4 failed on /dev/sda2" in text
+        assert "it cannot be skipped" in text
+        choices = app.screen.query_one(OptionList)
+        assert [choices.get_option_at_index(i).id for i in range(choices.option_count)] == \
+            ["retry", "shell", "abort"]
+        await pilot.press("s")  # the shell, then the same question again
+        await pilot.pause()
+        assert len(core.run_shell.calls) == 1
+        assert isinstance(app.screen, ErrorScreen) and "Step 8 of 27 failed" in shown(app)
+        assert restore.answers == []  # the core still waits
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert restore.answers == ["retry"]
+        assert restore.calls == 1  # the step again, not the whole run
+
+
+async def test_abort_on_a_failed_step_goes_back_to_the_start_without_asking_again():
+    clock = Clock()
+    restore = FailingStep(clock)
+    app = stage_app(stage_core(clock, apply_plan=restore))
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), "the question")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, StartScreen), "the start screen")
+        assert restore.answers == ["abort"]
+        assert [type(s) for s in app.screen_stack[1:]] == [StartScreen]
+
+
+async def test_quitting_while_a_step_question_is_open_aborts_the_step_and_ends():
+    clock = Clock()
+    restore = FailingStep(clock)
+    app = stage_app(stage_core(clock, apply_plan=restore))
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), "the question")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, "the app to end")
+    assert restore.answers == ["abort"]
+    assert app.return_code == 1
+
+
+async def test_a_passphrase_is_typed_unseen_and_given_to_the_waiting_core():
+    clock = Clock()
+    given = []
+
+    def apply_plan(plan, listener):
+        given.append(ask(listener, passphrase("/dev/sda3")))
+        return RESTORED
+
+    app = stage_app(stage_core(clock, apply_plan=apply_plan))
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, lambda: isinstance(app.screen, PassphraseScreen), "the question")
+        assert "Passphrase for the LUKS container /dev/sda3" in shown(app)
+        await pilot.press(*"hunter2")
+        assert "hunter2" not in shown(app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+    assert given == ["hunter2"]

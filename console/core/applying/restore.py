@@ -32,7 +32,7 @@ from ..disks.mkfs import make_filesystem
 from ..disks.partition_table import create_partition, create_table, set_identifiers
 from ..disks.safety import check_target
 from ..disks.writeback import WriteBack
-from ..errors import RestoreError, UsageError
+from ..errors import Cancelled, RestoreError, UsageError
 from ..events import Listener, Message, Progress, StepStarted, ignore
 from ..layout import Disk, Filesystem
 from ..planning.plan import DiskPlan, Plan, describe_step
@@ -50,6 +50,7 @@ from ..planning.steps import (
     WriteBootArea,
     WriteImage,
 )
+from ..questions import RETRY, SKIP, ask, step_failed
 from ..system import run
 from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
 from .journal import load as load_journal
@@ -72,6 +73,7 @@ class RestoreResult:
     filesystems: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)  # filesystems an interrupted run restored
+    skipped: list[str] = field(default_factory=list)  # steps that failed and were skipped
 
 
 def parse_maps(maps: list[str]) -> dict[str, str | None]:
@@ -189,10 +191,9 @@ def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
             listener(StepStarted(index + 1, len(plan.steps), text))
             log.info("step %d/%d: %s %s %s%s", index + 1, len(plan.steps), step.action,
                      step.target, step.detail(), " (skipped: done before)" if skipped else "")
-            if not skipped:
-                applier.run(step)
-                if last_table_step.get(step.target) == index:
-                    applier.tables_written(step.target)
+            if (not skipped and _run_asking(applier, plan, index, step, listener)
+                    and last_table_step.get(step.target) == index):
+                applier.tables_written(step.target)
         result = applier.result
     journal.delete()
     titles = {fs.id: fs.title for fs in backup_set.filesystems}
@@ -201,6 +202,41 @@ def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
     result.unmapped = list(plan.unmapped)
     result.seconds = time.monotonic() - started
     return result
+
+
+# What skipping a step leaves undone, for the steps that can be skipped: nothing later depends
+# on them. The others (tables, filesystems, mounts, extraction, finalize) are retried or abort.
+_SKIPPING: dict[type[Step], str] = {
+    SetIdentifiers: "the disk id, partition types and partition UUIDs stay new: a system "
+                    "that finds its disks by them may not boot",
+    WriteBootArea: "the disk has no boot code until a boot loader is installed",
+    WriteImage: "that partition is left without its saved content",
+}
+
+
+def _run_asking(applier: _Applier, plan: Plan, index: int, step: Step,
+                listener: Listener) -> bool:
+    """Runs the step; when it fails, asks: retry (runs it again), skip (False: not done) or
+    abort (the step's error stands, as when nobody answers)."""
+    while True:
+        try:
+            applier.run(step)
+            return True
+        except Cancelled:
+            raise
+        except RestoreError as exc:
+            log.error("step %d failed: %s %s", index + 1, exc.message, exc.hint)
+            answer = ask(listener, step_failed(index + 1, len(plan.steps),
+                                               describe_step(plan, step), exc,
+                                               _SKIPPING.get(type(step))))
+            if answer == SKIP:
+                what = f"step {index + 1} ({describe_step(plan, step)}): {_SKIPPING[type(step)]}"
+                applier.result.skipped.append(what)
+                listener(Message(f"Skipped {what}."))
+                return False
+            if answer != RETRY:
+                raise
+            listener(Message(f"Step {index + 1} is tried again."))
 
 
 # The steps that lay out a disk; once the last of them for a target is done, its partition

@@ -2,8 +2,10 @@
 
 The core runs in a worker thread; its events come back through call_from_thread. Cancelling asks
 first, then takes effect at the core's next progress event (a step that does not report, such
-as making a filesystem, finishes first). An error is shown in words with the choices that make
-sense: retry, skip (the comparison only), shell, abort.
+as making a filesystem, finishes first). A question of the core (a step failed, a passphrase)
+is answered in a dialog while the core waits in its thread; the expert shell is opened here and
+the same question asked again. An error that ends the run is shown in words with the choices
+that make sense: retry, skip (the comparison only), shell, abort.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from widgets.meter import Meter
 
 from ...core.errors import Cancelled, RestoreError
 from ...core.events import Event, Message, Progress, StepStarted
+from ...core.questions import ABORT, Question
 from ..job import FILES, RESTORE, Job
 from ..tracking import Tracker
 from .common import StatusLine, TitleBar
@@ -65,6 +68,8 @@ class ProgressScreen(Screen):
         self.outcome: Outcome | None = None
         self._quit_after = False
         self._asking = False
+        self._question: Question | None = None  # the core's question being answered
+        self._aborted_by_answer = False  # the operator answered abort: no second question
         self.restore_bytes = self.verify_bytes = 0
         self.tracker: Tracker | None = None
         self.phase = RESTORING if job.kind in (RESTORE, FILES) else VERIFYING
@@ -107,6 +112,7 @@ class ProgressScreen(Screen):
         total = self.verify_bytes + (self.restore_bytes if self.phase == RESTORING else 0)
         self.tracker = Tracker(total, core.clock)
         self.cancel_requested.clear()
+        self._aborted_by_answer = False
         self.running = True
         self.query_one("#state", StatusLine).say("")
         self.run_worker(self._work, name="restore", thread=True, exit_on_error=False,
@@ -170,8 +176,13 @@ class ProgressScreen(Screen):
 
     def on_unmount(self) -> None:
         self.cancel_requested.set()
+        if self._question is not None:  # the core's thread is not left waiting
+            self._question.answer(None)
 
     def show_event(self, event: Event) -> None:
+        if isinstance(event, Question):
+            self._take_question(event)
+            return
         if isinstance(event, Message):
             log.info("%s", event.text)
             self.query_one("#log-tail", RichLog).write(event.text)
@@ -195,6 +206,54 @@ class ProgressScreen(Screen):
         overall = tracker.overall()
         self.query_one("#overall-meter", Meter).fraction = overall.fraction
         self.query_one("#overall-figures", Static).update(overall.describe(elapsed=True))
+
+    # ---- the core's questions ----
+
+    def _take_question(self, question: Question) -> None:
+        """On the UI thread, while the core waits: the question is claimed here, before the
+        core's listener call returns, and answered from its dialog."""
+        question.claim()
+        self._question = question
+        self.query_one("#state", StatusLine).say(question.title + ".")
+        if question.secret:
+            from .passphrase import PassphraseScreen
+            self.app.push_screen(PassphraseScreen(question.title, question.text, question.hint),
+                                 lambda value: self._answer(question, value))
+        else:
+            self._offer_answers(question)
+
+    def _offer_answers(self, question: Question) -> None:
+        from ..app import CHOICES
+        from .error import ErrorScreen
+        choices = list(question.choices)
+        if question.shell:
+            choices.insert(len(choices) - 1, "shell")  # before abort, as the question words it
+
+        def chosen(choice: str | None) -> None:
+            if choice == "shell":
+                self.app.action_shell()
+                self._offer_answers(question)
+                return
+            self._answer(question, choice or question.default)
+
+        self.app.push_screen(
+            ErrorScreen(question.title, question.text, question.hint,
+                        [(c, *CHOICES.get(c, (c[:1], c.capitalize()))) for c in choices]),
+            chosen)
+
+    def _answer(self, question: Question, value: str | None) -> None:
+        self._question = None
+        self._aborted_by_answer = value == ABORT
+        self.query_one("#state", StatusLine).say("")
+        question.answer(value)
+
+    def _drop_question(self) -> None:
+        """The run ends (quit, the screen goes): an open question gets its safe answer."""
+        question, self._question = self._question, None
+        if question is not None:
+            while self.app.screen is not self and len(self.app.screen_stack) > 1:
+                self.app.pop_screen()
+            question.answer(None)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.name != "restore":
@@ -223,6 +282,10 @@ class ProgressScreen(Screen):
             self.app.exit(return_code=1 if outcome.cancelled_in or outcome.error else 0)
             return
         if outcome.error is not None:
+            if self._aborted_by_answer:  # the operator saw the failure and chose to abort
+                self._aborted_by_answer = False
+                self.app.back_to_start()
+                return
             self._offer_choices(outcome)
             return
         from .done import DoneScreen
@@ -278,6 +341,7 @@ class ProgressScreen(Screen):
                 self._quit_after = quit_after
                 if self.running:
                     self.cancel_requested.set()
+                    self._drop_question()
                     self.query_one("#state", StatusLine).say(
                         "Cancelling: the restore stops at its next progress report; a step "
                         "that does not report (making a filesystem) finishes first.")
