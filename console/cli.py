@@ -15,10 +15,9 @@ import sys
 import traceback
 from typing import Sequence
 
-import humanize
-
 from .answering import ON_FAILURE, cli_answerer
 from .core.errors import RestoreError, UsageError
+from .core.units import count, duration, number, size
 from .printer import Printer
 
 log = logging.getLogger("restore_console")
@@ -125,6 +124,25 @@ def _planning_arguments(p: argparse.ArgumentParser) -> None:
                    help="room kept above the data in each partition (default 64M)")
 
 
+def parse_maps(maps: list[str]) -> dict[str, str | None]:
+    """--map SRC=TARGET items; SRC= (no target) leaves that original disk out."""
+    mapping: dict[str, str | None] = {}
+    for item in maps:
+        src, sep, target = item.partition("=")
+        if not sep or not src:
+            raise UsageError(f"--map {item!r} is not of the form SRC=TARGET.",
+                             "Example: --map /dev/sda=/dev/sdb (or /dev/sdb= to leave it out)")
+        if src in mapping:
+            raise UsageError(f"--map names {src} twice.")
+        mapping[src] = target or None
+    targets = [t for t in mapping.values() if t]
+    for target in targets:
+        if targets.count(target) > 1:
+            raise UsageError(f"--map sends two disks to {target}.",
+                             "Give each original disk its own target.")
+    return mapping
+
+
 def _policies(args):
     """(the policy of each disk named by --part, the policy of the others) from the options."""
     from .core.planning.resize import Override, ResizePolicy, parse_size
@@ -138,17 +156,16 @@ def _policies(args):
     policies: dict[str, ResizePolicy] = {}
     for item in args.part:
         where, sep, spec = item.partition("=")
-        src, colon, number = where.rpartition(":")
-        if not sep or not colon or not number.isdigit():
+        src, colon, partition = where.rpartition(":")
+        if not sep or not colon or not partition.isdigit():
             raise UsageError(f"--part {item!r} is not of the form SRC:N=SPEC.",
                              "Example: --part /dev/sda:2=rest")
-        policies.setdefault(src, ResizePolicy(**settings)).overrides[int(number)] = \
+        policies.setdefault(src, ResizePolicy(**settings)).overrides[int(partition)] = \
             Override.parse(spec)
     return policies, ResizePolicy(**settings)
 
 
 def _plan_from_args(args):
-    from .core.applying.restore import parse_maps
     from .core.planning.choices import make_plan
     if args.set_path is None:
         raise UsageError("Name the backup set (SET).", "Example: restore-console plan /mnt/set")
@@ -186,18 +203,15 @@ def cmd_plan(args, printer) -> int:
     return 0
 
 
-def _size(n: int) -> str:
-    return humanize.naturalsize(n, binary=True)
-
-
 def cmd_backup(args, printer) -> int:
     from .core.backupset.backup import backup
     backup_set = backup(args.disk, args.to, printer)
     printer.close()
     files = sum(fs.archive.members for fs in backup_set.filesystems if fs.archive)
     stored = sum(p.size for fs in backup_set.filesystems if fs.archive for p in fs.archive.pieces)
-    print(f"Backed up {len(backup_set.disks)} disk(s), {len(backup_set.filesystems)} "
-          f"partition(s), {humanize.intcomma(files)} files into {args.to} ({_size(stored)}).")
+    print(f"Backed up {count(len(backup_set.disks), 'disk')}, "
+          f"{count(len(backup_set.filesystems), 'partition')}, {count(files, 'file')} into "
+          f"{args.to} ({size(stored)}).")
     return 0
 
 
@@ -210,15 +224,15 @@ def cmd_inspect(args, printer) -> int:
         return 0
     print(f"Set {backup_set.set_id} of host {backup_set.host}, made {backup_set.created}")
     for disk in backup_set.disks:
-        print(f"Disk {disk.name}: {_size(disk.size)}, {disk.table} table"
+        print(f"Disk {disk.name}: {size(disk.size)}, {disk.table} table"
               + (f", {disk.model}" if disk.model else ""))
         for part in disk.partitions:
             fs = next((f for f in backup_set.filesystems
                        if f.disk == disk.name and f.partition == part.number), None)
             what = "extended" if part.kind == "extended" else (
                 f"{fs.type or 'raw'} {fs.mountpoint or ''} label={fs.label or '-'} "
-                f"uuid={fs.uuid or '-'} used={_size(fs.bytes_used)}" if fs else "")
-            print(f"  {part.number:>2} {_size(part.start):>10} +{_size(part.size):>10}  {what}")
+                f"uuid={fs.uuid or '-'} used={size(fs.bytes_used)}" if fs else "")
+            print(f"  {part.number:>2} {size(part.start):>10} +{size(part.size):>10}  {what}")
     print(f"Boot loader: {backup_set.bootloader.get('kind', 'unknown')}")
     return 0
 
@@ -246,9 +260,9 @@ def cmd_ls(args, printer) -> int:
         name = os.fsdecode(shown).encode("utf-8", "backslashreplace").decode()
         link = f" -> {os.fsdecode(e.link)}" if e.link else ""
         print(f"{stat.filemode(_type_bits(e.kind) | e.mode)} {e.uid:>6}:{e.gid:<6} "
-              f"{_size(e.size):>10}  {name}{link}")
+              f"{size(e.size):>10}  {name}{link}")
     if more:
-        print(f"(only the first {humanize.intcomma(len(entries))} matches are shown)",
+        print(f"(only the first {number(len(entries))} matches are shown)",
               file=sys.stderr)
     return 0
 
@@ -296,9 +310,9 @@ def cmd_restore(args, printer) -> int:
     log.info("applying the plan:\n%s", render(plan))
     result = apply_plan(plan, listener)
     printer.close()
-    print(f"Restored {humanize.intcomma(result.files)} files ({_size(result.bytes)}) in "
-          f"{humanize.precisedelta(int(result.seconds))}; every file matched its BLAKE3, "
-          f"{humanize.intcomma(result.verified)} entries verified."
+    print(f"Restored {count(result.files, 'file')} ({size(result.bytes)}) in "
+          f"{duration(result.seconds)}; every file matched its BLAKE3, "
+          f"{count(result.verified, 'entry')} verified."
           + (f" Resumed an interrupted restore: {', '.join(result.resumed)} "
              f"{'was' if len(result.resumed) == 1 else 'were'} already restored."
              if result.resumed else ""))
@@ -307,12 +321,6 @@ def cmd_restore(args, printer) -> int:
     for what in result.skipped:
         print(f"Skipped after it failed: {what}")
     return 0
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 1:
-        return humanize.precisedelta(seconds, minimum_unit="milliseconds", format="%0.0f")
-    return humanize.precisedelta(seconds, minimum_unit="seconds", format="%0.1f")
 
 
 def _restore_selection(args, printer) -> int:
@@ -351,7 +359,6 @@ def _restore_in_place(args, printer) -> int:
     (the disks --map names, or those of this machine found holding them)."""
     from .core.applying.inplace import find_mapping, plan_in_place, restore_in_place
     from .core.applying.partial import selection_for_paths
-    from .core.applying.restore import parse_maps
     from .core.backupset.catalog import Catalog
     from .core.backupset.manifest import load_set
     backup_set = load_set(args.set_path)
@@ -383,11 +390,10 @@ def _restore_in_place(args, printer) -> int:
 def _print_selection_result(result, where: str, existing: str, onto: Sequence[str] = ()) -> None:
     """What a restore of selected files did: entries, bytes, time, frames read, where to, and
     the files left as they were."""
-    print(f"Restored {humanize.intcomma(result.entries)} entries "
-          f"({_size(result.bytes)} of archive) {where} in {_duration(result.seconds)}; "
-          f"read {humanize.intcomma(result.frames_read)} of "
-          f"{humanize.intcomma(result.frames_total)} compressed frames; every file matched "
-          "its BLAKE3.")
+    print(f"Restored {count(result.entries, 'entry')} "
+          f"({size(result.bytes)} of archive) {where} in {duration(result.seconds)}; "
+          f"read {number(result.frames_read)} of "
+          f"{count(result.frames_total, 'compressed frame')}; every file matched its BLAKE3.")
     for place in onto:
         print(f"  onto {place}")
     if result.skipped:
@@ -412,8 +418,8 @@ def cmd_verify(args, printer) -> int:
             print(f"{d.path}: {d.what}")
         for s in result.skipped:
             print(f"not checked: {s}")
-        print(f"{humanize.intcomma(result.checked)} entries checked, "
-              f"{len(result.differences)} differences.")
+        print(f"{count(result.checked, 'entry')} checked, "
+              f"{count(len(result.differences), 'difference')}.")
     return 0 if result.ok else 1
 
 

@@ -6,25 +6,23 @@ import sys
 import time
 from typing import TextIO
 
-import humanize
-
 from .core.events import Event, Message, Progress, StepStarted
 from .core.questions import Question
+from .core.units import count, duration, rate, size
 
 
 def describe(progress: Progress) -> str:
     parts = [progress.step + ":"]
     if progress.bytes_total > progress.bytes_done:
-        parts.append(f"{humanize.naturalsize(progress.bytes_done, binary=True)} of "
-                     f"{humanize.naturalsize(progress.bytes_total, binary=True)}")
+        parts.append(f"{size(progress.bytes_done)} of {size(progress.bytes_total)}")
     else:
-        parts.append(humanize.naturalsize(progress.bytes_done, binary=True))
+        parts.append(size(progress.bytes_done))
     if progress.files_done:
-        parts.append(f"{humanize.intcomma(progress.files_done)} files")
-    parts.append(f"{humanize.naturalsize(progress.rate, binary=True)}/s")
+        parts.append(count(progress.files_done, "file"))
+    parts.append(rate(progress.rate))
     eta = progress.eta
     if eta is not None and progress.bytes_done < progress.bytes_total:
-        parts.append(f"ETA {humanize.precisedelta(int(eta))}")
+        parts.append(f"ETA {duration(eta)}")
     return ", ".join([parts[0] + " " + parts[1], *parts[2:]])
 
 

@@ -18,7 +18,6 @@ import datetime
 import os
 from typing import Protocol
 
-import humanize
 from rich.segment import Segment
 from rich.style import Style
 from textual import events, on
@@ -34,7 +33,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from console.core.backupset.entries import ALL, SOME, Row, SearchState, Totals
-from console.core.units import count, size
+from console.core.units import count, day, size
 
 MARKS = {ALL: "[x]", SOME: "[-]"}
 NO_MARK = "[ ]"
@@ -72,7 +71,7 @@ def shown_name(name: bytes) -> str:
 
 
 def date_text(mtime_ns: int) -> str:
-    return humanize.naturaldate(datetime.datetime.fromtimestamp(mtime_ns / 1e9))
+    return day(datetime.datetime.fromtimestamp(mtime_ns / 1e9))
 
 
 def selection_text(selected: Totals) -> str:

@@ -7,6 +7,8 @@ never "1 entries".
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import humanize
 
 
@@ -20,9 +22,10 @@ def whole_size(n: int | float) -> str:
     return humanize.naturalsize(n, binary=True, format="%.0f")
 
 
-def exact_size(n: int) -> str:
-    """256.0 MiB (268,435,456 bytes): where two sizes that look equal must be told apart."""
-    return f"{size(n)} ({n:,} bytes)"
+def exact_size(n: int, note: str = "") -> str:
+    """256.0 MiB (268,435,456 bytes): where two sizes that look equal must be told apart, and
+    where the operator checks a size against a tool's; a note goes inside the brackets."""
+    return f"{size(n)} ({n:,} bytes{'; ' + note if note else ''})"
 
 
 def rate(bytes_per_second: float) -> str:
@@ -40,6 +43,16 @@ def duration(seconds: float) -> str:
 def about(seconds: float) -> str:
     """How long something will still take, rounded as a person says it: 5 minutes."""
     return humanize.naturaldelta(seconds)
+
+
+def ago(delta: timedelta) -> str:
+    """How long ago, as a person says it: 3 hours ago."""
+    return humanize.naturaltime(delta)
+
+
+def day(moment: datetime) -> str:
+    """A day as a person says it: today, Sep 13 2020."""
+    return humanize.naturaldate(moment)
 
 
 def number(n: int) -> str:

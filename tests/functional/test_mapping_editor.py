@@ -111,7 +111,7 @@ async def test_clone_onto_the_larger_disk_with_root_taking_the_rest():
         assert new[2].size > 189 * GiB
         assert layout.unused < MiB
         review = words(app.screen.query_one("#review-text"))
-        assert "/dev/sdc: 214.7 GB = 200.0 GiB (214748364800 bytes), Samsung SSD 870, serial " \
+        assert "/dev/sdc: 200.0 GiB (214,748,364,800 bytes), Samsung SSD 870, serial " \
                "S6PNNX0T receives original disk /dev/sda (chosen by you)" in review
         await pilot.press(*"sdc sdb", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
@@ -150,7 +150,7 @@ async def test_a_refused_edit_shows_its_words_and_blocks_the_review():
         await pilot.pause()
         problems = words(editor.query_one("#layout-problems"))
         assert problems.startswith("/dev/sda on sda: The layout of /dev/sda does not fit on a "
-                                   "target of 40.0 GiB (42949672960 bytes)")
+                                   "target of 40.0 GiB (42,949,672,960 bytes)")
         assert "It fits on a target of at least" in problems
         await pilot.press("n")
         await pilot.pause()

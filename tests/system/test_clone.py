@@ -134,7 +134,7 @@ def test_plan_text_names_the_target_and_every_step(source, tmp_path):
     proc = cli("plan", str(set_dir), "--map", f"{image}={target}")
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
-    assert f"{target}: {2 * SOURCE_MIB * MiB / 1e9:.1f} GB = 1.0 GiB ({2 * SOURCE_MIB * MiB} bytes)" \
+    assert f"{target}: 1.0 GiB ({2 * SOURCE_MIB * MiB:,} bytes)" \
         in text
     assert "OVERWRITTEN" in text
     for words in ("Wipe the old partition table", "Create a new gpt partition table",

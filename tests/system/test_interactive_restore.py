@@ -110,7 +110,7 @@ async def test_restore_onto_a_disk_image_by_key_presses_then_compare_and_shell(p
         assert [options.get_option_at_index(i).id for i in range(options.option_count)] == \
             [paths["same"], paths["larger"], paths["smaller"]]
         larger = " ".join(str(options.get_option(paths["larger"]).prompt).split())
-        assert larger == (f"( ) target-larger.img: 536.9 MB image file {paths['larger']} "
+        assert larger == (f"( ) target-larger.img: 512.0 MiB image file {paths['larger']} "
                           "the partitions are resized: 256.0 MiB -> 512.0 MiB")
         assert not options.get_option(paths["smaller"]).disabled
         await pilot.press("n")

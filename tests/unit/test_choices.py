@@ -85,7 +85,7 @@ def test_a_disk_chosen_by_the_operator_says_so_in_the_plan():
     suggested = choices.reasons["/dev/sdb"]
     choices.choose(backup_set.disk("/dev/sda"), "/dev/sdc")
     plan = choices.plan()
-    assert [(d.source, d.target["path"], d.reason) for d in plan.disks] == [
+    assert [(d.source, d.target.path, d.reason) for d in plan.disks] == [
         ("/dev/sda", "/dev/sdc", "chosen by you"), ("/dev/sdb", "/dev/sdb", suggested)]
 
 
@@ -171,4 +171,4 @@ def test_the_command_lines_plan_refuses_exactly_below_the_models_minimum(monkeyp
 
     with pytest.raises(RestoreError, match="too small"):
         plan_onto(image("small.img", needed - 512))
-    assert [d.target["size"] for d in plan_onto(image("enough.img", needed)).disks] == [needed]
+    assert [d.target.size for d in plan_onto(image("enough.img", needed)).disks] == [needed]

@@ -83,7 +83,7 @@ def test_steps_come_in_order_and_name_their_disk():
     root = plan.disks[0].layout.partition(2)
     assert root.size > 30 * GiB and root.partuuid == "p2"
     text = render(plan)
-    assert "/dev/nvme0n1: 42.9 GB = 40.0 GiB (42949672960 bytes), Fast SSD, serial SER-A" in text
+    assert "/dev/nvme0n1: 40.0 GiB (42,949,672,960 bytes), Fast SSD, serial SER-A" in text
     assert "receives original disk /dev/sda (same serial (SER-A))" in text
     assert "Make ext4 on partition 2" in text and "UUID u-root, label root" in text
     assert "Mount xfs /home (partition 1) at /home" in text

@@ -693,13 +693,13 @@ def test_too_small_target_names_the_partition_and_the_numbers():
     message = str(caught.value)
     floor = up(math.ceil(3 * GiB * Fraction(1.1)) + 64 * MiB, MiB)
     assert "partition 2 (ext4 /, 3.0 GiB used)" in message
-    assert f"({floor} bytes; floor: 3.0 GiB used × 1.1 + 64.0 MiB slack)" in message
-    assert f"on a target of 5.0 GiB ({5 * GiB} bytes)" in message
+    assert f"({floor:,} bytes; floor: 3.0 GiB used × 1.1 + 64.0 MiB slack)" in message
+    assert f"on a target of 5.0 GiB ({5 * GiB:,} bytes)" in message
     smallest = minimum_target_size(disk, filesystems)
-    assert f"at least {humanize_size(smallest)} ({smallest} bytes)" in message
+    assert f"at least {humanize_size(smallest)} ({smallest:,} bytes)" in message
     # what remains for it: the target's usable area less ESP, swap and alignment
     remain = down(gpt_usable(5 * GiB)[1] - 2 * GiB, MiB) - 513 * MiB
-    assert f"only {humanize_size(remain)} ({remain} bytes) remain" in message
+    assert f"only {humanize_size(remain)} ({remain:,} bytes) remain" in message
 
 
 def humanize_size(n: int) -> str:

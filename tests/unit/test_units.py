@@ -1,6 +1,18 @@
 """Sizes, rates, durations and counts as the operator reads them: one way everywhere."""
 
-from console.core.units import about, count, duration, exact_size, rate, size, whole_size
+from datetime import datetime, timedelta
+
+from console.core.units import (
+    about,
+    ago,
+    count,
+    day,
+    duration,
+    exact_size,
+    rate,
+    size,
+    whole_size,
+)
 
 
 def test_sizes_are_in_binary_units():
@@ -11,6 +23,7 @@ def test_sizes_are_in_binary_units():
 
 def test_an_exact_size_adds_the_bytes():
     assert exact_size(268_435_456) == "256.0 MiB (268,435,456 bytes)"
+    assert exact_size(512, "one sector") == "512 Bytes (512 bytes; one sector)"
 
 
 def test_a_rate_is_a_size_per_second():
@@ -24,6 +37,11 @@ def test_a_duration_is_said_to_the_second():
 
 def test_what_is_left_is_said_roughly():
     assert about(301) == "5 minutes"
+
+
+def test_a_moment_is_said_as_a_person_would():
+    assert ago(timedelta(hours=3)) == "3 hours ago"
+    assert day(datetime(2020, 9, 13, 12, 0)) == "Sep 13 2020"
 
 
 def test_a_count_agrees_with_its_noun():

@@ -12,12 +12,11 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-import humanize
-
 from ..backupset.manifest import BackupSet
 from ..disks.discovery import TargetDisk
 from ..errors import RestoreError
 from ..layout import Disk, Filesystem
+from ..units import exact_size
 from .mapping import DiskMapping
 from .resize import (
     PartitionDecision,
@@ -42,10 +41,6 @@ from .steps import (
 )
 
 PLAN_FORMAT = 1
-
-
-def _size(n: int) -> str:
-    return humanize.naturalsize(n, binary=True)
 
 
 @dataclass(frozen=True)
@@ -135,6 +130,9 @@ class Plan:
 
     def disk_for_target(self, target: str) -> DiskPlan:
         return next(d for d in self.disks if d.target.path == target)
+
+    def table_of(self, target: str) -> str:
+        return self.disk_for_target(target).layout.table
 
     def totals(self, backup_set: BackupSet) -> PlanTotals:
         """The bytes and files the steps write: restore steps carry theirs, raw images and boot
@@ -297,8 +295,7 @@ def render(plan: Plan) -> str:
         ident = ", ".join(x for x in (target.model,
                                       f"serial {target.serial}" if target.serial else "",
                                       f"WWN {target.wwn}" if target.wwn else "") if x)
-        lines.append(f"  {target.path}: {humanize.naturalsize(target.size)} = "
-                     f"{_size(target.size)} ({target.size} bytes)"
+        lines.append(f"  {target.path}: {exact_size(target.size)}"
                      f"{', ' + ident if ident else ''}")
         lines.append(f"    receives original disk {disk.source}"
                      + (f" ({disk.reason})" if disk.reason else ""))

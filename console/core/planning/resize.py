@@ -82,10 +82,9 @@ from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
-import humanize
-
 from ..errors import RestoreError, UsageError
 from ..layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem, Partition
+from ..units import exact_size, size
 
 MiB = 1024 * 1024
 
@@ -110,14 +109,6 @@ DEFAULT_FIXED_KINDS = frozenset(KIND_NAMES)
 FS_MINIMUM = {"xfs": 300 * MiB, "btrfs": 128 * MiB}
 OVERRIDE_MODES = ("auto", "fixed", "size", "percent", "weight", "rest")
 MODES = ("proportional", "grow-last")
-
-
-def _bytes(n: int, note: str = "") -> str:
-    return f"{humanize.naturalsize(n, binary=True)} ({n} bytes{'; ' + note if note else ''})"
-
-
-def _human(n: int) -> str:
-    return humanize.naturalsize(n, binary=True)
 
 
 def _align_up(n: int, unit: int) -> int:
@@ -406,18 +397,18 @@ class _Resizer:
                 fs.bytes_used
         if fs.type == "swap":
             need = self.policy.min_slack
-            return min(part.size, need), f"{_human(need)} of slack, swap holds no data", None
+            return min(part.size, need), f"{size(need)} of slack, swap holds no data", None
         if fs.archive is None:
             return part.size, "its original size: nothing is restored into it", None
         used = fs.bytes_used
         need = math.ceil(Fraction(used) * Fraction(self.policy.floor_factor))
         need += self.policy.min_slack
-        why = (f"{_human(used)} used × {self.policy.floor_factor:g} + "
-               f"{_human(self.policy.min_slack)} slack")
+        why = (f"{size(used)} used × {self.policy.floor_factor:g} + "
+               f"{size(self.policy.min_slack)} slack")
         inode_tables = int(fs.mkfs.get("inode_count", 0)) * int(fs.mkfs.get("inode_size", 0))
         if fs.type.startswith("ext") and inode_tables:
             need += inode_tables
-            why += f" + {_human(inode_tables)} of inode tables"
+            why += f" + {size(inode_tables)} of inode tables"
         if need < FS_MINIMUM.get(fs.type, 0):
             need = FS_MINIMUM[fs.type]
             why = f"the smallest {fs.type} mkfs makes"
@@ -453,12 +444,12 @@ class _Resizer:
             member.why = f"weight {override.value:g} × its size, by an override"
         elif override.mode == "size":
             member.role, member.size = "size", _align_up(int(override.value), self.align)
-            member.why = f"set to {_human(member.size)} by an override"
+            member.why = f"set to {size(member.size)} by an override"
             if member.size < member.floor:
                 raise RestoreError(
                     f"Partition {part.number} of {self.disk.name} ({label}) is set to "
-                    f"{_bytes(member.size)}, less than its floor of "
-                    f"{_bytes(member.floor, floor_why)}.",
+                    f"{exact_size(member.size)}, less than its floor of "
+                    f"{exact_size(member.floor, floor_why)}.",
                     "Give it a larger size, or lower the floor factor or slack.")
         elif override.mode == "percent":
             member.role, member.percent = "percent", Fraction(override.value)
@@ -557,9 +548,9 @@ class _Resizer:
             pos = start + sizes[member.number]
             if pos > geo.usable_end:
                 raise _Refused(f"partition {member.number} ({member.label}, "
-                               f"{_bytes(sizes[member.number])}) would end at {_bytes(pos)}, "
+                               f"{exact_size(sizes[member.number])}) would end at {exact_size(pos)}, "
                                "beyond the end of the usable area at "
-                               f"{_bytes(geo.usable_end)}")
+                               f"{exact_size(geo.usable_end)}")
         if self.flex is None:
             return _Placement(starts, dict(sizes), ext_start, ext_end), 0
         limit = geo.usable_end
@@ -595,9 +586,9 @@ class _Resizer:
                 size = _align_down(math.floor(usable * m.percent / 100), self.align)
                 if size < m.floor:
                     raise _Refused(f"partition {m.number} ({m.label}) is set to "
-                                   f"{float(m.percent):g}% of the usable area, {_bytes(size)}, "
+                                   f"{float(m.percent):g}% of the usable area, {exact_size(size)}, "
                                    "less than its floor of "
-                                   f"{_bytes(m.floor, m.floor_why)}")
+                                   f"{exact_size(m.floor, m.floor_why)}")
                 sizes[m.number] = size
             else:
                 sizes[m.number] = 0  # shares and rest: placed at zero size to measure the room
@@ -633,16 +624,16 @@ class _Resizer:
         named = max(shares, key=lambda m: (m.floor, -m.number))
         others = sum(m.floor for m in shares if m is not named)
         left = max(0, room - others)
-        used = f", {_human(named.used)} used" if named.used is not None else ""
+        used = f", {size(named.used)} used" if named.used is not None else ""
         raise _Refused(f"partition {named.number} ({named.label}{used}) needs at least "
-                       f"{_bytes(named.floor, 'floor: ' + named.floor_why)}, but only "
-                       f"{_bytes(left)} remain for it after the other partitions and the alignment")
+                       f"{exact_size(named.floor, 'floor: ' + named.floor_why)}, but only "
+                       f"{exact_size(left)} remain for it after the other partitions and the alignment")
 
     def layout(self, target_size: int) -> Resized:
         geo = self.geometry(target_size)
         if geo.usable_end - geo.usable_start < self.align:
             raise _Refused(f"a {self.disk.table} table leaves no usable room on "
-                           f"{_bytes(target_size)}")
+                           f"{exact_size(target_size)}")
         if self.policy.mode == "grow-last":
             try:
                 return self._layout(geo, target_size, keep_starts=True)
@@ -720,11 +711,11 @@ def resize_disk(disk: Disk, filesystems: list[Filesystem], target_size: int,
         return resizer.layout(target_size)
     except _Refused as refused:
         try:
-            minimum = f" It fits on a target of at least {_bytes(_minimum(resizer))}."
+            minimum = f" It fits on a target of at least {exact_size(_minimum(resizer))}."
         except RestoreError:
             minimum = ""
         raise RestoreError(f"The layout of {disk.name} does not fit on a target of "
-                           f"{_bytes(target_size)}: {refused.detail}.{minimum}",
+                           f"{exact_size(target_size)}: {refused.detail}.{minimum}",
                            "Choose a larger target disk, or change the resize overrides or "
                            "floors.") from None
 
@@ -769,14 +760,14 @@ def _minimum(resizer: _Resizer) -> int:
 def describe_resize(resized: Resized) -> list[str]:
     """Text lines for the plan and the screen: the disk, then each partition, old -> new, why."""
     disk = resized.disk
-    lines = [f"{disk.name}: {_human(resized.source_size)} -> {_human(disk.size)} "
-             f"({disk.table}, {resized.mode}, aligned to {_human(resized.alignment)})"]
+    lines = [f"{disk.name}: {size(resized.source_size)} -> {size(disk.size)} "
+             f"({disk.table}, {resized.mode}, aligned to {size(resized.alignment)})"]
     label_width = max((len(d.label) for d in resized.decisions), default=0)
     for d in resized.decisions:
         prefix = "  " if d.kind == "logical" else ""
         lines.append(f"  {prefix}{d.number:>2} {d.label:<{label_width}}  "
-                     f"{_human(d.old_size):>10} -> {_human(d.new_size):>10}  "
-                     f"at {_human(d.new_start):>10}  {d.rule}: {d.why}")
+                     f"{size(d.old_size):>10} -> {size(d.new_size):>10}  "
+                     f"at {size(d.new_start):>10}  {d.rule}: {d.why}")
     if resized.unused >= resized.alignment:
-        lines.append(f"  {_human(resized.unused)} left free at the end")
+        lines.append(f"  {size(resized.unused)} left free at the end")
     return lines

@@ -8,18 +8,17 @@ target disk's path ("" for steps on the restored tree), "detail": its other fiel
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
-
-import humanize
+from typing import Any, ClassVar, Protocol
 
 from ..errors import RestoreError
-
-if TYPE_CHECKING:
-    from .plan import Plan
+from ..units import count, size
 
 
-def _size(n: int) -> str:
-    return humanize.naturalsize(n, binary=True)
+class PlanView(Protocol):
+    """What a step's line needs of the plan it is in (Plan provides it)."""
+
+    def table_of(self, target: str) -> str:
+        """The partition table the plan lays out on target: msdos | gpt."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class Step:
             raise ValueError(f"its {data['action']} step has the details "
                              f"{sorted(data['detail'])}, not those of this console") from None
 
-    def describe(self, plan: Plan) -> str:
+    def describe(self, plan: PlanView) -> str:
         """One line saying exactly what the step does, to which disk."""
         raise NotImplementedError
 
@@ -58,7 +57,7 @@ class Step:
 class Wipe(Step):
     action = "wipe"
 
-    def describe(self, plan: Plan) -> str:
+    def describe(self, plan: PlanView) -> str:
         return f"Wipe the old partition table and signatures on {self.target}"
 
 
@@ -68,7 +67,7 @@ class CreateTable(Step):
     table: str  # msdos | gpt
     disk_id: str  # the original's, "" when it had none
 
-    def describe(self, plan: Plan) -> str:
+    def describe(self, plan: PlanView) -> str:
         ident = f" (disk id {self.disk_id})" if self.disk_id else ""
         return f"Create a new {self.table} partition table on {self.target}{ident}"
 
@@ -82,18 +81,18 @@ class CreatePartition(Step):
     kind: str  # primary | extended | logical
     holds: str  # what goes into it, e.g. "ext4 /" ("" when nothing is said)
 
-    def describe(self, plan: Plan) -> str:
+    def describe(self, plan: PlanView) -> str:
         holds = f" for {self.holds}" if self.holds else ""
-        kind = "" if plan.disk_for_target(self.target).layout.table == "gpt" else f"{self.kind} "
-        return (f"Create {kind}partition {self.number} on {self.target}: {_size(self.size)} at "
-                f"{_size(self.start)}{holds}")
+        kind = "" if plan.table_of(self.target) == "gpt" else f"{self.kind} "
+        return (f"Create {kind}partition {self.number} on {self.target}: {size(self.size)} at "
+                f"{size(self.start)}{holds}")
 
 
 @dataclass(frozen=True)
 class SetIdentifiers(Step):
     action = "set-identifiers"
 
-    def describe(self, plan: Plan) -> str:
+    def describe(self, plan: PlanView) -> str:
         return "Set the original disk id, partition types and partition UUIDs"
 
 
@@ -102,7 +101,7 @@ class WriteBootArea(Step):
     action = "write-boot-area"
     source: str  # the original disk whose boot area the set saved
 
-    def describe(self, plan: Plan) -> str:
+    def describe(self, plan: PlanView) -> str:
         return f"Write the boot code and the gap before the first partition of {self.source}"
 
 
@@ -117,8 +116,8 @@ class MakeFilesystem(Step):
     label: str
     size: int  # bytes of its new partition
 
-    def describe(self, plan: Plan) -> str:
-        return (f"Make {self.type} on partition {self.partition} ({_size(self.size)}), "
+    def describe(self, plan: PlanView) -> str:
+        return (f"Make {self.type} on partition {self.partition} ({size(self.size)}), "
                 f"UUID {self.uuid or '-'}, label {self.label or '-'}")
 
 
@@ -129,7 +128,7 @@ class WriteImage(Step):
     partition: int
     title: str
 
-    def describe(self, plan: Plan) -> str:
+    def describe(self, plan: PlanView) -> str:
         return f"Write the saved image of {self.title} onto partition {self.partition}"
 
 
@@ -142,7 +141,7 @@ class Mount(Step):
     title: str
     mountpoint: str  # its place in the restored tree, "" for a mount of its own
 
-    def describe(self, plan: Plan) -> str:
+    def describe(self, plan: PlanView) -> str:
         where = self.mountpoint or "a mount of its own"
         return f"Mount {self.title} (partition {self.partition}) at {where}"
 
@@ -155,9 +154,9 @@ class Restore(Step):
     files: int  # entries of its archive
     bytes: int  # bytes its archive unpacks to
 
-    def describe(self, plan: Plan) -> str:
-        return (f"Restore filesystem {self.fs} ({self.title}): {humanize.intcomma(self.files)} "
-                f"entries, {_size(self.bytes)}, each file checked against its BLAKE3")
+    def describe(self, plan: PlanView) -> str:
+        return (f"Restore filesystem {self.fs} ({self.title}): {count(self.files, 'entry')}, "
+                f"{size(self.bytes)}, each file checked against its BLAKE3")
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,7 @@ class Verify(Step):
     def __post_init__(self) -> None:
         object.__setattr__(self, "fs", tuple(self.fs))  # a saved plan has a list
 
-    def describe(self, plan: Plan) -> str:
+    def describe(self, plan: PlanView) -> str:
         return "Verify kind, owner, mode, times and links of every restored entry"
 
 
@@ -179,7 +178,7 @@ class Finalize(Step):
     target: str = ""
     log: bool = False  # copy the log into the restored /var/log (there is a restored root)
 
-    def describe(self, plan: Plan) -> str:
+    def describe(self, plan: PlanView) -> str:
         return ("Copy the log into the restored /var/log, unmount everything, detach loop devices"
                 if self.log else "Unmount everything, detach loop devices")
 

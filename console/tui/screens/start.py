@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-import humanize
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,8 +15,8 @@ from textual.widgets import Footer, OptionList, Static
 from widgets.partition_bar import PartitionBar, disk_segments
 
 from ...core.backupset.manifest import BackupSet
-from ...core.units import count, size
-from ..job import RESTORE, VERIFY
+from ...core.units import ago, count, size
+from ..job import JobKind
 from .common import StatusLine, TitleBar, disk_title, option
 
 log = logging.getLogger("restore_console")
@@ -43,7 +42,7 @@ def created_text(created: str, now: datetime) -> str:
         return created
     if moment.tzinfo is None:
         return when(created)
-    return f"{when(created)} ({humanize.naturaltime(now - moment)})"
+    return f"{when(created)} ({ago(now - moment)})"
 
 
 def set_summary(backup_set: BackupSet, now: datetime) -> str:
@@ -152,7 +151,7 @@ class StartScreen(Screen):
     def pick_files(self) -> None:
         """The file picker over the set's catalog; its choice runs on the progress screen."""
         from ...core.errors import RestoreError
-        from ..job import FILES, Job, Totals
+        from ..job import Job, Totals
         from .file_picker import FilePickerScreen, RestoreChoice
         from .progress import ProgressScreen
         app = self.app
@@ -172,7 +171,7 @@ class StartScreen(Screen):
                 if choice is None:
                     return
                 selected = trees.totals()
-                job = Job(FILES, app.backup_set, files=choice,
+                job = Job(JobKind.FILES, app.backup_set, files=choice,
                           files_totals=Totals(selected.bytes, selected.entries, 0))
             finally:
                 trees.catalog.close()
@@ -223,4 +222,4 @@ class StartScreen(Screen):
             self.app.push_screen(MappingScreen())
             return
         from .targets import TargetsScreen
-        self.app.push_screen(TargetsScreen(VERIFY if key == "verify" else RESTORE))
+        self.app.push_screen(TargetsScreen(JobKind.VERIFY if key == "verify" else JobKind.RESTORE))
