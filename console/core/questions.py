@@ -16,12 +16,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, TypeVar
 
 from .errors import RestoreError
 
-if TYPE_CHECKING:
-    from .events import Listener
+# An event of events.Event, of which a Question is one kind (events.py imports this module).
+E = TypeVar("E")
 
 log = logging.getLogger("restore_console")
 
@@ -95,7 +95,8 @@ class Question:
 Answerer = Callable[[Question], None]
 
 
-def ask(listener: Listener, question: Question, timeout: float | None = None) -> str:
+def ask(listener: Callable[[Question], None], question: Question,
+        timeout: float | None = None) -> str:
     """Sends question through listener and waits for its answer; returns it.
 
     Not claimed nor answered by the listener: the default. Claimed and not answered within
@@ -151,11 +152,11 @@ def insert_volume(number: int, set_id: str, where: str) -> Question:
                     choices=(CONTINUE, ABORT), default=ABORT)
 
 
-def answering(listener: Listener, answerer: Answerer) -> Listener:
+def answering(listener: Callable[[E], None], answerer: Answerer) -> Callable[[E], None]:
     """A listener that passes every event on to listener, and then has answerer answer the
     questions."""
 
-    def listen(event) -> None:
+    def listen(event: E) -> None:
         listener(event)
         if isinstance(event, Question) and not event.answered:
             answerer(event)

@@ -31,15 +31,6 @@ from .themes import (
 
 log = logging.getLogger("restore_console")
 
-# What the error dialog can offer, in the order it offers them.
-CHOICES = {"retry": ("r", "Retry"),
-           "skip": ("k", "Skip this step and go on"),
-           "shell": ("s", "Open a shell, then come back to this question"),
-           "abort": ("a", "Abort: back to the start"),
-           "shell-here": ("s", "Open the shell here instead"),
-           "close": ("c", "Close")}
-
-
 # Keys Textual binds on every screen that mean nothing to an operator.
 HELP_LEAVES_OUT = {"screen.copy_text", "copy_text", "screen.maximize", "screen.minimize"}
 
@@ -241,7 +232,7 @@ class RestoreApp(App[int]):
                    then: Callable[[str], None], *, title: str = "") -> None:
         """Shows error in words with the choices that make sense; `then(choice)` follows.
         Choosing the shell opens it and asks again."""
-        from .screens.error import ErrorScreen
+        from .screens.error import CHOICES, ErrorScreen
         if isinstance(error, RestoreError):
             message, hint = error.message, error.hint
         else:

@@ -5,13 +5,25 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from enum import Enum
 
 from ..core.backupset.manifest import BackupSet
 from ..core.planning.plan import Plan
 
-RESTORE = "restore"
-VERIFY = "verify"
-FILES = "files"  # selected files, in place or into a directory
+
+class JobKind(Enum):
+    """What the operator asked for."""
+
+    RESTORE = "restore"  # the whole machine, or a clone onto other disks
+    VERIFY = "verify"  # compare the disks with the set, only reading
+    FILES = "files"  # selected files, in place or into a directory
+
+
+class Phase(Enum):
+    """Where a run is: restoring (disks or files), then comparing with the set."""
+
+    RESTORE = "restore"
+    VERIFY = "verify"
 
 
 @dataclass(frozen=True)
@@ -26,13 +38,13 @@ class Totals:
 
 @dataclass
 class Job:
-    kind: str  # RESTORE | VERIFY
+    kind: JobKind
     backup_set: BackupSet
     mapping: dict[str, str] = field(default_factory=dict)  # original disk name -> target path
     titles: dict[str, str] = field(default_factory=dict)  # target path -> how the operator knows it
     plan: Plan | None = None  # what a restore does; None for a comparison
-    files: object | None = None  # FILES: the picker's RestoreChoice
-    files_totals: Totals | None = None  # FILES: entries and bytes selected
+    files: object | None = None  # JobKind.FILES: the picker's RestoreChoice
+    files_totals: Totals | None = None  # JobKind.FILES: entries and bytes selected
 
     @property
     def set_path(self) -> str:
@@ -43,18 +55,18 @@ class Job:
         return [os.path.basename(target) for target in self.mapping.values()]
 
     def targets_text(self) -> str:
-        if self.kind == FILES:
+        if self.kind == JobKind.FILES:
             return self.files.where()
         return ", ".join(os.path.basename(target) for target in self.mapping.values())
 
     def totals(self) -> Totals:
         """What the plan writes (Plan.totals); the comparison reads what the mounted filesystems
         of the mapped disks use."""
-        if self.kind == FILES:
+        if self.kind == JobKind.FILES:
             return self.files_totals or Totals()
         backup_set = self.backup_set
         size = files = 0
-        if self.plan is not None and self.kind == RESTORE:
+        if self.plan is not None and self.kind == JobKind.RESTORE:
             written = self.plan.totals(backup_set)
             size, files = written.bytes, written.files
         verify_bytes = sum(fs.bytes_used for fs in backup_set.filesystems

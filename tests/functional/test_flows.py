@@ -11,6 +11,7 @@ from textual.widgets import Input, OptionList, RichLog
 
 from console.core.events import Message, StepStarted
 from console.core.questions import RETRY, ask, passphrase, step_failed
+from console.tui.job import JobKind
 from console.tui.screens.done import DoneScreen
 from console.tui.screens.error import ErrorScreen
 from console.tui.screens.help import HelpScreen
@@ -113,7 +114,7 @@ async def test_whole_machine_restore_from_start_to_done():
         review = " ".join(str(app.screen.query_one("#review-text").render()).split())
         # The plan as the core renders it: targets by model, serial and size, every step.
         assert "These disks will be OVERWRITTEN; everything on them is lost:" in review
-        assert ("/dev/sdb: 107.4 GB = 100.0 GiB (107374182400 bytes), QEMU HARDDISK, serial "
+        assert ("/dev/sdb: 100.0 GiB (107,374,182,400 bytes), QEMU HARDDISK, serial "
                 "QM00002 receives original disk /dev/sdb (same serial (QM00002))") in review
         assert "16. Make xfs on partition 1 (100.0 GiB)" in review
         assert "21. Mount xfs /srv (partition 1) at /srv" in review
@@ -151,7 +152,7 @@ async def test_a_target_with_a_problem_cannot_be_chosen():
         # Unsafe: the disk the set is on. Too small for the layout: the resize's own words.
         assert second.get_option("/dev/sdd").disabled
         assert second.get_option("/dev/sde").disabled
-        assert ("The layout of /dev/sdb does not fit on a target of 40.0 GiB (42949672960 "
+        assert ("The layout of /dev/sdb does not fit on a target of 40.0 GiB (42,949,672,960 "
                 "bytes): partition 1 (xfs /srv, 42.0 GiB used) needs at least 46.3 GiB") in \
             " ".join(str(second.get_option("/dev/sde").prompt).split())
         second.highlighted = second.get_option_index("/dev/sde")
@@ -532,7 +533,7 @@ async def test_command_palette_offers_the_main_actions():
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, TargetsScreen)
-        assert app.screen.kind == "restore"
+        assert app.screen.kind == JobKind.RESTORE
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Restore the whole machine", "Clone onto other disks", "Restore selected files",
                 "Compare the disks with the set", "Shell", "Log", "Help", "Quit"} <= titles

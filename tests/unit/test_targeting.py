@@ -9,7 +9,7 @@ from console.core.backupset.manifest import load_set
 from console.core.disks.discovery import TargetDisk
 from console.core.planning.choices import TargetChoices
 from console.core.planning.resize import Override, ResizePolicy
-from console.tui.job import FILES, RESTORE, VERIFY, Job, Totals
+from console.tui.job import Job, JobKind, Totals
 from widgets.partition_bar import resized_segments
 
 WEB01 = str(Path(__file__).parent.parent / "functional" / "data" / "web-01")
@@ -76,7 +76,7 @@ def test_totals_come_from_the_plan():
     backup_set = load_set(WEB01)
     targets = [target("sda", 40 * GiB), target("sdb", 100 * GiB)]
     plan = plan_for(backup_set, {"/dev/sda": "/dev/sda"}, targets)
-    job = Job(RESTORE, backup_set, {"/dev/sda": "/dev/sda"}, plan=plan)
+    job = Job(JobKind.RESTORE, backup_set, {"/dev/sda": "/dev/sda"}, plan=plan)
     archives = {fs.id: fs.archive for fs in backup_set.filesystems}
     totals = job.totals()
     # The raw image of partition 1 and the two file archives; swap has nothing to write.
@@ -85,6 +85,6 @@ def test_totals_come_from_the_plan():
     assert totals.files == 182345 + 40211
     assert totals.verify_bytes == backup_set.filesystem(2).bytes_used + \
         backup_set.filesystem(4).bytes_used
-    compare = Job(VERIFY, backup_set, {"/dev/sdb": "/dev/sdb"}).totals()
+    compare = Job(JobKind.VERIFY, backup_set, {"/dev/sdb": "/dev/sdb"}).totals()
     assert (compare.bytes, compare.verify_bytes) == (0, backup_set.filesystem(5).bytes_used)
-    assert Job(FILES, backup_set, files_totals=Totals(10, 2)).totals() == Totals(10, 2)
+    assert Job(JobKind.FILES, backup_set, files_totals=Totals(10, 2)).totals() == Totals(10, 2)

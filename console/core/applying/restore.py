@@ -32,7 +32,7 @@ from ..disks.mkfs import make_filesystem
 from ..disks.partition_table import create_partition, create_table, set_identifiers
 from ..disks.safety import check_target
 from ..disks.writeback import WriteBack
-from ..errors import Cancelled, RestoreError, UsageError
+from ..errors import Cancelled, RestoreError
 from ..events import Listener, Message, Progress, StepStarted, ignore
 from ..layout import Disk, Filesystem
 from ..planning.plan import DiskPlan, Plan, describe_step
@@ -74,25 +74,6 @@ class RestoreResult:
     unmapped: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)  # filesystems an interrupted run restored
     skipped: list[str] = field(default_factory=list)  # steps that failed and were skipped
-
-
-def parse_maps(maps: list[str]) -> dict[str, str | None]:
-    """--map SRC=TARGET items; SRC= (no target) leaves that original disk out."""
-    mapping: dict[str, str | None] = {}
-    for item in maps:
-        src, sep, target = item.partition("=")
-        if not sep or not src:
-            raise UsageError(f"--map {item!r} is not of the form SRC=TARGET.",
-                             "Example: --map /dev/sda=/dev/sdb (or /dev/sdb= to leave it out)")
-        if src in mapping:
-            raise UsageError(f"--map names {src} twice.")
-        mapping[src] = target or None
-    targets = [t for t in mapping.values() if t]
-    for target in targets:
-        if targets.count(target) > 1:
-            raise UsageError(f"--map sends two disks to {target}.",
-                             "Give each original disk its own target.")
-    return mapping
 
 
 def _damaged_files(backup_set: BackupSet, fs: Filesystem) -> list[bytes]:

@@ -12,21 +12,21 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
 from ...core.units import count, duration, size
-from ..job import FILES, RESTORE
+from ..job import JobKind, Phase
+from ..outcome import Outcome
 from .common import StatusLine, TitleBar, option
-from .progress import RESTORING, Outcome
 
 SHOWN_DIFFERENCES = 8
 
 
 def headline(outcome: Outcome) -> str:
     job = outcome.job
-    if job.kind == FILES:
+    if job.kind == JobKind.FILES:
         return ("Restoring the files was cancelled" if outcome.cancelled_in
                 else "The files are restored")
-    if outcome.cancelled_in == RESTORING:
+    if outcome.cancelled_in == Phase.RESTORE:
         return "The restore was cancelled"
-    if job.kind != RESTORE:
+    if job.kind != JobKind.RESTORE:
         if outcome.cancelled_in:
             return "The comparison was cancelled"
         return "The comparison is done"
@@ -56,11 +56,11 @@ def files_lines(outcome: Outcome, log_path: str) -> list[str]:
 
 def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
     job = outcome.job
-    if job.kind == FILES:
+    if job.kind == JobKind.FILES:
         return files_lines(outcome, log_path)
     lines = []
     restored = outcome.restored
-    if outcome.cancelled_in == RESTORING:
+    if outcome.cancelled_in == Phase.RESTORE:
         lines += [f"{job.targets_text()} is partly written: it will not boot as it is.",
                   "Restore it again (it resumes after the filesystems already restored and "
                   "ends with the same result), or look at it from the shell."]
@@ -75,7 +75,7 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
         for name in restored.unmapped:
             lines.append(f"Not restored (no target chosen): disk {name}.")
     verified = outcome.verified
-    if outcome.cancelled_in == RESTORING:
+    if outcome.cancelled_in == Phase.RESTORE:
         pass
     elif verified is None:
         lines.append("Comparison with the set: " +
@@ -123,8 +123,8 @@ class DoneScreen(Screen):
     def restored_system(self) -> bool:
         """A finished restore leaves a system worth mounting for the shell."""
         outcome = self.outcome
-        return outcome.job.kind == RESTORE and outcome.restored is not None and \
-            outcome.cancelled_in != RESTORING
+        return outcome.job.kind == JobKind.RESTORE and outcome.restored is not None and \
+            outcome.cancelled_in != Phase.RESTORE
 
     def compose(self) -> ComposeResult:
         outcome = self.outcome

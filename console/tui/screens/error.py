@@ -10,6 +10,14 @@ from textual.widgets import OptionList, Static
 
 from .common import option
 
+# What the error dialog can offer, in the order it offers them.
+CHOICES = {"retry": ("r", "Retry"),
+           "skip": ("k", "Skip this step and go on"),
+           "shell": ("s", "Open a shell, then come back to this question"),
+           "abort": ("a", "Abort: back to the start"),
+           "shell-here": ("s", "Open the shell here instead"),
+           "close": ("c", "Close")}
+
 
 class ErrorScreen(ModalScreen[str]):
     """Dismisses with the id of the choice made; Esc is the last choice."""

@@ -35,7 +35,7 @@ from ...core.layout import Disk
 from ...core.planning.choices import Fit, TargetChoices
 from ...core.planning.resize import Override, ResizePolicy
 from ...core.units import size
-from ..job import RESTORE, Job
+from ..job import Job, JobKind
 from .common import StatusLine, TitleBar, option, target_prompt
 
 log = logging.getLogger("restore_console")
@@ -430,7 +430,7 @@ class MappingScreen(Screen):
         except RestoreError as exc:
             self.say(f"{exc.message} {exc.hint}".strip())
             return
-        job = Job(RESTORE, backup_set, mapping, {t: titles.get(t, t) for t in mapping.values()},
+        job = Job(JobKind.RESTORE, backup_set, mapping, {t: titles.get(t, t) for t in mapping.values()},
                   plan=plan)
         self.app.push_screen(ReviewScreen(job))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,29 +24,12 @@ from widgets.meter import Meter
 from ...core.errors import Cancelled, RestoreError
 from ...core.events import Event, Message, Progress, StepStarted
 from ...core.questions import ABORT, Question
-from ..job import FILES, RESTORE, Job
+from ..job import Job, JobKind, Phase
+from ..outcome import Outcome
 from ..tracking import Tracker
 from .common import StatusLine, TitleBar
 
 log = logging.getLogger("restore_console")
-
-RESTORING = "restore"
-VERIFYING = "verify"
-
-
-@dataclass
-class Outcome:
-    """How a run ended: what was restored, what the comparison found, or why it stopped."""
-
-    job: Job
-    restored: object | None = None  # RestoreResult
-    verified: object | None = None  # VerifyResult; None when skipped or not reached
-    seconds: float = 0.0
-    cancelled_in: str | None = None  # the phase the operator cancelled in
-    error: BaseException | None = None
-    failed_in: str | None = None
-    verify_skipped: bool = False
-
 
 class ProgressScreen(Screen):
     """Runs the job and shows where it stands."""
@@ -72,17 +54,18 @@ class ProgressScreen(Screen):
         self._aborted_by_answer = False  # the operator answered abort: no second question
         self.restore_bytes = self.verify_bytes = 0
         self.tracker: Tracker | None = None
-        self.phase = RESTORING if job.kind in (RESTORE, FILES) else VERIFYING
+        self.phase = Phase.RESTORE if job.kind in (JobKind.RESTORE, JobKind.FILES) else Phase.VERIFY
 
     def compose(self) -> ComposeResult:
         job = self.job
-        if job.kind == FILES:
+        if job.kind == JobKind.FILES:
             yield TitleBar(f"Restoring selected files of {job.backup_set.host} into "
                            f"{job.targets_text()}")
         else:
-            verb = "Restoring" if job.kind == RESTORE else "Comparing"
+            verb = "Restoring" if job.kind == JobKind.RESTORE else "Comparing"
             yield TitleBar(f"{verb} {job.backup_set.host} "
-                           f"{'onto' if job.kind == RESTORE else 'with'} {job.targets_text()}")
+                           f"{'onto' if job.kind == JobKind.RESTORE else 'with'} "
+                           f"{job.targets_text()}")
         yield Static("", id="plan-step")
         yield Static("Starting", id="step-name")
         yield Meter(id="step-meter")
@@ -98,7 +81,8 @@ class ProgressScreen(Screen):
 
     def on_mount(self) -> None:
         totals = self.job.totals()
-        self.restore_bytes = totals.bytes if self.job.kind in (RESTORE, FILES) else 0
+        writes = self.job.kind in (JobKind.RESTORE, JobKind.FILES)
+        self.restore_bytes = totals.bytes if writes else 0
         self.verify_bytes = totals.verify_bytes
         self.start()
 
@@ -109,7 +93,7 @@ class ProgressScreen(Screen):
         comparison once the restore is done."""
         self.phase = phase or self.phase
         core = self.app.core
-        total = self.verify_bytes + (self.restore_bytes if self.phase == RESTORING else 0)
+        total = self.verify_bytes + (self.restore_bytes if self.phase == Phase.RESTORE else 0)
         self.tracker = Tracker(total, core.clock)
         self.cancel_requested.clear()
         self._aborted_by_answer = False
@@ -126,7 +110,7 @@ class ProgressScreen(Screen):
         started = core.clock()
         phase = self.phase
         try:
-            if job.kind == FILES:
+            if job.kind == JobKind.FILES:
                 choice = job.files
                 self._post(Message(f"Restoring selected files of {job.backup_set.host} into "
                                    f"{choice.where()}"))
@@ -140,12 +124,12 @@ class ProgressScreen(Screen):
                         self._listener)
                 outcome.seconds += core.clock() - started
                 return outcome
-            if phase == RESTORING:
+            if phase == Phase.RESTORE:
                 self._post(Message(f"Restore of {job.backup_set.host} onto {job.targets_text()} "
                                    "started"))
                 outcome.restored = core.apply_plan(job.plan, self._listener)
                 self._post(Message("Restore done; comparing the restored system with the set"))
-                phase = VERIFYING
+                phase = Phase.VERIFY
                 self.app.call_from_thread(self._enter_verify)
             outcome.verified = core.verify_targets(job.set_path, job.mapping, self._listener)
         except Cancelled:
@@ -156,7 +140,7 @@ class ProgressScreen(Screen):
         return outcome
 
     def _enter_verify(self) -> None:
-        self.phase = VERIFYING
+        self.phase = Phase.VERIFY
         if self.tracker is not None:
             self.tracker.finish_step()
 
@@ -166,7 +150,7 @@ class ProgressScreen(Screen):
 
     def _post(self, event: Event) -> None:
         if self.cancel_requested.is_set():
-            raise Cancelled("The restore was cancelled." if self.phase == RESTORING
+            raise Cancelled("The restore was cancelled." if self.phase == Phase.RESTORE
                             else "The comparison was cancelled.")
         try:
             self.app.call_from_thread(self.show_event, event)
@@ -223,8 +207,7 @@ class ProgressScreen(Screen):
             self._offer_answers(question)
 
     def _offer_answers(self, question: Question) -> None:
-        from ..app import CHOICES
-        from .error import ErrorScreen
+        from .error import CHOICES, ErrorScreen
         choices = list(question.choices)
         if question.shell:
             choices.insert(len(choices) - 1, "shell")  # before abort, as the question words it
@@ -262,7 +245,7 @@ class ProgressScreen(Screen):
             self.outcome = event.worker.result
         elif event.state == WorkerState.ERROR:
             error = event.worker.error
-            log.error("unexpected failure during the %s", self.phase, exc_info=error)
+            log.error("unexpected failure during the %s", self.phase.value, exc_info=error)
             self.outcome = self.outcome or Outcome(self.job)
             self.outcome.error, self.outcome.failed_in = error, self.phase
         else:
@@ -293,9 +276,9 @@ class ProgressScreen(Screen):
 
     def _offer_choices(self, outcome: Outcome) -> None:
         failed_in = outcome.failed_in
-        choices = ["retry", "skip", "shell", "abort"] if failed_in == VERIFYING else \
+        choices = ["retry", "skip", "shell", "abort"] if failed_in == Phase.VERIFY else \
             ["retry", "shell", "abort"]
-        title = ("The comparison with the set failed" if failed_in == VERIFYING
+        title = ("The comparison with the set failed" if failed_in == Phase.VERIFY
                  else "The restore failed")
         self.query_one("#state", StatusLine).say(title + ".")
         self._asking = True
@@ -318,17 +301,17 @@ class ProgressScreen(Screen):
     def action_cancel(self) -> None:
         if not self.running or self.cancel_requested.is_set():
             return
-        if self.job.kind == FILES:
+        if self.job.kind == JobKind.FILES:
             self._ask(f"Cancel restoring the files? Those restored so far stay in "
                       f"{self.job.targets_text()}.", quit_after=False)
             return
         self._ask("Cancel the restore? The target is then left partly written and will not "
-                  "boot until it is restored again." if self.phase == RESTORING else
+                  "boot until it is restored again." if self.phase == Phase.RESTORE else
                   "Cancel the comparison? The restore itself is done.", quit_after=False)
 
     def ask_to_quit(self) -> None:
         self._ask("A restore is running. Quit anyway? It is cancelled first, and the target is "
-                  "left partly written." if self.phase == RESTORING else
+                  "left partly written." if self.phase == Phase.RESTORE else
                   "The comparison is running. Cancel it and quit?", quit_after=True)
 
     def _ask(self, question: str, *, quit_after: bool) -> None:

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from ...core.planning.plan import render
-from ..job import RESTORE, Job
+from ..job import Job, JobKind
 from .common import TitleBar
 
 
@@ -41,7 +41,7 @@ class ReviewScreen(Screen):
 
     def compose(self) -> ComposeResult:
         job = self.job
-        restoring = job.kind == RESTORE
+        restoring = job.kind == JobKind.RESTORE
         yield TitleBar("Review: what will be done" if restoring else
                        "Review: what will be compared")
         with VerticalScroll(id="review"):
@@ -62,7 +62,7 @@ class ReviewScreen(Screen):
 
     def _text(self) -> str:
         job = self.job
-        if job.kind != RESTORE:
+        if job.kind != JobKind.RESTORE:
             lines = [f"Compare the backup of {job.backup_set.host} ({job.backup_set.path})",
                      "with what is on these disks, mounted read-only:", ""]
             for src, target in job.mapping.items():

@@ -20,7 +20,7 @@ from ...core.errors import RestoreError
 from ...core.layout import Disk
 from ...core.planning.choices import TargetChoices
 from ...core.units import size
-from ..job import RESTORE, Job
+from ..job import Job, JobKind
 from .common import StatusLine, TitleBar, disk_title, option, target_prompt
 
 SKIP = "--skip--"
@@ -61,7 +61,7 @@ class TargetsScreen(Screen):
     def compose(self) -> ComposeResult:
         app = self.app
         backup_set = app.backup_set
-        heading = ("Restore the whole machine" if self.kind == RESTORE else
+        heading = ("Restore the whole machine" if self.kind == JobKind.RESTORE else
                    "Compare disks with the set")
         yield TitleBar(f"{heading}: choose the target of each disk")
         try:
@@ -70,14 +70,14 @@ class TargetsScreen(Screen):
             targets = []
             yield Static(f"This machine's disks could not be listed: "
                          f"{getattr(exc, 'message', exc)}", classes="problem")
-        self.choices = TargetChoices(backup_set, targets, comparing=self.kind != RESTORE)
+        self.choices = TargetChoices(backup_set, targets, comparing=self.kind != JobKind.RESTORE)
         self.choices.apply_suggestion()
         with VerticalScroll(id="disks"):
             for index, disk in enumerate(backup_set.disks):
                 yield PartitionBar(disk_title(disk), disk_segments(disk, backup_set.filesystems))
                 options = DiskTargets(disk, id=f"disk-{index}", classes="targets")
                 yield options
-        if self.kind == RESTORE:
+        if self.kind == JobKind.RESTORE:
             yield Static("On a larger or smaller disk the partitions are resized; to change "
                          "how, clone onto other disks (c on the start screen).", classes="hint")
         yield StatusLine(id="status")
@@ -141,7 +141,7 @@ class TargetsScreen(Screen):
         titles = {c.path: c.title() for c in self.choices.targets}
         mapping = self.choices.mapping().chosen()
         job = Job(self.kind, backup_set, mapping, {t: titles.get(t, t) for t in mapping.values()})
-        if self.kind == RESTORE:
+        if self.kind == JobKind.RESTORE:
             try:
                 job.plan = self.choices.plan()
             except RestoreError as exc:
