@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from textual.widgets import OptionList
+
 from console.core.applying.restore import RestoreResult
 from console.core.applying.verify import Difference, VerifyResult
 from console.core.disks.discovery import TargetDisk
@@ -258,3 +260,9 @@ async def wait_for(pilot, condition, what: str, seconds: float = 20.0) -> None:
 def error(message: str = "Could not mount /dev/sda2 (ext4): wrong fs type, bad option, bad "
           "superblock on /dev/sda2", hint: str = "The log has the full output.") -> RestoreError:
     return RestoreError(message, hint)
+
+
+def offered_choices(app) -> list[str]:
+    """The ids of the choices the error dialog on top offers, in order."""
+    choices = app.screen.query_one(OptionList)
+    return [choices.get_option_at_index(i).id for i in range(choices.option_count)]

@@ -31,6 +31,7 @@ from tests.functional.stage import (
     Scripted,
     confirm,
     error,
+    offered_choices,
     restore_events,
     restore_held_running,
     restore_to_done,
@@ -305,9 +306,7 @@ async def test_a_failed_restore_offers_retry_shell_abort_and_retry_works():
         assert "The restore failed" in text
         assert "Could not mount /dev/sda2 (ext4): wrong fs type" in text
         assert "The log has the full output." in text
-        choices = app.screen.query_one(OptionList)
-        assert [choices.get_option_at_index(i).id for i in range(choices.option_count)] == \
-            ["retry", "shell", "abort"]
+        assert offered_choices(app) == ["retry", "shell", "abort"]
         await pilot.press("s")  # the shell, then the same question again
         await pilot.pause()
         assert len(core.run_shell.calls) == 1
@@ -651,9 +650,7 @@ async def test_a_failed_step_asks_while_the_restore_waits_and_retry_runs_only_th
         assert "Step 8 of 27 failed" in text
         assert "Make ext4 on partition 2 (30.0 GiB): mkfs.ext4 failed on /dev/sda2" in text
         assert "it cannot be skipped" in text
-        choices = app.screen.query_one(OptionList)
-        assert [choices.get_option_at_index(i).id for i in range(choices.option_count)] == \
-            ["retry", "shell", "abort"]
+        assert offered_choices(app) == ["retry", "shell", "abort"]
         await pilot.press("s")  # the shell, then the same question again
         await pilot.pause()
         assert len(core.run_shell.calls) == 1
