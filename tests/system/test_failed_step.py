@@ -7,9 +7,7 @@ checked with blkid and rsync."""
 from __future__ import annotations
 
 import io
-import json
 import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -17,10 +15,9 @@ import pytest
 from console import cli
 from console.core.applying import restore
 from console.core.errors import RestoreError
-from tests.system.clitool import TEST_LOG, cli_backup
-from tests.system.clitool import cli as cli_subprocess
+from tests.system.clitool import TEST_LOG, small_ext4_set
 from tests.system.hardtree import rsync_differences
-from tests.system.images import attached, blkid_of, make_one_ext4_disk, mounted
+from tests.system.images import attached, blkid_of, mounted
 
 pytestmark = pytest.mark.system
 
@@ -30,19 +27,8 @@ DISK_SIZE = 64 * MiB
 
 @pytest.fixture(scope="module")
 def small_set(tmp_path_factory) -> tuple[Path, Path, str]:
-    base = tmp_path_factory.mktemp("failed-step")
-    source = base / "source.img"
-
-    def fill(root: Path) -> None:
-        for d in range(3):
-            Path(root, f"dir-{d}").mkdir()
-            for i in range(20):
-                Path(root, f"dir-{d}", f"file-{i}").write_bytes(os.urandom(i * 300))
-
-    make_one_ext4_disk(source, DISK_SIZE // MiB, fill)
-    set_dir = cli_backup(source, base / "set")
-    name = json.loads(cli_subprocess("inspect", str(set_dir), "--json").stdout)["disks"][0]["name"]
-    return source, set_dir, name
+    return small_ext4_set(tmp_path_factory.mktemp("failed-step"), DISK_SIZE // MiB, dirs=3,
+                          files=20, grain=300)
 
 
 @pytest.fixture

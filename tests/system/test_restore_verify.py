@@ -4,8 +4,6 @@ child having failed, after it; nothing is left attached or mounted."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -15,8 +13,8 @@ from console.core.applying import restore
 from console.core.backupset import archive
 from console.core.errors import RestoreError
 from console.core.planning.choices import make_plan
-from tests.system.clitool import cli, cli_backup
-from tests.system.images import attached, make_one_ext4_disk, mounted
+from tests.system.clitool import small_ext4_set
+from tests.system.images import attached, mounted
 
 pytestmark = pytest.mark.system
 
@@ -26,18 +24,8 @@ DISK_SIZE = 64 * MiB
 
 @pytest.fixture(scope="module")
 def small_set(tmp_path_factory) -> tuple[Path, str]:
-    base = tmp_path_factory.mktemp("restore-verify")
-    source = base / "source.img"
-
-    def fill(root: Path) -> None:
-        for d in range(5):
-            Path(root, f"dir-{d}").mkdir()
-            for i in range(30):
-                Path(root, f"dir-{d}", f"file-{i}").write_bytes(os.urandom(i * 100))
-
-    make_one_ext4_disk(source, DISK_SIZE // MiB, fill)
-    set_dir = cli_backup(source, base / "set")
-    name = json.loads(cli("inspect", str(set_dir), "--json").stdout)["disks"][0]["name"]
+    _, set_dir, name = small_ext4_set(tmp_path_factory.mktemp("restore-verify"),
+                                      DISK_SIZE // MiB, dirs=5, files=30, grain=100)
     return set_dir, name
 
 
