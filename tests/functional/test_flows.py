@@ -142,7 +142,7 @@ async def test_whole_machine_restore_from_start_to_done():
         assert [type(s) for s in app.screen_stack[1:]] == [StartScreen]
 
 
-async def test_a_target_with_a_problem_cannot_be_chosen():
+async def test_a_target_with_a_problem_cannot_be_chosen_and_one_picked_by_hand_says_so():
     app = stage_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("w")
@@ -169,6 +169,9 @@ async def test_a_target_with_a_problem_cannot_be_chosen():
         await pilot.pause()
         review = " ".join(str(app.screen.query_one("#review-text").render()).split())
         assert "/dev/sdb: 100.0 GiB -> 200.0 GiB (msdos, proportional" in review
+        # The disk picked by hand says so; the suggested one keeps the suggestion's reason.
+        assert "receives original disk /dev/sdb (chosen by you)" in review
+        assert "receives original disk /dev/sda (same serial (QM00001))" in review
 
 
 async def test_only_one_disk_can_be_restored_and_the_review_says_what_is_left_out():
