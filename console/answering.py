@@ -10,14 +10,14 @@ import subprocess
 from typing import Callable, TextIO
 
 from .core.errors import UsageError
-from .core.questions import PASSPHRASE, STEP_FAILED, Answerer, PolicyAnswerer, Question
+from .core.questions import Answerer, PolicyAnswerer, Question, QuestionKind
 
 SHELL = "shell"
 ON_FAILURE = ("ask", "retry", "skip", "abort")
 
 HINTS = {
-    STEP_FAILED: "Run it on a terminal to be asked, or give --on-failure retry, skip or abort.",
-    PASSPHRASE: "Run it on a terminal to type the passphrase.",
+    QuestionKind.STEP_FAILED: "Run it on a terminal to be asked, or give --on-failure retry, skip or abort.",
+    QuestionKind.PASSPHRASE: "Run it on a terminal to type the passphrase.",
 }
 
 
@@ -100,7 +100,7 @@ def cli_answerer(on_failure: str | None, stdin: TextIO, stream: TextIO, *,
                          "Give --on-failure retry, skip or abort.")
     terminal = TerminalAnswerer(stdin, stream, shell=shell, read_secret=read_secret) \
         if tty else None
-    answers = {} if chosen == "ask" else {STEP_FAILED: chosen}
+    answers = {} if chosen == "ask" else {QuestionKind.STEP_FAILED: chosen}
     return PolicyAnswerer(answers, hints=HINTS, fallback=terminal,
                           say=lambda text: print(text, file=stream, flush=True),
                           why=f"--on-failure {chosen}")

@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable, TypeVar
 
 from .errors import RestoreError
@@ -25,10 +26,15 @@ E = TypeVar("E")
 
 log = logging.getLogger("restore_console")
 
-# What is asked.
-INSERT_VOLUME = "insert-volume"   # insert volume N of set S: continue or abort
-PASSPHRASE = "passphrase"         # the passphrase of a LUKS container: secret text
-STEP_FAILED = "step-failed"       # a step of the plan failed: retry, skip or abort
+
+
+class QuestionKind(Enum):
+    """What is asked."""
+
+    INSERT_VOLUME = "insert-volume"  # insert volume N of set S: continue or abort
+    PASSPHRASE = "passphrase"  # the passphrase of a LUKS container: secret text
+    STEP_FAILED = "step-failed"  # a step of the plan failed: retry, skip or abort
+
 
 # The answers the core acts on. "shell" is never one: the driver opens the expert shell and
 # asks the same question again.
@@ -41,7 +47,7 @@ class Question:
     `choices` are the answers the core accepts, `default` the safe one (None: there is none, as
     for a passphrase). `shell`: the driver may offer the expert shell before answering."""
 
-    kind: str
+    kind: QuestionKind
     title: str
     text: str
     hint: str = ""
@@ -136,18 +142,18 @@ def step_failed(number: int, total: int, step: str, error: RestoreError,
         choices = (RETRY, ABORT)
         options = ("Retry it, open a shell, or abort the restore (later steps need this one: "
                    "it cannot be skipped).")
-    return Question(STEP_FAILED, f"Step {number} of {total} failed",
+    return Question(QuestionKind.STEP_FAILED, f"Step {number} of {total} failed",
                     f"{step}: {error.message} {options}", error.hint, choices, ABORT,
                     shell=True)
 
 
 def passphrase(container: str) -> Question:
-    return Question(PASSPHRASE, f"Passphrase for the LUKS container {container}",
+    return Question(QuestionKind.PASSPHRASE, f"Passphrase for the LUKS container {container}",
                     f"Type the passphrase of the LUKS container {container}.", secret=True)
 
 
 def insert_volume(number: int, set_id: str, where: str) -> Question:
-    return Question(INSERT_VOLUME, f"Insert volume {number} of set {set_id}",
+    return Question(QuestionKind.INSERT_VOLUME, f"Insert volume {number} of set {set_id}",
                     f"Insert volume {number} of the set {set_id} into {where}, then continue.",
                     choices=(CONTINUE, ABORT), default=ABORT)
 
@@ -173,8 +179,8 @@ class PolicyAnswerer:
     otherwise it is left `timeout` seconds for someone else to answer, then the answerer gives
     up with a RestoreError saying what was asked and, from `hints` by kind, how to answer."""
 
-    def __init__(self, answers: dict[str, str], *, timeout: float = 0.0, retries: int = 3,
-                 hints: dict[str, str] | None = None, fallback: Answerer | None = None,
+    def __init__(self, answers: dict[QuestionKind, str], *, timeout: float = 0.0, retries: int = 3,
+                 hints: dict[QuestionKind, str] | None = None, fallback: Answerer | None = None,
                  say: Callable[[str], None] = lambda text: None, why: str = "by policy"):
         self.answers = dict(answers)
         self.timeout = timeout

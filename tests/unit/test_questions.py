@@ -14,9 +14,9 @@ from console.core.questions import (
     ABORT,
     RETRY,
     SKIP,
-    STEP_FAILED,
     PolicyAnswerer,
     Question,
+    QuestionKind,
     answering,
     ask,
     insert_volume,
@@ -43,7 +43,7 @@ def test_a_question_answered_from_another_thread_is_what_ask_returns():
             threading.Timer(0.05, event.answer, [RETRY]).start()
 
     assert ask(listener, failed()) == RETRY
-    assert isinstance(seen[0], Question) and seen[0].kind == STEP_FAILED
+    assert isinstance(seen[0], Question) and seen[0].kind == QuestionKind.STEP_FAILED
 
 
 def test_an_unclaimed_question_gets_its_safe_default_so_a_core_without_listener_is_unchanged():
@@ -106,7 +106,8 @@ def test_answering_passes_events_on_and_has_the_answerer_answer_questions():
 
 def test_policy_answers_its_kind_and_says_so_when_it_is_not_the_default():
     said = []
-    policy = PolicyAnswerer({STEP_FAILED: SKIP}, say=said.append, why="--on-failure skip")
+    policy = PolicyAnswerer({QuestionKind.STEP_FAILED: SKIP}, say=said.append,
+                            why="--on-failure skip")
     assert ask(policy, failed()) == SKIP
     assert said == ["Step 5 of 27 failed: Write the boot code: dd failed: I/O error Retry it, "
                     "skip it (the disk has no boot code), open a shell, or abort the restore. "
@@ -114,11 +115,11 @@ def test_policy_answers_its_kind_and_says_so_when_it_is_not_the_default():
 
 
 def test_policy_skip_where_a_step_cannot_be_skipped_is_the_safe_default():
-    assert ask(PolicyAnswerer({STEP_FAILED: SKIP}), failed(skipping=None)) == ABORT
+    assert ask(PolicyAnswerer({QuestionKind.STEP_FAILED: SKIP}), failed(skipping=None)) == ABORT
 
 
 def test_policy_retries_the_same_question_a_limited_number_of_times_then_gives_up():
-    policy = PolicyAnswerer({STEP_FAILED: RETRY}, retries=2)
+    policy = PolicyAnswerer({QuestionKind.STEP_FAILED: RETRY}, retries=2)
     assert ask(policy, failed()) == RETRY
     assert ask(policy, failed()) == RETRY
     with pytest.raises(RestoreError) as raised:
@@ -129,8 +130,9 @@ def test_policy_retries_the_same_question_a_limited_number_of_times_then_gives_u
 
 
 def test_policy_without_an_answer_waits_for_someone_else_then_gives_up_saying_how_to_answer():
-    policy = PolicyAnswerer({STEP_FAILED: RETRY}, timeout=0.05,
-                            hints={"insert-volume": "Put volume 2 in the drive, then run again."})
+    policy = PolicyAnswerer({QuestionKind.STEP_FAILED: RETRY}, timeout=0.05,
+                            hints={QuestionKind.INSERT_VOLUME:
+                                   "Put volume 2 in the drive, then run again."})
     with pytest.raises(RestoreError) as raised:
         ask(policy, insert_volume(2, "4f1c", "/dev/sr0"))
     message = raised.value.message
@@ -146,5 +148,5 @@ def test_policy_without_an_answer_takes_one_given_meanwhile_from_elsewhere():
 
 
 def test_policy_hands_what_it_has_no_answer_for_to_its_fallback():
-    policy = PolicyAnswerer({STEP_FAILED: RETRY}, fallback=lambda q: q.answer(SECRET))
+    policy = PolicyAnswerer({QuestionKind.STEP_FAILED: RETRY}, fallback=lambda q: q.answer(SECRET))
     assert ask(policy, passphrase("/dev/sda3")) == SECRET
