@@ -16,7 +16,8 @@ SHELL = "shell"
 ON_FAILURE = ("ask", "retry", "skip", "abort")
 
 HINTS = {
-    QuestionKind.STEP_FAILED: "Run it on a terminal to be asked, or give --on-failure retry, skip or abort.",
+    QuestionKind.STEP_FAILED: "Run it on a terminal to be asked, or give --on-failure retry, "
+                              "skip or abort.",
     QuestionKind.PASSPHRASE: "Run it on a terminal to type the passphrase.",
 }
 
