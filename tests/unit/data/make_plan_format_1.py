@@ -1,7 +1,8 @@
 """Writes plan-format-1.json and plan-format-1.txt beside this file: a saved plan and its
 rendering, as the code of commit c37f77d made them (run once on that commit, before the plan's
 steps were typed). The tests load the file and require the same JSON and the same text back, so
-that plans saved by earlier consoles keep loading and reading the same.
+that plans saved by earlier consoles keep loading and reading the same. (The .txt's two target
+lines were changed since, on purpose, when sizes became IEC units with grouped bytes.)
 
 The set (`backup_set()`) is also what the tests use to compute the plan's totals:
 /dev/sda: GPT, 40 GiB: BIOS boot, ext4 /, ext4 /home, swap, xfs /srv; restored onto a 64 GiB
@@ -10,7 +11,7 @@ disk, so it is resized;
 with an ext4 /var/log in a logical one; restored onto a disk of the same size;
 /dev/sdc: left out (no target).
 
-Run from the worktree: PYTHONPATH=$PWD python tests/unit/data/make_plan_format_1.py
+Run from the repository root: PYTHONPATH=$PWD python tests/unit/data/make_plan_format_1.py
 """
 
 from __future__ import annotations
