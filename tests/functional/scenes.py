@@ -7,13 +7,16 @@ import shutil
 from pathlib import Path
 from typing import Awaitable, Callable
 
+from console.core.questions import passphrase
 from console.tui.screens.done import DoneScreen
 from console.tui.screens.error import ErrorScreen
 from console.tui.screens.progress import ProgressScreen
 from console.tui.screens.question import QuestionScreen
 from tests.functional.stage import (
     RESTORED,
+    Asking,
     Clock,
+    FailingStep,
     Scripted,
     confirm,
     error,
@@ -127,6 +130,20 @@ async def failed(pilot) -> None:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, ErrorScreen), "the error")
 
 
+async def step_failed_question(pilot) -> None:
+    """A step failed while the restore runs: the core waits for retry, shell or abort."""
+    await _confirm(pilot)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ErrorScreen), "the question")
+
+
+async def passphrase_question(pilot) -> None:
+    """The core asks for a LUKS passphrase; some of it typed (never shown)."""
+    from console.tui.screens.passphrase import PassphraseScreen
+    await _confirm(pilot)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, PassphraseScreen), "the question")
+    await pilot.press(*"secret")
+
+
 async def done(pilot) -> None:
     await _confirm(pilot)
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, DoneScreen), "the done screen")
@@ -174,6 +191,12 @@ def _app(theme: str, *, hold: bool = False, fail: bool = False, **kwargs):
     return stage_app(stage_core(clock, apply_plan=restore, **core_overrides), theme=theme, **kwargs)
 
 
+def _asking_app(theme: str, make_restore):
+    """The stage whose restore asks a question and waits (stage.FailingStep, stage.Asking)."""
+    clock = Clock()
+    return stage_app(stage_core(clock, apply_plan=make_restore(clock)), theme=theme)
+
+
 def _log_app(theme: str):
     shutil.copyfile(LOG_SOURCE, LOG_SHOWN)
     return _app(theme, log_path=LOG_SHOWN)
@@ -197,6 +220,9 @@ SCENES: dict[str, tuple[Callable, Callable[..., Awaitable[None]]]] = {
     "progress": (lambda theme: _app(theme, hold=True), progress),
     "cancel-question": (lambda theme: _app(theme, hold=True), cancel_question),
     "error": (lambda theme: _app(theme, fail=True), failed),
+    "step-failed": (lambda theme: _asking_app(theme, FailingStep), step_failed_question),
+    "passphrase": (lambda theme: _asking_app(theme, lambda clock: Asking(
+        clock, lambda: passphrase("/dev/sda3"))), passphrase_question),
     "done": (_app, done),
     "cancelled": (lambda theme: _app(theme, hold=True), cancelled),
     "help": (_app, help_screen),

@@ -20,6 +20,7 @@ from console.core.disks.discovery import TargetDisk
 from console.core.errors import RestoreError
 from console.core.events import Event, Message, Progress, StepStarted
 from console.core.planning.plan import Plan
+from console.core.questions import RETRY, ask, step_failed
 from console.tui.app import RestoreApp
 from console.tui.facade import Core, load_set
 
@@ -266,3 +267,43 @@ def offered_choices(app) -> list[str]:
     """The ids of the choices the error dialog on top offers, in order."""
     choices = app.screen.query_one(OptionList)
     return [choices.get_option_at_index(i).id for i in range(choices.option_count)]
+
+
+class FailingStep:
+    """apply_plan whose step 8 fails `failures` times; each time it asks, as the real restore
+    does, and acts on the answer: retry runs the step again, abort raises its error."""
+
+    def __init__(self, clock: Clock, failures: int = 1):
+        self.clock, self.failures = clock, failures
+        self.calls = 0
+        self.answers: list[str] = []
+
+    def __call__(self, plan, listener):
+        self.calls += 1
+        for at, event in restore_events()[:4]:
+            self.clock.value = at
+            listener(event)
+        while self.failures:
+            self.failures -= 1
+            answer = ask(listener, step_failed(8, 27, "Make ext4 on partition 2 (30.0 GiB)",
+                                               error("mkfs.ext4 failed on /dev/sda2"), None))
+            self.answers.append(answer)
+            if answer != RETRY:
+                raise error("mkfs.ext4 failed on /dev/sda2")
+        return RESTORED
+
+
+class Asking:
+    """apply_plan that reports the first events, then asks `question` and waits for its
+    answer; it keeps the answers."""
+
+    def __init__(self, clock: Clock, question):
+        self.clock, self.question = clock, question
+        self.answers: list[str] = []
+
+    def __call__(self, plan, listener):
+        for at, event in restore_events()[:4]:
+            self.clock.value = at
+            listener(event)
+        self.answers.append(ask(listener, self.question()))
+        return RESTORED

@@ -10,7 +10,7 @@ from textual.drivers.headless_driver import HeadlessDriver
 from textual.widgets import Input, OptionList, RichLog
 
 from console.core.events import Message, StepStarted
-from console.core.questions import RETRY, ask, passphrase, step_failed
+from console.core.questions import ask, passphrase
 from console.tui.job import JobKind
 from console.tui.screens.done import DoneScreen
 from console.tui.screens.error import ErrorScreen
@@ -27,6 +27,7 @@ from tests.functional.stage import (
     VERIFIED_WITH_DIFFERENCES,
     WEB01,
     Clock,
+    FailingStep,
     FakeMount,
     Scripted,
     confirm,
@@ -615,30 +616,6 @@ async def test_a_message_from_the_core_is_logged(tmp_path, caplog):
 
 
 # ---- the core's questions while it runs ----
-
-class FailingStep:
-    """apply_plan whose step 8 fails `failures` times; each time it asks, as the real restore
-    does, and acts on the answer: retry runs the step again, abort raises its error."""
-
-    def __init__(self, clock: Clock, failures: int = 1):
-        self.clock, self.failures = clock, failures
-        self.calls = 0
-        self.answers: list[str] = []
-
-    def __call__(self, plan, listener):
-        self.calls += 1
-        for at, event in restore_events()[:4]:
-            self.clock.value = at
-            listener(event)
-        while self.failures:
-            self.failures -= 1
-            answer = ask(listener, step_failed(8, 27, "Make ext4 on partition 2 (30.0 GiB)",
-                                               error("mkfs.ext4 failed on /dev/sda2"), None))
-            self.answers.append(answer)
-            if answer != RETRY:
-                raise error("mkfs.ext4 failed on /dev/sda2")
-        return RESTORED
-
 
 async def test_a_failed_step_asks_while_the_restore_waits_and_retry_runs_only_that_step():
     clock = Clock()
