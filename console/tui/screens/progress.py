@@ -88,7 +88,7 @@ class ProgressScreen(Screen):
 
     # ---- running ----
 
-    def start(self, phase: str | None = None) -> None:
+    def start(self, phase: Phase | None = None) -> None:
         """Starts (or, after an error, starts again) at `phase`: the restore, or only the
         comparison once the restore is done."""
         self.phase = phase or self.phase

@@ -48,7 +48,7 @@ class TargetsScreen(Screen):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: JobKind) -> None:
         super().__init__()
         self.kind = kind
         self.choices: TargetChoices | None = None  # made when the set and the disks are known
