@@ -283,9 +283,9 @@ def _type_bits(kind: str) -> int:
 
 def cmd_restore(args, printer) -> int:
     if args.only or args.into:
-        if args.plan_file or args.part:
-            raise UsageError("--only restores selected files; --plan and --part are for whole "
-                             "disks. Give one or the other.")
+        if args.plan_file or args.part or args.on_failure:
+            raise UsageError("--only restores selected files; --plan, --part and --on-failure "
+                             "are for whole disks. Give one or the other.")
         return _restore_selection(args, printer)
     from .core.applying.restore import apply_plan
     from .core.planning.plan import Plan, render

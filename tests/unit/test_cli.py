@@ -86,6 +86,10 @@ def test_selection_restore_usage(tmp_path):
     both = cli("restore", str(set_dir), "--only", "/etc", "--into", str(tmp_path / "out"),
                "--map", "/dev/sda=/dev/sdb")
     assert both.returncode == 2 and "one or the other" in both.stderr
+    failing = cli("restore", str(set_dir), "--only", "/etc", "--into", str(tmp_path / "out"),
+                  "--on-failure", "retry")
+    assert failing.returncode == 2 and "--on-failure are for whole disks" in failing.stderr
+    assert not (tmp_path / "out").exists()
     neither = cli("restore", str(set_dir))  # the suggested mapping: no disk here fits the set
     assert neither.returncode == 1 and "--map SRC=TARGET" in neither.stderr
     missing = cli("restore", str(set_dir), "--only", "/etc/shadow", "--into", str(tmp_path / "out"))
