@@ -7,10 +7,10 @@ when the screen opens. Under them, for every disk of the set, its original layou
 one side by side; then the partitions of the disk at hand: filesystem and mount point, old and
 new size, used. A partition can be locked at its
 size, given a size or a percentage, told to take the rest, or put back to the automatic rule;
-the layout is planned again at once (console.core.planning.plan.layout_for) and its problems are listed
-in words. Disks plugged in or removed while the screen is open appear or disappear: a pyudev
-monitor (injectable, Core.block_monitor) is polled in a worker thread. Nothing is written here:
-n builds the plan and the review shows it.
+the layout is planned again at once (console.core.planning.choices.TargetChoices) and its
+problems are listed in words. Disks plugged in or removed while the screen is open appear or
+disappear: a pyudev monitor (injectable, Core.block_monitor) is polled in a worker thread.
+Nothing is written here: n builds the plan and the review shows it.
 """
 
 from __future__ import annotations
@@ -224,14 +224,13 @@ class MappingScreen(Screen):
         elif not self.targets:
             options.append(option("No disks found on this machine.", disabled=True))
         for target in self.targets:
-            problems = [p.words for p in self.choices.problems(disk, target)]
-            if self.chosen.get(disk.name) == target.path:
-                # Said in full under the layout; here only that it is so.
-                problems = [p.words if p.kind is not ProblemKind.LAYOUT_DOES_NOT_FIT else
-                            "the layout as edited does not fit on it: see below"
-                            for p in self.choices.problems(disk, target)]
-            prompt = target_prompt(target.title(), self.chosen.get(disk.name) == target.path,
-                                   problems)
+            chosen = self.chosen.get(disk.name) == target.path
+            # For the chosen target, a layout that does not fit is said in full under the
+            # layout; here only that it is so.
+            problems = [p.words if not (chosen and p.kind is ProblemKind.LAYOUT_DOES_NOT_FIT)
+                        else "the layout as edited does not fit on it: see below"
+                        for p in self.choices.problems(disk, target)]
+            prompt = target_prompt(target.title(), chosen, problems)
             options.append(option(prompt, id=target.path, disabled=bool(problems)))
         mark = "( )" if disk.name in self.chosen else "(*)"
         options.append(option(f"{mark} Do not restore this disk", id=SKIP))
@@ -430,8 +429,8 @@ class MappingScreen(Screen):
         except RestoreError as exc:
             self.say(f"{exc.message} {exc.hint}".strip())
             return
-        job = Job(JobKind.RESTORE, backup_set, mapping, {t: titles.get(t, t) for t in mapping.values()},
-                  plan=plan)
+        job = Job(JobKind.RESTORE, backup_set, mapping,
+                  {t: titles.get(t, t) for t in mapping.values()}, plan=plan)
         self.app.push_screen(ReviewScreen(job))
 
     # ---- hot-plug ----
