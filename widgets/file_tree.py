@@ -1,9 +1,9 @@
 """A file tree for a catalog of any size, on Textual's line API.
 
 `FileTree` is a ScrollView that draws only the lines on screen, asking its model (a
-console.core.backupset.filetree.TreeModel, or anything with the same methods) for exactly those rows:
-no widget and no tree node per file, so a directory of 100,000 entries opens as fast as one
-of ten. `FileTreePanel` adds the search field (/) and the status line (what is selected).
+console.core.backupset.filetree.TreeModel, or anything with the same methods) for exactly those
+rows: no widget and no tree node per file, so a directory of 100,000 entries opens as fast as
+one of ten. `FileTreePanel` adds the search field (/) and the status line (what is selected).
 
 Keys: up/down/page up/page down/home/end move, space selects or deselects (a directory with
 everything below it), enter opens or closes a directory, right opens, left closes (or goes to
@@ -44,7 +44,7 @@ SEARCH_DELAY = 0.25  # seconds of no typing before a search runs
 
 
 class TreeSource(Protocol):
-    """What the tree needs from its model (console.core.backupset.filetree.TreeModel provides it)."""
+    """What the tree needs from its model (backupset.filetree.TreeModel provides it)."""
 
     root_name: str
     search_state: SearchState

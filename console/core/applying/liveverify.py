@@ -9,8 +9,8 @@ times only once it has left them, and so is any other member that does not match
 makes some symlinks at its exit). On the benchmark this takes the verify (about a second after
 the extraction) off the restore's time; the extraction ran no slower with it beside.
 
-Parent side: LiveVerify. Child side: `python -m console.core.applying.liveverify`, which reads nothing but
-the end of its standard input (the extraction is over) and writes one JSON result.
+Parent side: LiveVerify. Child side: `python -m console.core.applying.liveverify`, which reads
+nothing but the end of its standard input (the extraction is over) and writes one JSON result.
 """
 
 from __future__ import annotations

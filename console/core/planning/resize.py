@@ -548,7 +548,8 @@ class _Resizer:
             pos = start + sizes[member.number]
             if pos > geo.usable_end:
                 raise _Refused(f"partition {member.number} ({member.label}, "
-                               f"{exact_size(sizes[member.number])}) would end at {exact_size(pos)}, "
+                               f"{exact_size(sizes[member.number])}) would end at "
+                               f"{exact_size(pos)}, "
                                "beyond the end of the usable area at "
                                f"{exact_size(geo.usable_end)}")
         if self.flex is None:
@@ -627,7 +628,8 @@ class _Resizer:
         used = f", {size(named.used)} used" if named.used is not None else ""
         raise _Refused(f"partition {named.number} ({named.label}{used}) needs at least "
                        f"{exact_size(named.floor, 'floor: ' + named.floor_why)}, but only "
-                       f"{exact_size(left)} remain for it after the other partitions and the alignment")
+                       f"{exact_size(left)} remain for it after the other partitions and the "
+                       "alignment")
 
     def layout(self, target_size: int) -> Resized:
         geo = self.geometry(target_size)
