@@ -75,7 +75,7 @@ def block_monitor():
 def open_trees(backup_set: BackupSet):
     """The set's file trees for the picker (its catalog opened read-only)."""
     from ..core.backupset.catalog import Catalog
-    from ..core.backupset.filetree import SetTrees
+    from ..core.backupset.settree import SetTrees
     return SetTrees(backup_set, Catalog(backup_set.catalog_path))
 
 
