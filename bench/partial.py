@@ -165,7 +165,7 @@ def picker_child(path: str) -> dict:
     from textual.app import App
 
     from console.core.backupset.catalog import Catalog
-    from console.core.backupset.filetree import SetTrees
+    from console.core.backupset.settree import SetTrees
     from console.core.backupset.manifest import BackupSet
     from console.core.layout import Archive, Filesystem
     from console.tui.screens.file_picker import FilePickerScreen

@@ -1,7 +1,7 @@
 """A file tree for a catalog of any size, on Textual's line API.
 
 `FileTree` is a ScrollView that draws only the lines on screen, asking its model (a
-console.core.backupset.filetree.TreeModel, or anything with the same methods) for exactly those
+console.core.backupset.settree.SetTrees, or anything with the same methods) for exactly those
 rows: no widget and no tree node per file, so a directory of 100,000 entries opens as fast as
 one of ten. `FileTreePanel` adds the search field (/) and the status line (what is selected).
 
@@ -44,9 +44,9 @@ SEARCH_DELAY = 0.25  # seconds of no typing before a search runs
 
 
 class TreeSource(Protocol):
-    """What the tree needs from its model (backupset.filetree.TreeModel provides it)."""
+    """What the tree needs from its model (backupset.settree.SetTrees and
+    backupset.filetree.TreeModel provide it)."""
 
-    root_name: str
     search_state: SearchState
 
     @property
@@ -205,8 +205,8 @@ class FileTree(ScrollView, can_focus=True):
         mark = MARKS.get(row.mark, NO_MARK)
         indent = "  " * row.depth
         arrow = (OPEN if row.expanded else CLOSED) if row.is_dir else "  "
-        if row.depth == 0:
-            name = self.model.root_name
+        if row.title:
+            name = row.title
         else:
             name = shown_name(entry.name) + ("/" if row.is_dir else "")
             if entry.kind == "symlink" and entry.link is not None:
@@ -221,7 +221,7 @@ class FileTree(ScrollView, can_focus=True):
         if len(name) > room:
             name = name[: max(0, room - 1)] + "…" if room > 0 else ""
         name_style = styled("file-tree--directory") if row.is_dir else line_style
-        if entry.path in self._match_paths and not cursor:
+        if row.path in self._match_paths and not cursor:
             name_style += self.get_component_rich_style("file-tree--match")
         segments = [
             Segment(mark, styled("file-tree--mark") if row.mark in MARKS else line_style),
@@ -243,16 +243,21 @@ class FileTree(ScrollView, can_focus=True):
         height = self.scrollable_content_region.height
         top = self.scroll_offset.y
         if new < top:
-            self.scroll_to(y=new, animate=False, immediate=True)
+            self._scroll_to_row(new)
         elif height and new >= top + height:
-            self.scroll_to(y=new - height + 1, animate=False, immediate=True)
+            self._scroll_to_row(new - height + 1)
         self.post_message(self.CursorMoved(self, self.model.row(new)))
 
     def move_to(self, y: int, center: bool = False) -> None:
         self.cursor = y
         if center:
             height = self.scrollable_content_region.height
-            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, immediate=True)
+            self._scroll_to_row(max(0, self.cursor - height // 2))
+
+    def _scroll_to_row(self, y: int) -> None:
+        # Forced: a tree that has just grown (a search opened the way to its match) gets the
+        # scroll bar that allows scrolling only at the next layout, and is not scrolled before.
+        self.scroll_to(y=y, animate=False, immediate=True, force=True)
 
     @property
     def cursor_row(self) -> Row | None:
@@ -314,7 +319,7 @@ class FileTree(ScrollView, can_focus=True):
     def search(self, pattern: str) -> SearchState:
         """Finds pattern and moves to the first match at or after the cursor."""
         state = self.model.search(pattern)
-        self._match_paths = frozenset(m.path for m in state.matches)
+        self._match_paths = frozenset(state.paths)
         if state.matches:
             y = self.model.next_match(self.cursor, include_current=True)
             self._reshaped()

@@ -75,7 +75,7 @@ def block_monitor():
 def open_trees(backup_set: BackupSet):
     """The set's file trees for the picker (its catalog opened read-only)."""
     from ..core.backupset.catalog import Catalog
-    from ..core.backupset.filetree import SetTrees
+    from ..core.backupset.settree import SetTrees
     return SetTrees(backup_set, Catalog(backup_set.catalog_path))
 
 
@@ -87,8 +87,13 @@ def restore_selection(backup_set: BackupSet, selections: list[Selection], into: 
 
 def find_places(backup_set: BackupSet, images: list[str]) -> list[Place]:
     """Where selected files can go back to: the disks holding the set's filesystems (found by
-    type and UUID among this machine's disks, or only among the image files in the demo)."""
+    type and UUID among this machine's disks, or only among the image files in the demo).
+    Among image files, the set's original disks that are image files (the demo's source disk)
+    are searched too: they are the original place, as a machine's own disks are."""
     from ..core.applying.inplace import find_places
+    if images:
+        originals = [disk.name for disk in backup_set.disks if os.path.isfile(disk.name)]
+        images = [*images, *(path for path in originals if path not in images)]
     return find_places(backup_set, discover_targets(backup_set.path, images))
 
 

@@ -238,7 +238,7 @@ def _files_app(theme: str, places: bool = False):
 
     from console.core.applying.partial import SelectionResult
     from console.core.backupset.catalog import Catalog
-    from console.core.backupset.filetree import SetTrees
+    from console.core.backupset.settree import SetTrees
     from tests.functional.picker_fixture import ORIGINAL_PLACE, RESTORED_PLACE, make_set
     backup_set, catalog_path = make_set(Path(tempfile.mkdtemp(prefix="restore-console-scene-")))
     result = SelectionResult(entries=1, bytes=1234, seconds=0.2, destinations=["/tmp/restored"])

@@ -11,7 +11,7 @@ from textual.widgets import Input, Select
 from console.core.applying.inplace import Place
 from console.core.applying.partial import SelectionResult
 from console.core.backupset.catalog import Catalog
-from console.core.backupset.filetree import SetTrees
+from console.core.backupset.settree import SetTrees
 from console.core.errors import RestoreError
 from console.tui.screens.done import DoneScreen
 from console.tui.screens.error import ErrorScreen

@@ -34,7 +34,7 @@ def test_screen(scene, variant, snap_compare):
                 screen.cancel_requested.set()
 
 
-# The file picker on the two-filesystem set of picker_fixture (no whole-app stage needed).
+# The file picker on the three-filesystem set of picker_fixture (no whole-app stage needed).
 SIZES = [(80, 24), (120, 40)]
 
 
@@ -66,6 +66,6 @@ def test_picker_with_places_to_choose_from(snap_compare, tmp_path):
 
 
 def test_picker_into_a_directory(snap_compare, tmp_path):
-    """A directory chosen instead of the original place: its field appears, typed into."""
-    keys = ["down", "space", "tab", "enter", "down", "enter", *"/mnt/restored"]
+    """A directory chosen instead of the original place: its field appears; Tab, typed into."""
+    keys = ["down", "space", "tab", "enter", "down", "enter", "tab", *"/mnt/restored"]
     assert snap_compare(PickerApp(tmp_path), press=keys, terminal_size=(80, 24))

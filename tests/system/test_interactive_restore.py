@@ -160,8 +160,8 @@ async def test_restore_onto_a_disk_image_by_key_presses_then_compare_and_shell(p
 
 async def test_a_file_lost_after_the_restore_goes_back_to_its_original_place(paths, log_file):
     """Whole restore onto the image, then /etc/hostname deleted there; the picker offers the
-    image just restored (found again by UUID among the demo's images: offered once), and the
-    real restore in place puts the file back."""
+    image just restored (found again by UUID among the demo's images: offered once) and the
+    original disk, the demo's source image; the real restore in place puts the file back."""
     target = paths["same"]
     app = the_app(paths, log_file)
     before = mounts()
@@ -173,7 +173,9 @@ async def test_a_file_lost_after_the_restore_goes_back_to_its_original_place(pat
         picker = await picker_after_the_restore(pilot)
         source = app.backup_set.disks[0].name  # the demo's source image
         assert [(p.title, p.note, p.mapping) for p in picker.places] == [
-            ("target-same-size.img (as source-disk.img)", "just restored", {source: target})]
+            ("target-same-size.img (as source-disk.img)", "just restored", {source: target}),
+            ("source-disk.img (as source-disk.img)", "", {source: source})]
+        picker.query_one("#picker-place").value = 0  # two places: the operator chooses
         tree = picker.query_one(FileTree)
         await pilot.press("slash", *"hostname", "enter")
         await pilot.pause()

@@ -61,6 +61,8 @@ class Row:
     children: int  # direct children of a directory
     bytes: int  # a directory: file bytes below it; anything else: its size
     mark: str  # ALL, SOME or NONE
+    path: bytes = b""  # where it is in the tree: /home/anna for /anna of the /home filesystem
+    title: str = ""  # a top-level row: what it stands for (/, fs-5:/ ...) instead of its name
 
     @property
     def is_dir(self) -> bool:
@@ -70,6 +72,7 @@ class Row:
 @dataclass
 class SearchState:
     pattern: str = ""
-    matches: list[Entry] = field(default_factory=list)  # in stream (= tree) order
+    matches: list[Entry] = field(default_factory=list)  # in tree order
+    paths: list[bytes] = field(default_factory=list)  # where each match is in the tree
     more: bool = False  # the search stopped at filetree.SEARCH_LIMIT matches
     current: int = -1  # index into matches of the last one jumped to

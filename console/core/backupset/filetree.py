@@ -5,9 +5,14 @@ the catalog's subtrees table) and which of its children are open; row y is found
 down the open directories, and the rows on screen are read from the catalog a page at a time.
 Opening a directory of 100,000 entries costs the same as opening one of ten.
 
+A tree starts at one filesystem's root and can hold others mounted in it, as on the machine:
+the /home filesystem's root is the /home directory of the / filesystem's tree, and its
+entries are that directory's children. Paths here are the tree's (/home/anna); each is read
+from the filesystem it is on (/anna of the /home filesystem), and each filesystem keeps its
+own selection.
+
 Rows are in the tree's order: a directory, then its children by name, each followed by its own
-open subtree. GNU tar --sort=name writes an archive in that same order, so "the next search
-match below the cursor" is the next match by stream offset.
+open subtree; so comparing paths component by component orders them as the rows are.
 """
 
 from __future__ import annotations
@@ -17,10 +22,8 @@ import collections
 from dataclasses import dataclass, field
 
 from ..errors import RestoreError
-from ..layout import Filesystem
 from .catalog import Catalog
 from .entries import ALL, NONE, SOME, Entry, Row, SearchState, Totals
-from .manifest import BackupSet
 from .selection import Selection, ancestors
 
 PAGE = 128
@@ -28,11 +31,24 @@ CACHED_PAGES = 64
 SEARCH_LIMIT = 1000
 
 
+def tree_key(path: bytes) -> list[bytes]:
+    """Sorts paths in the tree's order: a directory, then what is below it, by name."""
+    return [] if path == b"/" else path.split(b"/")[1:]
+
+
+def parent_of(path: bytes) -> bytes:
+    return path.rpartition(b"/")[0] or b"/"
+
+
+def joined(directory: bytes, name: bytes) -> bytes:
+    return (b"" if directory == b"/" else directory) + b"/" + name
+
+
 @dataclass
 class _Open:
     """An open directory: its children count and its open children, by position."""
 
-    path: bytes
+    path: bytes  # in the tree
     index: int  # position among its parent's children (0 for the root)
     children: int
     parent: "_Open | None" = None
@@ -44,23 +60,72 @@ class _Open:
 
 
 class TreeModel:
-    """The tree of one filesystem of a set, with the selection made in it."""
+    """The tree of one filesystem of a set, and of those mounted in it, with their selections.
+
+    `mounts`: directory of the tree -> the filesystem mounted there (its root is that
+    directory). `base`: what the tree's paths are shown under (Row.path, SearchState.paths):
+    "" for the machine's /, the mount point of a filesystem shown on its own, "fs-5:"."""
 
     def __init__(self, catalog: Catalog, fs: int, selection: Selection | None = None,
-                 root_name: str = "/"):
+                 root_name: str = "/", *, mounts: dict[bytes, int] | None = None,
+                 selections: dict[int, Selection] | None = None, base: bytes = b""):
         self.catalog = catalog
         self.fs = fs
-        self.selection = selection if selection is not None else Selection(fs)
+        self.mounts = dict(mounts or {})
+        self.selections = selections if selections is not None else {}
+        if selection is not None:
+            self.selections[fs] = selection
+        for each in (fs, *self.mounts.values()):
+            self.selections.setdefault(each, Selection(each))
+        self.selection = self.selections[fs]
         self.root_name = root_name
+        self.base = base
         root = catalog.lookup(fs, b"/")
         if root is None:
             raise RestoreError(f"The catalog has no root directory for filesystem {fs}.",
                                "The set is damaged; use another copy of the set.")
         self._root_entry = root
+        # The mount points sorted longest first: the first that holds a path is its filesystem.
+        self._points = sorted(self.mounts, key=len, reverse=True)
+        # Directories above mount points: the filesystems mounted somewhere below each.
+        self._mounted_below: dict[bytes, list[int]] = {}
+        for point, mounted in self.mounts.items():
+            for up in ancestors(point):
+                self._mounted_below.setdefault(up, []).append(mounted)
+        self._root_bytes = {each: catalog.totals(each, b"/").bytes
+                            for each in (fs, *self.mounts.values())}
         self._open: dict[bytes, _Open] = {}
         self._pages: collections.OrderedDict = collections.OrderedDict()
         self.search_state = SearchState()
+        self._match_paths: list[bytes] = []  # the matches' tree paths, in the tree's order
         self.expand_path(b"/")
+
+    # ---- where a path of the tree is in the catalog ----
+
+    def locate(self, path: bytes) -> tuple[int, bytes]:
+        """(filesystem, path inside it) of a path of the tree."""
+        for point in self._points:
+            if path == point:
+                return self.mounts[point], b"/"
+            if path.startswith(point + b"/"):
+                return self.mounts[point], path[len(point):]
+        return self.fs, path
+
+    def _listed_at(self, path: bytes) -> tuple[int, bytes]:
+        """(filesystem, path) of the entry that lists path among its parent's children: for a
+        mount point, the directory of the filesystem below it."""
+        if path == b"/":
+            return self.fs, b"/"
+        fs, directory = self.locate(parent_of(path))
+        return fs, joined(directory, path.rpartition(b"/")[2])
+
+    def shown(self, path: bytes) -> bytes:
+        """path as the rows name it (Row.path): under the tree's base."""
+        if not self.base:
+            return path
+        if path == b"/" and not self.base.endswith(b":"):
+            return self.base  # a mount point shown on its own: /srv/data
+        return self.base + path  # fs-5:/, /srv/data/www
 
     # ---- shape ----
 
@@ -73,11 +138,11 @@ class TreeModel:
     def is_open(self, path: bytes) -> bool:
         return path in self._open
 
-    def _page(self, path: bytes, number: int) -> list[tuple[Entry, int, int]]:
-        key = (path, number)
+    def _page(self, fs: int, path: bytes, number: int) -> list[tuple[Entry, int, int]]:
+        key = (fs, path, number)
         page = self._pages.get(key)
         if page is None:
-            page = self.catalog.list_dir_totals(self.fs, path, number * PAGE, PAGE)
+            page = self.catalog.list_dir_totals(fs, path, number * PAGE, PAGE)
             self._pages[key] = page
             if len(self._pages) > CACHED_PAGES:
                 self._pages.popitem(last=False)
@@ -86,10 +151,11 @@ class TreeModel:
         return page
 
     def _children(self, path: bytes, start: int, count: int) -> list[tuple[Entry, int, int]]:
+        fs, inner = self.locate(path)
         out: list[tuple[Entry, int, int]] = []
         while count > 0:
             number, skip = divmod(start, PAGE)
-            page = self._page(path, number)[skip : skip + count]
+            page = self._page(fs, inner, number)[skip : skip + count]
             if not page:
                 break
             out += page
@@ -97,14 +163,21 @@ class TreeModel:
             count -= len(page)
         return out
 
-    def _row(self, entry: Entry, children: int, nbytes: int, depth: int) -> Row:
-        return Row(entry, depth, entry.path in self._open, children, nbytes,
-                   self.selection.mark(entry.path))
+    def _children_count(self, path: bytes) -> int:
+        return self.catalog.children_count(*self.locate(path))
+
+    def _row(self, path: bytes, entry: Entry, children: int, nbytes: int, depth: int) -> Row:
+        mounted = self.mounts.get(path)
+        if mounted is not None:  # the directory shows the root of the filesystem mounted on it
+            children = self.catalog.children_count(mounted, b"/")
+            nbytes = self._root_bytes[mounted]
+        nbytes += sum(self._root_bytes[each] for each in self._mounted_below.get(path, ()))
+        return Row(entry, depth, path in self._open, children, nbytes, self.mark(path),
+                   self.shown(path), self.root_name if depth == 0 else "")
 
     def _root_row(self) -> Row:
         children = self.catalog.children_count(self.fs, b"/")
-        nbytes = self.catalog.totals(self.fs, b"/").bytes
-        return self._row(self._root_entry, children, nbytes, 0)
+        return self._row(b"/", self._root_entry, children, self._root_bytes[self.fs], 0)
 
     def rows(self, start: int, count: int) -> list[Row]:
         """Rows start .. start + count - 1 (fewer at the end of the tree)."""
@@ -129,7 +202,8 @@ class TreeModel:
             if skip < run:
                 take = min(run - skip, limit - len(out))
                 for entry, children, nbytes in self._children(node.path, next_child + skip, take):
-                    out.append(self._row(entry, children, nbytes, depth))
+                    out.append(self._row(joined(node.path, entry.name), entry, children, nbytes,
+                                         depth))
                 skip = 0
             else:
                 skip -= run
@@ -147,6 +221,19 @@ class TreeModel:
     def row(self, y: int) -> Row | None:
         rows = self.rows(y, 1)
         return rows[0] if rows else None
+
+    def path_of(self, y: int) -> bytes | None:
+        """The tree's path of row y."""
+        row = self.row(y)
+        if row is None:
+            return None
+        return b"/" if y == 0 else self._tree_path(row)
+
+    def _tree_path(self, row: Row) -> bytes:
+        if not self.base:
+            return row.path
+        rest = row.path[len(self.base):]
+        return rest or b"/"
 
     # ---- where rows are ----
 
@@ -169,15 +256,18 @@ class TreeModel:
             else:
                 return node, r - extra
 
+    def _position(self, path: bytes) -> int:
+        """Where path stands among its parent's children."""
+        return self.catalog.position(*self._listed_at(path))
+
     def row_of(self, path: bytes) -> int | None:
         """The row showing path, if its directory is open all the way up."""
         if path == b"/":
             return 0
-        node = self._open.get(path.rpartition(b"/")[0] or b"/")
+        node = self._open.get(parent_of(path))
         if node is None:
             return None
-        index = self.catalog.position(self.fs, path)
-        return self._row_of_child(node, index)
+        return self._row_of_child(node, self._position(path))
 
     def _row_of_child(self, node: _Open, index: int) -> int:
         y = self._row_of_node(node) + 1 + index
@@ -206,7 +296,7 @@ class TreeModel:
         row = self.row(y)
         if row is None or not row.is_dir or row.expanded:
             return False
-        self.expand_path(row.entry.path)
+        self.expand_path(self.path_of(y))
         return True
 
     def expand_path(self, path: bytes) -> None:
@@ -215,12 +305,12 @@ class TreeModel:
         for p in reversed(chain):
             if p in self._open:
                 continue
-            children = self.catalog.children_count(self.fs, p)
+            children = self._children_count(p)
             if p == b"/":
                 self._open[p] = _Open(p, 0, children, height=children)
                 continue
-            parent = self._open[p.rpartition(b"/")[0] or b"/"]
-            node = _Open(p, self.catalog.position(self.fs, p), children, parent, height=children)
+            parent = self._open[parent_of(p)]
+            node = _Open(p, self._position(p), children, parent, height=children)
             position = bisect.bisect_left(parent.kid_indexes(), node.index)
             parent.kids.insert(position, node)
             self._open[p] = node
@@ -236,7 +326,7 @@ class TreeModel:
         row = self.row(y)
         if row is None or not row.expanded:
             return False
-        self.collapse_path(row.entry.path)
+        self.collapse_path(self.path_of(y))
         return True
 
     def collapse_path(self, path: bytes) -> None:
@@ -266,31 +356,73 @@ class TreeModel:
         if row.expanded:
             self.collapse(y)
         else:
-            if y == 0:
-                self.expand_path(b"/")
-            else:
-                self.expand(y)
+            self.expand_path(self.path_of(y))
         return True
 
     # ---- selection ----
 
+    def mark(self, path: bytes) -> str:
+        """ALL, SOME or NONE for path and everything below it, on every filesystem."""
+        fs, inner = self.locate(path)
+        mark = self.selections[fs].mark(inner)
+        for mounted in self._mounted_below.get(path, ()):
+            if self.selections[mounted].mark(b"/") != mark:
+                return SOME
+        return mark
+
     def toggle_selected(self, y: int) -> None:
-        row = self.row(y)
-        if row is not None:
-            self.selection.toggle(row.entry.path)
+        path = self.path_of(y)
+        if path is None:
+            return
+        chosen = self.mark(path) != ALL
+        fs, inner = self.locate(path)
+        for selection, where in [(self.selections[fs], inner),
+                                 *((self.selections[m], b"/")
+                                   for m in self._mounted_below.get(path, ()))]:
+            (selection.include if chosen else selection.exclude)(where)
+
+    def filesystems(self) -> list[int]:
+        """The filesystems this tree shows."""
+        return [self.fs, *self.mounts.values()]
 
     def totals(self) -> Totals:
-        return self.selection.totals(self.catalog)
+        total = Totals()
+        for fs in self.filesystems():
+            total = total + self.selections[fs].totals(self.catalog)
+        return total
 
     def all_totals(self) -> Totals:
-        return self.catalog.totals(self.fs, b"/")
+        total = Totals()
+        for fs in self.filesystems():
+            total = total + self.catalog.totals(fs, b"/")
+        return total
 
     # ---- search ----
 
+    def find(self, pattern: str) -> tuple[list[tuple[bytes, Entry]], bool]:
+        """(tree path, entry) of the entries matching pattern (see Catalog.search) that the
+        tree shows, in the tree's order; and whether a filesystem had more than
+        SEARCH_LIMIT."""
+        found: list[tuple[bytes, Entry]] = []
+        more = False
+        for fs in self.filesystems():
+            point = next((p for p, m in self.mounts.items() if m == fs), b"")
+            entries, cut = self.catalog.search(fs, pattern, SEARCH_LIMIT)
+            more = more or cut
+            for entry in entries:
+                path = point + entry.path if entry.path != b"/" else (point or b"/")
+                # Hidden: what a filesystem holds below a directory another one is mounted on.
+                if path != b"/" and self.locate(parent_of(path))[0] == fs:
+                    found.append((path, entry))
+        found.sort(key=lambda match: tree_key(match[0]))
+        return found, more
+
     def search(self, pattern: str) -> SearchState:
-        """Finds entries matching pattern (see Catalog.search); jump with next_match."""
-        matches, more = self.catalog.search(self.fs, pattern, SEARCH_LIMIT) if pattern else ([], False)
-        self.search_state = SearchState(pattern, matches, more)
+        """Finds entries matching pattern; jump to them with next_match."""
+        found, more = self.find(pattern) if pattern else ([], False)
+        self._match_paths = [path for path, _ in found]
+        self.search_state = SearchState(pattern, [entry for _, entry in found],
+                                        [self.shown(path) for path, _ in found], more)
         return self.search_state
 
     def next_match(self, y: int, backwards: bool = False, include_current: bool = False) -> int | None:
@@ -299,62 +431,24 @@ class TreeModel:
         state = self.search_state
         if not state.matches:
             return None
-        row = self.row(y)
-        offset = row.entry.offset if row is not None else -1
-        offsets = [m.offset for m in state.matches]
+        here = self.path_of(y)
+        keys = [tree_key(p) for p in self._match_paths]
+        key = tree_key(here) if here is not None else []
         if backwards:
-            i = bisect.bisect_left(offsets, offset) - 1
-            if include_current and i + 1 < len(offsets) and offsets[i + 1] == offset:
+            i = bisect.bisect_left(keys, key) - 1
+            if include_current and i + 1 < len(keys) and keys[i + 1] == key:
                 i += 1
-            i %= len(offsets)
         else:
-            i = (bisect.bisect_left(offsets, offset) if include_current
-                 else bisect.bisect_right(offsets, offset))
-            i %= len(offsets)
+            i = bisect.bisect_left(keys, key) if include_current else bisect.bisect_right(keys, key)
+        i %= len(keys)
         state.current = i
-        return self.reveal(state.matches[i].path)
+        return self.reveal(self._match_paths[i])
 
     def reveal(self, path: bytes) -> int | None:
         """Opens the directories above path and returns its row."""
         if path != b"/":
-            self.expand_path(path.rpartition(b"/")[0] or b"/")
+            self.expand_path(parent_of(path))
         return self.row_of(path)
 
 
-
-def root_name(fs: Filesystem) -> str:
-    """How the tree names a filesystem's root: its mount point, or fs-N:/ without one."""
-    return fs.mountpoint if fs.mountpoint.startswith("/") else f"fs-{fs.id}:/"
-
-
-class SetTrees:
-    """The trees of every filesystem of a set that has a file list, one selection each; made
-    lazily, kept while the picker switches between filesystems."""
-
-    def __init__(self, backup_set: BackupSet, catalog: Catalog):
-        self.backup_set = backup_set
-        self.catalog = catalog
-        self.filesystems = [fs for fs in backup_set.filesystems
-                            if fs.archive is not None and fs.archive.kind == "tar"]
-        self._trees: dict[int, TreeModel] = {}
-
-    def tree(self, fs_id: int) -> TreeModel:
-        model = self._trees.get(fs_id)
-        if model is None:
-            fs = self.backup_set.filesystem(fs_id)
-            model = TreeModel(self.catalog, fs_id, root_name=root_name(fs))
-            self._trees[fs_id] = model
-        return model
-
-    def selections(self) -> list[Selection]:
-        """The selections that choose something."""
-        return [t.selection for t in self._trees.values() if t.selection]
-
-    def totals(self) -> Totals:
-        total = Totals()
-        for selection in self.selections():
-            total = total + selection.totals(self.catalog)
-        return total
-
-
-__all__ = ["ALL", "NONE", "SOME", "Row", "SearchState", "SetTrees", "TreeModel"]
+__all__ = ["ALL", "NONE", "SOME", "Row", "SearchState", "TreeModel"]

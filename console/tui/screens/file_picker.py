@@ -2,9 +2,10 @@
 original place on a disk holding the set's filesystems, or into a directory) and what to do
 with files already there; dismisses with a RestoreChoice (or None when cancelled).
 
-The screen holds no restore logic: the trees and selections are console.core.backupset.filetree's
-SetTrees, the places are console.core.applying.inplace's (found by the caller), and the caller runs
-restore_in_place or restore_selection with the choice.
+The set's filesystems are one tree, each at its mount point (console.core.backupset.settree's
+SetTrees, which keeps a selection per filesystem). The screen holds no restore logic: the places
+are console.core.applying.inplace's (found by the caller), and the caller runs restore_in_place
+or restore_selection with the choice.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from widgets.file_tree import FileTree, FileTreePanel
 
 from ...core.applying.inplace import Place
 from ...core.applying.partial import EXISTING_POLICIES
-from ...core.backupset.filetree import SetTrees
 from ...core.backupset.selection import Selection
+from ...core.backupset.settree import SetTrees
 from ...core.units import count, size
+from .common import TitleBar
 
 POLICY_LABELS = {"overwrite": "Existing: overwrite", "skip": "Existing: leave",
                  "newer": "Existing: keep newer"}
@@ -64,7 +66,6 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
         layout: vertical;
         & .picker-row { height: 3; }
         & .picker-row Label { padding: 1 1 0 1; width: auto; }
-        & #picker-filesystem { width: 1fr; }
         & #picker-place { width: 1fr; }
         & #picker-destination { width: 1fr; display: none; }
         & #picker-place SelectCurrent #label { text-wrap: nowrap; text-overflow: ellipsis; }
@@ -93,13 +94,9 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
         self._note = note
 
     def compose(self) -> ComposeResult:
-        options = [(f"{fs.title}  (fs-{fs.id}, {fs.device})", fs.id)
-                   for fs in self.trees.filesystems]
-        first = self.trees.filesystems[0].id
-        with Horizontal(classes="picker-row"):
-            yield Label("Restore selected files from")
-            yield Select(options, value=first, allow_blank=False, id="picker-filesystem")
-        yield FileTreePanel(self.trees.tree(first), id="picker-tree")
+        host = self.trees.backup_set.host
+        yield TitleBar(f"Restore selected files of {host}" if host else "Restore selected files")
+        yield FileTreePanel(self.trees, id="picker-tree")
         with Horizontal(classes="picker-row"):
             yield Label("To")
             # Several places are a choice to make: none is taken for the operator.
@@ -131,17 +128,9 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
 
     @on(Select.Changed, "#picker-place")
     def _place_chosen(self, event: Select.Changed) -> None:
-        into_directory = event.value == INTO_DIRECTORY
-        if into_directory != self.has_class("-into-directory"):
-            self.set_class(into_directory, "-into-directory")
-            if into_directory:
-                self.query_one("#picker-destination", Input).focus()
-
-    @on(Select.Changed, "#picker-filesystem")
-    def _filesystem_chosen(self, event: Select.Changed) -> None:
-        if isinstance(event.value, int):
-            self.query_one(FileTreePanel).set_model(self.trees.tree(event.value))
-            self._summarize()
+        # The focus stays on the choice: Tab, as everywhere, goes on to the field that
+        # appeared beside it (a focus moved there unasked made Tab skip it).
+        self.set_class(event.value == INTO_DIRECTORY, "-into-directory")
 
     @on(FileTree.SelectionChanged)
     def _selection_changed(self) -> None:
