@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 from textual.drivers.headless_driver import HeadlessDriver
+from textual.events import Key
 from textual.widgets import Input, OptionList, RichLog
 
 from console.core.events import Message, StepStarted
@@ -192,6 +193,28 @@ async def test_only_one_disk_can_be_restored_and_the_review_says_what_is_left_ou
         await confirm(pilot, "sda")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
         assert app.core.apply_plan.calls[0][1] == {"/dev/sda": "/dev/sda"}
+
+
+def burst(app, *keys: str) -> None:
+    """Keys as a paste or a serial line delivers them: all queued before the app handles the
+    first (pilot.press waits for the app to be idle after each key)."""
+    for key in keys:
+        event = Key(key, key if len(key) == 1 else ("\r" if key == "enter" else None))
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+async def test_a_name_typed_then_enter_and_more_keys_in_one_burst_is_taken_as_typed():
+    # A paste, fast typing or a slow serial line: keys after Enter arrive before the app has
+    # handled the Enter. What was in the field when Enter was pressed counts.
+    core = stage_core()
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        burst(app, *"sda sdb", "enter", "x")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert core.apply_plan.calls == [(WEB01, {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"})]
+        assert "That is not" not in shown(app)
 
 
 async def test_escape_goes_back_without_writing():

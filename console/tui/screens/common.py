@@ -1,11 +1,13 @@
-"""Small pieces the screens share: the title bar, sizes, disk titles."""
+"""Small pieces the screens share: the title bar, sizes, disk titles, a field whose Enter
+takes what was typed before it."""
 
 from __future__ import annotations
 
 import os
 
 from rich.text import Text
-from textual.widgets import Static
+from textual import events
+from textual.widgets import Input, Static
 from textual.widgets.option_list import Option
 
 from ...core.layout import Disk
@@ -60,3 +62,19 @@ class StatusLine(Static):
     def say(self, text: str) -> None:
         self.update(text)
         self.set_class(not text, "-empty")
+
+
+class TypedInput(Input):
+    """An Input whose Enter submits what was typed before it.
+
+    Input submits through a binding, which runs only after the key has gone up to the app and
+    back: keys that came in the same burst (a paste, fast typing, a serial line) are in the
+    field by then. Here Enter is taken in turn with the other keys."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            await self.action_submit()
+            return
+        await super()._on_key(event)

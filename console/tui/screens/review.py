@@ -14,7 +14,7 @@ from textual.widgets import Footer, Input, Static
 
 from ...core.planning.plan import render
 from ..job import Job, JobKind
-from .common import TitleBar
+from .common import TitleBar, TypedInput
 
 
 def confirmation_matches(typed: str, names: list[str]) -> bool:
@@ -54,7 +54,7 @@ class ReviewScreen(Screen):
         else:
             prompt = f"To compare, type {what} and press Enter: {' '.join(names)}"
         yield Static(prompt, id="prompt")
-        confirm = Input(placeholder=" ".join(names), id="confirm")
+        confirm = TypedInput(placeholder=" ".join(names), id="confirm")
         confirm.cursor_blink = False  # a steady cursor: no redraws twice a second on a serial line
         yield confirm
         yield Static("Nothing has been written.", id="status")
