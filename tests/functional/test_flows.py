@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from textual.drivers.headless_driver import HeadlessDriver
@@ -26,6 +27,7 @@ from tests.functional.screentext import shown
 from tests.functional.stage import (
     RESTORED,
     VERIFIED_WITH_DIFFERENCES,
+    NOW,
     WEB01,
     Clock,
     FailingStep,
@@ -62,6 +64,17 @@ async def test_start_screen_shows_the_set():
         assert "[w] Restore the whole machine" in text
         assert "[f] Restore selected files" in text
 
+
+async def test_the_sets_age_on_the_start_screen_keeps_up_with_the_clock(monkeypatch):
+    monkeypatch.setattr(StartScreen, "AGE_REFRESH", 0.01, raising=False)
+    now = [NOW]
+    app = stage_app(stage_core(now=lambda: now[0]))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "made 2026-03-14 02:30 UTC (3 hours ago)" in shown(app)
+        now[0] = NOW + timedelta(hours=2)  # the console left open
+        await wait_for(pilot, lambda: "(5 hours ago)" in shown(app), "the age said again")
+        assert "made 2026-03-14 02:30 UTC (5 hours ago)" in shown(app)
 
 async def test_without_a_set_the_start_screen_says_what_to_do(tmp_path):
     app = stage_app(set_path=str(tmp_path))
