@@ -414,12 +414,27 @@ async def test_compare_only_reads_and_says_so():
         await pilot.press("n")
         await pilot.pause()
         assert "Nothing is written." in " ".join(str(app.screen.query_one("#review-text").render()).split())
-        await confirm(pilot, "sda sdb")
+        # Comparing writes nothing: Enter starts it, no name is typed.
+        assert "Press Enter to compare" in shown(app) and "type the name" not in shown(app)
+        assert not app.screen.query(Input)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
         assert core.apply_plan.calls == []
         assert core.verify_targets.calls == [(WEB01, {"/dev/sda": "/dev/sda",
                                                       "/dev/sdb": "/dev/sdb"})]
         assert "The comparison is done" in shown(app)
+
+
+async def test_enter_alone_does_not_start_a_restore():
+    core = stage_core()
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        assert "That is not sda sdb. Nothing has been written" in shown(app)
+        assert core.apply_plan.calls == []
 
 
 # ---- done: reboot ----
