@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from widgets.file_tree import FileTree, FileTreePanel
 
@@ -25,6 +25,7 @@ from ...core.applying.partial import EXISTING_POLICIES
 from ...core.backupset.filetree import SetTrees
 from ...core.backupset.selection import Selection
 from ...core.units import count, size
+from .common import KeyFooter
 
 POLICY_LABELS = {"overwrite": "Existing: overwrite", "skip": "Existing: leave",
                  "newer": "Existing: keep newer"}
@@ -116,7 +117,7 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
             yield Static("", id="picker-summary")
             yield Button("Restore", variant="primary", id="picker-restore")
             yield Button("Cancel", id="picker-cancel")
-        yield Footer()
+        yield KeyFooter()
 
     def _first_choice(self):
         if not self.places:

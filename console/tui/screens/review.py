@@ -11,11 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...core.planning.plan import render
 from ..job import Job, JobKind
-from .common import TitleBar, TypedInput
+from .common import KeyFooter, TitleBar, TypedInput
 
 
 def confirmation_matches(typed: str, names: list[str]) -> bool:
@@ -60,7 +60,7 @@ class ReviewScreen(Screen):
         else:
             yield Static("Press Enter to compare; Esc goes back.", id="prompt")
         yield Static("Nothing has been written.", id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def _text(self) -> str:
         job = self.job

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 
 from widgets.partition_bar import PartitionBar, disk_segments
 
@@ -18,7 +18,7 @@ from ...core.backupset.manifest import BackupSet
 from ...core.layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem, Partition
 from ...core.units import ago, count, size
 from ..job import JobKind
-from .common import StatusLine, TitleBar, disk_title, option
+from .common import disk_title, KeyFooter, option, StatusLine, TitleBar
 
 log = logging.getLogger("restore_console")
 
@@ -156,7 +156,7 @@ class StartScreen(Screen):
                          "The set, the log and the shell work.", id="not-root", classes="hint")
         yield OptionList(*self._options(), id="actions")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def _options(self) -> list:
         root = self.app.core.is_root()
