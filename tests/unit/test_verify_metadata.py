@@ -78,4 +78,5 @@ def test_a_changed_size_is_said(catalogued):
     before = os.stat(shadow)
     shadow.write_bytes(b"longer secret\n")
     os.utime(shadow, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert differences(tree, catalog_path) == {"/etc/shadow": ["size 14 Bytes on disk, 7 Bytes in the set"]}
+    assert differences(tree, catalog_path) == {
+        "/etc/shadow": ["size 14 Bytes on disk, 7 Bytes in the set"]}
