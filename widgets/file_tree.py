@@ -91,7 +91,7 @@ class FileTree(ScrollView, can_focus=True):
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
         Binding("space", "toggle_selected", "Select"),
-        Binding("enter", "toggle_expanded", "Open/close"),
+        Binding("enter", "toggle_expanded", "Open"),  # or close: short for 80 columns
         Binding("right", "expand", "Open", show=False),
         Binding("left", "collapse", "Close", show=False),
         Binding("n", "next_match", "Next match", show=False),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from textual.drivers.headless_driver import HeadlessDriver
+from textual.events import Key
 from textual.widgets import Input, OptionList, RichLog
 
 from console.core.events import Message, StepStarted
@@ -25,6 +27,7 @@ from tests.functional.screentext import shown
 from tests.functional.stage import (
     RESTORED,
     VERIFIED_WITH_DIFFERENCES,
+    NOW,
     WEB01,
     Clock,
     FailingStep,
@@ -61,6 +64,17 @@ async def test_start_screen_shows_the_set():
         assert "[w] Restore the whole machine" in text
         assert "[f] Restore selected files" in text
 
+
+async def test_the_sets_age_on_the_start_screen_keeps_up_with_the_clock(monkeypatch):
+    monkeypatch.setattr(StartScreen, "AGE_REFRESH", 0.01, raising=False)
+    now = [NOW]
+    app = stage_app(stage_core(now=lambda: now[0]))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "made 2026-03-14 02:30 UTC (3 hours ago)" in shown(app)
+        now[0] = NOW + timedelta(hours=2)  # the console left open
+        await wait_for(pilot, lambda: "(5 hours ago)" in shown(app), "the age said again")
+        assert "made 2026-03-14 02:30 UTC (5 hours ago)" in shown(app)
 
 async def test_without_a_set_the_start_screen_says_what_to_do(tmp_path):
     app = stage_app(set_path=str(tmp_path))
@@ -192,6 +206,28 @@ async def test_only_one_disk_can_be_restored_and_the_review_says_what_is_left_ou
         await confirm(pilot, "sda")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
         assert app.core.apply_plan.calls[0][1] == {"/dev/sda": "/dev/sda"}
+
+
+def burst(app, *keys: str) -> None:
+    """Keys as a paste or a serial line delivers them: all queued before the app handles the
+    first (pilot.press waits for the app to be idle after each key)."""
+    for key in keys:
+        event = Key(key, key if len(key) == 1 else ("\r" if key == "enter" else None))
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+async def test_a_name_typed_then_enter_and_more_keys_in_one_burst_is_taken_as_typed():
+    # A paste, fast typing or a slow serial line: keys after Enter arrive before the app has
+    # handled the Enter. What was in the field when Enter was pressed counts.
+    core = stage_core()
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        burst(app, *"sda sdb", "enter", "x")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert core.apply_plan.calls == [(WEB01, {"/dev/sda": "/dev/sda", "/dev/sdb": "/dev/sdb"})]
+        assert "That is not" not in shown(app)
 
 
 async def test_escape_goes_back_without_writing():
@@ -378,12 +414,27 @@ async def test_compare_only_reads_and_says_so():
         await pilot.press("n")
         await pilot.pause()
         assert "Nothing is written." in " ".join(str(app.screen.query_one("#review-text").render()).split())
-        await confirm(pilot, "sda sdb")
+        # Comparing writes nothing: Enter starts it, no name is typed.
+        assert "Press Enter to compare" in shown(app) and "type the name" not in shown(app)
+        assert not app.screen.query(Input)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
         assert core.apply_plan.calls == []
         assert core.verify_targets.calls == [(WEB01, {"/dev/sda": "/dev/sda",
                                                       "/dev/sdb": "/dev/sdb"})]
         assert "The comparison is done" in shown(app)
+
+
+async def test_enter_alone_does_not_start_a_restore():
+    core = stage_core()
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        assert "That is not sda sdb. Nothing has been written" in shown(app)
+        assert core.apply_plan.calls == []
 
 
 # ---- done: reboot ----

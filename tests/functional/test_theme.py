@@ -60,11 +60,11 @@ async def test_the_linux_console_theme_draws_only_vga_glyphs(scene, size):
 
 
 async def test_the_glyph_check_would_notice_a_glyph_the_font_lacks():
-    make_app, reach = SCENES["start"]
-    app = make_app(DEFAULT_THEME)  # its footer separates the palette key with U+258F
+    make_app, reach = SCENES["picker"]
+    app = make_app(DEFAULT_THEME)  # its drop-down lists are framed with U+2594 and U+2581
     async with app.run_test(size=(80, 24)) as pilot:
         await reach(pilot)
-        assert "\u258f" in not_in_vga_font(screen_text(app))
+        assert "\u2594" in not_in_vga_font(screen_text(app))
 
 
 def test_an_unknown_theme_is_a_usage_error(capsys, tmp_path):

@@ -48,7 +48,7 @@ def test_an_extraction_that_goes_wrong_is_stopped_by_the_verify(small_set, tmp_p
     message = raised.value.message
     count, _, rest = message.partition(" restored entries differ from the catalog: ")
     assert rest and int(count) >= 5 * 30  # every file at least
-    assert "/dir-0/file-0: mtime" in message
+    assert "/dir-0/file-0: modified " in message
     assert loop_devices_of(target) == ""
 
 

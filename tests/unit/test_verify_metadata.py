@@ -47,7 +47,7 @@ def test_a_tree_as_catalogued_passes(catalogued):
     assert differences(*catalogued) == {}
 
 
-def test_every_kind_of_difference_is_found_and_said(catalogued):
+def test_every_kind_of_difference_is_found_and_said(catalogued, utc):
     tree, catalog_path = catalogued
     shadow = tree / "etc" / "shadow"
     before, etc = os.stat(shadow), os.stat(tree / "etc")
@@ -62,11 +62,12 @@ def test_every_kind_of_difference_is_found_and_said(catalogued):
     (tree / "etc" / "fifo").write_bytes(b"")
     os.utime(tree / "etc", ns=(etc.st_atime_ns, etc.st_mtime_ns))  # not a difference itself
     found = differences(tree, catalog_path)
-    assert found["/etc/shadow"] == ["mode 644, expected 640"]
-    assert found["/etc/passwd"] == [f"owner 1234:0, expected {before.st_uid}:{before.st_gid}"]
-    assert found["/etc/empty"][0].startswith("mtime 1000000000, expected ")
-    assert found["/etc/link"] == ["points to elsewhere, expected passwd"]
-    assert found["/etc/fifo"] == ["is a file, expected a fifo"]
+    assert found["/etc/shadow"] == ["mode 0644 on disk, 0640 in the set"]
+    assert found["/etc/passwd"] == [
+        f"owner 1234:0 on disk, {before.st_uid}:{before.st_gid} in the set"]
+    assert found["/etc/empty"][0].startswith("modified 1970-01-01 00:00:01 on disk, ")
+    assert found["/etc/link"] == ["points to elsewhere on disk, to passwd in the set"]
+    assert found["/etc/fifo"] == ["a file on disk, a fifo in the set"]
     assert found["/etc/zz-hard"] == ["not a hard link to /etc/passwd"]
     assert len(found) == 6
 
@@ -77,4 +78,5 @@ def test_a_changed_size_is_said(catalogued):
     before = os.stat(shadow)
     shadow.write_bytes(b"longer secret\n")
     os.utime(shadow, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert differences(tree, catalog_path) == {"/etc/shadow": ["size 14, expected 7"]}
+    assert differences(tree, catalog_path) == {
+        "/etc/shadow": ["size 14 Bytes on disk, 7 Bytes in the set"]}

@@ -12,6 +12,7 @@ from ..backupset.manifest import file_digest, load_set
 from ..errors import RestoreError
 from ..events import Listener, Progress, ignore
 from ..layout import Filesystem
+from . import differences as said
 
 _KIND_OF_MODE = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
                  stat.S_IFCHR: "chardev", stat.S_IFBLK: "blockdev", stat.S_IFIFO: "fifo"}
@@ -58,11 +59,11 @@ def _compare(entry: Entry, path: bytes, root_of_fs: bytes, content: bool = True)
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return ["missing"]
+        return [said.MISSING]
     kind = _KIND_OF_MODE.get(stat.S_IFMT(st.st_mode), "other")
     expected_kind = "file" if entry.kind == "hardlink" else entry.kind
     if kind != expected_kind:
-        return [f"is a {kind}, expected a {expected_kind}"]
+        return [said.kind(kind, expected_kind)]
     problems = []
     if entry.kind == "hardlink":
         try:
@@ -73,22 +74,22 @@ def _compare(entry: Entry, path: bytes, root_of_fs: bytes, content: bool = True)
             problems.append(f"not a hard link to {os.fsdecode(entry.link)}")
         return problems
     if stat.S_IMODE(st.st_mode) != entry.mode:
-        problems.append(f"mode {stat.S_IMODE(st.st_mode):o}, expected {entry.mode:o}")
+        problems.append(said.mode(stat.S_IMODE(st.st_mode), entry.mode))
     if (st.st_uid, st.st_gid) != (entry.uid, entry.gid):
-        problems.append(f"owner {st.st_uid}:{st.st_gid}, expected {entry.uid}:{entry.gid}")
+        problems.append(said.owner((st.st_uid, st.st_gid), (entry.uid, entry.gid)))
     if kind != "symlink" and st.st_mtime_ns != entry.mtime_ns:
-        problems.append(f"mtime {st.st_mtime_ns}, expected {entry.mtime_ns}")
+        problems.append(said.modified(st.st_mtime_ns, entry.mtime_ns))
     if kind == "symlink" and os.readlink(path) != entry.link:
-        problems.append(f"points to {os.fsdecode(os.readlink(path))}, "
-                        f"expected {os.fsdecode(entry.link)}")
+        problems.append(said.link_target(os.fsdecode(os.readlink(path)),
+                                         os.fsdecode(entry.link)))
     if kind in ("chardev", "blockdev") and (os.major(st.st_rdev), os.minor(st.st_rdev)) != (
             entry.devmajor, entry.devminor):
         problems.append("device numbers differ")
     if kind == "file":
         if st.st_size != entry.size:
-            problems.append(f"size {st.st_size}, expected {entry.size}")
+            problems.append(said.file_size(st.st_size, entry.size))
         elif content and entry.blake3 is not None and file_digest(path) != entry.blake3:
-            problems.append("content differs (BLAKE3)")
+            problems.append(said.CONTENT)
     return problems
 
 

@@ -1,11 +1,14 @@
-"""Small pieces the screens share: the title bar, sizes, disk titles."""
+"""Small pieces the screens share: the title bar, the footer, sizes, disk titles, a field whose
+Enter takes what was typed before it."""
 
 from __future__ import annotations
 
 import os
 
 from rich.text import Text
-from textual.widgets import Static
+from textual import events
+from textual.app import ComposeResult
+from textual.widgets import Footer, Input, Static
 from textual.widgets.option_list import Option
 
 from ...core.layout import Disk
@@ -60,3 +63,41 @@ class StatusLine(Static):
     def say(self, text: str) -> None:
         self.update(text)
         self.set_class(not text, "-empty")
+
+
+class TypedInput(Input):
+    """An Input whose Enter submits what was typed before it.
+
+    Input submits through a binding, which runs only after the key has gone up to the app and
+    back: keys that came in the same burst (a paste, fast typing, a serial line) are in the
+    field by then. Here Enter is taken in turn with the other keys."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            await self.action_submit()
+            return
+        await super()._on_key(event)
+
+
+class KeyFooter(Footer):
+    """The keys of the screen, compact, the console's own first (F1 Help, F2 Shell, F3 Log) so
+    that a narrow terminal cuts a screen's lesser keys, never F1. Ctrl-P is said in the help,
+    not here: the footer has no room for it at 80 columns."""
+
+    def __init__(self) -> None:
+        super().__init__(compact=True, show_command_palette=False)
+
+    DEFAULT_CSS = """
+    KeyFooter { padding: 0 0 0 1; }
+    """
+    FIRST = ("f1", "f2", "f3")
+
+    def compose(self) -> ComposeResult:
+        keys = list(super().compose())
+        # sorted() keeps the order of equals: the screen's keys stay in their order after these
+        yield from sorted(keys, key=lambda widget: self._place(getattr(widget, "key", "")))
+
+    def _place(self, key: str) -> int:
+        return self.FIRST.index(key) if key in self.FIRST else len(self.FIRST)

@@ -9,12 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 
 from ...core.units import count, duration, size
 from ..job import JobKind, Phase
 from ..outcome import Outcome
-from .common import StatusLine, TitleBar, option
+from .common import KeyFooter, option, StatusLine, TitleBar
 
 SHOWN_DIFFERENCES = 8
 
@@ -134,7 +134,7 @@ class DoneScreen(Screen):
                          id="result-text")
         yield OptionList(*self._options(), id="next")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def _options(self) -> list:
         choices = []

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from widgets.file_tree import FileTree, FileTreePanel
 
@@ -26,7 +26,7 @@ from ...core.applying.partial import EXISTING_POLICIES
 from ...core.backupset.selection import Selection
 from ...core.backupset.settree import SetTrees
 from ...core.units import count, size
-from .common import TitleBar
+from .common import KeyFooter, TitleBar
 
 POLICY_LABELS = {"overwrite": "Existing: overwrite", "skip": "Existing: leave",
                  "newer": "Existing: keep newer"}
@@ -113,7 +113,7 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
             yield Static("", id="picker-summary")
             yield Button("Restore", variant="primary", id="picker-restore")
             yield Button("Cancel", id="picker-cancel")
-        yield Footer()
+        yield KeyFooter()
 
     def _first_choice(self):
         if not self.places:

@@ -7,9 +7,9 @@ import os
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Log
+from textual.widgets import Log
 
-from .common import StatusLine, TitleBar
+from .common import KeyFooter, StatusLine, TitleBar
 
 TAIL_BYTES = 256 * 1024
 
@@ -32,7 +32,7 @@ class LogScreen(Screen):
         yield TitleBar(f"Log: {self.path}" if self.path else "Log")
         yield Log(id="log", max_lines=5000)
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         log_widget = self.query_one("#log", Log)

@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.worker import get_current_worker
 
 from widgets.partition_bar import BarSegment, LayoutComparison, disk_segments, resized_segments
@@ -36,7 +36,7 @@ from ...core.planning.choices import Fit, TargetChoices
 from ...core.planning.resize import Override, ResizePolicy
 from ...core.units import size
 from ..job import Job, JobKind
-from .common import StatusLine, TitleBar, option, target_prompt
+from .common import KeyFooter, option, StatusLine, target_prompt, TitleBar
 
 log = logging.getLogger("restore_console")
 
@@ -165,7 +165,7 @@ class MappingScreen(Screen):
         value.cursor_blink = False
         yield value
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#value", Input).display = False

@@ -16,7 +16,7 @@ import threading
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog, Static
+from textual.widgets import RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from widgets.meter import Meter
@@ -27,7 +27,7 @@ from ...core.questions import ABORT, Question
 from ..job import Job, JobKind, Phase
 from ..outcome import Outcome
 from ..tracking import Tracker
-from .common import StatusLine, TitleBar
+from .common import KeyFooter, StatusLine, TitleBar
 
 log = logging.getLogger("restore_console")
 
@@ -77,7 +77,7 @@ class ProgressScreen(Screen):
         yield StatusLine(id="state")
         yield RichLog(max_lines=self.LOG_LINES, id="log-tail", wrap=True, markup=False,
                       min_width=20)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         totals = self.job.totals()

@@ -1,4 +1,5 @@
-"""Review: what will be done, as text; the operator confirms by typing the target's name.
+"""Review: what will be done, as text; the operator confirms a restore by typing the target's
+name, a comparison (which writes nothing) with Enter.
 
 Nothing is written before the name is typed. A restore's text is its plan rendered by the core
 (console.core.planning.plan.render): the targets by model, serial and size, the layouts, every step.
@@ -10,11 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...core.planning.plan import render
 from ..job import Job, JobKind
-from .common import TitleBar
+from .common import KeyFooter, TitleBar, TypedInput
 
 
 def confirmation_matches(typed: str, names: list[str]) -> bool:
@@ -25,12 +26,13 @@ def confirmation_matches(typed: str, names: list[str]) -> bool:
 class ReviewScreen(Screen):
     """The plan as text and the confirmation."""
 
-    HELP = ("This is exactly what will be done. Read it; scroll with PgUp/PgDn. To start, type "
-            "the name of the target disk as shown and press Enter. Esc goes back; nothing has "
-            "been written.")
+    HELP = ("This is exactly what will be done. Read it; scroll with PgUp/PgDn. To start a "
+            "restore, type the name of the target disk as shown and press Enter; a comparison "
+            "writes nothing and starts with Enter. Esc goes back; nothing has been written.")
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
+        Binding("enter", "compare", "Compare"),
         Binding("pageup", "scroll(-1)", "Scroll up", show=False),
         Binding("pagedown", "scroll(1)", "Scroll down", show=False),
     ]
@@ -49,16 +51,16 @@ class ReviewScreen(Screen):
         names = job.target_names()
         what = "the name of the target" if len(names) == 1 else "the names of the targets"
         if restoring:
-            prompt = (f"To overwrite {job.targets_text()}, type {what} and press Enter: "
-                      f"{' '.join(names)}")
+            yield Static(f"To overwrite {job.targets_text()}, type {what} and press Enter: "
+                         f"{' '.join(names)}", id="prompt")
+            confirm = TypedInput(placeholder=" ".join(names), id="confirm")
+            # a steady cursor: no redraws twice a second on a serial line
+            confirm.cursor_blink = False
+            yield confirm
         else:
-            prompt = f"To compare, type {what} and press Enter: {' '.join(names)}"
-        yield Static(prompt, id="prompt")
-        confirm = Input(placeholder=" ".join(names), id="confirm")
-        confirm.cursor_blink = False  # a steady cursor: no redraws twice a second on a serial line
-        yield confirm
+            yield Static("Press Enter to compare; Esc goes back.", id="prompt")
         yield Static("Nothing has been written.", id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def _text(self) -> str:
         job = self.job
@@ -74,7 +76,12 @@ class ReviewScreen(Screen):
         return render(job.plan)
 
     def on_mount(self) -> None:
-        self.query_one("#confirm", Input).focus()
+        if self.job.kind == JobKind.RESTORE:
+            self.query_one("#confirm", Input).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Enter starts a comparison only; a restore starts from the typed name.
+        return action != "compare" or self.job.kind != JobKind.RESTORE
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         names = self.job.target_names()
@@ -84,6 +91,12 @@ class ReviewScreen(Screen):
                           "type the name exactly, or Esc to go back.")
             event.input.value = ""
             return
+        self._start()
+
+    def action_compare(self) -> None:
+        self._start()
+
+    def _start(self) -> None:
         from .progress import ProgressScreen
         app = self.app
         app.back_to_start()

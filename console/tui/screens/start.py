@@ -10,14 +10,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 
 from widgets.partition_bar import PartitionBar, disk_segments
 
 from ...core.backupset.manifest import BackupSet
+from ...core.layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem, Partition
 from ...core.units import ago, count, size
 from ..job import JobKind
-from .common import StatusLine, TitleBar, disk_title, option
+from .common import disk_title, KeyFooter, option, StatusLine, TitleBar
 
 log = logging.getLogger("restore_console")
 
@@ -52,15 +53,50 @@ def set_summary(backup_set: BackupSet, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def filesystem_lines(backup_set: BackupSet, disk_name: str) -> list[str]:
+def partition_label(part: Partition, fs: Filesystem | None) -> str:
+    """What a partition is, in a few words: "ext4 /home", "swap", "BIOS boot partition"."""
+    if fs is not None and fs.type == "swap":
+        return "swap"
+    if fs is not None and fs.type:
+        return fs.title
+    type_uuid = part.type_uuid.upper()
+    if type_uuid == GPT_BIOS_BOOT or "bios_grub" in part.flags:
+        return "BIOS boot partition"
+    if type_uuid == GPT_ESP:
+        return "EFI system partition"
+    if part.kind == "extended":
+        return "extended partition"
+    return f"partition {part.number}"
+
+
+def partition_details(part: Partition, fs: Filesystem | None) -> str:
+    """What the set holds of it: use and files, an image, or nothing."""
+    if part.kind == "extended":
+        return "holds the logical partitions"
+    if fs is None:
+        return "not in the set"
+    if fs.type == "swap":
+        return ""  # nothing to keep: it is made again
+    if fs.archive is None:
+        return "not in the set"
+    if fs.archive.kind == "tar":
+        return (f"{size(fs.bytes_used)} used, {count(fs.archive.members, 'file')}"
+                + (f", label {fs.label}" if fs.label else ""))
+    return "saved as an image"
+
+
+def partition_lines(backup_set: BackupSet, disk: Disk) -> list[str]:
+    """Every partition of the disk in disk order, each with its number, what it is, its size
+    and what the set holds of it: the title's count and this list agree."""
+    by_number = {fs.partition: fs for fs in backup_set.filesystems_on(disk.name)}
+    parts = sorted(disk.partitions, key=lambda p: (p.start, p.number))
+    labels = [partition_label(p, by_number.get(p.number)) for p in parts]
+    width = max([11, *map(len, labels)])
     lines = []
-    for fs in backup_set.filesystems_on(disk_name):
-        if fs.type == "swap":
-            lines.append(f"  swap        {size(fs.size):>10}")
-        elif fs.archive is not None and fs.archive.kind == "tar":
-            lines.append(f"  {fs.title:<11} {size(fs.size):>10}, {size(fs.bytes_used)} used, "
-                         f"{count(fs.archive.members, 'file')}"
-                         + (f", label {fs.label}" if fs.label else ""))
+    for part, label in zip(parts, labels):
+        details = partition_details(part, by_number.get(part.number))
+        lines.append(f"  {part.number:>2} {label:<{width}} {size(part.size):>10}"
+                     + (f", {details}" if details else ""))
     return lines
 
 
@@ -79,6 +115,9 @@ class StartScreen(Screen):
         ("shell", "Open a shell", "The expert shell; exit it to come back here"),
         ("quit", "Quit", "Leave the console"),
     ]
+    # How often "(3 hours ago)" is said again: the console may stay open for hours.
+    AGE_REFRESH = 30.0  # seconds
+
     KEYS = {"whole": "w", "clone": "c", "files": "f", "verify": "v", "shell": "s", "quit": "q"}
 
     BINDINGS = [
@@ -108,16 +147,16 @@ class StartScreen(Screen):
                 for disk in backup_set.disks:
                     yield PartitionBar(disk_title(disk),
                                        disk_segments(disk, backup_set.filesystems))
-                    lines = filesystem_lines(backup_set, disk.name)
+                    lines = partition_lines(backup_set, disk)
                     if lines:
-                        yield Static("\n".join(lines), classes="filesystems")
+                        yield Static("\n".join(lines), classes="filesystems", markup=False)
         if not app.core.is_root():
             yield Static("Running without root: restoring, cloning, restoring files and "
                          "comparing attach disks and mount filesystems, so they need root. "
                          "The set, the log and the shell work.", id="not-root", classes="hint")
         yield OptionList(*self._options(), id="actions")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def _options(self) -> list:
         root = self.app.core.is_root()
@@ -137,6 +176,15 @@ class StartScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#actions", OptionList).focus()
+        if self.app.backup_set is not None:
+            self.set_interval(self.AGE_REFRESH, self.show_age)
+
+    def show_age(self) -> None:
+        """The summary again with the set's age as of now (the app's clock)."""
+        summary = set_summary(self.app.backup_set, self.app.core.now())
+        shown = self.query_one("#set", Static)
+        if str(shown.content) != summary:  # a redraw only when the words change
+            shown.update(summary)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:

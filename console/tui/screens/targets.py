@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 
 from widgets.partition_bar import PartitionBar, disk_segments
 
@@ -21,7 +21,7 @@ from ...core.layout import Disk
 from ...core.planning.choices import TargetChoices
 from ...core.units import size
 from ..job import Job, JobKind
-from .common import StatusLine, TitleBar, disk_title, option, target_prompt
+from .common import disk_title, KeyFooter, option, StatusLine, target_prompt, TitleBar
 
 SKIP = "--skip--"
 
@@ -81,7 +81,7 @@ class TargetsScreen(Screen):
             yield Static("On a larger or smaller disk the partitions are resized; to change "
                          "how, clone onto other disks (c on the start screen).", classes="hint")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         for options in self.query(DiskTargets):
