@@ -24,7 +24,13 @@ from console.core.errors import Cancelled
 from console.core.events import Progress
 from console.core.planning.choices import make_plan
 from tests.system.clitool import cli_backup
-from tests.system.images import MiB, attached, make_source_disk, mounted, populate_source_disk
+from tests.system.images import (
+    MiB,
+    attached,
+    make_source_disk,
+    mounted,
+    populate_source_disk,
+)
 from tests.system.test_clone import assert_trees_intact
 
 pytestmark = pytest.mark.system
