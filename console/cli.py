@@ -446,9 +446,11 @@ def cmd_console(args, printer) -> int:
             set_path = demo.demo_paths(base)["set"]
         images = demo.demo_targets(base)
     from .tui.app import RestoreApp
-    app = RestoreApp(set_path, theme=args.theme, log_path=args.log_path, target_images=images,
-                     demo=args.demo, set_problem=problem)
-    app.run()
+    from .tui.terminal import stray_output_to
+    with stray_output_to(args.log_path):
+        app = RestoreApp(set_path, theme=args.theme, log_path=args.log_path,
+                         target_images=images, demo=args.demo, set_problem=problem)
+        app.run()
     return app.return_code or 0
 
 

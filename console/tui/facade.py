@@ -106,7 +106,8 @@ def run_shell(argv: list[str], cwd: str, env: dict[str, str]) -> int:
     sys.stdout.write(SHELL_BANNER.format(cwd=cwd))
     sys.stdout.flush()
     try:
-        return subprocess.call(argv, cwd=cwd, env=env)
+        # The terminal itself: while the console runs, fd 2 goes to the log (tui/terminal.py).
+        return subprocess.call(argv, cwd=cwd, env=env, stderr=sys.__stderr__)
     except OSError as exc:
         sys.stdout.write(f"restore-console: cannot start {argv[0]}: {exc.strerror}\n")
         input("Press Enter to go back to the console. ")
