@@ -217,7 +217,9 @@ class ProgressScreen(Screen):
         tracker = self.tracker
         self.query_one("#step-name", Static).update(tracker.step_name or "Starting")
         self.query_one("#step-meter", Meter).fraction = tracker.step.fraction
-        self.query_one("#step-figures", Static).update(tracker.step.describe())
+        # A step that reports no figures (making a filesystem) shows none, not zeros.
+        self.query_one("#step-figures", Static).update(tracker.step.describe()
+                                                       if tracker.step_name else "")
         self.query_one("#current", Static).update(f"Now: {tracker.current}" if tracker.current
                                                   else "")
         overall = tracker.overall()
