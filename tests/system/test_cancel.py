@@ -51,7 +51,7 @@ def source(tmp_path_factory):
 
 
 def state_journals() -> list[dict]:
-    state = Path(os.environ["RESTORE_CONSOLE_STATE"])
+    state = Path(os.environ["RESTORE_CONSOLE_STATE"])  # the test's own
     return [json.loads(p.read_text()) for p in state.glob("restore-*.json")]
 
 
@@ -67,8 +67,11 @@ def loops_of(image: Path) -> str:
     return "".join(line for line in listed.splitlines(keepends=True) if str(image) in line)
 
 
-def test_a_cancelled_restore_stops_cleans_up_keeps_its_journal_and_resumes(source, tmp_path):
+def test_a_cancelled_restore_stops_cleans_up_keeps_its_journal_and_resumes(source, tmp_path,
+                                                                          monkeypatch):
     image, set_dir = source
+    # Journals of this test only: other tests of the session keep theirs in the shared one.
+    monkeypatch.setenv("RESTORE_CONSOLE_STATE", str(tmp_path / "state"))
     target = tmp_path / "target.img"
     with open(target, "wb") as f:
         f.truncate(SOURCE_MIB * MiB)

@@ -169,6 +169,7 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
     last_table_step = {step.target: index for index, step in enumerate(plan.steps)
                        if isinstance(step, _TABLE_STEPS)}
     begun: list[Step] = []  # the steps this run started, done or not
+    finished = 0  # how many of them ended
     try:
         # Unwinding this stack on a cancel unmounts and detaches, then the state is told.
         with contextlib.ExitStack() as stack:
@@ -186,9 +187,11 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
                 if (not skipped and _run_asking(applier, plan, index, step, listener)
                         and last_table_step.get(step.target) == index):
                     applier.tables_written(step.target)
+                finished = len(begun)
             result = applier.result
     except Cancelled:
-        raise _cancelled(plan, backup_set.filesystems, journal, begun) from None
+        raise _cancelled(plan, backup_set.filesystems, journal, begun,
+                         finished == len(begun)) from None
     journal.delete()
     titles = {fs.id: fs.title for fs in backup_set.filesystems}
     result.resumed = [titles[fs_id] for fs_id in sorted(resumed.done)]
@@ -316,7 +319,7 @@ class _Resumed:
 
 
 def _cancelled(plan: Plan, filesystems: list[Filesystem], journal: Journal,
-               begun: list[Step]) -> Cancelled:
+               begun: list[Step], between_steps: bool) -> Cancelled:
     """What a cancelled run leaves, in words, once everything is unmounted and written back:
     the tables and filesystems the journal has as done, those begun and not finished."""
     if not begun and journal.empty:
@@ -332,7 +335,7 @@ def _cancelled(plan: Plan, filesystems: list[Filesystem], journal: Journal,
             said.append(f"the partition table of {name} is written")
         elif target in started_tables:
             said.append(f"the partition table of {name} is partly written")
-    started_fs = {s.fs for s in begun if isinstance(s, _FILESYSTEM_STEPS)}
+    started_fs = {s.fs for s in begun if isinstance(s, (WriteImage, Restore))}
     filled = [fs for fs in filesystems if fs.id in plan.filesystems and fs.archive is not None]
     groups = {"restored": [fs.title for fs in filled if fs.id in journal.done],
               "partly restored": [fs.title for fs in filled
@@ -344,8 +347,8 @@ def _cancelled(plan: Plan, filesystems: list[Filesystem], journal: Journal,
             named = ", ".join(titles[:-1]) + " and " + titles[-1] if len(titles) > 1 \
                 else titles[0]
             said.append(f"{named} {'is' if len(titles) == 1 else 'are'} {state}")
-    where = (f" in step {plan.steps.index(step) + 1} of {len(plan.steps)} "
-             f"({describe_step(plan, step)})" if step is not None else "")
+    where = (f" {'after' if between_steps else 'in'} step {plan.steps.index(step) + 1} of "
+             f"{len(plan.steps)} ({describe_step(plan, step)})" if step is not None else "")
     again = ("it resumes after what is done" if journal.writable
              else "it starts from the beginning (the journal could not be written)")
     unfinished = groups["partly restored"] or groups["not restored yet"] or \
