@@ -7,12 +7,16 @@ the traceback, if any, goes to the log only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import stat
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 from typing import Sequence
 
 from .answering import ON_FAILURE, cli_answerer
@@ -281,6 +285,27 @@ def _type_bits(kind: str) -> int:
             "hardlink": stat.S_IFREG}[kind]
 
 
+@contextlib.contextmanager
+def ctrl_c_cancels() -> Iterator[threading.Event]:
+    """Inside, the first Ctrl-C (SIGINT) cancels as the console's c does: the core stops at its
+    next safe point, cleans up, keeps the journal and says where it stopped. A second one
+    interrupts at once."""
+    cancel = threading.Event()
+
+    def cancelled(_signal, _frame) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("restore-console: cancelling: stopping at the next safe point (Ctrl-C again "
+              "stops at once)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, cancelled)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def cmd_restore(args, printer) -> int:
     if args.only or args.into:
         if args.plan_file or args.part or args.on_failure:
@@ -308,7 +333,8 @@ def cmd_restore(args, printer) -> int:
             raise UsageError(f"This overwrites {targets}. Nothing was written.",
                              "Review the plan above, then add --yes to confirm.")
     log.info("applying the plan:\n%s", render(plan))
-    result = apply_plan(plan, listener)
+    with ctrl_c_cancels() as cancel:
+        result = apply_plan(plan, listener, cancel)
     printer.close()
     print(f"Restored {count(result.files, 'file')} ({size(result.bytes)}) in "
           f"{duration(result.seconds)}; every file matched its BLAKE3, "
@@ -347,8 +373,9 @@ def _restore_selection(args, printer) -> int:
     backup_set = load_set(args.set_path)
     with Catalog(backup_set.catalog_path) as catalog:
         selections = selection_for_paths(backup_set, catalog, args.only)
-    result = restore_selection(backup_set, selections, into, existing=args.existing,
-                               listener=printer)
+    with ctrl_c_cancels() as cancel:
+        result = restore_selection(backup_set, selections, into, existing=args.existing,
+                                   listener=printer, cancel=cancel)
     printer.close()
     _print_selection_result(result, f"into {into}", args.existing)
     return 0
@@ -380,8 +407,9 @@ def _restore_in_place(args, printer) -> int:
         raise UsageError(f"This writes into the filesystems above, on "
                          f"{', '.join(plan.targets)}. Nothing was written.",
                          "Review what is shown above, then add --yes to confirm.")
-    result = restore_in_place(backup_set, selections, mapping, existing=args.existing,
-                              listener=printer)
+    with ctrl_c_cancels() as cancel:
+        result = restore_in_place(backup_set, selections, mapping, existing=args.existing,
+                                  listener=printer, cancel=cancel)
     printer.close()
     _print_selection_result(result, "in place", args.existing, onto=result.destinations)
     return 0
@@ -446,9 +474,11 @@ def cmd_console(args, printer) -> int:
             set_path = demo.demo_paths(base)["set"]
         images = demo.demo_targets(base)
     from .tui.app import RestoreApp
-    app = RestoreApp(set_path, theme=args.theme, log_path=args.log_path, target_images=images,
-                     demo=args.demo, set_problem=problem)
-    app.run()
+    from .tui.terminal import stray_output_to
+    with stray_output_to(args.log_path):
+        app = RestoreApp(set_path, theme=args.theme, log_path=args.log_path,
+                         target_images=images, demo=args.demo, set_problem=problem)
+        app.run()
     return app.return_code or 0
 
 

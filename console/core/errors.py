@@ -20,8 +20,8 @@ class UsageError(RestoreError):
 
 
 class Cancelled(RestoreError):
-    """The operator cancelled. Raised by a listener; the core unwinds (unmounts, detaches) as
-    for any other failure, so a cancel takes effect at the next progress event."""
+    """The operator cancelled. Raised at the core's safe points once the cancel token is set
+    (cancel.py); the core unwinds (kills tar, unmounts, detaches) as for any other failure."""
 
     def __init__(self, message: str = "Cancelled by the operator.", hint: str = ""):
         super().__init__(message, hint)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..core.applying.verify import VerifyResult
     from ..core.backupset.manifest import BackupSet
     from ..core.backupset.selection import Selection
+    from ..core.cancel import CancelToken
     from ..core.disks.discovery import TargetDisk
     from ..core.events import Listener
     from ..core.planning.plan import Plan
@@ -36,9 +37,9 @@ def load_set(path: str) -> BackupSet:
     return load_set(path)
 
 
-def apply_plan(plan: Plan, listener: Listener) -> RestoreResult:
+def apply_plan(plan: Plan, listener: Listener, cancel: CancelToken) -> RestoreResult:
     from ..core.applying.restore import apply_plan
-    return apply_plan(plan, listener)
+    return apply_plan(plan, listener, cancel)
 
 
 def verify_targets(set_path: str, mapping: dict[str, str], listener: Listener) -> VerifyResult:
@@ -80,9 +81,10 @@ def open_trees(backup_set: BackupSet):
 
 
 def restore_selection(backup_set: BackupSet, selections: list[Selection], into: str,
-                      existing: str, listener: Listener) -> SelectionResult:
+                      existing: str, listener: Listener, cancel: CancelToken) -> SelectionResult:
     from ..core.applying.partial import restore_selection
-    return restore_selection(backup_set, selections, into, existing=existing, listener=listener)
+    return restore_selection(backup_set, selections, into, existing=existing, listener=listener,
+                             cancel=cancel)
 
 
 def find_places(backup_set: BackupSet, images: list[str]) -> list[Place]:
@@ -98,10 +100,10 @@ def find_places(backup_set: BackupSet, images: list[str]) -> list[Place]:
 
 
 def restore_in_place(backup_set: BackupSet, selections: list[Selection], mapping: dict[str, str],
-                     existing: str, listener: Listener) -> SelectionResult:
+                     existing: str, listener: Listener, cancel: CancelToken) -> SelectionResult:
     from ..core.applying.inplace import restore_in_place
     return restore_in_place(backup_set, selections, mapping, existing=existing,
-                            listener=listener)
+                            listener=listener, cancel=cancel)
 
 
 def run_shell(argv: list[str], cwd: str, env: dict[str, str]) -> int:
@@ -109,7 +111,8 @@ def run_shell(argv: list[str], cwd: str, env: dict[str, str]) -> int:
     sys.stdout.write(SHELL_BANNER.format(cwd=cwd))
     sys.stdout.flush()
     try:
-        return subprocess.call(argv, cwd=cwd, env=env)
+        # The terminal itself: while the console runs, fd 2 goes to the log (tui/terminal.py).
+        return subprocess.call(argv, cwd=cwd, env=env, stderr=sys.__stderr__)
     except OSError as exc:
         sys.stdout.write(f"restore-console: cannot start {argv[0]}: {exc.strerror}\n")
         input("Press Enter to go back to the console. ")
@@ -125,7 +128,7 @@ class Core:
     """The core calls the app makes; every field can be replaced (tests, the demo)."""
 
     load_set: Callable[[str], BackupSet] = load_set
-    apply_plan: Callable[[Plan, Listener], RestoreResult] = apply_plan
+    apply_plan: Callable[[Plan, Listener, CancelToken], RestoreResult] = apply_plan
     verify_targets: Callable[[str, dict[str, str], Listener], VerifyResult] = verify_targets
     mounted_targets: Callable[[BackupSet, dict[str, str]], ContextManager[str]] = mounted_targets
     discover_targets: Callable[[str, list[str]], list[TargetDisk]] = discover_targets

@@ -3,7 +3,7 @@ it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .job import Job, Phase
 
@@ -17,6 +17,8 @@ class Outcome:
     verified: object | None = None  # VerifyResult; None when skipped or not reached
     seconds: float = 0.0
     cancelled_in: Phase | None = None  # the phase the operator cancelled in
+    cancelled: BaseException | None = None  # the core's Cancelled: what state it left
     error: BaseException | None = None
     failed_in: Phase | None = None
     verify_skipped: bool = False
+    notes: list[str] = field(default_factory=list)  # what the operator should know besides

@@ -6,6 +6,7 @@ compute from them is the app's own code.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from textual.widgets import OptionList
 from console.core.applying.restore import RestoreResult
 from console.core.applying.verify import Difference, VerifyResult
 from console.core.disks.discovery import TargetDisk
-from console.core.errors import RestoreError
+from console.core.errors import Cancelled, RestoreError
 from console.core.events import Event, Message, Progress, StepStarted
 from console.core.planning.plan import Plan
 from console.core.questions import RETRY, ask, step_failed
@@ -90,11 +91,22 @@ class Calls:
         return 0
 
 
+# What the core says when a restore of the stage is cancelled in its step 19.
+CANCELLED = Cancelled(
+    "The restore was cancelled in step 19 of 27 (Restore filesystem 2 (ext4 /)): the partition "
+    "tables of sda and sdb are written; raw /dev/sda1 is restored; ext4 / is partly restored; "
+    "ext4 /home and xfs /srv are not restored yet.",
+    "The target will not boot as it is. Run the same restore again: it resumes after what is "
+    "done.")
+
+
 class Scripted:
     """A core call (restore or verify) that plays fixed events at fixed clock readings.
 
     hold=True: after the events it keeps reporting the last one, as a long restore would, until
-    the listener stops it (a cancel); `reached` is set once all events are out.
+    a cancel stops it (the token set: it raises CANCELLED; or the listener raises) or hold is
+    set to False; events put in `more` are played meanwhile. `reached` is set once all the
+    fixed events are out.
     """
 
     def __init__(self, clock: Clock, events: list[tuple[float, Event]], result=None, *,
@@ -106,11 +118,13 @@ class Scripted:
         self.errors = list(errors or [])  # raised by the first calls, one each
         self.calls: list[tuple[str, dict]] = []
         self.reached = threading.Event()
+        self.more: queue.Queue[tuple[float, Event]] = queue.Queue()
 
     def __call__(self, *args):
-        """(plan, listener) as apply_plan, or (set_path, mapping, listener) as verify_targets;
-        recorded as (set_path, mapping) either way."""
-        *given, listener = args
+        """(plan, listener, cancel) as apply_plan, or (set_path, mapping, listener) as
+        verify_targets; recorded as (set_path, mapping) either way."""
+        cancel = args[-1] if isinstance(args[-1], threading.Event) else None
+        *given, listener = args[:-1] if cancel is not None else args
         if isinstance(given[0], Plan):
             plan = given[0]
             given = [plan.set_path, {d.source: d.target.path for d in plan.disks}]
@@ -122,9 +136,17 @@ class Scripted:
         if self.errors:
             raise self.errors.pop(0)
         self.reached.set()
+        last = self.events[-1] if self.events else None
         while self.hold:
-            time.sleep(0.1)
-            listener(self.events[-1][1])
+            if cancel is not None and cancel.is_set():
+                raise CANCELLED
+            try:
+                last = self.more.get(timeout=0.05)
+            except queue.Empty:
+                pass
+            if last is not None:
+                self.clock.value = last[0]
+                listener(last[1])
         return self.result
 
 
@@ -278,7 +300,7 @@ class FailingStep:
         self.calls = 0
         self.answers: list[str] = []
 
-    def __call__(self, plan, listener):
+    def __call__(self, plan, listener, cancel=None):
         self.calls += 1
         for at, event in restore_events()[:4]:
             self.clock.value = at
@@ -301,7 +323,7 @@ class Asking:
         self.clock, self.question = clock, question
         self.answers: list[str] = []
 
-    def __call__(self, plan, listener):
+    def __call__(self, plan, listener, cancel=None):
         for at, event in restore_events()[:4]:
             self.clock.value = at
             listener(event)

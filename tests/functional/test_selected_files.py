@@ -37,7 +37,7 @@ class FakeRestore:
         self.result = result
         self.error = error
 
-    def __call__(self, backup_set, selections, where, existing, listener):
+    def __call__(self, backup_set, selections, where, existing, listener, cancel):
         self.calls.append(([(s.fs, s.rules) for s in selections],
                            dict(where) if isinstance(where, dict) else where, existing))
         if self.error is not None:

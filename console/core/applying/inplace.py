@@ -33,6 +33,7 @@ from typing import Iterable, Sequence
 from ..backupset.catalog import Catalog
 from ..backupset.manifest import BackupSet
 from ..backupset.selection import Selection
+from ..cancel import CancelToken
 from ..disks.blockdev import attach_disk, mounted
 from ..disks.discovery import TargetDisk, discover_targets
 from ..disks.partition_table import read_table
@@ -205,7 +206,8 @@ def plan_in_place(backup_set: BackupSet, selections: Sequence[Selection],
 
 def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
                      mapping: dict[str, str], *, existing: str = "overwrite",
-                     listener: Listener = ignore, host: Host | None = None) -> SelectionResult:
+                     listener: Listener = ignore, host: Host | None = None,
+                     cancel: CancelToken | None = None) -> SelectionResult:
     """Restores the selection onto the set's filesystems on the mapped targets (original disk
     name -> block device or image file), each file at its original path.
 
@@ -239,7 +241,8 @@ def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
             where = stack.enter_context(
                 mounted(device, item.fs.type, READ_WRITE_OPTIONS.get(item.fs.type, "")))
             roots.append((item.selection, where, device))
-        result = restore_into_roots(backup_set, roots, existing=existing, listener=listener)
+        result = restore_into_roots(backup_set, roots, existing=existing, listener=listener,
+                                    cancel=cancel)
         for item, (_, where, _) in zip(plan.items, roots):  # umount does not report an error
             written_out(where, f"the restored {item.fs.title}")
     result.destinations = [item.where() for item in plan.items]

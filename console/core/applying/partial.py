@@ -41,6 +41,7 @@ from ..backupset.paxedit import HeaderRewriter
 from ..backupset.seekable import ForwardReader, Frame, SeekableReader
 from ..backupset.selection import Selection, ancestors
 from ..backupset.tarscan import BLOCK, TarScanner, parent_and_name
+from ..cancel import CancelToken, stop_if_cancelled
 from ..errors import RestoreError
 from ..events import Listener, Message, Progress, ignore
 from ..layout import Filesystem
@@ -50,6 +51,7 @@ EXISTING_POLICIES = ("overwrite", "skip", "newer")
 _POLICY_OPTIONS = {"overwrite": [], "skip": ["--skip-old-files"], "newer": ["--keep-newer-files"]}
 END_OF_ARCHIVE = bytes(2 * BLOCK)
 MAX_NAMED = 10
+CANCELLED = "Restoring the files was cancelled: the files restored so far stay where they are."
 
 
 def tar_name(path: bytes) -> bytes:
@@ -286,11 +288,13 @@ def _already_there(where: bytes, item: Item, existing: str) -> bool:
 def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
                       label: str, archive_name: str,
                       reader: SeekableReader | None = None, stream: BinaryIO | None = None,
-                      existing: str = "overwrite", listener: Listener = ignore) -> SelectionResult:
+                      existing: str = "overwrite", listener: Listener = ignore,
+                      cancel: CancelToken | None = None) -> SelectionResult:
     """Restores the selection of one filesystem into dest (the directory standing for its root).
 
     Give a SeekableReader (only the frames holding selected members are read) or a stream that
-    cannot seek (one forward pass, decompressing only those frames).
+    cannot seek (one forward pass, decompressing only those frames). A set `cancel` stops it
+    between two members (tar is killed; the files restored so far stay).
     """
     _check_policy(existing)
     if (reader is None) == (stream is None):
@@ -353,6 +357,7 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
                        _POLICY_OPTIONS[existing]) as feeder:
         for item, chunk in cutter.cut(frames):
             if item is not current:
+                stop_if_cancelled(cancel, CANCELLED)
                 current = item
                 expected.append(item)
                 rewriter = HeaderRewriter(item.changes, os.fsdecode(item.path)) \
@@ -464,7 +469,8 @@ def check_restorable(fs: Filesystem) -> None:
 
 def _restore_filesystem(backup_set: BackupSet, catalog: Catalog, fs: Filesystem,
                         selection: Selection, dest: str, existing: str,
-                        listener: Listener, shown: str = "") -> SelectionResult:
+                        listener: Listener, shown: str = "",
+                        cancel: CancelToken | None = None) -> SelectionResult:
     """One filesystem's selection into dest, the directory standing for its root (`shown`:
     how the operator knows it, if not by that path)."""
     check_restorable(fs)
@@ -475,7 +481,7 @@ def _restore_filesystem(backup_set: BackupSet, catalog: Catalog, fs: Filesystem,
     with SeekableReader(piece, fs.archive.pieces[0].file) as reader:
         return extract_selection(catalog, selection, dest, label=fs.title,
                                  archive_name=fs.archive.pieces[0].file, reader=reader,
-                                 existing=existing, listener=listener)
+                                 existing=existing, listener=listener, cancel=cancel)
 
 
 def _refuse_mismatched(result: SelectionResult) -> None:
@@ -488,8 +494,8 @@ def _refuse_mismatched(result: SelectionResult) -> None:
 
 
 def restore_selection(backup_set: BackupSet, selections: list[Selection], into: str, *,
-                      existing: str = "overwrite",
-                      listener: Listener = ignore) -> SelectionResult:
+                      existing: str = "overwrite", listener: Listener = ignore,
+                      cancel: CancelToken | None = None) -> SelectionResult:
     """Restores the selected entries under into, each at its original path (filesystems at
     their mount points), reading only the frames that hold them."""
     started = time.monotonic()
@@ -508,8 +514,9 @@ def restore_selection(backup_set: BackupSet, selections: list[Selection], into: 
             check_restorable(fs)
             dest, made = _prepare_destination(backup_set, catalog, into, fs)
             created += made
+            stop_if_cancelled(cancel, CANCELLED)
             result.add(_restore_filesystem(backup_set, catalog, fs, selection, dest, existing,
-                                           listener))
+                                           listener, cancel=cancel))
     apply_directory_metadata(created)
     result.seconds = time.monotonic() - started
     _refuse_mismatched(result)
@@ -517,8 +524,8 @@ def restore_selection(backup_set: BackupSet, selections: list[Selection], into: 
 
 
 def restore_into_roots(backup_set: BackupSet, roots: list[tuple[Selection, str, str]], *,
-                       existing: str = "overwrite",
-                       listener: Listener = ignore) -> SelectionResult:
+                       existing: str = "overwrite", listener: Listener = ignore,
+                       cancel: CancelToken | None = None) -> SelectionResult:
     """Restores each selection into the directory given with it, which stands for the root of
     the selection's own filesystem (for a restore in place: where that filesystem is
     mounted), named in messages by the words given third. Nothing is created above those
@@ -529,9 +536,10 @@ def restore_into_roots(backup_set: BackupSet, roots: list[tuple[Selection, str, 
     with Catalog(backup_set.catalog_path) as catalog:
         for selection, dest, shown in roots:
             if selection:
+                stop_if_cancelled(cancel, CANCELLED)
                 result.add(_restore_filesystem(backup_set, catalog,
                                                backup_set.filesystem(selection.fs), selection,
-                                               dest, existing, listener, shown))
+                                               dest, existing, listener, shown, cancel))
     result.seconds = time.monotonic() - started
     _refuse_mismatched(result)
     return result

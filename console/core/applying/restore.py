@@ -26,6 +26,7 @@ from ..backupset.archive import extract_raw_archive, extract_tar_archive
 from ..backupset.catalog import Catalog
 from ..backupset.manifest import BackupSet, check_pieces, load_set
 from ..backupset.seekable import SeekableReader
+from ..cancel import CancelToken, stop_if_cancelled
 from ..disks.blockdev import AttachedDisk, attach_disk, device_size, is_block_device, mounted
 from ..disks.discovery import describe_device
 from ..disks.mkfs import make_filesystem
@@ -130,12 +131,15 @@ class _ExpectedHashes:
         return self._current[1] if self._current[0] == offset else None
 
 
-def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
+def apply_plan(plan: Plan, listener: Listener = ignore,
+               cancel: CancelToken | None = None) -> RestoreResult:
     """Carries out the plan's steps in order; unmounts and detaches everything, also on failure.
 
     Before the first step: the set is the planned one, its pieces are intact, and every target
     is safe and still the disk that was planned. Right before the first write to each disk,
-    its safety is checked again."""
+    its safety is checked again. Once `cancel` is set, it stops at the next safe point (between
+    steps, between an archive's frames) and raises Cancelled saying what state the targets are
+    in; the journal is kept, so running the plan again resumes."""
     started = time.monotonic()
     backup_set = load_set(plan.set_path)
     if backup_set.set_id != plan.set_id:
@@ -164,18 +168,30 @@ def apply_plan(plan: Plan, listener: Listener = ignore) -> RestoreResult:
                          "says why): if this restore is interrupted, it starts over."))
     last_table_step = {step.target: index for index, step in enumerate(plan.steps)
                        if isinstance(step, _TABLE_STEPS)}
-    with contextlib.ExitStack() as stack:
-        applier = _Applier(plan, backup_set, listener, stack, journal)
-        for index, step in enumerate(plan.steps):
-            skipped = resumed.skips(step)
-            text = describe_step(plan, step) + (" (already done: skipped)" if skipped else "")
-            listener(StepStarted(index + 1, len(plan.steps), text))
-            log.info("step %d/%d: %s %s %s%s", index + 1, len(plan.steps), step.action,
-                     step.target, step.detail(), " (skipped: done before)" if skipped else "")
-            if (not skipped and _run_asking(applier, plan, index, step, listener)
-                    and last_table_step.get(step.target) == index):
-                applier.tables_written(step.target)
-        result = applier.result
+    begun: list[Step] = []  # the steps this run started, done or not
+    finished = 0  # how many of them ended
+    try:
+        # Unwinding this stack on a cancel unmounts and detaches, then the state is told.
+        with contextlib.ExitStack() as stack:
+            applier = _Applier(plan, backup_set, listener, stack, journal, cancel)
+            for index, step in enumerate(plan.steps):
+                stop_if_cancelled(cancel)
+                skipped = resumed.skips(step)
+                text = describe_step(plan, step) + (" (already done: skipped)" if skipped
+                                                    else "")
+                listener(StepStarted(index + 1, len(plan.steps), text))
+                log.info("step %d/%d: %s %s %s%s", index + 1, len(plan.steps), step.action,
+                         step.target, step.detail(), " (skipped: done before)" if skipped else "")
+                if not skipped:
+                    begun.append(step)
+                if (not skipped and _run_asking(applier, plan, index, step, listener)
+                        and last_table_step.get(step.target) == index):
+                    applier.tables_written(step.target)
+                finished = len(begun)
+            result = applier.result
+    except Cancelled:
+        raise _cancelled(plan, backup_set.filesystems, journal, begun,
+                         finished == len(begun)) from None
     journal.delete()
     titles = {fs.id: fs.title for fs in backup_set.filesystems}
     result.resumed = [titles[fs_id] for fs_id in sorted(resumed.done)]
@@ -206,6 +222,10 @@ def _run_asking(applier: _Applier, plan: Plan, index: int, step: Step,
         except Cancelled:
             raise
         except RestoreError as exc:
+            if applier.cancel is not None and applier.cancel.is_set():
+                # Ctrl-C reaches the tools too: a tool that died of it failed the step.
+                log.info("step %d ended by the cancel: %s", index + 1, exc.message)
+                raise Cancelled("The restore was cancelled.") from exc
             log.error("step %d failed: %s %s", index + 1, exc.message, exc.hint)
             answer = ask(listener, step_failed(index + 1, len(plan.steps),
                                                describe_step(plan, step), exc,
@@ -298,6 +318,46 @@ class _Resumed:
         return f"Resuming the restore started at {_when(started)}: {what}; {rest}."
 
 
+def _cancelled(plan: Plan, filesystems: list[Filesystem], journal: Journal,
+               begun: list[Step], between_steps: bool) -> Cancelled:
+    """What a cancelled run leaves, in words, once everything is unmounted and written back:
+    the tables and filesystems the journal has as done, those begun and not finished."""
+    if not begun and journal.empty:
+        return Cancelled("The restore was cancelled before anything was written.",
+                         "The targets are as they were.")
+    step = begun[-1] if begun else None
+    targets = [d.target.path for d in plan.disks]
+    started_tables = {s.target for s in begun if isinstance(s, _TABLE_STEPS)}
+    said: list[str] = []
+    for target in targets:
+        name = os.path.basename(target)
+        if target in journal.tables:
+            said.append(f"the partition table of {name} is written")
+        elif target in started_tables:
+            said.append(f"the partition table of {name} is partly written")
+    started_fs = {s.fs for s in begun if isinstance(s, (WriteImage, Restore))}
+    filled = [fs for fs in filesystems if fs.id in plan.filesystems and fs.archive is not None]
+    groups = {"restored": [fs.title for fs in filled if fs.id in journal.done],
+              "partly restored": [fs.title for fs in filled
+                                  if fs.id in started_fs and fs.id not in journal.done],
+              "not restored yet": [fs.title for fs in filled
+                                   if fs.id not in started_fs and fs.id not in journal.done]}
+    for state, titles in groups.items():
+        if titles:
+            named = ", ".join(titles[:-1]) + " and " + titles[-1] if len(titles) > 1 \
+                else titles[0]
+            said.append(f"{named} {'is' if len(titles) == 1 else 'are'} {state}")
+    where = (f" {'after' if between_steps else 'in'} step {plan.steps.index(step) + 1} of "
+             f"{len(plan.steps)} ({describe_step(plan, step)})" if step is not None else "")
+    again = ("it resumes after what is done" if journal.writable
+             else "it starts from the beginning (the journal could not be written)")
+    unfinished = groups["partly restored"] or groups["not restored yet"] or \
+        set(targets) - set(journal.tables)
+    return Cancelled(f"The restore was cancelled{where}: {'; '.join(said)}.",
+                     ("The target will not boot as it is. " if unfinished else "")
+                     + f"Run the same restore again: {again}.")
+
+
 def _check_still_planned(disk: DiskPlan) -> None:
     """The target is still the disk the plan was made for: same size, and the same drive when
     the plan knew its serial (device names can change between planning and applying)."""
@@ -319,9 +379,10 @@ class _Applier:
     """Runs steps: holds the attached targets, the mounts and what was restored."""
 
     def __init__(self, plan: Plan, backup_set: BackupSet, listener: Listener,
-                 stack: contextlib.ExitStack, journal: Journal):
+                 stack: contextlib.ExitStack, journal: Journal, cancel: CancelToken | None):
         self.plan, self.set, self.listener, self.stack = plan, backup_set, listener, stack
         self.journal = journal
+        self.cancel = cancel
         self.result = RestoreResult()
         self.attached: dict[str, AttachedDisk] = {}
         self.checked: set[str] = set()
@@ -400,14 +461,15 @@ class _Applier:
         # Boot code and the gap after the table, never the table itself (bytes 440-511).
         extract_raw_archive(original.boot_area, self.set.path, device,
                             label=f"the boot area of {original.name}", listener=self.listener,
-                            spans=[(0, 440), (512, min(first, saved_up_to))])
+                            spans=[(0, 440), (512, min(first, saved_up_to))],
+                            cancel=self.cancel)
 
     def _write_image(self, step: WriteImage) -> None:
         fs = self._fs(step)
         device = self._partition(step.target, fs.partition)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
         extract_raw_archive(fs.archive, self.set.path, device, label=fs.title,
-                            listener=self.listener)  # fsyncs the device
+                            listener=self.listener, cancel=self.cancel)  # fsyncs the device
         self.journal.record_filesystem(fs.id, WRITTEN)
         self.result.bytes += fs.archive.uncompressed_size
         self.result.filesystems.append(fs.title)
@@ -444,7 +506,7 @@ class _Applier:
         self.stack.callback(live.stop)
         done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
                                    expected=_ExpectedHashes(self.catalog, fs.id),
-                                   listener=self.listener)
+                                   listener=self.listener, cancel=self.cancel)
         if not done.mismatched:
             # Restored once all of it is on the disk: the write-back records it itself.
             write_back.on_written = lambda: self.journal.record_filesystem(fs.id, RESTORED)

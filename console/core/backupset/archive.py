@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
+from ..cancel import CancelToken, stop_if_cancelled
 from ..errors import RestoreError
 from ..events import Listener, Progress
 from ..layout import Archive, Piece
@@ -221,10 +222,12 @@ class Extracted:
 
 
 def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: str,
-                        expected: Callable[[int], bytes | None], listener: Listener) -> Extracted:
+                        expected: Callable[[int], bytes | None], listener: Listener,
+                        cancel: CancelToken | None = None) -> Extracted:
     """Extracts the archive into target with GNU tar, checking each file's BLAKE3 on the way.
 
-    `expected(offset)` gives the catalog's BLAKE3 of the member starting at that offset.
+    `expected(offset)` gives the catalog's BLAKE3 of the member starting at that offset. A set
+    `cancel` stops it between two frames (tar is killed; what it wrote stays).
     """
     path = single_piece(archive, set_dir, label)
     progress = Progress(f"Restoring {label}", bytes_total=archive.uncompressed_size,
@@ -236,6 +239,7 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
     with tar_extractor(target, f"Extracting {label}") as feeder, \
             SeekableReader(path, archive.pieces[0].file) as reader:
         for _frame, data in reader.iter_frames():
+            stop_if_cancelled(cancel)
             # Scan before tar sees the bytes: an unsafe name stops us before it is written.
             scanner.feed(data)
             if not feeder.put(data):
@@ -255,14 +259,17 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
 
 
 def extract_raw_archive(archive: Archive, set_dir: str, device: str, *, label: str,
-                        listener: Listener, spans: list[tuple[int, int]] | None = None) -> int:
-    """Writes a raw archive onto device; `spans` limits the write to (start, end) byte ranges."""
+                        listener: Listener, spans: list[tuple[int, int]] | None = None,
+                        cancel: CancelToken | None = None) -> int:
+    """Writes a raw archive onto device; `spans` limits the write to (start, end) byte ranges.
+    A set `cancel` stops it between two frames."""
     path = single_piece(archive, set_dir, label)
     progress = Progress(f"Writing {label}", bytes_total=archive.uncompressed_size)
     tick = Throttle(listener, progress)
     with SeekableReader(path, archive.pieces[0].file) as reader, \
             open(device, "r+b", buffering=0) as out:
         for frame, data in reader.iter_frames():
+            stop_if_cancelled(cancel)
             for start, end in spans or [(0, len(data) + frame.d_offset)]:
                 lo, hi = max(start, frame.d_offset), min(end, frame.d_offset + len(data))
                 if lo < hi:

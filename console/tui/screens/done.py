@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import OptionList, Static
 
+from ...core.errors import RestoreError
 from ...core.units import count, duration, size
 from ..job import JobKind, Phase
 from ..outcome import Outcome
@@ -36,7 +37,7 @@ def headline(outcome: Outcome) -> str:
 def files_lines(outcome: Outcome, log_path: str) -> list[str]:
     """What restoring selected files did: entries, bytes, where; what was left alone."""
     job, restored = outcome.job, outcome.restored
-    lines = []
+    lines = list(outcome.notes)
     if outcome.cancelled_in:
         lines.append(f"Cancelled: what was restored so far stays in {job.targets_text()}.")
     elif restored is not None:
@@ -58,9 +59,13 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
     job = outcome.job
     if job.kind == JobKind.FILES:
         return files_lines(outcome, log_path)
-    lines = []
+    lines = list(outcome.notes)
     restored = outcome.restored
-    if outcome.cancelled_in == Phase.RESTORE:
+    cancelled = outcome.cancelled
+    if outcome.cancelled_in == Phase.RESTORE and isinstance(cancelled, RestoreError):
+        # The core's words: which tables and filesystems are done, which are not.
+        lines += [cancelled.message, cancelled.hint]
+    elif outcome.cancelled_in == Phase.RESTORE:
         lines += [f"{job.targets_text()} is partly written: it will not boot as it is.",
                   "Restore it again (it resumes after the filesystems already restored and "
                   "ends with the same result), or look at it from the shell."]

@@ -1,8 +1,10 @@
 """Progress of a restore (or a comparison): per step and overall, the current file, a log tail.
 
 The core runs in a worker thread; its events come back through call_from_thread. Cancelling asks
-first, then takes effect at the core's next progress event (a step that does not report, such
-as making a filesystem, finishes first). A question of the core (a step failed, a passphrase)
+first while the run goes on and its progress is shown; a yes sets the core's cancel token, and
+the core stops at its next safe point (between steps, files or archive frames; a step such as
+making a filesystem finishes first) and says what state the target is in. A run that ends while
+the question is open withdraws it and says so. A question of the core (a step failed, a passphrase)
 is answered in a dialog while the core waits in its thread; the expert shell is opened here and
 the same question asked again. An error that ends the run is shown in words with the choices
 that make sense: retry, skip (the comparison only), shell, abort.
@@ -52,6 +54,7 @@ class ProgressScreen(Screen):
         self._asking = False
         self._question: Question | None = None  # the core's question being answered
         self._aborted_by_answer = False  # the operator answered abort: no second question
+        self._cancel_dialog: Screen | None = None  # "Cancel the restore?" while it is open
         self.restore_bytes = self.verify_bytes = 0
         self.tracker: Tracker | None = None
         self.phase = Phase.RESTORE if job.kind in (JobKind.RESTORE, JobKind.FILES) else Phase.VERIFY
@@ -95,6 +98,7 @@ class ProgressScreen(Screen):
         core = self.app.core
         total = self.verify_bytes + (self.restore_bytes if self.phase == Phase.RESTORE else 0)
         self.tracker = Tracker(total, core.clock)
+        self.outcome = self.outcome or Outcome(self.job)  # the worker fills it in
         self.cancel_requested.clear()
         self._aborted_by_answer = False
         self.running = True
@@ -105,8 +109,8 @@ class ProgressScreen(Screen):
     def _work(self) -> Outcome:
         """In the worker thread: the core calls, their events posted to the screen."""
         job, core = self.job, self.app.core
-        outcome = self.outcome or Outcome(job)
-        outcome.error = outcome.failed_in = outcome.cancelled_in = None
+        outcome = self.outcome
+        outcome.error = outcome.failed_in = outcome.cancelled_in = outcome.cancelled = None
         started = core.clock()
         phase = self.phase
         try:
@@ -117,23 +121,28 @@ class ProgressScreen(Screen):
                 if choice.place is not None:
                     outcome.restored = core.restore_in_place(
                         job.backup_set, choice.selections, choice.place.mapping,
-                        choice.existing, self._listener)
+                        choice.existing, self._listener, self.cancel_requested)
                 else:
                     outcome.restored = core.restore_selection(
                         job.backup_set, choice.selections, choice.destination, choice.existing,
-                        self._listener)
+                        self._listener, self.cancel_requested)
                 outcome.seconds += core.clock() - started
                 return outcome
             if phase == Phase.RESTORE:
                 self._post(Message(f"Restore of {job.backup_set.host} onto {job.targets_text()} "
                                    "started"))
-                outcome.restored = core.apply_plan(job.plan, self._listener)
-                self._post(Message("Restore done; comparing the restored system with the set"))
+                outcome.restored = core.apply_plan(job.plan, self._listener,
+                                                   self.cancel_requested)
                 phase = Phase.VERIFY
                 self.app.call_from_thread(self._enter_verify)
+                if self.cancel_requested.is_set():  # the yes came as the last step ended
+                    outcome.notes.append("The cancel came after the restore had finished; "
+                                         "the comparison with the set was not made.")
+                    raise Cancelled("The comparison was cancelled.")
+                self._post(Message("Restore done; comparing the restored system with the set"))
             outcome.verified = core.verify_targets(job.set_path, job.mapping, self._listener)
-        except Cancelled:
-            outcome.cancelled_in = phase
+        except Cancelled as exc:
+            outcome.cancelled_in, outcome.cancelled = phase, exc
         except RestoreError as exc:
             outcome.error, outcome.failed_in = exc, phase
         outcome.seconds += core.clock() - started
@@ -143,15 +152,35 @@ class ProgressScreen(Screen):
         self.phase = Phase.VERIFY
         if self.tracker is not None:
             self.tracker.finish_step()
+        if self._withdraw_cancel_question():
+            self.query_one("#state", StatusLine).say(
+                "The restore finished before the cancel was answered: the question is "
+                "withdrawn. The comparison with the set is running; c cancels it.")
+            self.outcome.notes.append("The restore had already finished when the cancel was "
+                                      "asked: the question was withdrawn.")
+
+    def _run_word(self) -> str:
+        return "comparison" if self.phase == Phase.VERIFY else "restore"
+
+    def _withdraw_cancel_question(self) -> bool:
+        """Closes the cancel question, moot once what it would cancel has ended."""
+        dialog, self._cancel_dialog = self._cancel_dialog, None
+        if dialog is None or dialog not in self.app.screen_stack:
+            return False
+        while self.app.screen is not dialog:
+            self.app.pop_screen()
+        dialog.dismiss(None)
+        return True
 
     def _listener(self, event: Event) -> None:
-        """Called by the core, in the worker thread. The cancel takes effect here."""
+        """Called by the core, in the worker thread."""
         self._post(event)
 
     def _post(self, event: Event) -> None:
-        if self.cancel_requested.is_set():
-            raise Cancelled("The restore was cancelled." if self.phase == Phase.RESTORE
-                            else "The comparison was cancelled.")
+        # The comparison takes no cancel token: it stops at its next event. A restore stops at
+        # the core's own safe points.
+        if self.cancel_requested.is_set() and self.phase == Phase.VERIFY:
+            raise Cancelled("The comparison was cancelled.")
         try:
             self.app.call_from_thread(self.show_event, event)
         except RuntimeError:
@@ -172,9 +201,13 @@ class ProgressScreen(Screen):
             self.query_one("#log-tail", RichLog).write(event.text)
             return
         if isinstance(event, StepStarted):
-            log.info("step %d of %d: %s", event.number, event.total, event.text)
-            self.query_one("#plan-step", Static).update(
-                f"Step {event.number} of {event.total}: {event.text}")
+            text = f"Step {event.number} of {event.total}: {event.text}"
+            log.info("%s", text)
+            self.query_one("#plan-step", Static).update(text)
+            self.query_one("#log-tail", RichLog).write(text)
+            if self.tracker is not None:  # the last step's figures are not this step's
+                self.tracker.finish_step()
+                self.refresh_figures()
             return
         if isinstance(event, Progress) and self.tracker is not None:
             self.tracker.update(event)
@@ -184,7 +217,9 @@ class ProgressScreen(Screen):
         tracker = self.tracker
         self.query_one("#step-name", Static).update(tracker.step_name or "Starting")
         self.query_one("#step-meter", Meter).fraction = tracker.step.fraction
-        self.query_one("#step-figures", Static).update(tracker.step.describe())
+        # A step that reports no figures (making a filesystem) shows none, not zeros.
+        self.query_one("#step-figures", Static).update(tracker.step.describe()
+                                                       if tracker.step_name else "")
         self.query_one("#current", Static).update(f"Now: {tracker.current}" if tracker.current
                                                   else "")
         overall = tracker.overall()
@@ -243,6 +278,9 @@ class ProgressScreen(Screen):
             return
         if event.state == WorkerState.SUCCESS:
             self.outcome = event.worker.result
+            if self._withdraw_cancel_question():
+                self.outcome.notes.append(f"The {self._run_word()} had already finished when "
+                                          "the cancel was asked: the question was withdrawn.")
         elif event.state == WorkerState.ERROR:
             error = event.worker.error
             log.error("unexpected failure during the %s", self.phase.value, exc_info=error)
@@ -315,19 +353,26 @@ class ProgressScreen(Screen):
                   "The comparison is running. Cancel it and quit?", quit_after=True)
 
     def _ask(self, question: str, *, quit_after: bool) -> None:
+        """Asks over the running screen; the run goes on, and its progress is shown, while the
+        question is open."""
         from .question import QuestionScreen
         self._asking = True
+        dialog = QuestionScreen(question)
+        if not quit_after:
+            self._cancel_dialog = dialog
 
         def answered(yes: bool | None) -> None:
             self._asking = False
+            if self._cancel_dialog is dialog:
+                self._cancel_dialog = None
             if yes:
                 self._quit_after = quit_after
                 if self.running:
                     self.cancel_requested.set()
                     self._drop_question()
                     self.query_one("#state", StatusLine).say(
-                        "Cancelling: the restore stops at its next progress report; a step "
-                        "that does not report (making a filesystem) finishes first.")
+                        f"Cancelling: the {self._run_word()} stops between two files or steps; "
+                        "a step such as making a filesystem finishes first.")
             self._proceed()
 
-        self.app.push_screen(QuestionScreen(question), answered)
+        self.app.push_screen(dialog, answered)
