@@ -96,7 +96,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --only: restore into a directory instead, which stands for the "
                         "machine's root; each entry goes to DIR + its original path")
     p.add_argument("--existing", choices=("overwrite", "skip", "newer"), default="overwrite",
-                   help="with --only: what to do with files already there (default overwrite)")
+                   help="with --only: what to do with files already there: overwrite "
+                        "(default), skip them, or keep those newer than the set's copy; "
+                        "without --yes, a restore that would replace any stops and says which")
     p.add_argument("--on-failure", choices=ON_FAILURE,
                    help="when a step of a whole-disk restore fails: ask (the default on a "
                         "terminal), retry it, skip it where nothing later needs it, or abort "
@@ -324,6 +326,7 @@ def cmd_restore(args, printer) -> int:
 
 
 def _restore_selection(args, printer) -> int:
+    from .core.applying.existing import existing_into
     from .core.applying.partial import restore_selection, selection_for_paths
     from .core.backupset.catalog import Catalog
     from .core.backupset.manifest import load_set
@@ -339,14 +342,12 @@ def _restore_selection(args, printer) -> int:
         raise UsageError("--map names the disks to restore in place onto; --into restores into "
                          "a directory. Give one or the other.")
     into = os.path.abspath(args.into)
-    if (not args.yes and args.existing != "skip" and os.path.isdir(into)
-            and any(os.scandir(into))):
-        raise UsageError(f"{into} is not empty: existing files there may be overwritten. "
-                         "Nothing was written.",
-                         "Add --yes to confirm, or --existing skip to leave them alone.")
     backup_set = load_set(args.set_path)
     with Catalog(backup_set.catalog_path) as catalog:
         selections = selection_for_paths(backup_set, catalog, args.only)
+    if not args.yes:
+        _refuse_replacing(existing_into(backup_set, selections, into), args.existing,
+                          f"Restoring into {into}")
     result = restore_selection(backup_set, selections, into, existing=args.existing,
                                listener=printer)
     printer.close()
@@ -357,7 +358,12 @@ def _restore_selection(args, printer) -> int:
 def _restore_in_place(args, printer) -> int:
     """--only without --into: the files go back onto the set's filesystems where they are now
     (the disks --map names, or those of this machine found holding them)."""
-    from .core.applying.inplace import find_mapping, plan_in_place, restore_in_place
+    from .core.applying.inplace import (
+        existing_in_place,
+        find_mapping,
+        plan_in_place,
+        restore_in_place,
+    )
     from .core.applying.partial import selection_for_paths
     from .core.backupset.catalog import Catalog
     from .core.backupset.manifest import load_set
@@ -377,14 +383,33 @@ def _restore_in_place(args, printer) -> int:
     plan = plan_in_place(backup_set, selections, mapping)
     print(plan.render(args.existing))
     if not args.yes:
+        existing = existing_in_place(backup_set, selections, mapping)
+        replaced = existing.replaced(args.existing)[0]
+        print(existing.words(args.existing) if replaced else
+              "No file already there would be replaced.")
         raise UsageError(f"This writes into the filesystems above, on "
-                         f"{', '.join(plan.targets)}. Nothing was written.",
-                         "Review what is shown above, then add --yes to confirm.")
+                         f"{', '.join(plan.targets)}"
+                         + (f", replacing {count(replaced, 'existing file')}" if replaced
+                            else "") + ". Nothing was written.",
+                         "Review what is shown above, then add --yes to confirm"
+                         + (" (or --existing skip to leave the existing files)."
+                            if replaced else "."))
     result = restore_in_place(backup_set, selections, mapping, existing=args.existing,
                               listener=printer)
     printer.close()
     _print_selection_result(result, "in place", args.existing, onto=result.destinations)
     return 0
+
+
+def _refuse_replacing(existing, policy: str, doing: str) -> None:
+    """Without --yes, a restore that would replace files already there stops, saying how many
+    and which."""
+    replaced = existing.replaced(policy)[0]
+    if replaced:
+        raise UsageError(f"{doing}: {existing.words(policy)} Nothing was written.",
+                         f"Add --yes to replace {'it' if replaced == 1 else 'them'}, or "
+                         "--existing skip to leave existing files as they are (--existing "
+                         "newer: replace only those older than the set's copy).")
 
 
 def _print_selection_result(result, where: str, existing: str, onto: Sequence[str] = ()) -> None:

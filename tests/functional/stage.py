@@ -14,6 +14,7 @@ from pathlib import Path
 
 from textual.widgets import OptionList
 
+from console.core.applying.existing import Existing
 from console.core.applying.restore import RestoreResult
 from console.core.applying.verify import Difference, VerifyResult
 from console.core.disks.discovery import TargetDisk
@@ -191,6 +192,8 @@ def stage_core(clock: Clock | None = None, **overrides) -> Core:
                 block_monitor=lambda: None, now=lambda: NOW, clock=clock,
                 is_root=lambda: True, run_shell=Calls(), reboot=Calls(),
                 find_places=lambda backup_set, images: [],
+                existing_into=lambda backup_set, selections, into: Existing(),
+                existing_in_place=lambda backup_set, selections, mapping: Existing(),
                 apply_plan=Scripted(clock, restore_events(), RESTORED),
                 verify_targets=Scripted(clock, [(1612.0, Message("Comparing"))], VERIFIED))
     for name, value in overrides.items():
