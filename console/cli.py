@@ -17,7 +17,7 @@ from typing import Sequence
 
 from .answering import ON_FAILURE, cli_answerer
 from .core.errors import RestoreError, UsageError
-from .core.units import count, duration, number, size
+from .core.units import count, duration, entries_and_data, number, size
 from .printer import Printer
 
 log = logging.getLogger("restore_console")
@@ -212,7 +212,7 @@ def cmd_backup(args, printer) -> int:
     files = sum(fs.archive.members for fs in backup_set.filesystems if fs.archive)
     stored = sum(p.size for fs in backup_set.filesystems if fs.archive for p in fs.archive.pieces)
     print(f"Backed up {count(len(backup_set.disks), 'disk')}, "
-          f"{count(len(backup_set.filesystems), 'partition')}, {count(files, 'file')} into "
+          f"{count(len(backup_set.filesystems), 'partition')}, {count(files, 'entry')} into "
           f"{args.to} ({size(stored)}).")
     return 0
 
@@ -290,6 +290,7 @@ def cmd_restore(args, printer) -> int:
                              "are for whole disks. Give one or the other.")
         return _restore_selection(args, printer)
     from .core.applying.restore import apply_plan
+    from .core.applying.verify import checked_words
     from .core.planning.plan import Plan, render
     from .core.questions import answering
     listener = answering(printer, cli_answerer(args.on_failure, sys.stdin, sys.stderr))
@@ -312,9 +313,9 @@ def cmd_restore(args, printer) -> int:
     log.info("applying the plan:\n%s", render(plan))
     result = apply_plan(plan, listener)
     printer.close()
-    print(f"Restored {count(result.files, 'file')} ({size(result.bytes)}) in "
-          f"{duration(result.seconds)}; every file matched its BLAKE3, "
-          f"{count(result.verified, 'entry')} verified."
+    print(f"Restored {result.summary()} in {duration(result.seconds)}; every file matched "
+          f"its BLAKE3; compared with the set: "
+          f"{checked_words(result.verified, result.covered, 0)}."
           + (f" Resumed an interrupted restore: {', '.join(result.resumed)} "
              f"{'was' if len(result.resumed) == 1 else 'were'} already restored."
              if result.resumed else ""))
@@ -415,8 +416,8 @@ def _refuse_replacing(existing, policy: str, doing: str) -> None:
 def _print_selection_result(result, where: str, existing: str, onto: Sequence[str] = ()) -> None:
     """What a restore of selected files did: entries, bytes, time, frames read, where to, and
     the files left as they were."""
-    print(f"Restored {count(result.entries, 'entry')} "
-          f"({size(result.bytes)} of archive) {where} in {duration(result.seconds)}; "
+    print(f"Restored {entries_and_data(result.entries, result.bytes)} {where} in "
+          f"{duration(result.seconds)}; "
           f"read {number(result.frames_read)} of "
           f"{count(result.frames_total, 'compressed frame')}; every file matched its BLAKE3.")
     for place in onto:
@@ -433,7 +434,7 @@ def cmd_verify(args, printer) -> int:
     result = verify(args.set_path, args.root, printer)
     printer.close()
     if args.json:
-        json.dump({"ok": result.ok, "checked": result.checked,
+        json.dump({"ok": result.ok, "checked": result.checked, "covered": result.covered,
                    "bytes_hashed": result.bytes_hashed,
                    "differences": [{"path": d.path, "what": d.what} for d in result.differences],
                    "skipped": result.skipped}, sys.stdout, indent=1)
@@ -443,8 +444,7 @@ def cmd_verify(args, printer) -> int:
             print(f"{d.path}: {d.what}")
         for s in result.skipped:
             print(f"not checked: {s}")
-        print(f"{count(result.checked, 'entry')} checked, "
-              f"{count(len(result.differences), 'difference')}.")
+        print(f"{result.summary()}.")
     return 0 if result.ok else 1
 
 

@@ -77,7 +77,7 @@ def date_text(mtime_ns: int) -> str:
 def selection_text(selected: Totals) -> str:
     if not selected.entries:
         return "Nothing selected"
-    return f"{count(selected.files, 'file')}, {size(selected.bytes)} selected"
+    return f"{count(selected.entries, 'entry')}, {size(selected.bytes)} selected"
 
 
 class FileTree(ScrollView, can_focus=True):
@@ -379,7 +379,7 @@ class FileTreePanel(Vertical):
 
     def _show_status(self, selected: Totals) -> None:
         everything = self._model.all_totals()
-        text = (f"{selection_text(selected)} of {count(everything.files, 'file')} "
+        text = (f"{selection_text(selected)} of {count(everything.entries, 'entry')} "
                 f"({size(everything.bytes)})")
         if self._search_note:
             text += f" | {self._search_note}"

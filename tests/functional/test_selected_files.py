@@ -78,7 +78,8 @@ async def test_selected_files_are_restored_into_the_chosen_directory(tmp_path):
                                   "overwrite")]
         text = shown(app)
         assert "The files are restored" in text
-        assert "Restored 2 entries (4.4 KiB) into /tmp/restored in under a second." in text
+        assert "Restored 2 entries (4.4 KiB of file data) into /tmp/restored in under a " \
+               "second." in text
         assert "Left as they were (already there): 1 entry." in text
         assert "Reboot" not in text
         await pilot.press("b")
@@ -156,8 +157,8 @@ async def test_selected_files_go_back_to_their_original_place(tmp_path):
                                    "overwrite")]
         assert core.restore_selection.calls == []
         text = shown(app)
-        assert "Restored 2 entries (4.4 KiB) into the original place on sdb (as /dev/sda) in " \
-               "under a second." in text
+        assert "Restored 2 entries (4.4 KiB of file data) into the original place on sdb " \
+               "(as /dev/sda) in under a second." in text
         assert "into ext4 / on /dev/sdb, partition 2" in text
 
 

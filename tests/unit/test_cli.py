@@ -36,7 +36,7 @@ def test_progress_line_has_rate_and_eta():
     progress.started -= 10  # ten seconds in
     line = describe(progress)
     assert line.startswith("Restoring ext4 /: 512.0 MiB of 2.0 GiB")
-    assert "1,234 files" in line and "51.2 MiB/s" in line and "ETA 30 seconds" in line
+    assert "1,234 entries" in line and "51.2 MiB/s" in line and "ETA 30 seconds" in line
 
 
 def _fake_set(tmp_path):

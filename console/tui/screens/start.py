@@ -59,7 +59,7 @@ def filesystem_lines(backup_set: BackupSet, disk_name: str) -> list[str]:
             lines.append(f"  swap        {size(fs.size):>10}")
         elif fs.archive is not None and fs.archive.kind == "tar":
             lines.append(f"  {fs.title:<11} {size(fs.size):>10}, {size(fs.bytes_used)} used, "
-                         f"{count(fs.archive.members, 'file')}"
+                         f"{count(fs.archive.members, 'entry')}"
                          + (f", label {fs.label}" if fs.label else ""))
     return lines
 
