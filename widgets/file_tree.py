@@ -33,7 +33,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from console.core.backupset.entries import ALL, SOME, Row, SearchState, Totals
-from console.core.units import count, day, size
+from console.core.units import count, day, number, size
 
 MARKS = {ALL: "[x]", SOME: "[-]"}
 NO_MARK = "[ ]"
@@ -379,7 +379,7 @@ class FileTreePanel(Vertical):
 
     def _show_status(self, selected: Totals) -> None:
         everything = self._model.all_totals()
-        text = (f"{selection_text(selected)} of {count(everything.entries, 'entry')} "
+        text = (f"{selection_text(selected)} of {number(everything.entries)} "
                 f"({size(everything.bytes)})")
         if self._search_note:
             text += f" | {self._search_note}"

@@ -53,7 +53,7 @@ async def test_keys_open_close_and_select(tmp_path):
         await pilot.press("up", "space")  # all of /etc
         assert row_text(tree, 1).startswith("[x]")
         status = str(app.screen.query_one("#file-tree-status").render())
-        assert status.startswith("6 entries, 6.0 KiB selected of 1,017 entries (6.6 MiB)")
+        assert status.startswith("6 entries, 6.0 KiB selected of 1,017 (6.6 MiB)")
         assert tree.model.totals() == Totals(entries=6, files=4, bytes=1234 + 12 + 3210 + 1650)
 
 
@@ -121,7 +121,7 @@ async def test_another_filesystem_and_another_directory(tmp_path):
         tree.focus()
         await pilot.press("end", "space")  # /www, the last row
         summary = str(app.screen.query_one("#picker-summary").render())
-        assert summary == "To restore: 8 entries (67.5 KiB of file data) from 2 filesystems"
+        assert summary == "To restore: 8 entries, 67.5 KiB from 2 filesystems"
         app.screen.query_one("#picker-destination", Input).value = "/tmp/restored"
         await pilot.click("#picker-restore")
         await pilot.pause()

@@ -47,7 +47,7 @@ async def test_the_picker_and_the_done_screen_say_what_the_command_line_says(sma
         await pilot.press("down", "space")  # /dir-0
         await pilot.pause()
         summary = str(app.screen.query_one("#picker-summary", Static).render())
-        assert summary == f"To restore: {DIR_0}"
+        assert summary == "To restore: 5 entries, 600 Bytes"
         app.screen.query_one("#picker-destination", Input).value = str(tmp_path / "out")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen",

@@ -27,7 +27,7 @@ from ...core.applying.inplace import Place
 from ...core.applying.partial import EXISTING_POLICIES
 from ...core.backupset.filetree import SetTrees
 from ...core.backupset.selection import Selection
-from ...core.units import entries_and_data
+from ...core.units import count, size
 from .existing_files import ExistingFilesScreen
 
 log = logging.getLogger("restore_console")
@@ -161,7 +161,8 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
     def _summarize(self) -> None:
         total = self.trees.totals()
         chosen = len(self.trees.selections())
-        text = (f"To restore: {entries_and_data(total.entries, total.bytes)}"
+        # Beside the buttons: the shorter form of units.entries_and_data, the same numbers.
+        text = (f"To restore: {count(total.entries, 'entry')}, {size(total.bytes)}"
                 + (f" from {chosen} filesystems" if chosen > 1 else ""))
         self.query_one("#picker-summary", Static).update(
             text if total.entries else "space selects, / searches")
