@@ -21,7 +21,7 @@ from typing import Sequence
 
 from .answering import ON_FAILURE, cli_answerer
 from .core.errors import RestoreError, UsageError
-from .core.units import count, duration, number, size
+from .core.units import count, duration, entries_and_data, number, size
 from .printer import Printer
 
 log = logging.getLogger("restore_console")
@@ -100,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --only: restore into a directory instead, which stands for the "
                         "machine's root; each entry goes to DIR + its original path")
     p.add_argument("--existing", choices=("overwrite", "skip", "newer"), default="overwrite",
-                   help="with --only: what to do with files already there (default overwrite)")
+                   help="with --only: what to do with files already there: overwrite "
+                        "(default), skip them, or keep those newer than the set's copy; "
+                        "without --yes, a restore that would replace any stops and says which")
     p.add_argument("--on-failure", choices=ON_FAILURE,
                    help="when a step of a whole-disk restore fails: ask (the default on a "
                         "terminal), retry it, skip it where nothing later needs it, or abort "
@@ -214,7 +216,7 @@ def cmd_backup(args, printer) -> int:
     files = sum(fs.archive.members for fs in backup_set.filesystems if fs.archive)
     stored = sum(p.size for fs in backup_set.filesystems if fs.archive for p in fs.archive.pieces)
     print(f"Backed up {count(len(backup_set.disks), 'disk')}, "
-          f"{count(len(backup_set.filesystems), 'partition')}, {count(files, 'file')} into "
+          f"{count(len(backup_set.filesystems), 'partition')}, {count(files, 'entry')} into "
           f"{args.to} ({size(stored)}).")
     return 0
 
@@ -313,6 +315,7 @@ def cmd_restore(args, printer) -> int:
                              "are for whole disks. Give one or the other.")
         return _restore_selection(args, printer)
     from .core.applying.restore import apply_plan
+    from .core.applying.verify import checked_words
     from .core.planning.plan import Plan, render
     from .core.questions import answering
     listener = answering(printer, cli_answerer(args.on_failure, sys.stdin, sys.stderr))
@@ -336,9 +339,9 @@ def cmd_restore(args, printer) -> int:
     with ctrl_c_cancels() as cancel:
         result = apply_plan(plan, listener, cancel)
     printer.close()
-    print(f"Restored {count(result.files, 'file')} ({size(result.bytes)}) in "
-          f"{duration(result.seconds)}; every file matched its BLAKE3, "
-          f"{count(result.verified, 'entry')} verified."
+    print(f"Restored {result.summary()} in {duration(result.seconds)}; every file matched "
+          f"its BLAKE3; compared with the set: "
+          f"{checked_words(result.verified, result.covered, 0)}."
           + (f" Resumed an interrupted restore: {', '.join(result.resumed)} "
              f"{'was' if len(result.resumed) == 1 else 'were'} already restored."
              if result.resumed else ""))
@@ -350,6 +353,7 @@ def cmd_restore(args, printer) -> int:
 
 
 def _restore_selection(args, printer) -> int:
+    from .core.applying.existing import existing_into
     from .core.applying.partial import restore_selection, selection_for_paths
     from .core.backupset.catalog import Catalog
     from .core.backupset.manifest import load_set
@@ -365,14 +369,12 @@ def _restore_selection(args, printer) -> int:
         raise UsageError("--map names the disks to restore in place onto; --into restores into "
                          "a directory. Give one or the other.")
     into = os.path.abspath(args.into)
-    if (not args.yes and args.existing != "skip" and os.path.isdir(into)
-            and any(os.scandir(into))):
-        raise UsageError(f"{into} is not empty: existing files there may be overwritten. "
-                         "Nothing was written.",
-                         "Add --yes to confirm, or --existing skip to leave them alone.")
     backup_set = load_set(args.set_path)
     with Catalog(backup_set.catalog_path) as catalog:
         selections = selection_for_paths(backup_set, catalog, args.only)
+    if not args.yes:
+        _refuse_replacing(existing_into(backup_set, selections, into), args.existing,
+                          f"Restoring into {into}")
     with ctrl_c_cancels() as cancel:
         result = restore_selection(backup_set, selections, into, existing=args.existing,
                                    listener=printer, cancel=cancel)
@@ -384,7 +386,12 @@ def _restore_selection(args, printer) -> int:
 def _restore_in_place(args, printer) -> int:
     """--only without --into: the files go back onto the set's filesystems where they are now
     (the disks --map names, or those of this machine found holding them)."""
-    from .core.applying.inplace import find_mapping, plan_in_place, restore_in_place
+    from .core.applying.inplace import (
+        existing_in_place,
+        find_mapping,
+        plan_in_place,
+        restore_in_place,
+    )
     from .core.applying.partial import selection_for_paths
     from .core.backupset.catalog import Catalog
     from .core.backupset.manifest import load_set
@@ -404,9 +411,17 @@ def _restore_in_place(args, printer) -> int:
     plan = plan_in_place(backup_set, selections, mapping)
     print(plan.render(args.existing))
     if not args.yes:
+        existing = existing_in_place(backup_set, selections, mapping)
+        replaced = existing.replaced(args.existing)[0]
+        print(existing.words(args.existing) if replaced else
+              "No file already there would be replaced.")
         raise UsageError(f"This writes into the filesystems above, on "
-                         f"{', '.join(plan.targets)}. Nothing was written.",
-                         "Review what is shown above, then add --yes to confirm.")
+                         f"{', '.join(plan.targets)}"
+                         + (f", replacing {count(replaced, 'existing file')}" if replaced
+                            else "") + ". Nothing was written.",
+                         "Review what is shown above, then add --yes to confirm"
+                         + (" (or --existing skip to leave the existing files)."
+                            if replaced else "."))
     with ctrl_c_cancels() as cancel:
         result = restore_in_place(backup_set, selections, mapping, existing=args.existing,
                                   listener=printer, cancel=cancel)
@@ -415,11 +430,22 @@ def _restore_in_place(args, printer) -> int:
     return 0
 
 
+def _refuse_replacing(existing, policy: str, doing: str) -> None:
+    """Without --yes, a restore that would replace files already there stops, saying how many
+    and which."""
+    replaced = existing.replaced(policy)[0]
+    if replaced:
+        raise UsageError(f"{doing}: {existing.words(policy)} Nothing was written.",
+                         f"Add --yes to replace {'it' if replaced == 1 else 'them'}, or "
+                         "--existing skip to leave existing files as they are (--existing "
+                         "newer: replace only those older than the set's copy).")
+
+
 def _print_selection_result(result, where: str, existing: str, onto: Sequence[str] = ()) -> None:
     """What a restore of selected files did: entries, bytes, time, frames read, where to, and
     the files left as they were."""
-    print(f"Restored {count(result.entries, 'entry')} "
-          f"({size(result.bytes)} of archive) {where} in {duration(result.seconds)}; "
+    print(f"Restored {entries_and_data(result.entries, result.bytes)} {where} in "
+          f"{duration(result.seconds)}; "
           f"read {number(result.frames_read)} of "
           f"{count(result.frames_total, 'compressed frame')}; every file matched its BLAKE3.")
     for place in onto:
@@ -436,7 +462,7 @@ def cmd_verify(args, printer) -> int:
     result = verify(args.set_path, args.root, printer)
     printer.close()
     if args.json:
-        json.dump({"ok": result.ok, "checked": result.checked,
+        json.dump({"ok": result.ok, "checked": result.checked, "covered": result.covered,
                    "bytes_hashed": result.bytes_hashed,
                    "differences": [{"path": d.path, "what": d.what} for d in result.differences],
                    "skipped": result.skipped}, sys.stdout, indent=1)
@@ -446,8 +472,7 @@ def cmd_verify(args, printer) -> int:
             print(f"{d.path}: {d.what}")
         for s in result.skipped:
             print(f"not checked: {s}")
-        print(f"{count(result.checked, 'entry')} checked, "
-              f"{count(len(result.differences), 'difference')}.")
+        print(f"{result.summary()}.")
     return 0 if result.ok else 1
 
 

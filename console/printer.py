@@ -18,7 +18,7 @@ def describe(progress: Progress) -> str:
     else:
         parts.append(size(progress.bytes_done))
     if progress.files_done:
-        parts.append(count(progress.files_done, "file"))
+        parts.append(count(progress.files_done, "entry"))
     parts.append(rate(progress.rate))
     eta = progress.eta
     if eta is not None and progress.bytes_done < progress.bytes_total:

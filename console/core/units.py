@@ -65,6 +65,13 @@ def count(n: int, noun: str, plural: str = "") -> str:
     return f"{number(n)} {noun if n == 1 else plural or _plural(noun)}"
 
 
+def entries_and_data(entries: int, file_bytes: int) -> str:
+    """214 entries (1.4 MiB of file data): what a selection or a restore holds, said the same
+    way everywhere. Entries are everything an archive holds (files, directories, links,
+    devices); the bytes are the content of its regular files, never the archive's own size."""
+    return f"{count(entries, 'entry')} ({size(file_bytes)} of file data)"
+
+
 def _plural(noun: str) -> str:
     if noun.endswith("y") and noun[-2:-1] not in "aeiou":
         return noun[:-1] + "ies"

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, ContextManager
 
 if TYPE_CHECKING:
+    from ..core.applying.existing import Existing
     from ..core.applying.inplace import Place
     from ..core.applying.partial import SelectionResult
     from ..core.applying.restore import RestoreResult
@@ -106,6 +107,20 @@ def restore_in_place(backup_set: BackupSet, selections: list[Selection], mapping
                             listener=listener, cancel=cancel)
 
 
+def existing_into(backup_set: BackupSet, selections: list[Selection], into: str) -> Existing:
+    """What restoring the selections into a directory would replace there."""
+    from ..core.applying.existing import existing_into
+    return existing_into(backup_set, selections, into)
+
+
+def existing_in_place(backup_set: BackupSet, selections: list[Selection],
+                      mapping: dict[str, str]) -> Existing:
+    """What restoring the selections in place would replace (the filesystems mounted
+    read-only to look)."""
+    from ..core.applying.inplace import existing_in_place
+    return existing_in_place(backup_set, selections, mapping)
+
+
 def run_shell(argv: list[str], cwd: str, env: dict[str, str]) -> int:
     """Runs the shell on the terminal the app handed back; returns its exit status."""
     sys.stdout.write(SHELL_BANNER.format(cwd=cwd))
@@ -137,6 +152,9 @@ class Core:
     restore_selection: Callable[..., SelectionResult] = restore_selection
     find_places: Callable[[BackupSet, list[str]], list[Place]] = find_places
     restore_in_place: Callable[..., SelectionResult] = restore_in_place
+    existing_into: Callable[[BackupSet, list[Selection], str], Existing] = existing_into
+    existing_in_place: Callable[[BackupSet, list[Selection], dict[str, str]], Existing] = \
+        existing_in_place
     run_shell: ShellRunner = run_shell
     reboot: Callable[[], None] = reboot
     is_root: Callable[[], bool] = lambda: os.geteuid() == 0

@@ -16,7 +16,7 @@ from ..core.units import about, count, duration, number, rate, size
 
 @dataclass
 class Figures:
-    """One line's worth: bytes and files done of total, rate, time."""
+    """One line's worth: bytes and entries (files_*) done of total, rate, time."""
 
     bytes_done: int = 0
     bytes_total: int = 0
@@ -46,9 +46,9 @@ class Figures:
         else:
             parts = [size(self.bytes_done)]
         if self.files_total:
-            parts.append(f"{number(self.files_done)} of {count(self.files_total, 'file')}")
+            parts.append(f"{number(self.files_done)} of {count(self.files_total, 'entry')}")
         elif self.files_done:
-            parts.append(count(self.files_done, 'file'))
+            parts.append(count(self.files_done, 'entry'))
         parts.append(rate(self.rate))
         if elapsed:
             parts.append(f"{duration(int(self.seconds))} so far")

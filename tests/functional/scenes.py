@@ -104,6 +104,20 @@ async def files_done(pilot) -> None:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, DoneScreen), "the done screen")
 
 
+async def files_existing(pilot) -> None:
+    """The question before files already there are replaced."""
+    from textual.widgets import Input
+
+    from console.tui.screens.existing_files import ExistingFilesScreen
+    await pilot.press("f")
+    await pilot.pause()
+    await pilot.press("down", "space")  # /etc
+    pilot.app.screen.query_one("#picker-destination", Input).value = "/tmp/restored"
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExistingFilesScreen),
+                   "the question")
+
+
 async def review(pilot) -> None:
     await pilot.press("w")
     await pilot.pause()
@@ -216,6 +230,7 @@ SCENES: dict[str, tuple[Callable, Callable[..., Awaitable[None]]]] = {
     "clone-help": (_app, clone_help),
     "picker": (lambda theme: _files_app(theme, places=True), picker),
     "files-done": (lambda theme: _files_app(theme), files_done),
+    "files-existing": (lambda theme: _files_app(theme, existing=True), files_existing),
     "review": (_app, review),
     "progress": (lambda theme: _app(theme, hold=True), progress),
     "cancel-question": (lambda theme: _app(theme, hold=True), cancel_question),
@@ -231,11 +246,13 @@ SCENES: dict[str, tuple[Callable, Callable[..., Awaitable[None]]]] = {
 }
 
 
-def _files_app(theme: str, places: bool = False):
+def _files_app(theme: str, places: bool = False, existing: bool = False):
     """The stage with a catalog to pick from (tests/picker_fixture.py) and a file restore that
-    reports a fixed result; with `places`, two disks that hold the set's filesystems."""
+    reports a fixed result; with `places`, two disks that hold the set's filesystems; with
+    `existing`, seven files already where /etc goes, one of them newer than the set's."""
     import tempfile
 
+    from console.core.applying.existing import Existing
     from console.core.applying.partial import SelectionResult
     from console.core.backupset.catalog import Catalog
     from console.core.backupset.settree import SetTrees
@@ -243,9 +260,13 @@ def _files_app(theme: str, places: bool = False):
     backup_set, catalog_path = make_set(Path(tempfile.mkdtemp(prefix="restore-console-scene-")))
     result = SelectionResult(entries=1, bytes=1234, seconds=0.2, destinations=["/tmp/restored"])
     found = [RESTORED_PLACE, ORIGINAL_PLACE] if places else []
+    there = Existing(entries=7, bytes=48_213, newer=1, newer_bytes=12, paths=[
+        f"/tmp/restored/etc/{name}" for name in ("hostname", "hosts", "passwd", "resolv.conf",
+                                                  "ssh/sshd_config")]) if existing else Existing()
     return _app(theme, core={
         "open_trees": lambda _set: SetTrees(backup_set, Catalog(catalog_path)),
         "find_places": lambda _set, _images: found,
+        "existing_into": lambda _set, _selections, _into: there,
         "restore_selection": lambda *args: result})
 
 

@@ -55,7 +55,7 @@ async def test_keys_open_close_and_select(tmp_path):
         await pilot.press("up", "space")  # all of /etc
         assert row_text(tree, 1).startswith("[x]")
         status = str(app.screen.query_one("#file-tree-status").render())
-        assert status.startswith("4 files, 6.0 KiB selected of 1,012 files (6.7 MiB)")
+        assert status.startswith("6 entries, 6.0 KiB selected of 1,027 (6.7 MiB)")
         assert tree.model.totals() == Totals(entries=6, files=4, bytes=1234 + 12 + 3210 + 1650)
 
 

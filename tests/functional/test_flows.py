@@ -59,7 +59,7 @@ async def test_start_screen_shows_the_set():
         assert "Backup of web-01, made 2026-03-14 02:30 UTC (3 hours ago)" in text
         assert "Disk sda: 40.0 GiB, GPT, 4 partitions, QEMU HARDDISK" in text
         assert "Disk sdb: 100.0 GiB, MBR, 1 partition, QEMU HARDDISK" in text
-        assert "ext4 /home" in text and "3.1 GiB used" in text and "40,211 files" in text
+        assert "ext4 /home" in text and "3.1 GiB used" in text and "40,211 entries" in text
         assert "xfs /srv" in text and "42.0 GiB used" in text
         assert "[w] Restore the whole machine" in text
         assert "[f] Restore selected files" in text
@@ -147,9 +147,12 @@ async def test_whole_machine_restore_from_start_to_done():
         assert core.verify_targets.calls == core.apply_plan.calls
         text = shown(app)
         assert "The machine is restored" in text
-        assert "Restored 318,676 files (53.3 GiB) onto sda, sdb in 10 minutes and 12 seconds." \
-            in text
-        assert "Comparison with the set: 318,679 entries checked, no differences." in text
+        # The same count of entries restored and compared, the mount points that cannot be
+        # compared said; file data, never the archives' sizes.
+        assert "Restored 318,679 entries (51.2 GiB of file data) and 1 filesystem image " \
+               "(512.0 MiB) onto sda, sdb in 10 minutes and 12 seconds." in text
+        assert "Comparison with the set: 318,677 of 318,679 entries checked, no differences " \
+               "(2 mount points not: another filesystem is mounted over them)." in text
         assert "The log: /var/log/restore-console.log" in text
         # Back to the start screen, nothing left of the run on the stack.
         await pilot.press("b")
@@ -256,7 +259,7 @@ async def test_progress_shows_step_overall_current_file_and_log_tail():
         text = shown(app)
         assert "Restoring ext4 /" in text
         # 2.6 GiB in the 40 s since the step began: 66.6 MiB/s; 3.9 GiB left of the step.
-        assert "2.6 GiB of 6.5 GiB, 73,012 of 182,345 files, 66.6 MiB/s, about a minute left" \
+        assert "2.6 GiB of 6.5 GiB, 73,012 of 182,345 entries, 66.6 MiB/s, about a minute left" \
             in text
         assert "Now: /usr/share/locale/de/LC_MESSAGES/coreutils.mo" in text
         # Overall: 1 MiB boot area + 6.5 + 3.3 + 43.5 GiB restore, 51.3 GiB to compare.
@@ -383,7 +386,7 @@ async def test_a_failed_comparison_can_be_skipped():
         await pilot.press("k")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
         text = shown(app)
-        assert "Restored 318,676 files" in text
+        assert "Restored 318,679 entries" in text
         assert "Comparison with the set: skipped." in text
         assert len(app.core.apply_plan.calls) == 1  # skipping did not restore again
 
@@ -395,7 +398,8 @@ async def test_differences_found_are_listed_on_the_done_screen():
     async with app.run_test(size=(120, 40)) as pilot:
         await restore_to_done(pilot)
         text = shown(app)
-        assert "318,679 entries checked, 2 differences:" in text
+        assert "318,677 of 318,679 entries checked, 2 differences (2 mount points not: " \
+               "another filesystem is mounted over them):" in text
         assert "/etc/machine-id: content differs (BLAKE3)" in text
 
 

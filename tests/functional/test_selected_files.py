@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 from textual.widgets import Input, Select
 
+from console.core.applying.existing import Existing
 from console.core.applying.inplace import Place
 from console.core.applying.partial import SelectionResult
 from console.core.backupset.catalog import Catalog
@@ -15,6 +16,7 @@ from console.core.backupset.settree import SetTrees
 from console.core.errors import RestoreError
 from console.tui.screens.done import DoneScreen
 from console.tui.screens.error import ErrorScreen
+from console.tui.screens.existing_files import ExistingFilesScreen
 from console.tui.screens.file_picker import FilePickerScreen
 from console.tui.screens.start import StartScreen
 from tests.functional.picker_fixture import RESTORED_PLACE, make_set
@@ -76,7 +78,8 @@ async def test_selected_files_are_restored_into_the_chosen_directory(tmp_path):
                                   "overwrite")]
         text = shown(app)
         assert "The files are restored" in text
-        assert "Restored 2 entries (4.4 KiB) into /tmp/restored in under a second." in text
+        assert "Restored 2 entries (4.4 KiB of file data) into /tmp/restored in under a " \
+               "second." in text
         assert "Left as they were (already there): 1 entry." in text
         assert "Reboot" not in text
         await pilot.press("b")
@@ -154,8 +157,8 @@ async def test_selected_files_go_back_to_their_original_place(tmp_path):
                                    "overwrite")]
         assert core.restore_selection.calls == []
         text = shown(app)
-        assert "Restored 2 entries (4.4 KiB) into the original place on sdb (as /dev/sda) in " \
-               "under a second." in text
+        assert "Restored 2 entries (4.4 KiB of file data) into the original place on sdb " \
+               "(as /dev/sda) in under a second." in text
         assert "into ext4 / on /dev/sdb, partition 2" in text
 
 
@@ -231,3 +234,99 @@ async def test_when_the_disks_cannot_be_searched_a_directory_is_still_offered(tm
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
         assert restore.calls[0][1] == "/tmp/restored"
+
+
+THREE_THERE = Existing(entries=3, bytes=4456, newer=1, newer_bytes=12,
+                       paths=["/tmp/restored/etc/hostname", "/tmp/restored/etc/passwd",
+                              "/tmp/restored/etc/ssh/sshd_config"])
+
+
+class FakeExisting:
+    """existing_into or existing_in_place: records where it looked, answers `found`."""
+
+    def __init__(self, found: Existing):
+        self.found = found
+        self.calls = []
+
+    def __call__(self, backup_set, selections, where):
+        self.calls.append(([(s.fs, s.rules) for s in selections], where))
+        return self.found
+
+
+async def test_files_already_there_are_shown_and_nothing_is_written_until_a_policy_is_chosen(
+        tmp_path):
+    restore = FakeRestore(SelectionResult(entries=3, bytes=4456, destinations=["/tmp/restored"]))
+    existing = FakeExisting(THREE_THERE)
+    core, _ = picker_core(tmp_path, restore, existing_into=existing)
+    app = stage_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("down", "space")  # /etc
+        app.screen.query_one("#picker-destination", Input).value = "/tmp/restored"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExistingFilesScreen), "the question")
+        assert existing.calls == [([(2, [(b"/etc", True)])], "/tmp/restored")]
+        text = shown(app)
+        assert "Replace files that are already there?" in text
+        assert "3 files (4.4 KiB) are already where the selection goes, in" in text
+        assert "/tmp/restored/etc/hostname" in text and "/tmp/restored/etc/ssh/sshd_config" in text
+        assert "1 of them is newer than the set's copy." in text
+        assert "[o] Overwrite: replace 3 files with the set's copy" in text
+        assert "[s] Skip: leave every existing file as it is" in text
+        assert "[k] Keep newer: replace 2 files older than the set's copy" in text
+        # Declining goes back to the picker, selection kept, and nothing is restored.
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, FilePickerScreen) and restore.calls == []
+        # Asked again, skip is chosen: the restore runs with it.
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExistingFilesScreen), "the question")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert restore.calls == [([(2, [(b"/etc", True)])], "/tmp/restored", "skip")]
+
+
+async def test_overwriting_files_already_there_in_place_is_a_choice_made_in_the_question(
+        tmp_path):
+    in_place = FakeRestore(IN_PLACE_RESULT)
+    existing = FakeExisting(Existing(entries=1, bytes=12, paths=["/etc/hostname"]))
+    core, _ = picker_core(tmp_path, FakeRestore(), find_places=lambda s, i: [RESTORED_PLACE],
+                          restore_in_place=in_place, existing_in_place=existing)
+    app = stage_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("down", "enter", "down", "space", "ctrl+r")  # /etc/hostname
+        await wait_for(pilot, lambda: isinstance(app.screen, ExistingFilesScreen), "the question")
+        assert existing.calls == [([(2, [(b"/etc/hostname", True)])], {"/dev/sda": "/dev/sdb"})]
+        text = shown(app)
+        assert "1 file (12 Bytes) is already where the selection goes, in the" in text
+        assert "original place on sdb (as /dev/sda):" in text
+        assert "/etc/hostname" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, FilePickerScreen) and in_place.calls == []
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExistingFilesScreen), "the question")
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert in_place.calls == [([(2, [(b"/etc/hostname", True)])], {"/dev/sda": "/dev/sdb"},
+                                   "overwrite")]
+
+
+async def test_with_nothing_there_to_replace_the_restore_starts_without_a_question(tmp_path):
+    restore = FakeRestore(SelectionResult(entries=1, destinations=["/tmp/restored"]))
+    existing = FakeExisting(Existing(entries=1, bytes=12, newer=1, newer_bytes=12,
+                                     paths=["/tmp/restored/etc/hostname"]))
+    core, _ = picker_core(tmp_path, restore, existing_into=existing)
+    app = stage_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("down", "space")
+        app.screen.query_one("#picker-destination", Input).value = "/tmp/restored"
+        app.screen.query_one("#picker-existing", Select).value = "newer"  # the one there is newer
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert len(existing.calls) == 1 and restore.calls[0][2] == "newer"

@@ -175,8 +175,10 @@ def test_without_yes_it_shows_what_it_would_do_and_writes_nothing(restored):
     root_fs = fs_of(manifest, "/")
     assert f"fs-{root_fs['id']} (ext4 /, UUID {root_fs['uuid']}): " in proc.stdout
     assert f"onto partition 2 of {target}" in proc.stdout
-    assert f"This writes into the filesystems above, on {target}. Nothing was written." \
-        in proc.stderr
+    # The files still there were counted on the filesystem mounted read-only, unchanged.
+    assert f"This writes into the filesystems above, on {target}, replacing " in proc.stderr
+    assert " existing files. Nothing was written." in proc.stderr
+    assert "would be replaced: /modes/" in proc.stdout and "exec-0755" not in proc.stdout
     assert "add --yes to confirm" in proc.stderr
     assert image_digest(target) == before
     with target_mounted(target, read_only=True) as (root, _):

@@ -36,7 +36,7 @@ def test_progress_line_has_rate_and_eta():
     progress.started -= 10  # ten seconds in
     line = describe(progress)
     assert line.startswith("Restoring ext4 /: 512.0 MiB of 2.0 GiB")
-    assert "1,234 files" in line and "51.2 MiB/s" in line and "ETA 30 seconds" in line
+    assert "1,234 entries" in line and "51.2 MiB/s" in line and "ETA 30 seconds" in line
 
 
 def _fake_set(tmp_path):
@@ -95,8 +95,9 @@ def test_selection_restore_usage(tmp_path):
     missing = cli("restore", str(set_dir), "--only", "/etc/shadow", "--into", str(tmp_path / "out"))
     assert missing.returncode == 1 and "/etc/shadow is not in the set" in missing.stderr
     busy = tmp_path / "busy"
-    busy.mkdir()
-    (busy / "something").write_text("x")
+    (busy / "etc").mkdir(parents=True)
+    (busy / "etc/passwd").write_text("x")
     refused = cli("restore", str(set_dir), "--only", "/etc", "--into", str(busy))
-    assert refused.returncode == 2 and "not empty" in refused.stderr
-    assert sorted(p.name for p in busy.iterdir()) == ["something"]
+    assert refused.returncode == 2
+    assert f"1 existing file (1 Byte) would be replaced: {busy}/etc/passwd." in refused.stderr
+    assert sorted(p.name for p in (busy / "etc").iterdir()) == ["passwd"]

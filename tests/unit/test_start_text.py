@@ -25,9 +25,9 @@ def test_every_partition_is_listed_the_bios_boot_partition_first_and_named():
     lines = partition_lines(backup_set, sda)
     assert [" ".join(line.split()) for line in lines] == [
         "1 BIOS boot partition 1.0 MiB, saved as an image",
-        "2 ext4 / 30.0 GiB, 6.2 GiB used, 182,345 files, label root",
+        "2 ext4 / 30.0 GiB, 6.2 GiB used, 182,345 entries, label root",
         "3 swap 2.0 GiB",
-        "4 ext4 /home 8.0 GiB, 3.1 GiB used, 40,211 files, label home",
+        "4 ext4 /home 8.0 GiB, 3.1 GiB used, 40,211 entries, label home",
     ]
     assert all(len(line) <= 78 for line in lines)  # 80 columns less the padding
 

@@ -28,7 +28,7 @@ def test_step_and_overall():
     assert tracker.step.eta == 10
     assert tracker.current == "/etc/passwd"
     assert tracker.step.describe() == \
-        "50.0 MiB of 100.0 MiB, 10 of 20 files, 5.0 MiB/s, about 10 seconds left"
+        "50.0 MiB of 100.0 MiB, 10 of 20 entries, 5.0 MiB/s, about 10 seconds left"
     # A new step: the one before counts whole towards the overall figure.
     clock.value = 120.0
     tracker.update(Progress("Restoring ext4 /home", bytes_done=0, bytes_total=100 * MiB))

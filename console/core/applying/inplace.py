@@ -47,8 +47,9 @@ from ..layout import Filesystem
 from ..planning.plan import mount_order
 from ..system import run
 from ..units import count, size
+from .existing import Existing, existing_at
 from .partial import SelectionResult, check_restorable, restore_into_roots
-from .targetroot import READ_WRITE_OPTIONS
+from .targetroot import READ_ONLY_OPTIONS, READ_WRITE_OPTIONS
 
 # Places offered to choose from: more combinations of candidate disks than this are not listed.
 MAX_PLACES = 20
@@ -247,6 +248,29 @@ def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
             written_out(where, f"the restored {item.fs.title}")
     result.destinations = [item.where() for item in plan.items]
     return result
+
+
+def existing_in_place(backup_set: BackupSet, selections: Sequence[Selection],
+                      mapping: dict[str, str], *, host: Host | None = None) -> Existing:
+    """What restoring the selection in place would replace: each filesystem holding selected
+    files is checked as for the restore (plan_in_place), then mounted read-only, journal not
+    replayed, and looked at; paths are shown as on the original machine."""
+    plan = plan_in_place(backup_set, selections, mapping, host=host)
+    found = Existing()
+    with contextlib.ExitStack() as stack, Catalog(backup_set.catalog_path) as catalog:
+        attached = {}
+        for item in plan.items:
+            if item.target not in attached:
+                layout = read_table(item.target, item.target)
+                spans = [(p.number, p.start, p.size) for p in layout.partitions]
+                attached[item.target] = stack.enter_context(
+                    attach_disk(item.target, spans, read_only=True))
+            device = attached[item.target].partition(item.fs.partition)
+            with mounted(device, item.fs.type, READ_ONLY_OPTIONS.get(item.fs.type, "ro")) as root:
+                shown = item.fs.mountpoint if item.fs.mountpoint.startswith("/") \
+                    else f"fs-{item.fs.id}:"
+                found.add(existing_at(catalog, item.selection, root, shown))
+    return found
 
 
 # ---- finding the targets ----

@@ -38,6 +38,7 @@ WAIT = 0.05  # seconds the child waits for tar to reach a member
 class Followed:
     checked: int
     differences: list[Difference]
+    covered: int = 0  # mount points: another filesystem is mounted over them
 
 
 def follow(catalog: Catalog, fs_id: int, tree: TreeOfFs, extracted: Callable[[float], bool]
@@ -48,7 +49,13 @@ def follow(catalog: Catalog, fs_id: int, tree: TreeOfFs, extracted: Callable[[fl
     Only a regular file is waited for. The rest is checked again at the end when it does not
     match at once: tar sets a directory's times when it leaves it, and makes a symlink whose
     target is absolute or climbs out with `..` as a placeholder file, replaced at its exit."""
-    rows = [row for row in catalog.metadata(fs_id) if not tree.is_covered(row[0])]
+    rows = []
+    covered = 0
+    for row in catalog.metadata(fs_id):
+        if tree.is_covered(row[0]):
+            covered += 1
+        else:
+            rows.append(row)
     later = []
     over = False
     position = 0
@@ -71,7 +78,7 @@ def follow(catalog: Catalog, fs_id: int, tree: TreeOfFs, extracted: Callable[[fl
     for row in rows[position:] + later:
         for problem in problems_of(catalog, fs_id, row, tree):
             differences.append(Difference(tree.shown(row[0]), problem))
-    return Followed(checked=len(rows), differences=differences)
+    return Followed(checked=len(rows), differences=differences, covered=covered)
 
 
 class LiveVerify:
@@ -108,7 +115,8 @@ class LiveVerify:
                 raise ValueError(f"exit code {self._proc.returncode}")
             data = json.loads(out)
             return Followed(checked=data["checked"], differences=[
-                Difference(path, what) for path, what in data["differences"]])
+                Difference(path, what) for path, what in data["differences"]],
+                covered=data["covered"])
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("the verify beside the extraction of %s failed (%s): %s", self.fs.title,
                         exc, self._errors_written())
@@ -137,7 +145,7 @@ def main(argv: list[str]) -> int:
     tree = TreeOfFs.of(request["mountpoint"], request["base"], set(request["mountpoints"]))
     with Catalog(request["catalog"]) as catalog:
         followed = follow(catalog, request["fs"], tree, _stdin_closed)
-    json.dump({"checked": followed.checked,
+    json.dump({"checked": followed.checked, "covered": followed.covered,
                "differences": [[d.path, d.what] for d in followed.differences]}, sys.stdout)
     return 0
 

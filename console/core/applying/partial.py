@@ -46,6 +46,7 @@ from ..errors import RestoreError
 from ..events import Listener, Message, Progress, ignore
 from ..layout import Filesystem
 from ..system import require
+from ..units import entries_and_data
 
 EXISTING_POLICIES = ("overwrite", "skip", "newer")
 _POLICY_OPTIONS = {"overwrite": [], "skip": ["--skip-old-files"], "newer": ["--keep-newer-files"]}
@@ -76,8 +77,8 @@ class Item:
 class SelectionResult:
     """What restoring a selection did."""
 
-    entries: int = 0
-    bytes: int = 0  # bytes of the tar stream sent to tar
+    entries: int = 0  # restored entries: files, directories, links, devices
+    bytes: int = 0  # file data: the sizes of the regular files restored
     skipped: list[bytes] = field(default_factory=list)  # existing entries left alone (policy)
     mismatched: list[bytes] = field(default_factory=list)  # content differs from the catalog
     frames_read: int = 0
@@ -346,6 +347,7 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
                                    "copy of the set.")
             if member.blake3 is not None and member.blake3 != item.blake3:
                 result.mismatched.append(item.path)
+        result.bytes += sum(m.size for m in scanner.members[checked:] if m.kind == "file")
         checked = len(scanner.members)
         progress.bytes_done = scanner.pos
         progress.files_done = checked
@@ -379,7 +381,6 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
     apply_directory_metadata(created)
     tick(force=True)
     result.entries = checked
-    result.bytes = scanner.pos
     result.frames_read = reader.frames_read if reader is not None else forward.frames_decompressed
     result.seconds = time.monotonic() - started
     if reader is None:
@@ -476,8 +477,9 @@ def _restore_filesystem(backup_set: BackupSet, catalog: Catalog, fs: Filesystem,
     check_restorable(fs)
     piece = backup_set.piece_path(fs.archive.pieces[0])
     single_piece(fs.archive, backup_set.path, fs.title)
-    listener(Message(f"Restoring {selection.totals(catalog).entries} selected entries "
-                     f"of {fs.title} into {shown or dest}"))
+    totals = selection.totals(catalog)
+    listener(Message(f"Restoring {entries_and_data(totals.entries, totals.bytes)} of "
+                     f"{fs.title} into {shown or dest}"))
     with SeekableReader(piece, fs.archive.pieces[0].file) as reader:
         return extract_selection(catalog, selection, dest, label=fs.title,
                                  archive_name=fs.archive.pieces[0].file, reader=reader,

@@ -53,6 +53,7 @@ from ..planning.steps import (
 )
 from ..questions import RETRY, SKIP, ask, step_failed
 from ..system import run
+from ..units import count, entries_and_data, size
 from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
 from .journal import load as load_journal
 from .liveverify import LiveVerify
@@ -67,14 +68,24 @@ _TARGET_OPTIONS = {"xfs": "nouuid"}
 
 @dataclass
 class RestoreResult:
-    files: int = 0
-    bytes: int = 0
+    entries: int = 0  # restored from archives: files, directories, links, devices
+    bytes: int = 0  # file data: the sizes of the regular files restored
+    images: int = 0  # filesystems written as raw images
+    image_bytes: int = 0
     seconds: float = 0.0
     verified: int = 0  # entries whose kind, owner, mode, times and links were checked
+    covered: int = 0  # entries not checked: mount points, under the filesystem mounted there
     filesystems: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)  # filesystems an interrupted run restored
     skipped: list[str] = field(default_factory=list)  # steps that failed and were skipped
+
+    def summary(self) -> str:
+        """535 entries (1.2 GiB of file data) and 1 filesystem image (512.0 MiB)."""
+        words = entries_and_data(self.entries, self.bytes)
+        if self.images:
+            words += f" and {count(self.images, 'filesystem image')} ({size(self.image_bytes)})"
+        return words
 
 
 def _damaged_files(backup_set: BackupSet, fs: Filesystem) -> list[bytes]:
@@ -471,7 +482,8 @@ class _Applier:
         extract_raw_archive(fs.archive, self.set.path, device, label=fs.title,
                             listener=self.listener, cancel=self.cancel)  # fsyncs the device
         self.journal.record_filesystem(fs.id, WRITTEN)
-        self.result.bytes += fs.archive.uncompressed_size
+        self.result.images += 1
+        self.result.image_bytes += fs.archive.uncompressed_size
         self.result.filesystems.append(fs.title)
 
     def _make_filesystem(self, step: MakeFilesystem) -> None:
@@ -512,8 +524,8 @@ class _Applier:
             write_back.on_written = lambda: self.journal.record_filesystem(fs.id, RESTORED)
         write_back.finish()  # its last syncfs overlaps the verify and the next extraction
         live.extracted()
-        self.result.files += done.files
-        self.result.bytes += done.bytes
+        self.result.entries += done.files
+        self.result.bytes += done.file_bytes
         if done.mismatched:
             self.mismatched.append((fs, done.mismatched))
 
@@ -535,11 +547,13 @@ class _Applier:
                                  progress, self.listener, content=False)
                 continue
             found.checked += followed.checked
+            found.covered += followed.covered
             found.differences += followed.differences
             progress.files_done = found.checked
             self.listener(progress)
         self.listener(progress)
         self.result.verified = found.checked
+        self.result.covered = found.covered
         if found.differences:
             # What was restored is suspect, also what an earlier run did: run again, the
             # restore starts from the beginning instead of resuming.

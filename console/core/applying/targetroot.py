@@ -19,7 +19,7 @@ from ..planning.plan import mount_order
 from .verify import VerifyResult, verify
 
 # Read-only mounts must not replay a journal (that writes); xfs refuses a duplicate UUID.
-_READ_ONLY = {"ext2": "ro", "ext3": "ro,noload", "ext4": "ro,noload",
+READ_ONLY_OPTIONS = {"ext2": "ro", "ext3": "ro,noload", "ext4": "ro,noload",
               "xfs": "ro,norecovery,nouuid"}
 # Read-write: the restored xfs has the original's UUID, and xfs refuses a second one mounted.
 READ_WRITE_OPTIONS = {"xfs": "nouuid"}
@@ -42,7 +42,7 @@ def mounted_targets(backup_set: BackupSet, mapping: dict[str, str], *, read_only
             attached[src] = stack.enter_context(attach_disk(target, spans, read_only=read_only))
         for fs in mount_order(chosen):
             where = os.path.join(root, fs.mountpoint.lstrip("/"))
-            options = (_READ_ONLY.get(fs.type, "ro") if read_only
+            options = (READ_ONLY_OPTIONS.get(fs.type, "ro") if read_only
                        else READ_WRITE_OPTIONS.get(fs.type, ""))
             listener(Message(f"Mounting {fs.title} from {mapping[fs.disk]}"))
             if not os.path.isdir(where):

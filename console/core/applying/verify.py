@@ -13,6 +13,7 @@ from ..errors import RestoreError
 from ..events import Listener, Progress, ignore
 from ..layout import Filesystem
 from . import differences as said
+from ..units import count, number
 
 _KIND_OF_MODE = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
                  stat.S_IFCHR: "chardev", stat.S_IFBLK: "blockdev", stat.S_IFIFO: "fifo"}
@@ -30,10 +31,32 @@ class VerifyResult:
     bytes_hashed: int = 0
     differences: list[Difference] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # filesystems not checked, and why
+    covered: int = 0  # mount points not checked: another filesystem is mounted over them
 
     @property
     def ok(self) -> bool:
         return not self.differences
+
+    def summary(self) -> str:
+        """534 of 535 entries checked, no differences (...): see checked_words."""
+        return checked_words(self.checked, self.covered, len(self.differences))
+
+
+def checked_words(checked: int, covered: int, differences: int) -> str:
+    """How many entries a comparison checked, of those the set holds, and what it found.
+
+    A directory that is a mount point on the original machine is restored, but another
+    filesystem is mounted over it, so it cannot be checked: said, so that the count is the
+    one the restore gave."""
+    if covered:
+        words = f"{number(checked)} of {count(checked + covered, 'entry')} checked"
+    else:
+        words = f"{count(checked, 'entry')} checked"
+    words += ", no differences" if not differences else f", {count(differences, 'difference')}"
+    if covered:
+        words += (f" ({count(covered, 'mount point')} not: another filesystem is mounted "
+                  f"over {'it' if covered == 1 else 'them'})")
+    return words
 
 
 _QUICK_KINDS = {"file": stat.S_IFREG, "dir": stat.S_IFDIR}
@@ -160,6 +183,7 @@ def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: s
     for row in catalog.metadata(fs.id):
         inner = row[0]
         if tree.is_covered(inner):
+            result.covered += 1
             continue
         for problem in problems_of(catalog, fs.id, row, tree, content):
             result.differences.append(Difference(tree.shown(inner), problem))

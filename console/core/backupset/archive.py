@@ -216,8 +216,9 @@ def tar_extractor(target: str, doing: str, options: Sequence[str] = ()) -> Itera
 
 @dataclass
 class Extracted:
-    files: int
-    bytes: int
+    files: int  # entries: every member, directories and links included
+    bytes: int  # of the tar stream
+    file_bytes: int  # file data: the sizes of the regular files
     mismatched: list[bytes]  # paths whose content did not match the catalog's BLAKE3
 
 
@@ -235,7 +236,7 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
     tick = Throttle(listener, progress)
     scanner = TarScanner(archive=archive.pieces[0].file)
     mismatched: list[bytes] = []
-    checked = 0
+    checked = file_bytes = 0
     with tar_extractor(target, f"Extracting {label}") as feeder, \
             SeekableReader(path, archive.pieces[0].file) as reader:
         for _frame, data in reader.iter_frames():
@@ -248,6 +249,8 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
             for member in members[checked:]:
                 if member.blake3 is not None and member.blake3 != expected(member.offset):
                     mismatched.append(member.path)
+                if member.kind == "file":
+                    file_bytes += member.size
             checked = len(members)
             progress.bytes_done = scanner.pos
             progress.files_done = checked
@@ -255,7 +258,8 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
             tick()
         scanner.finish()
     tick(force=True)
-    return Extracted(files=checked, bytes=scanner.pos, mismatched=mismatched)
+    return Extracted(files=checked, bytes=scanner.pos, file_bytes=file_bytes,
+                     mismatched=mismatched)
 
 
 def extract_raw_archive(archive: Archive, set_dir: str, device: str, *, label: str,

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 
 from ...core.errors import RestoreError
-from ...core.units import count, duration, size
+from ...core.units import count, duration, entries_and_data
 from ..job import JobKind, Phase
 from ..outcome import Outcome
 from .common import KeyFooter, option, StatusLine, TitleBar
@@ -41,9 +41,8 @@ def files_lines(outcome: Outcome, log_path: str) -> list[str]:
     if outcome.cancelled_in:
         lines.append(f"Cancelled: what was restored so far stays in {job.targets_text()}.")
     elif restored is not None:
-        lines.append(f"Restored {count(restored.entries, 'entry')} "
-                     f"({size(restored.bytes)}) into {job.targets_text()} in "
-                     f"{duration(outcome.seconds)}.")
+        lines.append(f"Restored {entries_and_data(restored.entries, restored.bytes)} into "
+                     f"{job.targets_text()} in {duration(outcome.seconds)}.")
         lines.append("Every restored file matched its BLAKE3 checksum from the set.")
         for where in restored.destinations:
             lines.append(f"  into {where}")
@@ -70,8 +69,7 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
                   "Restore it again (it resumes after the filesystems already restored and "
                   "ends with the same result), or look at it from the shell."]
     elif restored is not None:
-        lines.append(f"Restored {count(restored.files, 'file')} "
-                     f"({size(restored.bytes)}) onto {job.targets_text()} in "
+        lines.append(f"Restored {restored.summary()} onto {job.targets_text()} in "
                      f"{duration(outcome.seconds)}.")
         lines.append("Every restored file matched its BLAKE3 checksum from the set.")
         if restored.resumed:
@@ -87,12 +85,10 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
                      ("skipped." if outcome.verify_skipped else
                       "cancelled." if outcome.cancelled_in else "not made."))
     else:
-        checked = count(verified.checked, 'entry')
         if verified.ok:
-            lines.append(f"Comparison with the set: {checked} checked, no differences.")
+            lines.append(f"Comparison with the set: {verified.summary()}.")
         else:
-            lines.append(f"Comparison with the set: {checked} checked, "
-                         f"{len(verified.differences)} differences:")
+            lines.append(f"Comparison with the set: {verified.summary()}:")
             for difference in verified.differences[:SHOWN_DIFFERENCES]:
                 lines.append(f"  {difference.path}: {difference.what}")
             more = len(verified.differences) - SHOWN_DIFFERENCES

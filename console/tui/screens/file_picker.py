@@ -10,7 +10,9 @@ or restore_selection with the choice.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -21,12 +23,16 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from widgets.file_tree import FileTree, FileTreePanel
 
+from ...core.applying.existing import Existing
 from ...core.applying.inplace import Place
 from ...core.applying.partial import EXISTING_POLICIES
 from ...core.backupset.selection import Selection
 from ...core.backupset.settree import SetTrees
 from ...core.units import count, size
 from .common import KeyFooter, TitleBar
+from .existing_files import ExistingFilesScreen
+
+log = logging.getLogger("restore_console")
 
 POLICY_LABELS = {"overwrite": "Existing: overwrite", "skip": "Existing: leave",
                  "newer": "Existing: keep newer"}
@@ -83,15 +89,20 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
     ]
 
     def __init__(self, trees: SetTrees, *, places: list[Place] | None = None,
-                 destination: str = "", note: str = "") -> None:
+                 destination: str = "", note: str = "",
+                 find_existing: Callable[[RestoreChoice], Existing] | None = None) -> None:
         """`places`: where the files can go back to their original place (the disks holding
         the set's filesystems); without any, a directory is asked for. `destination`: the
-        directory offered. `note`: a warning shown when the screen opens."""
+        directory offered. `note`: a warning shown when the screen opens. `find_existing`:
+        what a choice would replace (run in a thread); when it replaces anything, the
+        operator is asked before the screen dismisses."""
         self.places = list(places or [])
         super().__init__(classes="" if self.places else "-into-directory")
         self.trees = trees
         self._destination = destination
         self._note = note
+        self._find_existing = find_existing
+        self._checking = False  # looking for files already there: Ctrl-R waits for it
 
     def compose(self) -> ComposeResult:
         host = self.trees.backup_set.host
@@ -139,8 +150,9 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
     def _summarize(self) -> None:
         total = self.trees.totals()
         chosen = len(self.trees.selections())
-        text = (f"To restore: {count(total.entries, 'entry')}, "
-                f"{size(total.bytes)}" + (f" from {chosen} filesystems" if chosen > 1 else ""))
+        # Beside the buttons: the shorter form of units.entries_and_data, the same numbers.
+        text = (f"To restore: {count(total.entries, 'entry')}, {size(total.bytes)}"
+                + (f" from {chosen} filesystems" if chosen > 1 else ""))
         self.query_one("#picker-summary", Static).update(
             text if total.entries else "space selects, / searches")
 
@@ -159,7 +171,7 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
             where.focus()
             return
         if chosen != INTO_DIRECTORY:
-            self.dismiss(RestoreChoice(selections, "", existing, place=self.places[chosen]))
+            self._confirm(RestoreChoice(selections, "", existing, place=self.places[chosen]))
             return
         destination = self.query_one("#picker-destination", Input).value.strip()
         if not destination.startswith("/"):
@@ -167,7 +179,50 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
                         severity="error")
             self.query_one("#picker-destination", Input).focus()
             return
-        self.dismiss(RestoreChoice(selections, destination, existing))
+        self._confirm(RestoreChoice(selections, destination, existing))
+
+    def _confirm(self, choice: RestoreChoice) -> None:
+        """Dismisses with the choice once nothing would be replaced, or the operator has said
+        what to do with the files already there."""
+        if self._find_existing is None:
+            self.dismiss(choice)
+            return
+        if self._checking:
+            return
+        self._checking = True
+        self.query_one("#picker-summary", Static).update("Looking for files already there...")
+        self.run_worker(lambda: self._look(choice), thread=True, exit_on_error=False,
+                        group="existing")
+
+    def _look(self, choice: RestoreChoice) -> None:
+        """In a worker thread: the core looks (a restore in place mounts read-only)."""
+        try:
+            found: Existing | Exception = self._find_existing(choice)
+        except Exception as exc:  # said in words on the screen, the traceback in the log
+            log.exception("looking for files already there")
+            found = exc
+        self.app.call_from_thread(self._ask, choice, found)
+
+    def _ask(self, choice: RestoreChoice, found: Existing | Exception) -> None:
+        self._checking = False
+        self._summarize()
+        if isinstance(found, Exception):
+            self.app.show_error(found, ["close"], lambda _choice: None,
+                                title="The destination could not be checked")
+            return
+        if not found.replaced(choice.existing)[0]:
+            self.dismiss(choice)
+            return
+
+        def answered(policy: str | None) -> None:
+            if policy is None:
+                self.notify("Nothing was written.")
+                return
+            choice.existing = policy
+            self.dismiss(choice)
+
+        self.app.push_screen(ExistingFilesScreen(found, choice.where(), choice.existing),
+                             answered)
 
     @on(Button.Pressed, "#picker-cancel")
     def action_cancel(self) -> None:

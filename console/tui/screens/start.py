@@ -80,7 +80,7 @@ def partition_details(part: Partition, fs: Filesystem | None) -> str:
     if fs.archive is None:
         return "not in the set"
     if fs.archive.kind == "tar":
-        return (f"{size(fs.bytes_used)} used, {count(fs.archive.members, 'file')}"
+        return (f"{size(fs.bytes_used)} used, {count(fs.archive.members, 'entry')}"
                 + (f", label {fs.label}" if fs.label else ""))
     return "saved as an image"
 
@@ -225,8 +225,16 @@ class StartScreen(Screen):
                 trees.catalog.close()
             app.push_screen(ProgressScreen(job))
 
+        def find_existing(choice: RestoreChoice):
+            if choice.place is not None:
+                return app.core.existing_in_place(app.backup_set, choice.selections,
+                                                  choice.place.mapping)
+            return app.core.existing_into(app.backup_set, choice.selections,
+                                          choice.destination)
+
         places, problem = self._places()
-        app.push_screen(FilePickerScreen(trees, places=places, note=problem), chosen)
+        app.push_screen(FilePickerScreen(trees, places=places, note=problem,
+                                         find_existing=find_existing), chosen)
 
     def _places(self) -> tuple[list, str]:
         """Where picked files can go back to: the disks holding the set's filesystems, the
