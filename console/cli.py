@@ -423,10 +423,42 @@ def cmd_verify(args, printer) -> int:
     return 0 if result.ok else 1
 
 
+SUBCOMMANDS_HINT = ("the subcommands work without one (restore-console --help): inspect, ls, "
+                    "disks, plan, restore, verify, backup.")
+
+
+def terminal_refusal(stdin=None, stdout=None, environ=None) -> UsageError | None:
+    """Why the full-screen console cannot run here, in words; None when it can. It needs
+    standard input and output on a terminal, and a TERM that says what the terminal can do
+    (set and not "dumb"): without them it could neither read a key nor draw a screen."""
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    environ = os.environ if environ is None else environ
+    for name, stream in (("standard input", stdin), ("standard output", stdout)):
+        try:
+            on_terminal = stream.isatty()
+        except (AttributeError, ValueError):  # closed, or replaced by something without a fd
+            on_terminal = False
+        if not on_terminal:
+            return UsageError(f"The full-screen console needs a terminal, and its {name} is "
+                              "not one.",
+                              "Start it on a console or in a terminal; "
+                              + SUBCOMMANDS_HINT)
+    term = environ.get("TERM", "")
+    if term in ("", "dumb"):
+        return UsageError(f"The full-screen console needs to know the terminal, and TERM is "
+                          f"{'not set' if not term else 'dumb'}.",
+                          "Set it (TERM=linux on the text console, TERM=vt220 on a serial "
+                          "line); " + SUBCOMMANDS_HINT)
+    return None
+
+
 def cmd_console(args, printer) -> int:
     """The full-screen console. With --demo: the demo set and its target images (made here
     first, as root; the first run takes a few seconds and says so on the terminal)."""
     from .tui.themes import theme_names
+    refusal = terminal_refusal()
+    if refusal is not None:  # before the demo blanks anything or the app takes the terminal
+        raise refusal
     if args.theme and args.theme not in theme_names():
         raise UsageError(f"There is no theme {args.theme!r}.",
                          f"Themes: {', '.join(theme_names())}.")
