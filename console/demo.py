@@ -116,7 +116,8 @@ def refuse_if_in_use(images: list[str], host: Host = Host()) -> None:
         mounts = [use for use in usage_of(set(loops), None, host).in_use if use.kind == "mount"]
         why = f"attached as {', '.join(devices)}" + (
             f", and {'; '.join(use.what for use in mounts)}" if mounts else "")
-        commands = ([f"umount {use.mount_point}" for use in mounts]
+        deepest_first = sorted(mounts, key=lambda use: use.mount_point.count("/"), reverse=True)
+        commands = ([f"umount {use.mount_point}" for use in deepest_first]
                     + [f"losetup -d {device}" for device in devices])
         raise RestoreError(
             f"The demo blanks its disk-image files each time it starts, but {image} is in "
