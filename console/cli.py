@@ -481,6 +481,8 @@ def cmd_console(args, printer) -> int:
     app = RestoreApp(set_path, theme=args.theme, log_path=args.log_path, target_images=images,
                      demo=args.demo, set_problem=problem)
     app.run()
+    if app.ended_by_signal:  # as a shell reports a process a signal ended
+        return 128 + app.ended_by_signal
     return app.return_code or 0
 
 

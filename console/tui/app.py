@@ -7,8 +7,11 @@ Failures reach the operator in words; tracebacks go to the log only.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import signal
 import traceback
 from typing import Callable, Iterable
 
@@ -33,6 +36,34 @@ log = logging.getLogger("restore_console")
 
 # Keys Textual binds on every screen that mean nothing to an operator.
 HELP_LEAVES_OUT = {"screen.copy_text", "copy_text", "screen.maximize", "screen.minimize"}
+
+# Signals that end the console as quitting does, without asking: a kill (SIGTERM), the line or
+# the terminal gone (SIGHUP).
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class EndedBySignal(BaseException):
+    """Raised out of the expert shell by an ending signal: the event loop, which would handle
+    the signal, waits for the shell. A BaseException, so no `except Exception` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def signals_end_the_shell():
+    """While the shell runs, an ending signal stops it (subprocess kills the shell) and
+    unwinds through what the shell was given (the restored system's mounts)."""
+    def end(signum, frame):
+        raise EndedBySignal(signum)
+
+    previous = {signum: signal.signal(signum, end) for signum in ENDING_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class ConsolePalette(CommandPalette):
@@ -79,11 +110,16 @@ class RestoreApp(App[int]):
         # the theme's watcher does not run (the theme set before the app runs).
         ScrollBar.renderer = VgaScrollBarRender if self.vga else ScrollBarRender
         self._failure: BaseException | None = None
+        self.ended_by_signal: int | None = None  # the signal that ended the console, if one did
 
     # ---- start-up ----
 
     def on_mount(self) -> None:
         from .screens.start import StartScreen
+        if not self.is_headless:  # on a terminal; tests call end_by_signal themselves
+            loop = asyncio.get_running_loop()
+            for signum in ENDING_SIGNALS:
+                loop.add_signal_handler(signum, self.end_by_signal, signum)
         if self.set_path and self.backup_set is None and self.set_problem is None:
             try:
                 self.backup_set = self.core.load_set(self.set_path)
@@ -173,8 +209,12 @@ class RestoreApp(App[int]):
         """Runs `run` with the terminal handed over; headless (tests) there is none to hand."""
         from textual.app import SuspendNotSupported
         try:
-            with self.suspend():
+            with self.suspend(), signals_end_the_shell():
                 return run()
+        except EndedBySignal as ended:
+            # After the action that opened the shell is done with its screens.
+            self.call_later(self.end_by_signal, ended.signum)
+            return 128 + ended.signum
         except SuspendNotSupported:
             if self.is_headless:
                 return run()
@@ -188,6 +228,19 @@ class RestoreApp(App[int]):
         running = [s for s in self.screen_stack if isinstance(s, ProgressScreen) and s.running]
         if running:
             running[0].ask_to_quit()
+            return
+        self.exit()
+
+    def end_by_signal(self, signum: int) -> None:
+        """SIGTERM or SIGHUP: the console ends as quitting does, without asking. A running
+        restore is cancelled first and the app waits for it to unwind (unmount, detach); the
+        command line then exits with 128 + the signal's number."""
+        from .screens.progress import ProgressScreen
+        log.warning("ending on %s", signal.Signals(signum).name)
+        self.ended_by_signal = self.ended_by_signal or signum
+        running = [s for s in self.screen_stack if isinstance(s, ProgressScreen) and s.running]
+        if running:
+            running[0].cancel_and_quit()
             return
         self.exit()
 
