@@ -26,12 +26,17 @@ DEFAULT_LOGS = ("/var/log/restore-console.log", "/tmp/restore-console.log")
 
 
 def setup_log(path: str | None) -> str:
-    """Logs everything (debug level) to a file; returns its path."""
+    """Logs everything (debug level) to a file; returns its path ("" when no default place
+    can be written). A file the user named that cannot be written is a UsageError."""
     candidates = [path] if path else [os.environ.get("RESTORE_CONSOLE_LOG"), *DEFAULT_LOGS]
     for candidate in filter(None, candidates):
         try:
             handler = logging.FileHandler(candidate)
-        except OSError:
+        except OSError as exc:
+            if path:
+                raise UsageError(f"--log {path} cannot be written: {exc.strerror}.",
+                                 "Name a file in a directory that exists and can be written, "
+                                 "or leave --log out.") from None
             continue
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
@@ -140,6 +145,10 @@ def parse_maps(maps: list[str]) -> dict[str, str | None]:
         if targets.count(target) > 1:
             raise UsageError(f"--map sends two disks to {target}.",
                              "Give each original disk its own target.")
+        if not os.path.exists(target):
+            raise UsageError(f"The target {target} does not exist.",
+                             "Name a disk (restore-console disks lists them) or an existing "
+                             "disk-image file.")
     return mapping
 
 
@@ -193,8 +202,13 @@ def cmd_plan(args, printer) -> int:
     from .core.planning.plan import render
     plan = _plan_from_args(args)
     if args.save:
-        with open(args.save, "w") as f:
-            json.dump(plan.to_json(), f, indent=1)
+        try:
+            with open(args.save, "w") as f:
+                json.dump(plan.to_json(), f, indent=1)
+        except OSError as exc:
+            raise UsageError(f"--save {args.save} cannot be written: {exc.strerror}.",
+                             "Name a file in a directory that exists and can be written.") \
+                from None
     if args.json:
         json.dump(plan.to_json(), sys.stdout, indent=1)
         print()
@@ -205,6 +219,10 @@ def cmd_plan(args, printer) -> int:
 
 def cmd_backup(args, printer) -> int:
     from .core.backupset.backup import backup
+    for disk in args.disk:
+        if not os.path.exists(disk):
+            raise UsageError(f"--disk {disk} does not exist.",
+                             "Name a disk (/dev/sda) or a disk-image file.")
     backup_set = backup(args.disk, args.to, printer)
     printer.close()
     files = sum(fs.archive.members for fs in backup_set.filesystems if fs.archive)
@@ -297,6 +315,10 @@ def cmd_restore(args, printer) -> int:
         try:
             with open(args.plan_file) as f:
                 plan = Plan.from_json(json.load(f))
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise UsageError(f"The plan {args.plan_file} cannot be read: {exc.strerror}.",
+                             "Name the file 'restore-console plan ... --save FILE' wrote.") \
+                from None
         except (OSError, ValueError, KeyError) as exc:
             raise RestoreError(f"The plan {args.plan_file} cannot be read: {exc}.",
                                "Save it again with 'restore-console plan ... --save FILE'.") from None
@@ -503,7 +525,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    log_path = args.log_path = setup_log(args.log)
+    try:
+        log_path = args.log_path = setup_log(args.log)
+    except UsageError as exc:
+        print(f"restore-console: {exc.message}\n  {exc.hint}", file=sys.stderr)
+        return 2
     printer = Printer()
     log.info("restore-console %s", " ".join(sys.argv[1:] if argv is None else argv))
     try:
