@@ -478,12 +478,12 @@ def cmd_console(args, printer) -> int:
     """The full-screen console. With --demo: the demo set and its target images (made here
     first, as root; the first run takes a few seconds and says so on the terminal)."""
     from .tui.themes import theme_names
-    refusal = terminal_refusal()
-    if refusal is not None:  # before the demo blanks anything or the app takes the terminal
-        raise refusal
     if args.theme and args.theme not in theme_names():
         raise UsageError(f"There is no theme {args.theme!r}.",
                          f"Themes: {', '.join(theme_names())}.")
+    refusal = terminal_refusal()
+    if refusal is not None:  # before the demo blanks anything or the app takes the terminal
+        raise refusal
     set_path, images, problem = args.set_path, [], None
     if args.demo:
         from . import demo
