@@ -8,7 +8,6 @@ Failures reach the operator in words; tracebacks go to the log only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -23,7 +22,7 @@ from textual.screen import Screen
 from textual.scrollbar import ScrollBar, ScrollBarRender
 
 from ..core.errors import RestoreError
-from .facade import Core
+from .facade import ENDING_SIGNALS, Core
 from .themes import (
     LINUX_CONSOLE,
     LINUX_CONSOLE_THEME,
@@ -36,35 +35,6 @@ log = logging.getLogger("restore_console")
 
 # Keys Textual binds on every screen that mean nothing to an operator.
 HELP_LEAVES_OUT = {"screen.copy_text", "copy_text", "screen.maximize", "screen.minimize"}
-
-# Signals that end the console as quitting does, without asking: a kill (SIGTERM), the line or
-# the terminal gone (SIGHUP).
-ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-class EndedBySignal(BaseException):
-    """Raised out of the expert shell by an ending signal: the event loop, which would handle
-    the signal, waits for the shell. A BaseException, so no `except Exception` swallows it."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def signals_end_the_shell():
-    """While the shell runs, an ending signal stops it (subprocess kills the shell) and
-    unwinds through what the shell was given (the restored system's mounts)."""
-    def end(signum, frame):
-        raise EndedBySignal(signum)
-
-    previous = {signum: signal.signal(signum, end) for signum in ENDING_SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
 
 class ConsolePalette(CommandPalette):
     """The command palette, with an ASCII search mark on the Linux console."""
@@ -209,12 +179,8 @@ class RestoreApp(App[int]):
         """Runs `run` with the terminal handed over; headless (tests) there is none to hand."""
         from textual.app import SuspendNotSupported
         try:
-            with self.suspend(), signals_end_the_shell():
+            with self.suspend():
                 return run()
-        except EndedBySignal as ended:
-            # After the action that opened the shell is done with its screens.
-            self.call_later(self.end_by_signal, ended.signum)
-            return 128 + ended.signum
         except SuspendNotSupported:
             if self.is_headless:
                 return run()
@@ -236,8 +202,10 @@ class RestoreApp(App[int]):
         restore is cancelled first and the app waits for it to unwind (unmount, detach); the
         command line then exits with 128 + the signal's number."""
         from .screens.progress import ProgressScreen
+        if self.ended_by_signal is not None:
+            return  # ending already
         log.warning("ending on %s", signal.Signals(signum).name)
-        self.ended_by_signal = self.ended_by_signal or signum
+        self.ended_by_signal = signum
         running = [s for s in self.screen_stack if isinstance(s, ProgressScreen) and s.running]
         if running:
             running[0].cancel_and_quit()
