@@ -30,12 +30,17 @@ DEFAULT_LOGS = ("/var/log/restore-console.log", "/tmp/restore-console.log")
 
 
 def setup_log(path: str | None) -> str:
-    """Logs everything (debug level) to a file; returns its path."""
+    """Logs everything (debug level) to a file; returns its path ("" when no default place
+    can be written). A file the user named that cannot be written is a UsageError."""
     candidates = [path] if path else [os.environ.get("RESTORE_CONSOLE_LOG"), *DEFAULT_LOGS]
     for candidate in filter(None, candidates):
         try:
             handler = logging.FileHandler(candidate)
-        except OSError:
+        except OSError as exc:
+            if path:
+                raise UsageError(f"--log {path} cannot be written: {exc.strerror}.",
+                                 "Name a file in a directory that exists and can be written, "
+                                 "or leave --log out.") from None
             continue
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
@@ -146,6 +151,10 @@ def parse_maps(maps: list[str]) -> dict[str, str | None]:
         if targets.count(target) > 1:
             raise UsageError(f"--map sends two disks to {target}.",
                              "Give each original disk its own target.")
+        if not os.path.exists(target):
+            raise UsageError(f"The target {target} does not exist.",
+                             "Name a disk (restore-console disks lists them) or an existing "
+                             "disk-image file.")
     return mapping
 
 
@@ -199,8 +208,13 @@ def cmd_plan(args, printer) -> int:
     from .core.planning.plan import render
     plan = _plan_from_args(args)
     if args.save:
-        with open(args.save, "w") as f:
-            json.dump(plan.to_json(), f, indent=1)
+        try:
+            with open(args.save, "w") as f:
+                json.dump(plan.to_json(), f, indent=1)
+        except OSError as exc:
+            raise UsageError(f"--save {args.save} cannot be written: {exc.strerror}.",
+                             "Name a file in a directory that exists and can be written.") \
+                from None
     if args.json:
         json.dump(plan.to_json(), sys.stdout, indent=1)
         print()
@@ -211,6 +225,10 @@ def cmd_plan(args, printer) -> int:
 
 def cmd_backup(args, printer) -> int:
     from .core.backupset.backup import backup
+    for disk in args.disk:
+        if not os.path.exists(disk):
+            raise UsageError(f"--disk {disk} does not exist.",
+                             "Name a disk (/dev/sda) or a disk-image file.")
     backup_set = backup(args.disk, args.to, printer)
     printer.close()
     files = sum(fs.archive.members for fs in backup_set.filesystems if fs.archive)
@@ -325,6 +343,10 @@ def cmd_restore(args, printer) -> int:
         try:
             with open(args.plan_file) as f:
                 plan = Plan.from_json(json.load(f))
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise UsageError(f"The plan {args.plan_file} cannot be read: {exc.strerror}.",
+                             "Name the file 'restore-console plan ... --save FILE' wrote.") \
+                from None
         except (OSError, ValueError, KeyError) as exc:
             raise RestoreError(f"The plan {args.plan_file} cannot be read: {exc}.",
                                "Save it again with 'restore-console plan ... --save FILE'.") from None
@@ -476,6 +498,35 @@ def cmd_verify(args, printer) -> int:
     return 0 if result.ok else 1
 
 
+SUBCOMMANDS_HINT = ("the subcommands work without one (restore-console --help): inspect, ls, "
+                    "disks, plan, restore, verify, backup.")
+
+
+def terminal_refusal(stdin=None, stdout=None, environ=None) -> UsageError | None:
+    """Why the full-screen console cannot run here, in words; None when it can. It needs
+    standard input and output on a terminal, and a TERM that says what the terminal can do
+    (set and not "dumb"): without them it could neither read a key nor draw a screen."""
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    environ = os.environ if environ is None else environ
+    for name, stream in (("standard input", stdin), ("standard output", stdout)):
+        try:
+            on_terminal = stream.isatty()
+        except (AttributeError, ValueError):  # closed, or replaced by something without a fd
+            on_terminal = False
+        if not on_terminal:
+            return UsageError(f"The full-screen console needs a terminal, and its {name} is "
+                              "not one.",
+                              "Start it on a console or in a terminal; "
+                              + SUBCOMMANDS_HINT)
+    term = environ.get("TERM", "")
+    if term in ("", "dumb"):
+        return UsageError(f"The full-screen console needs to know the terminal, and TERM is "
+                          f"{'not set' if not term else 'dumb'}.",
+                          "Set it (TERM=linux on the text console, TERM=vt220 on a serial "
+                          "line); " + SUBCOMMANDS_HINT)
+    return None
+
+
 def cmd_console(args, printer) -> int:
     """The full-screen console. With --demo: the demo set and its target images (made here
     first, as root; the first run takes a few seconds and says so on the terminal)."""
@@ -483,6 +534,9 @@ def cmd_console(args, printer) -> int:
     if args.theme and args.theme not in theme_names():
         raise UsageError(f"There is no theme {args.theme!r}.",
                          f"Themes: {', '.join(theme_names())}.")
+    refusal = terminal_refusal()
+    if refusal is not None:  # before the demo blanks anything or the app takes the terminal
+        raise refusal
     set_path, images, problem = args.set_path, [], None
     if args.demo:
         from . import demo
@@ -504,6 +558,8 @@ def cmd_console(args, printer) -> int:
         app = RestoreApp(set_path, theme=args.theme, log_path=args.log_path,
                          target_images=images, demo=args.demo, set_problem=problem)
         app.run()
+    if app.ended_by_signal:  # as a shell reports a process a signal ended
+        return 128 + app.ended_by_signal
     return app.return_code or 0
 
 
@@ -524,7 +580,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    log_path = args.log_path = setup_log(args.log)
+    try:
+        log_path = args.log_path = setup_log(args.log)
+    except UsageError as exc:
+        print(f"restore-console: {exc.message}\n  {exc.hint}", file=sys.stderr)
+        return 2
     printer = Printer()
     log.info("restore-console %s", " ".join(sys.argv[1:] if argv is None else argv))
     try:

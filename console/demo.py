@@ -14,6 +14,8 @@ from .core.backupset.backup import backup
 from .core.backupset.manifest import MANIFEST, BackupSet, load_set
 from .core.disks.blockdev import attach_disk, mounted
 from .core.disks.partition_table import write_table
+from .core.disks.safety import usage_of
+from .core.disks.sysblock import Host
 from .core.errors import RestoreError
 from .core.events import Listener, Message
 from .core.layout import Disk, Partition
@@ -102,14 +104,39 @@ def make_source(path: str) -> None:
             os.chown(os.path.join(home, "alice"), 1000, 1000)
 
 
+def refuse_if_in_use(images: list[str], host: Host = Host()) -> None:
+    """Refuses, naming the image, its loop devices and their mounts, to overwrite an image file
+    that is attached: whoever attached it (a restore onto it, an operator looking at it) would
+    lose what is on it, and a mounted filesystem would be corrupted under its mount."""
+    for image in images:
+        loops = host.loops_backed_by(image)
+        if not loops:
+            continue
+        devices = [f"/dev/{os.path.basename(loop)}" for loop in loops]
+        mounts = [use for use in usage_of(set(loops), None, host).in_use if use.kind == "mount"]
+        why = f"attached as {', '.join(devices)}" + (
+            f", and {'; '.join(use.what for use in mounts)}" if mounts else "")
+        deepest_first = sorted(mounts, key=lambda use: use.mount_point.count("/"), reverse=True)
+        commands = ([f"umount {use.mount_point}" for use in deepest_first]
+                    + [f"losetup -d {device}" for device in devices])
+        raise RestoreError(
+            f"The demo blanks its disk-image files each time it starts, but {image} is in "
+            f"use: {why}. Nothing was blanked.",
+            "Leave what uses it (a restore onto it, a shell in it), or clean up with: "
+            + "; ".join(commands) + " - then start the demo again.")
+
+
 def prepare(base: str = DEMO_DIR, listener: Listener = print) -> BackupSet:
-    """Creates (once) the demo source image and its set, and (each time) blank target images."""
+    """Creates (once) the demo source image and its set, and (each time) blank target images.
+    An image that is attached or mounted is refused before anything is written."""
     if os.geteuid() != 0:
         raise RestoreError("The demo needs root: it attaches disk images as loop devices and "
                            "mounts them. Reading a set (inspect, ls) works without root.",
                            "Run it as root, e.g. sudo make demo.")
     paths = demo_paths(base)
     os.makedirs(base, exist_ok=True)
+    remade = [] if has_demo_set(base) else [paths["source"]]
+    refuse_if_in_use(remade + [paths[key] for key in TARGET_SIZES])
     if not has_demo_set(base):
         listener(Message(f"Making the demo source disk {paths['source']}"))
         make_source(paths["source"])

@@ -7,8 +7,10 @@ Failures reach the operator in words; tracebacks go to the log only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 import traceback
 from typing import Callable, Iterable
 
@@ -20,7 +22,7 @@ from textual.screen import Screen
 from textual.scrollbar import ScrollBar, ScrollBarRender
 
 from ..core.errors import RestoreError
-from .facade import Core
+from .facade import ENDING_SIGNALS, Core
 from .themes import (
     LINUX_CONSOLE,
     LINUX_CONSOLE_THEME,
@@ -33,7 +35,6 @@ log = logging.getLogger("restore_console")
 
 # Keys Textual binds on every screen that mean nothing to an operator.
 HELP_LEAVES_OUT = {"screen.copy_text", "copy_text", "screen.maximize", "screen.minimize"}
-
 
 class ConsolePalette(CommandPalette):
     """The command palette, with an ASCII search mark on the Linux console."""
@@ -79,11 +80,16 @@ class RestoreApp(App[int]):
         # the theme's watcher does not run (the theme set before the app runs).
         ScrollBar.renderer = VgaScrollBarRender if self.vga else ScrollBarRender
         self._failure: BaseException | None = None
+        self.ended_by_signal: int | None = None  # the signal that ended the console, if one did
 
     # ---- start-up ----
 
     def on_mount(self) -> None:
         from .screens.start import StartScreen
+        if not self.is_headless:  # on a terminal; tests call end_by_signal themselves
+            loop = asyncio.get_running_loop()
+            for signum in ENDING_SIGNALS:
+                loop.add_signal_handler(signum, self.end_by_signal, signum)
         if self.set_path and self.backup_set is None and self.set_problem is None:
             try:
                 self.backup_set = self.core.load_set(self.set_path)
@@ -188,6 +194,21 @@ class RestoreApp(App[int]):
         running = [s for s in self.screen_stack if isinstance(s, ProgressScreen) and s.running]
         if running:
             running[0].ask_to_quit()
+            return
+        self.exit()
+
+    def end_by_signal(self, signum: int) -> None:
+        """SIGTERM or SIGHUP: the console ends as quitting does, without asking. A running
+        restore is cancelled first and the app waits for it to unwind (unmount, detach); the
+        command line then exits with 128 + the signal's number."""
+        from .screens.progress import ProgressScreen
+        if self.ended_by_signal is not None:
+            return  # ending already
+        log.warning("ending on %s", signal.Signals(signum).name)
+        self.ended_by_signal = signum
+        running = [s for s in self.screen_stack if isinstance(s, ProgressScreen) and s.running]
+        if running:
+            running[0].cancel_and_quit()
             return
         self.exit()
 

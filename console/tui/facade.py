@@ -6,13 +6,15 @@ screen paints without waiting for pyparted, zstandard and the rest.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, ContextManager
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterator
 
 if TYPE_CHECKING:
     from ..core.applying.existing import Existing
@@ -121,17 +123,56 @@ def existing_in_place(backup_set: BackupSet, selections: list[Selection],
     return existing_in_place(backup_set, selections, mapping)
 
 
+# Signals that end the console as quitting does, without asking: a kill (SIGTERM), the line or
+# the terminal gone (SIGHUP).
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class ShellHangUp:
+    """While the shell runs, an ending signal hangs it up (SIGHUP: an interactive shell ignores
+    SIGTERM, and passes a hang-up on to its jobs), so that the app gets its terminal back and
+    unmounts what the shell was given; the app's own handler then ends the app (the event
+    loop hears of the signal too, once it runs again)."""
+
+    def __init__(self) -> None:
+        self.shell: subprocess.Popen | None = None
+        self.came = False
+
+    def __call__(self, signum, frame) -> None:
+        self.came = True
+        if self.shell is not None:
+            self.shell.send_signal(signal.SIGHUP)
+
+    def started(self, shell: subprocess.Popen) -> None:
+        self.shell = shell
+        if self.came:  # the signal came while the shell was being started
+            shell.send_signal(signal.SIGHUP)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[ShellHangUp]:
+        previous = {signum: signal.signal(signum, self) for signum in ENDING_SIGNALS}
+        try:
+            yield self
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
 def run_shell(argv: list[str], cwd: str, env: dict[str, str]) -> int:
     """Runs the shell on the terminal the app handed back; returns its exit status."""
     sys.stdout.write(SHELL_BANNER.format(cwd=cwd))
     sys.stdout.flush()
-    try:
-        # The terminal itself: while the console runs, fd 2 goes to the log (tui/terminal.py).
-        return subprocess.call(argv, cwd=cwd, env=env, stderr=sys.__stderr__)
-    except OSError as exc:
-        sys.stdout.write(f"restore-console: cannot start {argv[0]}: {exc.strerror}\n")
-        input("Press Enter to go back to the console. ")
-        return 127
+    with ShellHangUp().installed() as hang_up:
+        try:
+            # The terminal itself: while the console runs, fd 2 goes to the log (tui/terminal.py).
+            shell = subprocess.Popen(argv, cwd=cwd, env=env, stderr=sys.__stderr__)
+        except OSError as exc:
+            sys.stdout.write(f"restore-console: cannot start {argv[0]}: {exc.strerror}\n")
+            input("Press Enter to go back to the console. ")
+            return 127
+        with shell:
+            hang_up.started(shell)
+            return shell.wait()
 
 
 def reboot() -> None:

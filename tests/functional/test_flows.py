@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import replace
 from datetime import timedelta
 
@@ -334,6 +335,35 @@ async def test_quitting_during_a_restore_asks_and_cancels_first():
         await pilot.press("y")
         await wait_for(pilot, lambda: not app.is_running, "the app to end")
     assert app.return_code == 1
+
+
+async def test_a_signal_during_a_restore_closes_what_is_open_and_cancels_before_ending():
+    clock = Clock()
+    restore = Scripted(clock, restore_events(), RESTORED, hold=True)
+    core = stage_core(clock, apply_plan=restore)
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await restore_held_running(pilot, restore)
+        progress = app.screen
+        await pilot.press("c")  # the cancel question is open when the signal comes
+        await pilot.pause()
+        assert isinstance(app.screen, QuestionScreen)
+        app.end_by_signal(signal.SIGTERM)
+        await pilot.pause()
+        assert progress.cancel_requested.is_set() and app.screen is progress
+        await wait_for(pilot, lambda: not app.is_running, "the app to end")
+    assert app.ended_by_signal == signal.SIGTERM
+    assert core.verify_targets.calls == []
+
+
+async def test_a_signal_with_no_restore_running_ends_the_console_at_once():
+    app = stage_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")  # whatever is open
+        await pilot.pause()
+        app.end_by_signal(signal.SIGHUP)
+        await wait_for(pilot, lambda: not app.is_running, "the app to end")
+    assert app.ended_by_signal == signal.SIGHUP
 
 
 async def test_a_failed_restore_offers_retry_shell_abort_and_retry_works():

@@ -1,5 +1,5 @@
-"""Bad input gets one clear message, exit code 1 (2 for usage), no traceback, and, where it can be
-known before writing, a target left exactly as it was."""
+"""Bad input gets one clear message, exit code 1 (2 for what was typed wrong), no traceback,
+and, where it can be known before writing, a target left exactly as it was."""
 
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ def test_target_holding_the_set(work, tmp_path):
 def test_map_naming_a_disk_the_set_does_not_have(work):
     set_dir, name, target, before = work
     proc = cli("restore", str(set_dir), "--map", f"/dev/nonexistent={target}", "--yes")
-    assert_refused(proc, "no disk named /dev/nonexistent", name)
+    assert_refused(proc, "no disk named /dev/nonexistent", name, code=2)
     assert file_hash(target) == before
 
 
@@ -184,7 +184,7 @@ def test_usage_errors_exit_2_and_write_nothing(work):
 
 
 def test_not_a_set(tmp_path):
-    assert_refused(cli("inspect", str(tmp_path)), "manifest.json is missing")
+    assert_refused(cli("inspect", str(tmp_path)), "manifest.json is missing", code=2)
 
 
 def _loops_backed_by(image: Path) -> list[str]:

@@ -205,6 +205,6 @@ def test_a_partition_override_from_the_command_line(source, tmp_path):
     assert new[3][1] == old[3][1]  # xfs keeps its size: root takes all the room
     assert new[2][1] > old[2][1] + 400 * MiB
     proc = cli("plan", str(set_dir), "--map", f"{image}={target}", "--part", "/dev/sdz:2=rest")
-    assert proc.returncode == 1 and "no disk named /dev/sdz" in proc.stderr
+    assert proc.returncode == 2 and "no disk named /dev/sdz" in proc.stderr
     proc = cli("plan", str(set_dir), "--map", f"{image}={target}", "--part", f"{image}:2=lots")
     assert proc.returncode == 2 and "not a resize override" in proc.stderr

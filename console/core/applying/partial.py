@@ -42,7 +42,7 @@ from ..backupset.seekable import ForwardReader, Frame, SeekableReader
 from ..backupset.selection import Selection, ancestors
 from ..backupset.tarscan import BLOCK, TarScanner, parent_and_name
 from ..cancel import CancelToken, stop_if_cancelled
-from ..errors import RestoreError
+from ..errors import RestoreError, UsageError
 from ..events import Listener, Message, Progress, ignore
 from ..layout import Filesystem
 from ..system import require
@@ -447,9 +447,9 @@ def selection_for_paths(backup_set: BackupSet, catalog: Catalog,
     for path in paths:
         fs, inner = resolve(backup_set, path)
         if catalog.lookup(fs.id, inner) is None:
-            raise RestoreError(f"{path} is not in the set.",
-                               "List its directory with 'restore-console ls SET DIR' to see "
-                               "what is there.")
+            raise UsageError(f"{path} is not in the set.",
+                             "List its directory with 'restore-console ls SET DIR' to see "
+                             "what is there.")
         by_fs.setdefault(fs.id, Selection(fs.id)).include(inner)
     return list(by_fs.values())
 

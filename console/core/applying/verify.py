@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ..backupset.catalog import Catalog
 from ..backupset.entries import Entry
 from ..backupset.manifest import file_digest, load_set
-from ..errors import RestoreError
+from ..errors import UsageError
 from ..events import Listener, Progress, ignore
 from ..layout import Filesystem
 from . import differences as said
@@ -120,7 +120,7 @@ def verify(set_path: str, root: str, listener: Listener = ignore) -> VerifyResul
     """Checks every catalogued member of the filesystems mounted under root (the restored system)."""
     backup_set = load_set(set_path)
     if not os.path.isdir(root):
-        raise RestoreError(f"{root} is not a directory.", "Give the root of the restored system.")
+        raise UsageError(f"{root} is not a directory.", "Give the root of the restored system.")
     result = VerifyResult()
     archived = [fs for fs in backup_set.filesystems if fs.archive and fs.archive.kind == "tar"]
     mountpoints = {fs.mountpoint for fs in archived if fs.mountpoint}

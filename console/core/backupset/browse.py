@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 
-from ..errors import RestoreError
+from ..errors import UsageError
 from ..layout import Filesystem
 from .catalog import Catalog
 from .entries import Entry
@@ -25,8 +25,8 @@ def resolve(backup_set: BackupSet, path: str) -> tuple[Filesystem, bytes]:
     if match:
         fs = backup_set.filesystem(int(match.group(1)))
         if fs not in archived:
-            raise RestoreError(f"Filesystem {fs.id} ({fs.title}) was saved as an image; it has "
-                               "no file list.")
+            raise UsageError(f"Filesystem {fs.id} ({fs.title}) was saved as an image; it has "
+                             "no file list.")
         inner = match.group(2) or "/"
         return fs, os.fsencode(os.path.normpath("/" + inner.lstrip("/")))
     path = os.path.normpath("/" + path.lstrip("/"))
@@ -40,8 +40,8 @@ def resolve(backup_set: BackupSet, path: str) -> tuple[Filesystem, bytes]:
         if len(archived) == 1:
             return archived[0], os.fsencode(path)
         names = ", ".join(f"fs-{fs.id}: ({fs.title})" for fs in archived)
-        raise RestoreError(f"No filesystem of the set was mounted at {path}.",
-                           f"Name one as fs-N:/path; the set has {names}.")
+        raise UsageError(f"No filesystem of the set was mounted at {path}.",
+                         f"Name one as fs-N:/path; the set has {names}.")
     point = best.mountpoint.rstrip("/")
     return best, os.fsencode(path[len(point):] or "/")
 
@@ -51,8 +51,8 @@ def list_directory(backup_set: BackupSet, path: str) -> tuple[Filesystem, list[E
     with Catalog(backup_set.catalog_path) as catalog:
         entry = catalog.lookup(fs.id, inner)
         if entry is None:
-            raise RestoreError(f"{path} is not in the set.",
-                               "List its parent directory to see what is there.")
+            raise UsageError(f"{path} is not in the set.",
+                             "List its parent directory to see what is there.")
         if entry.kind != "dir":
             return fs, [entry]
         return fs, catalog.list_dir(fs.id, inner)
@@ -64,7 +64,7 @@ def search(backup_set: BackupSet, path: str, pattern: str,
     fs, inner = resolve(backup_set, path)
     with Catalog(backup_set.catalog_path) as catalog:
         if catalog.lookup(fs.id, inner) is None:
-            raise RestoreError(f"{path} is not in the set.",
-                               "List its parent directory to see what is there.")
+            raise UsageError(f"{path} is not in the set.",
+                             "List its parent directory to see what is there.")
         entries, more = catalog.search(fs.id, pattern, limit, under=inner)
     return fs, entries, more

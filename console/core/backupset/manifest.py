@@ -10,7 +10,7 @@ from typing import Any
 
 import blake3
 
-from ..errors import RestoreError
+from ..errors import RestoreError, UsageError
 from ..layout import Archive, Disk, Filesystem, Piece
 
 FORMAT_VERSION = 1
@@ -37,7 +37,7 @@ class BackupSet:
             if disk.name == name:
                 return disk
         known = ", ".join(d.name for d in self.disks) or "none"
-        raise RestoreError(f"The set has no disk named {name}; its disks are: {known}.",
+        raise UsageError(f"The set has no disk named {name}; its disks are: {known}.",
                            "Name the source disk as 'restore-console inspect SET' shows it.")
 
     def filesystems_on(self, disk: str) -> list[Filesystem]:
@@ -47,7 +47,8 @@ class BackupSet:
         for fs in self.filesystems:
             if fs.id == fs_id:
                 return fs
-        raise RestoreError(f"The set has no filesystem number {fs_id}.")
+        raise UsageError(f"The set has no filesystem number {fs_id}.",
+                         "'restore-console inspect SET' shows its filesystems.")
 
     def piece_path(self, piece: Piece) -> str:
         return os.path.join(self.path, piece.file)
@@ -82,14 +83,14 @@ class BackupSet:
 def load_set(path: str) -> BackupSet:
     manifest = os.path.join(path, MANIFEST)
     if not os.path.isdir(path):
-        raise RestoreError(f"{path} is not a directory.",
-                           "Give the directory that holds manifest.json.")
+        raise UsageError(f"{path} is not a directory.",
+                         "Give the directory that holds manifest.json.")
     try:
         with open(manifest) as f:
             data = json.load(f)
     except FileNotFoundError:
-        raise RestoreError(f"{path} holds no backup set: manifest.json is missing.",
-                           "Give the directory that holds manifest.json.") from None
+        raise UsageError(f"{path} holds no backup set: manifest.json is missing.",
+                         "Give the directory that holds manifest.json.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise RestoreError(f"The manifest {manifest} is damaged: {exc}.",
                            "Use another copy of the set.") from None

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 
 import pyudev
 
-from ..errors import RestoreError
+from ..errors import RestoreError, UsageError
 from ..units import size
 from .problems import Problem, ProblemKind
 from .safety import Usage, usage_of
@@ -250,8 +250,8 @@ def read_disk(record: BlockRecord, host: Host, set_path: str | None) -> TargetDi
 def image_target(path: str, set_path: str | None, host: Host = Host()) -> TargetDisk:
     """A disk-image file named as a target; in use through the loop devices attached to it."""
     if not os.path.exists(path):
-        raise RestoreError(f"The image file {path} does not exist.",
-                           "Name an existing disk-image file (create one with truncate -s SIZE).")
+        raise UsageError(f"The image file {path} does not exist.",
+                         "Name an existing disk-image file (create one with truncate -s SIZE).")
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise RestoreError(f"{path} is neither a disk nor a disk-image file.")

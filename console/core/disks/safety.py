@@ -29,6 +29,7 @@ class InUse:
     what: str
     hint: str
     kind: str  # mount | swap | holder
+    mount_point: str = ""  # for a mount: where, for the command that unmounts it
 
 
 @dataclass
@@ -72,7 +73,8 @@ def usage_of(disks: set[str], set_path: str | None, host: Host = Host(),
         if under & disks:
             usage.in_use.append(InUse(
                 f"{mount.source} is mounted at {mount.point}",
-                f"Unmount it first (umount {mount.point}), or choose another target.", "mount"))
+                f"Unmount it first (umount {mount.point}), or choose another target.", "mount",
+                mount.point))
     for area in host.swap_areas():
         sysdir = host.sysdir_of_node(area)
         sysdirs = {sysdir} if sysdir else host.sysdirs_of_path(area)  # a swap file

@@ -27,7 +27,7 @@ from ..errors import RestoreError
 from ..layout import Disk
 from .mapping import DiskMapping, require_valid, suggest_mapping, validate_mapping
 from .plan import Plan, build_plan, layout_for
-from .resize import Resized, ResizePolicy, minimum_target_size
+from .resize import Resized, ResizePolicy, check_overrides, minimum_target_size
 
 CHOSEN_BY_YOU = "chosen by you"
 
@@ -212,10 +212,13 @@ def make_plan(set_path: str, given: dict[str, str | None] | None,
     """The plan for the set at set_path: the operator's mapping (given) checked, or, when
     given is None, the suggested one; targets are this machine's disks and the image files
     the mapping names. `policies` are per original disk (a name the set lacks is refused);
-    the other disks get `default`."""
+    the other disks get `default`. What the operator named wrong (a disk the set lacks, a
+    partition a disk lacks) is refused as a UsageError before anything is looked at."""
     backup_set = load_set(set_path)
-    for name in policies or {}:
+    for name in given or {}:
         backup_set.disk(name)
+    for name, policy in (policies or {}).items():
+        check_overrides(backup_set.disk(name), policy)
     policies = {disk.name: (policies or {}).get(disk.name, default or ResizePolicy())
                 for disk in backup_set.disks}
     for target in (given or {}).values():

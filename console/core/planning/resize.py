@@ -162,6 +162,25 @@ class Override:
             raise UsageError(exc.message, exc.hint) from None
 
 
+def check_overrides(disk: Disk, policy: ResizePolicy) -> None:
+    """Refuses overrides that name no partition of disk, the extended partition, or more than
+    one partition to take the rest: what the operator asked for is wrong (UsageError)."""
+    numbers = {p.number: p for p in disk.partitions}
+    for number in policy.overrides:
+        if number not in numbers:
+            raise UsageError(f"There is an override for partition {number}, but "
+                             f"{disk.name} has no such partition.",
+                             f"Its partitions are {', '.join(map(str, sorted(numbers)))}.")
+        if numbers[number].kind == "extended":
+            raise UsageError(f"Partition {number} of {disk.name} is the extended "
+                             "partition; its size follows from its logical partitions.",
+                             "Set the logical partitions instead.")
+    rests = [n for n, o in policy.overrides.items() if o.mode == "rest"]
+    if len(rests) > 1:
+        raise UsageError(f"Partitions {', '.join(map(str, sorted(rests)))} of "
+                         f"{disk.name} are all set to take the rest; only one can.")
+
+
 def parse_size(text: str) -> int:
     """Bytes of '20G', '512MiB', '10GB', '1.5T' or '4096'; ValueError when it is none of them."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(i?B?)\s*", text, re.I)
@@ -346,20 +365,7 @@ class _Resizer:
     # -- classification -------------------------------------------------------------------
 
     def _check_overrides(self) -> None:
-        numbers = {p.number: p for p in self.parts}
-        for number, override in self.policy.overrides.items():
-            if number not in numbers:
-                raise RestoreError(f"There is an override for partition {number}, but "
-                                   f"{self.disk.name} has no such partition.",
-                                   f"Its partitions are {', '.join(map(str, sorted(numbers)))}.")
-            if numbers[number].kind == "extended":
-                raise RestoreError(f"Partition {number} of {self.disk.name} is the extended "
-                                   "partition; its size follows from its logical partitions.",
-                                   "Set the logical partitions instead.")
-        rests = [n for n, o in self.policy.overrides.items() if o.mode == "rest"]
-        if len(rests) > 1:
-            raise RestoreError(f"Partitions {', '.join(map(str, sorted(rests)))} of "
-                               f"{self.disk.name} are all set to take the rest; only one can.")
+        check_overrides(self.disk, self.policy)
 
     def _extended(self) -> Partition | None:
         extended = [p for p in self.parts if p.kind == "extended"]

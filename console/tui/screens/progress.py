@@ -297,10 +297,12 @@ class ProgressScreen(Screen):
     def _proceed(self) -> None:
         """Acts on the outcome once nothing (help, a question) is open over this screen."""
         outcome = self.outcome
-        if self.running or outcome is None or self.app.screen is not self or self._asking:
+        if self.running or outcome is None:
             return
-        if self._quit_after:
+        if self._quit_after:  # whatever is open over this screen: the operator or a signal
             self.app.exit(return_code=1 if outcome.cancelled_in or outcome.error else 0)
+            return
+        if self.app.screen is not self or self._asking:
             return
         if outcome.error is not None:
             if self._aborted_by_answer:  # the operator saw the failure and chose to abort
@@ -351,6 +353,17 @@ class ProgressScreen(Screen):
         self._ask("A restore is running. Quit anyway? It is cancelled first, and the target is "
                   "left partly written." if self.phase == Phase.RESTORE else
                   "The comparison is running. Cancel it and quit?", quit_after=True)
+
+    def cancel_and_quit(self) -> None:
+        """Quits as after a yes to ask_to_quit, without asking (a signal ends the console):
+        what is open over this screen closes, an open question gets its safe answer."""
+        self._quit_after = True
+        self._asking = False
+        self.cancel_requested.set()
+        self._drop_question()
+        while self.app.screen is not self and len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+        self._proceed()
 
     def _ask(self, question: str, *, quit_after: bool) -> None:
         """Asks over the running screen; the run goes on, and its progress is shown, while the
