@@ -8,7 +8,7 @@ from console.core.backupset.manifest import BackupSet
 from console.core.layout import GPT_BIOS_BOOT, Disk, Filesystem, Partition
 from console.core.planning.mapping import DiskMapping
 from console.core.planning.plan import build_plan, render
-from console.core.planning.resize import describe_resize, resize_disk, rule_words
+from console.core.planning.resize import describe_resize, resize_disk
 from tests.unit.test_plan import LINUX, SWAP, GiB, MiB, archive, target, two_disk_set
 
 DEMO = "/var/tmp/restore-console-demo/source-disk.img"
@@ -75,6 +75,7 @@ def test_partitions_are_named_by_what_they_are():
 
 
 def test_a_partition_held_at_its_floor_is_kept_at_its_data_and_a_tenth():
+    from console.core.planning.resize import rule_words
     backup_set = demo_like_set()
     disk = backup_set.disks[0]
     resized = resize_disk(disk, backup_set.filesystems, 200 * MiB)

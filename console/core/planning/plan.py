@@ -24,6 +24,7 @@ from .resize import (
     Resized,
     ResizePolicy,
     describe_resize,
+    partition_label,
     resize_disk,
 )
 from .steps import (
@@ -183,10 +184,10 @@ class Plan:
 
 def _same_geometry(disk: Disk, filesystems: list[Filesystem], policy: ResizePolicy) -> Resized:
     """The original layout as it was: a target of the same size and sector size, no overrides."""
-    labels = {fs.partition: fs.title for fs in filesystems}
+    by_number = {fs.partition: fs for fs in filesystems}
     decisions = [PartitionDecision(number=p.number, kind=p.kind,
-                                   label=labels.get(p.number, p.kind if p.kind == "extended"
-                                                    else "no filesystem"),
+                                   label="extended" if p.kind == "extended" else
+                                   partition_label(p, by_number.get(p.number), disk.table),
                                    rule="kept", why="same size disk: the original geometry",
                                    old_start=p.start, old_size=p.size, new_start=p.start,
                                    new_size=p.size)

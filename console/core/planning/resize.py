@@ -269,6 +269,22 @@ def special_kind(part: Partition, fs: Filesystem | None, table: str) -> str | No
     return None
 
 
+def partition_label(part: Partition, fs: Filesystem | None, table: str, *,
+                    copied: bool = True) -> str:
+    """What a partition holds, as the plan says it: "ext4 /", "vfat /boot/efi (EFI system
+    partition)", "BIOS boot partition, copied as is" (no filesystem: a byte copy; without
+    `copied` where the words are said beside it)."""
+    kind = special_kind(part, fs, table)
+    if fs is not None and not fs.type:  # saved as a byte copy: say what it is, not "raw"
+        return KIND_NAMES.get(kind or "", "no filesystem") + (", copied as is" if copied else "")
+    if fs is not None:
+        return fs.title + (f" ({KIND_NAMES[kind]})" if kind in ("esp", "bios_boot", "msftres")
+                           else "")
+    if part.kind == "extended":
+        return "extended partition (empty)"
+    return KIND_NAMES.get(kind or "", "unknown contents")
+
+
 @dataclass
 class _Member:
     """A partition that gets a size of its own (not a non-empty extended one)."""
@@ -419,15 +435,7 @@ class _Resizer:
     def _member(self, part: Partition) -> _Member:
         fs = self.fs_by_number.get(part.number)
         kind = special_kind(part, fs, self.disk.table)
-        if fs is not None and not fs.type:  # saved as a byte copy: say what it is, not "raw"
-            label = f"{KIND_NAMES.get(kind or '', 'no filesystem')}, copied as is"
-        elif fs is not None:
-            label = fs.title + (f" ({KIND_NAMES[kind]})" if kind in ("esp", "bios_boot", "msftres")
-                                else "")
-        elif part.kind == "extended":
-            label = "extended partition (empty)"
-        else:
-            label = KIND_NAMES.get(kind or "", "unknown contents")
+        label = partition_label(part, fs, self.disk.table)
         kept = _align_up(part.size, self.sector)
         floor, floor_why, used = self._floor(part, fs)
         floor = max(self.align, _align_up(floor, self.align))
@@ -689,10 +697,12 @@ class _Resizer:
     def _floor_words(self, m: _Member) -> str:
         """Why a partition is held at its floor, the few words first: "kept at its data + 10%:
         6.2 GiB used × 1.1 + 64.0 MiB slack" (rule_words gives the part before the colon)."""
+        if m.floor_why.startswith("its original size"):
+            return f"kept at {m.floor_why}"
         if " used × " in m.floor_why:
             return f"kept at its data + {self.policy.floor_factor - 1:.0%}: {m.floor_why}"
-        if m.floor_why.startswith(("its original size", "the smallest")):
-            return f"kept at {m.floor_why}"
+        if m.floor_why.startswith("the smallest "):
+            return f"kept at the {m.floor_why.split()[2]} minimum: {m.floor_why}"
         return f"kept at its smallest, {size(m.floor)}: {m.floor_why}"
 
     def _rule(self, m: _Member, pinned: set[int]) -> tuple[str, str, int | None]:
@@ -774,7 +784,7 @@ def rule_words(decision: PartitionDecision) -> str:
     """The rule in the operator's words, short: "kept at its data + 10%" for a partition held
     at its floor ("floored" is the plan's name for it), the rule's name otherwise."""
     if decision.rule == "floored":
-        return decision.why.split(": ", 1)[0]
+        return decision.why.split(": ", 1)[0].split(", ", 1)[0]
     return decision.rule
 
 
