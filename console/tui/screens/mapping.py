@@ -80,9 +80,10 @@ class MappingScreen(Screen):
     """Map the original disks onto this machine's disks and edit their layouts."""
 
     HELP = ("Left: the disks of the set and where each goes. Right: this machine's disks for "
-            "the disk at hand; Enter maps it there (a disk that cannot take it says why). Below: "
-            "each disk's original layout beside its new one ('>' marks the disk at hand), and "
-            "its partitions. On the partition list: "
+            "the disk at hand; Enter maps it there (a disk that cannot take it says why). The line "
+            "under them names the highlighted disk in full. Below: where each disk goes ('>' "
+            "marks the disk at hand), its original layout over its new one, and its "
+            "partitions. On the partition list: "
             "l locks a partition at its size, s gives it a size (20G), p a percentage of the "
             "disk, r lets it take the rest, a puts it back to the automatic rule. The layout is "
             "planned again at once; what stands against it is listed in words. Disks plugged "
