@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
+from textual.widgets import Static
 
 from console.core.layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
 from console.core.planning.resize import Resized
@@ -59,14 +60,17 @@ class BarSegment:
         return [self.detail(), size(self.size), whole]
 
 
-def widths(sizes: list[int], total_width: int) -> list[int]:
-    """Cell widths proportional to sizes, at least 1 each, summing to total_width where it can."""
+def widths(sizes: list[int], total_width: int, minimum: int = 1) -> list[int]:
+    """Cell widths proportional to sizes, at least `minimum` each where the width allows (else
+    1), summing to total_width where it can."""
     if not sizes:
         return []
     total = sum(sizes) or 1
     width = max(total_width, len(sizes))
+    if minimum * len(sizes) > width:
+        minimum = 1
     exact = [s * width / total for s in sizes]
-    cells = [max(1, int(e)) for e in exact]
+    cells = [max(minimum, int(e)) for e in exact]
     # Hand out what is left by largest remainder; take back from the widest when over.
     order = sorted(range(len(sizes)), key=lambda i: exact[i] - int(exact[i]), reverse=True)
     i = 0
@@ -109,12 +113,14 @@ class PartitionBar(Widget):
     COMPONENT_CLASSES = {"partition-bar--title", "partition-bar--detail",
                          "partition-bar--fs-used", *(f"partition-bar--{s}" for s in STYLES)}
 
-    def __init__(self, title: str, segments: list[BarSegment], *,
-                 name: str | None = None, id: str | None = None,
+    def __init__(self, title: str, segments: list[BarSegment], *, min_cells: int = 1,
+                 details: bool = True, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.title = title
+        self.title = title  # "": no title line
         self.segments = list(segments)
+        self.min_cells = min_cells  # a narrow partition still gets room for its label
+        self.details = details  # the line of sizes under the bar
 
     def update(self, title: str, segments: list[BarSegment]) -> None:
         self.title = title
@@ -126,7 +132,7 @@ class PartitionBar(Widget):
 
     def render(self) -> Text:
         segments = self.segments
-        cells = widths([s.size for s in segments], max(1, self.size.width))
+        cells = widths([s.size for s in segments], max(1, self.size.width), self.min_cells)
         labels, bar, details = Text(), Text(), Text()
         for segment, cell in zip(segments, cells):
             style = segment.style if segment.style in STYLES else "other"
@@ -142,41 +148,58 @@ class PartitionBar(Widget):
             bar.append(fill * (cell - used), self._style(style))
             details.append(fit_text(segment.details(), cell), self._style("detail"))
         text = Text(no_wrap=True, overflow="crop")
-        text.append(self.title, self._style("title"))
-        text.append("\n")
+        if self.title:
+            text.append(self.title, self._style("title"))
+            text.append("\n")
         text.append_text(labels)
         text.append("\n")
         text.append_text(bar)
-        text.append("\n")
-        text.append_text(details)
+        if self.details:
+            text.append("\n")
+            text.append_text(details)
         return text
 
 
-class LayoutComparison(Horizontal):
-    """An original disk's layout and the new one side by side, each bar as wide as its half of
-    the row and each partition as wide as its share of its disk: at 80 columns a disk five
-    times larger on one scale would leave the original too narrow to read, so the sizes are
-    said in the titles and under the partitions ("30.0 GiB->190.0 GiB")."""
+class LayoutComparison(Vertical):
+    """An original disk's layout over its new one: a heading that says where the disk goes,
+    then two labelled rows, "Original" and "New", each bar as wide as the row and each
+    partition as wide as its share of its own disk (on one scale a disk five times larger
+    would leave the original too narrow to read). Labels and bars only: the sizes, old and
+    new, are in the heading and the partition list under it, and 80x24 has no line to spare.
+    A narrow partition still gets room for a short label ("swap"). With the class
+    "collapsed" only the heading shows."""
 
     DEFAULT_CSS = """
     LayoutComparison { height: auto; }
-    LayoutComparison > PartitionBar.original { margin: 0 2 0 0; }
+    LayoutComparison > .layout-heading { height: auto; text-style: bold; }
+    LayoutComparison > Horizontal { height: 2; }
+    LayoutComparison .layout-row-label { width: 9; color: $text-muted; }
+    LayoutComparison PartitionBar { height: 2; }
+    LayoutComparison.collapsed > Horizontal { display: none; }
     """
 
-    def __init__(self, original_title: str, original: list[BarSegment], new_title: str,
-                 new: list[BarSegment], **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.original = PartitionBar(original_title, original, classes="original")
-        self.new = PartitionBar(new_title, new, classes="new")
+    ROW_LABELS = ("Original", "New")
+    MIN_CELLS = 6  # "swap" and a space, or the start of a longer label and "~"
 
-    def update(self, original_title: str, original: list[BarSegment], new_title: str,
-               new: list[BarSegment]) -> None:
-        self.original.update(original_title, original)
-        self.new.update(new_title, new)
+    def __init__(self, heading: str, original: list[BarSegment], new: list[BarSegment],
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.heading = Static(heading, classes="layout-heading", markup=False)
+        self.original = PartitionBar("", original, min_cells=self.MIN_CELLS, details=False,
+                                     classes="original")
+        self.new = PartitionBar("", new, min_cells=self.MIN_CELLS, details=False, classes="new")
+
+    def update(self, heading: str, original: list[BarSegment], new: list[BarSegment]) -> None:
+        self.heading.update(heading)
+        self.original.update("", original)
+        self.new.update("", new)
 
     def compose(self) -> ComposeResult:
-        yield self.original
-        yield self.new
+        yield self.heading
+        for label, bar in zip(self.ROW_LABELS, (self.original, self.new)):
+            with Horizontal():
+                yield Static(label, classes="layout-row-label")
+                yield bar
 
 
 def fit_text(texts: list[str], width: int) -> str:

@@ -116,5 +116,9 @@ class Filesystem:
 
     @property
     def title(self) -> str:
-        where = self.mountpoint or self.label or self.device
-        return f"{self.type or 'raw'} {where}"
+        """How the operator reads it: "ext4 /home", "swap", "partition 1 (no filesystem)"."""
+        if not self.type:
+            return f"partition {self.partition} (no filesystem)"
+        if self.type == "swap":  # "swap swap" says nothing twice
+            return "swap" + (f" {self.label}" if self.label not in ("", "swap") else "")
+        return f"{self.type} {self.mountpoint or self.label or self.device}"

@@ -50,7 +50,7 @@ async def test_the_suggested_mapping_is_applied_and_unusable_disks_say_why():
         machine = editor.query_one("#machine", OptionList)
         assert machine.get_option("/dev/sdd").disabled
         assert prompt(machine, "/dev/sdd") == \
-            "( ) sdd: 16.0 GiB USB DISK (serial 0401) holds the backup set being restored"
+            "( ) sdd: 16.0 GiB USB DISK holds the backup set being restored"
         assert prompt(machine, "/dev/sdb").endswith("chosen for /dev/sdb")
         assert not machine.get_option("/dev/sdc").disabled  # larger: the layout fits
         # The second original disk: its data does not fit on the 40 GiB disks.
@@ -60,15 +60,14 @@ async def test_the_suggested_mapping_is_applied_and_unusable_disks_say_why():
         assert machine.get_option("/dev/sde").disabled
         assert "The layout of /dev/sdb does not fit on a target of 40.0 GiB" in \
             prompt(machine, "/dev/sde")
-        # Every mapped disk shows its original layout beside the new one; '>' moved to sdb.
+        # Every disk says where it goes; the one at hand ('>', now sdb) shows its original
+        # layout over the new one, the others only their heading.
         first, second = editor.query(LayoutComparison)
-        assert first.original.render().plain.startswith("  sda: 40.0 GiB")
-        assert first.new.render().plain.startswith("On sda: 40.0 GiB (same geometry)")
-        assert second.original.render().plain.startswith("> sdb: 100.0 GiB")
-        assert second.new.render().plain.startswith("On sdb: 100.0 GiB (same geometry)")
+        assert str(first.heading.render()) == "  sda 40.0 GiB -> sda 40.0 GiB, as it was"
+        assert str(second.heading.render()) == "> sdb 100.0 GiB -> sdb 100.0 GiB, as it was"
         assert second.has_class("current") and not first.has_class("current")
-        assert first.original.region.y == first.new.region.y  # side by side, not stacked
-        assert first.original.region.right <= first.new.region.x
+        assert first.has_class("collapsed") and not first.original.region.height
+        assert second.new.region.y == second.original.region.bottom  # one over the other
         assert "The layouts fit. Press n to review the plan." in shown(app)
 
 
@@ -90,10 +89,11 @@ async def test_clone_onto_the_larger_disk_with_root_taking_the_rest():
         assert "Partition 2 takes the rest: the layout is planned again." in shown(app)
         partitions = editor.query_one("#partitions", OptionList)
         assert "[takes the rest]" in prompt(partitions, "2")
-        # The new layout beside the original: root 30 GiB -> 190 GiB, most of the bar.
-        new_bar = editor.query_one("#comparison-0", LayoutComparison).new.render().plain
-        assert new_bar.startswith("On sdc: 200.0 GiB (proportional)")
-        assert "30.0 GiB->190.0 GiB" in new_bar.split("\n")[3]
+        # The new layout under the original: root 30 GiB -> 190 GiB, most of the bar.
+        comparison = editor.query_one("#comparison-0", LayoutComparison)
+        assert str(comparison.heading.render()) == "> sda 40.0 GiB -> sdc 200.0 GiB, resized"
+        assert comparison.new.render().plain.startswith("boot  ext4 /")
+        assert prompt(partitions, "2").startswith("2 ext4 / 30.0 GiB -> 190.0 GiB")
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)
@@ -152,6 +152,11 @@ async def test_a_refused_edit_shows_its_words_and_blocks_the_review():
         assert problems.startswith("/dev/sda on sda: The layout of /dev/sda does not fit on a "
                                    "target of 40.0 GiB (42,949,672,960 bytes)")
         assert "It fits on a target of at least" in problems
+        # Said once, where it is: not again by the status line, the list of disks or the bar.
+        assert shown(app).count("does not fit on a target of 40.0 GiB") == 1
+        assert "sda 40.0 GiB -> sda 40.0 GiB, does not fit" in shown(app)
+        assert "Partition 2 set to 39.0 GiB: the layout is planned again." in shown(app)
+        assert "see below" not in shown(app) and "(see" not in shown(app)
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, MappingScreen)
@@ -187,7 +192,7 @@ async def test_an_edit_needs_the_partition_list_and_a_mapped_disk():
         assert "/dev/sda" not in editor.chosen
         await pilot.press("tab", "r")
         await pilot.pause()
-        assert "Choose a target for /dev/sda first." in shown(app)
+        assert "Choose a target for sda first." in shown(app)
         assert editor.policy("/dev/sda").overrides == {}
 
 

@@ -138,7 +138,7 @@ def test_plan_text_names_the_target_and_every_step(source, tmp_path):
         in text
     assert "OVERWRITTEN" in text
     for words in ("Wipe the old partition table", "Create a new gpt partition table",
-                  "Create partition 4", "Write the saved image of vfat /boot/efi",
+                  "Create partition 4", "back from its saved image: vfat /boot/efi",
                   "Make ext4 on partition 2", "Make swap on partition 4",
                   "Mount ext4 / (partition 2) at /", "Mount xfs /srv/data (partition 3) at "
                   "/srv/data", "Restore filesystem", "Verify", "Copy the log"):

@@ -313,8 +313,14 @@ async def test_a_loop_device_attached_while_the_editor_is_open_appears_then_goes
             loop = subprocess.run(["losetup", "--find", "--show", str(image)], check=True,
                                   capture_output=True, text=True).stdout.strip()
             await wait_for(pilot, lambda: loop in listed(), f"{loop} in the list", seconds=30)
+            # The row says it short; highlighted, the line under the lists names its file.
+            assert str(machine.get_option(loop).prompt).startswith(f"( ) {loop[5:]}: "
+                                                                    "300.0 MiB loop device")
+            machine.focus()
+            machine.highlighted = machine.get_option_index(loop)
+            await pilot.pause()
             assert f"loop device of {image}" in " ".join(
-                str(machine.get_option(loop).prompt).split())
+                str(editor.query_one("#detail").render()).split())
             subprocess.run(["losetup", "-d", loop], check=True)
             await wait_for(pilot, lambda: loop not in listed(), f"{loop} gone from the list",
                            seconds=30)

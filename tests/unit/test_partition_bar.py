@@ -49,37 +49,40 @@ def test_free_space_of_more_than_one_percent_is_shown():
     assert segments[-1] == BarSegment("free", 4 * GiB + 1024 ** 2, style="free")
 
 
-async def test_an_original_and_a_new_layout_stand_side_by_side():
+async def test_an_original_and_a_new_layout_stand_in_labelled_rows_one_over_the_other():
     from textual.app import App
 
     from widgets.partition_bar import LayoutComparison
 
     original = [BarSegment("ext4 /", 30 * GiB, used=6 * GiB), BarSegment("swap", 10 * GiB,
                                                                           style="swap")]
-    new = [BarSegment("ext4 /", 60 * GiB, used=6 * GiB, note="30.0 GiB->60.0 GiB"),
-           BarSegment("swap", 20 * GiB, style="swap")]
+    # On the new disk swap is a sliver (1/64 of the bar): it still gets room for its label.
+    new = [BarSegment("ext4 /", 63 * GiB, used=6 * GiB, note="30.0 GiB->63.0 GiB"),
+           BarSegment("swap", 1 * GiB, style="swap")]
 
     class Show(App):
         def compose(self):
-            yield LayoutComparison("Original", original, "New", new)
+            yield LayoutComparison("> sda 40.0 GiB -> sdc 64.0 GiB", original, new)
 
     app = Show()
     async with app.run_test(size=(80, 12)) as pilot:
         await pilot.pause()
         comparison = app.query_one(LayoutComparison)
-        assert comparison.original.region.y == comparison.new.region.y
-        assert comparison.original.region.right < comparison.new.region.x
+        assert str(comparison.heading.render()) == "> sda 40.0 GiB -> sdc 64.0 GiB"
+        # The new layout under the original, each row with its label on the left.
+        assert comparison.new.region.y == comparison.original.region.bottom
+        assert comparison.original.region.x == comparison.new.region.x >= len("Original")
+        labels = [str(label.render()) for label in comparison.query(".layout-row-label")]
+        assert labels == ["Original", "New"]
         old_rows = comparison.original.render().plain.split("\n")
         new_rows = comparison.new.render().plain.split("\n")
-        assert old_rows[0] == "Original" and new_rows[0] == "New"
-        # Each bar fills its half; root is three quarters of it on both disks.
+        assert len(old_rows) == len(new_rows) == 2  # labels and bar: the sizes are elsewhere
+        # Each bar fills the row; root is three quarters of the original.
         width = comparison.original.size.width
-        assert width >= 36 and len(old_rows[2]) == width and len(new_rows[2]) == width
+        assert width >= 70 and len(old_rows[1]) == width and len(new_rows[1]) == width
         root_cells = round(width * 3 / 4)
-        assert old_rows[1].startswith("ext4 /") and old_rows[1][root_cells:].startswith("swap")
-        assert new_rows[1][root_cells:].startswith("swap")
-        assert new_rows[3].startswith("30.0 GiB->60.0 GiB")
-        assert old_rows[3].startswith("30.0 GiB, 6.0 GiB used")
+        assert old_rows[0].startswith("ext4 /") and old_rows[0][root_cells:].startswith("swap")
+        assert new_rows[0].rstrip().endswith(" swap")
 
 
 def test_a_narrow_segment_says_a_shorter_form_never_a_misleading_cut():

@@ -53,7 +53,7 @@ from ..planning.steps import (
 )
 from ..questions import RETRY, SKIP, ask, step_failed
 from ..system import run
-from ..units import count, entries_and_data, size
+from ..units import count, entries_and_data, exact_size, size
 from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
 from .journal import load as load_journal
 from .liveverify import LiveVerify
@@ -381,8 +381,8 @@ def _check_still_planned(disk: DiskPlan) -> None:
     serial = found.serial if found else ""
     if size != planned.size or (planned.serial and serial != planned.serial):
         raise RestoreError(
-            f"{path} is not the disk the plan was made for: planned {planned.title}, "
-            f"found {found.title() if found else f'{size} bytes'}. Nothing was written.",
+            f"{path} is not the disk the plan was made for: planned {disk.title}, "
+            f"found {found.title() if found else exact_size(size)}. Nothing was written.",
             "Make the plan again with the disks of this machine.")
 
 

@@ -81,7 +81,7 @@ class TargetDisk:
         return [problem.words for problem in self.unsafe()]
 
     def title(self) -> str:
-        """sdb: 500.1 GB ST500DM002 (serial Z3T5ABCD); loop3: 536.9 MB loop device of /x.img"""
+        """sdb: 465.8 GiB ST500DM002 (serial Z3T5ABCD); loop3: 512.0 MiB loop device of /x.img"""
         words = [f"{self.name}:", size(self.size)]
         if self.is_image:
             words.append(f"image file {self.path}")

@@ -17,12 +17,14 @@ from ..disks.discovery import TargetDisk
 from ..errors import RestoreError
 from ..layout import Disk, Filesystem
 from ..units import exact_size
+from .boot import boot_loader_lines
 from .mapping import DiskMapping
 from .resize import (
     PartitionDecision,
     Resized,
     ResizePolicy,
     describe_resize,
+    partition_label,
     resize_disk,
 )
 from .steps import (
@@ -80,6 +82,12 @@ class PlannedTarget:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def shown_title(self) -> str:
+        """TargetDisk.title() made again from the fields: `title` as saved, by an older
+        console, may say the size in decimal units (68.7 GB)."""
+        known = {f.name for f in fields(TargetDisk)}
+        return TargetDisk(**{k: v for k, v in asdict(self).items() if k in known}).title()
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PlannedTarget:
         unknown = set(data) - {f.name for f in fields(cls)}
@@ -109,7 +117,7 @@ class DiskPlan:
 
     @property
     def title(self) -> str:
-        return self.target.title
+        return self.target.shown_title()
 
     @property
     def layout(self) -> Disk:
@@ -176,10 +184,10 @@ class Plan:
 
 def _same_geometry(disk: Disk, filesystems: list[Filesystem], policy: ResizePolicy) -> Resized:
     """The original layout as it was: a target of the same size and sector size, no overrides."""
-    labels = {fs.partition: fs.title for fs in filesystems}
+    by_number = {fs.partition: fs for fs in filesystems}
     decisions = [PartitionDecision(number=p.number, kind=p.kind,
-                                   label=labels.get(p.number, p.kind if p.kind == "extended"
-                                                    else "no filesystem"),
+                                   label="extended" if p.kind == "extended" else
+                                   partition_label(p, by_number.get(p.number), disk.table),
                                    rule="kept", why="same size disk: the original geometry",
                                    old_start=p.start, old_size=p.size, new_start=p.start,
                                    new_size=p.size)
@@ -258,7 +266,8 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
             if fs.disk != plan.source:
                 continue
             if fs.archive is not None and fs.archive.kind == "raw":
-                steps.append(WriteImage(target, fs=fs.id, partition=fs.partition, title=fs.title))
+                steps.append(WriteImage(target, fs=fs.id, partition=fs.partition,
+                                        title=labels.get(fs.partition, fs.title)))
             elif fs.type:
                 size = layout.partition(fs.partition).size
                 steps.append(MakeFilesystem(target, fs=fs.id, partition=fs.partition,
@@ -305,6 +314,8 @@ def render(plan: Plan) -> str:
     for disk in plan.disks:
         lines += ["", f"Layout of {disk.source} on {disk.target.path}:"]
         lines += ["  " + line for line in describe_resize(disk.resized)]
+    lines += ["", "Boot loader:"]
+    lines += boot_loader_lines({d.target.path: d.layout for d in plan.disks}, plan.steps)
     lines += ["", "Steps:"]
     current = None
     for number, step in enumerate(plan.steps, start=1):

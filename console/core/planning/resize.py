@@ -226,7 +226,7 @@ class PartitionDecision:
     kind: str  # primary | extended | logical
     label: str  # what the partition holds, e.g. "ext4 /" or "BIOS boot partition"
     rule: str  # fixed | kept | scaled | floored | rest | overridden | container
-    why: str  # in words
+    why: str  # in words; a floored partition's start with "kept at ..." (rule_words)
     old_start: int
     old_size: int
     new_start: int
@@ -286,6 +286,22 @@ def special_kind(part: Partition, fs: Filesystem | None, table: str) -> str | No
             or "swap" in part.flags or (table == "msdos" and part.type_id == MSDOS_SWAP_TYPE)):
         return "swap"
     return None
+
+
+def partition_label(part: Partition, fs: Filesystem | None, table: str, *,
+                    copied: bool = True) -> str:
+    """What a partition holds, as the plan says it: "ext4 /", "vfat /boot/efi (EFI system
+    partition)", "BIOS boot partition, copied as is" (no filesystem: a byte copy; without
+    `copied` where the words are said beside it)."""
+    kind = special_kind(part, fs, table)
+    if fs is not None and not fs.type:  # saved as a byte copy: say what it is, not "raw"
+        return KIND_NAMES.get(kind or "", "no filesystem") + (", copied as is" if copied else "")
+    if fs is not None:
+        return fs.title + (f" ({KIND_NAMES[kind]})" if kind in ("esp", "bios_boot", "msftres")
+                           else "")
+    if part.kind == "extended":
+        return "extended partition (empty)"
+    return KIND_NAMES.get(kind or "", "unknown contents")
 
 
 @dataclass
@@ -425,13 +441,7 @@ class _Resizer:
     def _member(self, part: Partition) -> _Member:
         fs = self.fs_by_number.get(part.number)
         kind = special_kind(part, fs, self.disk.table)
-        if fs is not None:
-            label = fs.title + (f" ({KIND_NAMES[kind]})" if kind in ("esp", "bios_boot", "msftres")
-                                else "")
-        elif part.kind == "extended":
-            label = "extended partition (empty)"
-        else:
-            label = KIND_NAMES.get(kind or "", "unknown contents")
+        label = partition_label(part, fs, self.disk.table)
         kept = _align_up(part.size, self.sector)
         floor, floor_why, used = self._floor(part, fs)
         floor = max(self.align, _align_up(floor, self.align))
@@ -690,6 +700,17 @@ class _Resizer:
         return Resized(disk, decisions, self.disk.size, self.policy.mode, self.align,
                        geo.usable_start, geo.usable_end)
 
+    def _floor_words(self, m: _Member) -> str:
+        """Why a partition is held at its floor, the few words first: "kept at its data + 10%:
+        6.2 GiB used × 1.1 + 64.0 MiB slack" (rule_words gives the part before the colon)."""
+        if m.floor_why.startswith("its original size"):
+            return f"kept at {m.floor_why}"
+        if " used × " in m.floor_why:
+            return f"kept at its data + {self.policy.floor_factor - 1:.0%}: {m.floor_why}"
+        if m.floor_why.startswith("the smallest "):
+            return f"kept at the {m.floor_why.split()[2]} minimum: {m.floor_why}"
+        return f"kept at its smallest, {size(m.floor)}: {m.floor_why}"
+
     def _rule(self, m: _Member, pinned: set[int]) -> tuple[str, str, int | None]:
         if m.role in ("fixed", "keep"):
             return ("fixed" if m.role == "fixed" else "kept"), m.why, None
@@ -698,7 +719,7 @@ class _Resizer:
         if m.role == "rest":
             return "rest", m.why, m.floor
         if m.number in pinned:
-            return "floored", f"held at its floor, {m.floor_why}", m.floor
+            return "floored", self._floor_words(m), m.floor
         total = sum(x.weight for x in self.members if x.role == "share")
         why = f"{float(m.weight / total):.1%} of the space for scalable partitions"
         if m.number in self.policy.overrides:
@@ -765,6 +786,14 @@ def _minimum(resizer: _Resizer) -> int:
     return high * s
 
 
+def rule_words(decision: PartitionDecision) -> str:
+    """The rule in the operator's words, short: "kept at its data + 10%" for a partition held
+    at its floor ("floored" is the plan's name for it), the rule's name otherwise."""
+    if decision.rule == "floored":
+        return decision.why.split(": ", 1)[0].split(", ", 1)[0]
+    return decision.rule
+
+
 def describe_resize(resized: Resized) -> list[str]:
     """Text lines for the plan and the screen: the disk, then each partition, old -> new, why."""
     disk = resized.disk
@@ -775,7 +804,8 @@ def describe_resize(resized: Resized) -> list[str]:
         prefix = "  " if d.kind == "logical" else ""
         lines.append(f"  {prefix}{d.number:>2} {d.label:<{label_width}}  "
                      f"{size(d.old_size):>10} -> {size(d.new_size):>10}  "
-                     f"at {size(d.new_start):>10}  {d.rule}: {d.why}")
+                     f"at {size(d.new_start):>10}  "
+                     + (d.why if d.rule == "floored" else f"{d.rule}: {d.why}"))
     if resized.unused >= resized.alignment:
         lines.append(f"  {size(resized.unused)} left free at the end")
     return lines

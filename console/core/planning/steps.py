@@ -129,7 +129,7 @@ class WriteImage(Step):
     title: str
 
     def describe(self, plan: PlanView) -> str:
-        return f"Write the saved image of {self.title} onto partition {self.partition}"
+        return f"Write partition {self.partition} back from its saved image: {self.title}"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ Enter takes what was typed before it."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events
@@ -14,15 +15,35 @@ from textual.widgets.option_list import Option
 from ...core.layout import Disk
 from ...core.units import size
 
+if TYPE_CHECKING:  # discovery brings pyudev: the first screen paints without it
+    from ...core.disks.discovery import TargetDisk
 
-def disk_title(disk: Disk) -> str:
-    """'Disk source-disk.img: 256 MiB, GPT, 4 partitions, model ...'"""
+
+def disk_title(disk: Disk, *, full: bool = False) -> str:
+    """'Disk source-disk.img: 256 MiB, GPT, 4 partitions, model ...'; full: the disk's whole
+    name ('disk /var/tmp/.../source-disk.img: ...') and its serial."""
     table = "GPT" if disk.table == "gpt" else "MBR"
-    parts = [f"Disk {os.path.basename(disk.name) or disk.name}: {size(disk.size)}", table,
+    name = disk.name if full else os.path.basename(disk.name) or disk.name
+    parts = [f"{'disk' if full else 'Disk'} {name}: {size(disk.size)}", table,
              f"{len(disk.partitions)} partition{'' if len(disk.partitions) == 1 else 's'}"]
     if disk.model:
         parts.append(disk.model)
+    if full and disk.serial:
+        parts.append(f"serial {disk.serial}")
     return ", ".join(parts)
+
+
+def short_name(name: str) -> str:
+    """A disk as a row has room for it: "sda" for /dev/sda, the file's name for an image
+    ("source-disk.img"); the whole path goes in a detail line."""
+    return os.path.basename(name.rstrip("/")) or name
+
+
+def target_label(target: TargetDisk) -> str:
+    """A disk of this machine in one short line: "sda: 40.0 GiB QEMU HARDDISK", "target.img:
+    256.0 MiB" (TargetDisk.title() adds the serial, the path, that it is an image file)."""
+    what = target.model or ("loop device" if target.backing_file else "")
+    return f"{target.name}: {size(target.size)}" + (f" {what}" if what else "")
 
 
 def option(prompt: str | Text, id: str | None = None, *, disabled: bool = False) -> Option:

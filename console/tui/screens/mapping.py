@@ -2,10 +2,12 @@
 its partitions are laid out there.
 
 Left, the original disks with their targets; right, this machine's disks for the original disk
-at hand (unusable ones listed with the reason, not selectable). The suggested mapping is applied
-when the screen opens. Under them, for every disk of the set, its original layout and the new
-one side by side; then the partitions of the disk at hand: filesystem and mount point, old and
-new size, used. A partition can be locked at its
+at hand (unusable ones listed with the reason, not selectable), by short names ("sda",
+"target.img"); the line under the lists names the highlighted disk in full (path, serial). The
+suggested mapping is applied when the screen opens. Under them, for every disk of the set, where
+it goes, and for the disk at hand its original layout over the new one; then its partitions,
+one row each: what it holds, old and new size, used where the width allows, the rule or the
+operator's setting. A partition can be locked at its
 size, given a size or a percentage, told to take the rest, or put back to the automatic rule;
 the layout is planned again at once (console.core.planning.choices.TargetChoices) and its
 problems are listed in words. Disks plugged in or removed while the screen is open appear or
@@ -33,14 +35,28 @@ from ...core.disks.problems import ProblemKind
 from ...core.errors import RestoreError, UsageError
 from ...core.layout import Disk
 from ...core.planning.choices import Fit, TargetChoices
-from ...core.planning.resize import Override, ResizePolicy
+from ...core.planning.resize import Override, ResizePolicy, partition_label, rule_words
 from ...core.units import size
 from ..job import Job, JobKind
-from .common import KeyFooter, option, StatusLine, target_prompt, TitleBar
+from .common import (
+    KeyFooter,
+    StatusLine,
+    TitleBar,
+    disk_title,
+    option,
+    short_name,
+    target_label,
+    target_prompt,
+)
 
 log = logging.getLogger("restore_console")
 
 SKIP = "--skip--"
+# How a layout is laid onto its target, in a disk's heading.
+MODE_WORDS = {"same geometry": "as it was", "proportional": "resized",
+              "grow-last": "last partition resized"}
+# Columns the partition list's frame, padding and scroll bar take from the screen's width.
+PARTITION_LIST_FRAME = 8
 # How often the hot-plug worker looks whether it is still wanted, in seconds.
 POLL_SECONDS = 0.25
 
@@ -65,9 +81,10 @@ class MappingScreen(Screen):
     """Map the original disks onto this machine's disks and edit their layouts."""
 
     HELP = ("Left: the disks of the set and where each goes. Right: this machine's disks for "
-            "the disk at hand; Enter maps it there (a disk that cannot take it says why). Below: "
-            "each disk's original layout beside its new one ('>' marks the disk at hand), and "
-            "its partitions. On the partition list: "
+            "the disk at hand; Enter maps it there (a disk that cannot take it says why). The line "
+            "under them names the highlighted disk in full. Below: where each disk goes ('>' "
+            "marks the disk at hand), its original layout over its new one, and its "
+            "partitions. On the partition list: "
             "l locks a partition at its size, s gives it a size (20G), p a percentage of the "
             "disk, r lets it take the rest, a puts it back to the automatic rule. The layout is "
             "planned again at once; what stands against it is listed in words. Disks plugged "
@@ -149,11 +166,13 @@ class MappingScreen(Screen):
                 machine = OptionList(*self._machine_options(), id="machine")
                 machine.border_title = "Onto this machine's disk"
                 yield machine
+            yield Static("", id="detail", markup=False)
             # Every disk of the set, original left and new right; '>' marks the one at hand.
             with Vertical(id="comparisons"):
                 for index, disk in enumerate(self.disks):
                     yield LayoutComparison(*self._comparison(disk), id=f"comparison-{index}",
-                                           classes="current" if index == self.current else "")
+                                           classes="current" if index == self.current
+                                           else "collapsed")
             partitions = OptionList(*self._partition_options(self.disk,
                                                              self.planned(self.disk)),
                                     id="partitions")
@@ -175,6 +194,7 @@ class MappingScreen(Screen):
             self._highlight(machine, machine.get_option_index(self.chosen[self.disk.name]))
         self._highlight(self.query_one("#partitions", OptionList), 0)
         self.query_one("#originals", OptionList).focus()
+        self._show_detail()
         monitor = self.app.core.block_monitor()
         if monitor is not None:
             self.watch_disks(monitor)
@@ -194,9 +214,9 @@ class MappingScreen(Screen):
         options = []
         for disk in self.disks:
             target = self.target(self.chosen.get(disk.name))
-            where = target.name if target else "not restored"
-            short = disk.name.removeprefix("/dev/")
-            options.append(option(f"{short} {size(disk.size)} -> {where}", id=disk.name))
+            where = f"-> {target.name}" if target else "not restored"
+            options.append(option(f"{short_name(disk.name)} {size(disk.size)}\n  {where}",
+                                  id=disk.name))
         return options
 
     def _fill_originals(self) -> None:
@@ -225,39 +245,42 @@ class MappingScreen(Screen):
             options.append(option("No disks found on this machine.", disabled=True))
         for target in self.targets:
             chosen = self.chosen.get(disk.name) == target.path
-            # For the chosen target, a layout that does not fit is said in full under the
-            # layout; here only that it is so.
-            problems = [p.words if not (chosen and p.kind is ProblemKind.LAYOUT_DOES_NOT_FIT)
-                        else "the layout as edited does not fit on it: see below"
-                        for p in self.choices.problems(disk, target)]
-            prompt = target_prompt(target.title(), chosen, problems)
+            # For the chosen target, a layout that does not fit is said once, under the
+            # partitions, with the edit that caused it.
+            problems = [p.words for p in self.choices.problems(disk, target)
+                        if not (chosen and p.kind is ProblemKind.LAYOUT_DOES_NOT_FIT)]
+            prompt = target_prompt(target_label(target), chosen, problems)
             options.append(option(prompt, id=target.path, disabled=bool(problems)))
         mark = "( )" if disk.name in self.chosen else "(*)"
         options.append(option(f"{mark} Do not restore this disk", id=SKIP))
         return options
 
     def _comparison(self, disk: Disk) -> tuple:
-        """LayoutComparison's arguments for disk: its original layout and the planned one. The
-        disk at hand is marked with '>' (no colour needed to see which one the keys edit)."""
+        """LayoutComparison's arguments for disk: the heading (where it goes), its original
+        layout and the planned one. The disk at hand is marked with '>' (no colour needed to
+        see which one the keys edit)."""
         filesystems = self.app.backup_set.filesystems_on(disk.name)
         target = self.target(self.chosen.get(disk.name))
         mark = ">" if disk is self.disk else " "
-        title = f"{mark} {disk.name.removeprefix('/dev/')}: {size(disk.size)}"
+        heading = f"{mark} {short_name(disk.name)} {size(disk.size)}"
         original = disk_segments(disk, filesystems)
         if target is None:
-            return title, original, "Not restored", []
+            return f"{heading}: not restored", original, []
+        heading += f" -> {target.name} {size(target.size)}"
         found = self.choices.fit(disk, target)
         if found.resized is None:
-            return (title, original, f"On {target.name}: {size(target.size)}, does not fit",
-                    [BarSegment("does not fit", target.size, style="free")])
-        return (title, original, f"On {target.name}: {size(target.size)} ({found.resized.mode})",
-                resized_segments(found.resized, filesystems))
+            return (f"{heading}, does not fit", original,
+                    [BarSegment("the reason is under the partitions", target.size,
+                                style="free")])
+        return (f"{heading}, {MODE_WORDS.get(found.resized.mode, found.resized.mode)}",
+                original, resized_segments(found.resized, filesystems))
 
     def _fill_layout(self) -> None:
         for index, disk in enumerate(self.disks):
             comparison = self.query_one(f"#comparison-{index}", LayoutComparison)
             comparison.update(*self._comparison(disk))
             comparison.set_class(index == self.current, "current")
+            comparison.set_class(index != self.current, "collapsed")
         partitions = self.query_one("#partitions", OptionList)
         highlighted = partitions.highlighted
         partitions.clear_options()
@@ -272,27 +295,39 @@ class MappingScreen(Screen):
         widget.set_class(bad, "problem")
 
     def _partition_options(self, disk: Disk, found: Fit | None) -> list:
-        options = []
+        """One row per partition, never wrapped: the data used is left out of the rows where
+        the screen is too narrow for it (the bars above say it)."""
         labels = {fs.partition: fs for fs in self.app.backup_set.filesystems_on(disk.name)}
         decisions = {d.number: d for d in found.resized.decisions} \
             if found is not None and found.resized is not None else {}
         overrides = self.policy(disk.name).overrides
-        width = max((len(fs.title) for fs in labels.values()), default=8)
+        rows = []
         for part in sorted(disk.partitions, key=lambda p: p.number):
             fs = labels.get(part.number)
-            label = fs.title if fs else ("extended" if part.kind == "extended"
-                                         else "no filesystem")
             decision = decisions.get(part.number)
-            new = size(decision.new_size) if decision else "?"
-            used = f", {size(fs.bytes_used)} used" if fs and fs.archive is not None \
-                and fs.archive.kind == "tar" else ""
-            # What the operator asked for, else the rule the resize applied.
+            label = "extended" if part.kind == "extended" else \
+                partition_label(part, fs, disk.table, copied=False)
+            kind = fs.archive.kind if fs and fs.archive else ""
+            used = f"{size(fs.bytes_used)} used" if kind == "tar" else ""
+            # What the operator asked for, else what the resize did, else that it is a copy.
             mark = override_words(overrides.get(part.number))
-            rule = f"[{mark}]" if mark else decision.rule if decision else ""
-            text = (f"{part.number:>2} {label:<{width}} {size(part.size):>10} -> {new:>10}"
-                    f"{used}" + (f"  {rule}" if rule else ""))
-            options.append(option(text, id=str(part.number), disabled=part.kind == "extended"))
-        return options
+            rule = f"[{mark}]" if mark else "copied as is" if kind == "raw" and not (
+                decision and decision.rule == "floored") else rule_words(decision) \
+                if decision else ""
+            new = size(decision.new_size) if decision else "?"
+            rows.append((part, label, f"{size(part.size):>9} -> {new:>9}", used, rule))
+        width = max((len(label) for _, label, *_ in rows), default=8)
+        room = self.app.size.width - PARTITION_LIST_FRAME
+        with_used = all(len(self._row(n, label, width, sizes, used, rule)) <= room
+                        for n, label, sizes, used, rule in rows)
+        return [option(self._row(part, label, width, sizes, used if with_used else "", rule),
+                       id=str(part.number), disabled=part.kind == "extended")
+                for part, label, sizes, used, rule in rows]
+
+    @staticmethod
+    def _row(part, label: str, width: int, sizes: str, used: str, rule: str) -> str:
+        return "  ".join(x for x in (f"{part.number:>2} {label:<{width}} {sizes}", used, rule)
+                         if x)
 
     def problems(self) -> list[str]:
         """What stands against the current mapping and layouts, in words."""
@@ -322,6 +357,24 @@ class MappingScreen(Screen):
             self.current = event.option_index
             self._fill_machine()
             self._fill_layout()
+        if event.option_list.id in ("originals", "machine"):
+            self._show_detail(event.option_list)
+
+    def on_descendant_focus(self, event) -> None:
+        if getattr(event.widget, "id", None) in ("originals", "machine"):
+            self._show_detail(event.widget)
+
+    def _show_detail(self, options: OptionList | None = None) -> None:
+        """The line under the lists: the highlighted disk named in full, where the rows have
+        only its short name."""
+        options = options or self.query_one("#originals", OptionList)
+        text = ""
+        if options.id == "originals":
+            text = f"Original {disk_title(self.disk, full=True)}"
+        elif options.highlighted is not None:
+            target = self.target(options.get_option_at_index(options.highlighted).id)
+            text = f"This machine's disk {target.title()}" if target else ""
+        self.query_one("#detail", Static).update(text)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option_list.id == "originals":
@@ -330,10 +383,10 @@ class MappingScreen(Screen):
             name = self.disk.name
             if event.option.id == SKIP:
                 self.choices.leave_out(self.disk)
-                self.say(f"{name} is not restored.")
+                self.say(f"{short_name(name)} is not restored.")
             else:
                 self.choices.choose(self.disk, event.option.id)
-                self.say(f"{name} goes onto {self.target(event.option.id).name}.")
+                self.say(f"{short_name(name)} goes onto {self.target(event.option.id).name}.")
             self.show()
         elif event.option_list.id == "partitions":
             self.say("l lock, s size, p percent, r take the rest, a automatic.")
@@ -348,7 +401,7 @@ class MappingScreen(Screen):
             return
         disk = self.disk
         if disk.name not in self.chosen:
-            self.say(f"Choose a target for {disk.name} first.")
+            self.say(f"Choose a target for {short_name(disk.name)} first.")
             return
         number = int(partitions.get_option_at_index(partitions.highlighted).id)
         if mode in ("size", "percent"):
@@ -401,12 +454,9 @@ class MappingScreen(Screen):
             overrides[number] = override
         self.choices.set_policy(name, replace(policy, overrides=overrides))
         self.show()
-        layout = self.planned(self.app.backup_set.disk(name))
         what = override_words(override) or "automatic"
-        if layout is not None and not layout.ok:
-            self.say(f"Partition {number} {what}: the layout does not fit (see below).")
-        else:
-            self.say(f"Partition {number} {what}: the layout is planned again.")
+        # Whether it fits is said under the partitions, once.
+        self.say(f"Partition {number} {what}: the layout is planned again.")
 
     def action_back(self) -> None:
         if self.editing is not None:
