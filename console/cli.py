@@ -404,22 +404,28 @@ def _print_selection_result(result, where: str, existing: str, onto: Sequence[st
 
 
 def cmd_verify(args, printer) -> int:
-    from .core.applying.verify import verify
+    from .core.applying.verify import EXTRAS_LISTED, listed, verify
     result = verify(args.set_path, args.root, printer)
     printer.close()
+    extra = len(result.extras)
     if args.json:
         json.dump({"ok": result.ok, "checked": result.checked,
                    "bytes_hashed": result.bytes_hashed,
                    "differences": [{"path": d.path, "what": d.what} for d in result.differences],
-                   "skipped": result.skipped}, sys.stdout, indent=1)
+                   "extra": extra, "skipped": result.skipped}, sys.stdout, indent=1)
         print()
     else:
-        for d in result.differences:
-            print(f"{d.path}: {d.what}")
+        for line in listed(result.differences):
+            print(line)
         for s in result.skipped:
             print(f"not checked: {s}")
-        print(f"{count(result.checked, 'entry')} checked, "
-              f"{count(len(result.differences), 'difference')}.")
+        summary = (f"{count(result.checked, 'entry')} checked, "
+                   f"{count(len(result.differences) - extra, 'difference')}")
+        if extra:
+            summary += f", {count(extra, 'extra entry', 'extra entries')} on disk, not in the set"
+        if extra > EXTRAS_LISTED:
+            summary += " (--json lists them all)"
+        print(summary + ".")
     return 0 if result.ok else 1
 
 

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import OptionList, Static
 
-from ...core.units import count, duration, size
+from ...core.units import count, duration, number, size
 from ..job import JobKind, Phase
 from ..outcome import Outcome
 from .common import KeyFooter, option, StatusLine, TitleBar
@@ -86,13 +86,18 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
         if verified.ok:
             lines.append(f"Comparison with the set: {checked} checked, no differences.")
         else:
-            lines.append(f"Comparison with the set: {checked} checked, "
-                         f"{len(verified.differences)} differences:")
+            extra = len(verified.extras)
+            found = count(len(verified.differences) - extra, "difference")
+            if extra:
+                found += f" and {count(extra, 'extra entry', 'extra entries')}"
+            lines.append(f"Comparison with the set: {checked} checked, {found}:")
+            # extras come last: what was restored wrong is shown before what was added since
             for difference in verified.differences[:SHOWN_DIFFERENCES]:
                 lines.append(f"  {difference.path}: {difference.what}")
             more = len(verified.differences) - SHOWN_DIFFERENCES
             if more > 0:
-                lines.append(f"  and {more} more (restore-console verify lists them all).")
+                lines.append(f"  and {number(more)} more "
+                             "(restore-console verify --json lists them all).")
         for skipped in verified.skipped:
             lines.append(f"  Not compared: {skipped}")
     if log_path:
