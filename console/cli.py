@@ -480,21 +480,23 @@ def _print_selection_result(result, where: str, existing: str, onto: Sequence[st
 
 
 def cmd_verify(args, printer) -> int:
-    from .core.applying.verify import verify
+    from .core.applying.verify import EXTRAS_LISTED, listed, verify
     result = verify(args.set_path, args.root, printer)
     printer.close()
+    extra = len(result.extras)
     if args.json:
         json.dump({"ok": result.ok, "checked": result.checked, "covered": result.covered,
                    "bytes_hashed": result.bytes_hashed,
                    "differences": [{"path": d.path, "what": d.what} for d in result.differences],
-                   "skipped": result.skipped}, sys.stdout, indent=1)
+                   "extra": extra, "skipped": result.skipped}, sys.stdout, indent=1)
         print()
     else:
-        for d in result.differences:
-            print(f"{d.path}: {d.what}")
+        for line in listed(result.differences):
+            print(line)
         for s in result.skipped:
             print(f"not checked: {s}")
-        print(f"{result.summary()}.")
+        print(f"{result.summary()}"
+              + (" (--json lists them all)." if extra > EXTRAS_LISTED else "."))
     return 0 if result.ok else 1
 
 

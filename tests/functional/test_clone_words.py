@@ -14,7 +14,7 @@ from console.tui.screens.mapping import MappingScreen
 from console.tui.screens.review import ReviewScreen
 from tests.functional.scenes import SCENES
 from tests.functional.screentext import screen_text, shown
-from tests.functional.stage import stage_app, stage_core, wait_for
+from tests.functional.stage import stage_app, stage_core
 from tests.unit.test_plan_words import DEMO, demo_like_set
 
 MiB = 1024 ** 2

@@ -12,6 +12,7 @@ from textual.drivers.headless_driver import HeadlessDriver
 from textual.events import Key
 from textual.widgets import Input, OptionList, RichLog
 
+from console.core.applying.verify import Difference, VerifyResult
 from console.core.events import Message, StepStarted
 from console.core.questions import ask, passphrase
 from console.tui.job import JobKind
@@ -431,6 +432,23 @@ async def test_differences_found_are_listed_on_the_done_screen():
         assert "318,677 of 318,679 entries checked, 2 differences (2 mount points not: " \
                "another filesystem is mounted over them):" in text
         assert "/etc/machine-id: content differs (BLAKE3)" in text
+
+
+async def test_extras_are_counted_apart_and_listed_after_the_other_differences():
+    clock = Clock()
+    extras = [Difference(f"/srv/added-{i:02}", "extra: on disk, not in the set")
+              for i in range(12)]
+    found = VerifyResult(checked=318679, differences=[
+        Difference("/etc/machine-id", "content differs (BLAKE3)"), *extras])
+    app = stage_app(stage_core(clock, verify_targets=Scripted(clock, [], found)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await restore_to_done(pilot)
+        text = shown(app)
+        assert "318,679 entries checked, 1 difference and 12 extra entries:" in text
+        assert "/etc/machine-id: content differs (BLAKE3)" in text
+        assert "/srv/added-06: extra: on disk, not in the set" in text
+        assert "/srv/added-07" not in text  # eight lines in all
+        assert "and 5 more (restore-console verify --json lists them all)." in text
 
 
 async def test_compare_only_reads_and_says_so():

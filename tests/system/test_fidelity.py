@@ -194,3 +194,79 @@ def test_the_metadata_pass_notices_mode_and_owner_not_content(images):
             os.chmod(fstab, before.st_mode & 0o7777)
             os.chown(fstab, before.st_uid, before.st_gid)
             os.utime(fstab, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+@contextlib.contextmanager
+def kept_times(*paths: Path):
+    """Puts back the times of directories an added entry changes: the extras alone differ."""
+    before = {path: path.stat() for path in paths}
+    yield
+    for path, st in before.items():
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@contextlib.contextmanager
+def foreign_mount(where: Path, name: str):
+    """A tmpfs holding file `name` over a directory of the set, its root looking like that
+    directory (mode, owner, times): another filesystem, not the set's."""
+    st = where.stat()
+    options = f"mode={st.st_mode & 0o7777:o},uid={st.st_uid},gid={st.st_gid}"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], check=True)
+    try:
+        (where / name).write_text("on another filesystem\n")
+        os.utime(where, ns=(st.st_atime_ns, st.st_mtime_ns))
+        yield
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+# Added on the restored target: a file, a directory holding more, a file on the nested xfs.
+EXTRAS = ["/etc/added.conf", "/extra-dir", "/srv/data/added.txt"]
+EXTRA = "extra: on disk, not in the set"
+
+
+@contextlib.contextmanager
+def mounted_target(target: Path):
+    """The restored / with its /srv/data, read-write."""
+    with attached(target) as dst, mounted(dst.partition(2), "ext4") as root, \
+            nested_mount(dst.partition(3), Path(root, "srv/data")):
+        yield Path(root)
+
+
+def add_extras(root: Path) -> None:
+    with kept_times(root, root / "etc", root / "srv/data"):
+        (root / "etc/added.conf").write_text("added after the restore\n")
+        (root / "extra-dir/inside").mkdir(parents=True)
+        (root / "extra-dir/inside/file").write_text("not listed: its directory is\n")
+        (root / "srv/data/added.txt").write_text("on the nested xfs\n")
+
+
+def remove_extras(root: Path) -> None:
+    with kept_times(root, root / "etc", root / "srv/data"):
+        subprocess.run(["rm", "-rf", *(str(root) + path for path in EXTRAS)], check=True)
+
+
+def test_compare_reports_what_was_added_on_the_disk_as_extra(images):
+    from console.core.applying.targetroot import verify_targets
+    _, target, set_dir, _ = images
+    name = json.loads(cli("inspect", str(set_dir), "--json").stdout)["disks"][0]["name"]
+    try:
+        with mounted_target(target) as root:
+            add_extras(root)
+            with foreign_mount(root / "boot/efi", "on-the-tmpfs"):
+                proc = cli("verify", str(set_dir), "--root", str(root), "--json")
+                text = cli("verify", str(set_dir), "--root", str(root))
+        # The Compare of the console mounts the disks itself, read-only.
+        compared = verify_targets(str(set_dir), {name: str(target)})
+    finally:
+        with mounted_target(target) as root:
+            remove_extras(root)
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 1 and not result["ok"]
+    assert result["differences"] == [{"path": path, "what": EXTRA} for path in EXTRAS]
+    assert result["extra"] == 3
+    assert text.returncode == 1
+    assert text.stdout.splitlines()[:3] == [f"{path}: {EXTRA}" for path in EXTRAS]
+    assert text.stdout.splitlines()[-1].endswith(
+        " checked, 0 differences, 3 extra entries on disk, not in the set.")
+    assert [(d.path, d.what) for d in compared.differences] == [(p, EXTRA) for p in EXTRAS]

@@ -38,3 +38,8 @@ def test_sizes_that_read_the_same_in_units_are_said_in_bytes():
 def test_missing_and_content():
     assert said.MISSING == "missing"
     assert said.CONTENT == "content differs (BLAKE3)"
+
+
+def test_extra_and_how_many_more():
+    assert said.EXTRA == "extra: on disk, not in the set"
+    assert said.more_extra(1234) == "and 1,234 more extra"

@@ -146,3 +146,14 @@ def test_a_child_that_fails_gives_no_result_and_says_why_in_the_log(tmp_path, ca
         assert live.result() is None
     live.stop()
     assert "The catalog" in caplog.text and "is missing" in caplog.text
+
+
+def test_what_the_set_does_not_hold_is_found_once_the_extraction_is_over(archived):
+    stream, catalog_path, target = archived
+    (target / "srv").mkdir()
+    (target / "srv/stray").write_bytes(b"left from before\n")  # mkfs makes a fresh one: never
+    extraction = PieceByPiece(stream, target)
+    with Catalog(catalog_path) as catalog:
+        followed = follow(catalog, 1, tree_of(target), extraction)
+    assert [(d.path, d.what) for d in followed.differences] == [
+        ("/srv/stray", "extra: on disk, not in the set")]

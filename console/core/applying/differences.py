@@ -13,6 +13,7 @@ from ..units import number, size
 
 MISSING = "missing"
 CONTENT = "content differs (BLAKE3)"
+EXTRA = "extra: on disk, not in the set"
 
 
 def differs(aspect: str, on_disk: str, in_set: str) -> str:
@@ -52,6 +53,11 @@ def file_size(on_disk: int, in_set: int) -> str:
 def kind(on_disk: str, in_set: str) -> str:
     """'a file on disk, a fifo in the set'"""
     return f"{_article(on_disk)} on disk, {_article(in_set)} in the set"
+
+
+def more_extra(hidden: int) -> str:
+    """The line after the extras listed: 'and 1,234 more extra'"""
+    return f"and {number(hidden)} more extra"
 
 
 def link_target(on_disk: str, in_set: str) -> str:

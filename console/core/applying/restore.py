@@ -57,6 +57,7 @@ from ..units import count, entries_and_data, exact_size, size
 from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
 from .journal import load as load_journal
 from .liveverify import LiveVerify
+from .ondisk import RESTORE_LOG_COPY
 from .verify import VerifyResult, check_filesystem
 
 log = logging.getLogger("restore_console")
@@ -592,9 +593,10 @@ def _copy_log(root: str) -> None:
         path = getattr(handler, "baseFilename", None)
         if path and os.path.exists(path):
             handler.flush()
-            dest = os.path.join(root, "var/log")
+            copy = os.path.join(root, RESTORE_LOG_COPY.lstrip("/"))
+            dest = os.path.dirname(copy)
             if os.path.isdir(dest):
                 before = os.stat(dest)
-                shutil.copy(path, os.path.join(dest, "restore-console.log"))
+                shutil.copy(path, copy)
                 # Keep the directory as the archive made it: verification compares its mtime.
                 os.utime(dest, ns=(before.st_atime_ns, before.st_mtime_ns))

@@ -1,9 +1,11 @@
-"""Comparing a restored tree with the set's catalog: kind, metadata, link targets, content."""
+"""Comparing a restored tree with the set's catalog: kind, metadata, link targets, content, and
+what is on the disk that the set does not hold (extras, for whole filesystems only)."""
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from ..backupset.catalog import Catalog
@@ -14,6 +16,9 @@ from ..events import Listener, Progress, ignore
 from ..layout import Filesystem
 from . import differences as said
 from ..units import count, number
+from .ondisk import TreeOfFs, find_extras, identities
+
+EXTRAS_LISTED = 20  # in words; a disk used for weeks after its backup can hold thousands
 
 _KIND_OF_MODE = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
                  stat.S_IFCHR: "chardev", stat.S_IFBLK: "blockdev", stat.S_IFIFO: "fifo"}
@@ -37,13 +42,19 @@ class VerifyResult:
     def ok(self) -> bool:
         return not self.differences
 
+    @property
+    def extras(self) -> list[Difference]:
+        return [d for d in self.differences if d.what == said.EXTRA]
+
     def summary(self) -> str:
         """534 of 535 entries checked, no differences (...): see checked_words."""
-        return checked_words(self.checked, self.covered, len(self.differences))
+        return checked_words(self.checked, self.covered, len(self.differences),
+                             len(self.extras))
 
 
-def checked_words(checked: int, covered: int, differences: int) -> str:
-    """How many entries a comparison checked, of those the set holds, and what it found.
+def checked_words(checked: int, covered: int, differences: int, extra: int = 0) -> str:
+    """How many entries a comparison checked, of those the set holds, and what it found
+    (differences includes the extra entries, which are said apart).
 
     A directory that is a mount point on the original machine is restored, but another
     filesystem is mounted over it, so it cannot be checked: said, so that the count is the
@@ -52,11 +63,27 @@ def checked_words(checked: int, covered: int, differences: int) -> str:
         words = f"{number(checked)} of {count(checked + covered, 'entry')} checked"
     else:
         words = f"{count(checked, 'entry')} checked"
-    words += ", no differences" if not differences else f", {count(differences, 'difference')}"
+    found = []
+    if differences - extra:
+        found.append(count(differences - extra, "difference"))
+    if extra:
+        found.append(f"{count(extra, 'extra entry', 'extra entries')} on disk, not in the set")
+    words += ", " + " and ".join(found) if found else ", no differences"
     if covered:
         words += (f" ({count(covered, 'mount point')} not: another filesystem is mounted "
                   f"over {'it' if covered == 1 else 'them'})")
     return words
+
+
+def listed(differences: list[Difference], extras: int = EXTRAS_LISTED) -> list[str]:
+    """'path: what' for every difference, the extras last and only the first `extras` of
+    them, then how many more."""
+    changed = [d for d in differences if d.what != said.EXTRA]
+    extra = [d for d in differences if d.what == said.EXTRA]
+    lines = [f"{d.path}: {d.what}" for d in changed + extra[:extras]]
+    if len(extra) > extras:
+        lines.append(said.more_extra(len(extra) - extras))
+    return lines
 
 
 _QUICK_KINDS = {"file": stat.S_IFREG, "dir": stat.S_IFDIR}
@@ -117,13 +144,15 @@ def _compare(entry: Entry, path: bytes, root_of_fs: bytes, content: bool = True)
 
 
 def verify(set_path: str, root: str, listener: Listener = ignore) -> VerifyResult:
-    """Checks every catalogued member of the filesystems mounted under root (the restored system)."""
+    """Checks every catalogued member of the filesystems mounted under root (the restored
+    system), and finds what is there that the set does not hold (the set itself aside)."""
     backup_set = load_set(set_path)
     if not os.path.isdir(root):
         raise UsageError(f"{root} is not a directory.", "Give the root of the restored system.")
     result = VerifyResult()
     archived = [fs for fs in backup_set.filesystems if fs.archive and fs.archive.kind == "tar"]
     mountpoints = {fs.mountpoint for fs in archived if fs.mountpoint}
+    the_set = identities([set_path, backup_set.path])
     progress = Progress("Verifying", files_total=sum(fs.archive.members for fs in archived
                                                      if fs.mountpoint),
                         bytes_total=sum(fs.bytes_used for fs in archived if fs.mountpoint))
@@ -133,34 +162,11 @@ def verify(set_path: str, root: str, listener: Listener = ignore) -> VerifyResul
                 result.skipped.append(f"{fs.title}: no mount point in the source's fstab")
                 continue
             base = os.path.join(root, fs.mountpoint.lstrip("/")).rstrip("/")
-            check_filesystem(catalog, fs, base, mountpoints, result, progress, listener)
+            check_filesystem(catalog, fs, base, mountpoints, result, progress, listener,
+                             leave_out=the_set)
     listener(progress)
+    result.differences.sort(key=lambda d: d.what == said.EXTRA)  # stable: extras last
     return result
-
-
-@dataclass
-class TreeOfFs:
-    """Where a filesystem's catalogued members are on disk, and how they are named to a person."""
-
-    root: bytes  # the filesystem's root as mounted, without a trailing slash
-    prefix: bytes  # its original mount point, prepended to say a path in words
-    covered: set[bytes]  # original paths where another filesystem is mounted: not its own
-
-    @classmethod
-    def of(cls, mountpoint: str, base: str, mountpoints: set[str]) -> "TreeOfFs":
-        """The tree of a filesystem originally at mountpoint ("" if none), mounted at base."""
-        return cls(root=os.fsencode(base.rstrip("/")),
-                   prefix=os.fsencode(mountpoint.rstrip("/")) if mountpoint else b"",
-                   covered={os.fsencode(m) for m in mountpoints})
-
-    def path(self, inner: bytes) -> bytes:
-        return self.root + (inner if inner != b"/" else b"")
-
-    def shown(self, inner: bytes) -> str:
-        return os.fsdecode(self.prefix + inner if inner != b"/" else self.prefix or b"/")
-
-    def is_covered(self, inner: bytes) -> bool:
-        return bool(self.covered) and inner != b"/" and self.prefix + inner in self.covered
 
 
 def problems_of(catalog: Catalog, fs_id: int, row: tuple, tree: TreeOfFs,
@@ -175,8 +181,10 @@ def problems_of(catalog: Catalog, fs_id: int, row: tuple, tree: TreeOfFs,
 
 def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: set[str],
                      result: VerifyResult, progress: Progress, listener: Listener = ignore, *,
-                     content: bool = True) -> None:
-    """Compares the tree at base with filesystem fs's catalog, adding to result. Directories
+                     content: bool = True, leave_out: Collection[tuple[int, int]] = ()
+                     ) -> None:
+    """Compares the tree at base with filesystem fs's catalog, adding to result; then what is
+    in the tree and not in the catalog, as extras (but what `leave_out` names). Directories
     in `mountpoints` (the original paths) are skipped: another filesystem is mounted there.
     Without `content`, files are compared by their metadata and size only."""
     tree = TreeOfFs.of(fs.mountpoint, base, mountpoints)
@@ -197,3 +205,10 @@ def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: s
             listener(progress)
     progress.files_done = result.checked
     progress.bytes_done = result.bytes_hashed
+    result.differences += extra_differences(catalog, fs.id, tree, leave_out)
+
+
+def extra_differences(catalog: Catalog, fs_id: int, tree: TreeOfFs,
+                      leave_out: Collection[tuple[int, int]] = ()) -> list[Difference]:
+    return [Difference(tree.shown(inner), said.EXTRA)
+            for inner in find_extras(catalog, fs_id, tree, leave_out)]

@@ -231,6 +231,12 @@ class Catalog:
             rows.append((entry, row[16] or 0, row[17] if row[17] is not None else entry.size))
         return rows
 
+    def child_kinds(self, fs: int, path: bytes) -> dict[bytes, str]:
+        """name -> kind of each entry directly in directory path: what a walk of the disk
+        holds a directory's listing against."""
+        return dict(self._query("SELECT name, kind FROM members WHERE fs = ? AND parent = ?",
+                                (fs, path)))
+
     def children_count(self, fs: int, path: bytes) -> int:
         """How many entries directory path holds directly (0 for anything else)."""
         self._subtrees()

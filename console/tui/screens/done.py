@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 
 from ...core.errors import RestoreError
-from ...core.units import count, duration, entries_and_data
+from ...core.units import count, duration, entries_and_data, number
 from ..job import JobKind, Phase
 from ..outcome import Outcome
 from .common import KeyFooter, option, StatusLine, TitleBar
@@ -89,11 +89,15 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
             lines.append(f"Comparison with the set: {verified.summary()}.")
         else:
             lines.append(f"Comparison with the set: {verified.summary()}:")
-            for difference in verified.differences[:SHOWN_DIFFERENCES]:
+            # what was restored wrong first, then what was added on the disk since
+            extras = verified.extras
+            shown = [d for d in verified.differences if d not in extras] + extras
+            for difference in shown[:SHOWN_DIFFERENCES]:
                 lines.append(f"  {difference.path}: {difference.what}")
             more = len(verified.differences) - SHOWN_DIFFERENCES
             if more > 0:
-                lines.append(f"  and {more} more (restore-console verify lists them all).")
+                lines.append(f"  and {number(more)} more "
+                             "(restore-console verify --json lists them all).")
         for skipped in verified.skipped:
             lines.append(f"  Not compared: {skipped}")
     if log_path:
