@@ -444,7 +444,8 @@ async def test_extras_are_counted_apart_and_listed_after_the_other_differences()
     async with app.run_test(size=(120, 40)) as pilot:
         await restore_to_done(pilot)
         text = shown(app)
-        assert "318,679 entries checked, 1 difference and 12 extra entries:" in text
+        assert ("318,679 entries checked, 1 difference and 12 extra entries on disk, not in the "
+                "set:") in text
         assert "/etc/machine-id: content differs (BLAKE3)" in text
         assert "/srv/added-06: extra: on disk, not in the set" in text
         assert "/srv/added-07" not in text  # eight lines in all
