@@ -33,7 +33,10 @@ def stray_output_to(log_path: str) -> Iterator[None]:
     try:
         yield
     finally:
-        sys.__stderr__.flush()
+        # The terminal may be gone (a hang-up): what is left unwritten to it is lost anyway.
+        with contextlib.suppress(OSError):
+            sys.__stderr__.flush()
         os.dup2(terminal, 2)
-        sys.__stderr__.close()
+        with contextlib.suppress(OSError):
+            sys.__stderr__.close()
         sys.__stderr__ = original

@@ -4,12 +4,12 @@ on a real set: entries, and file data as the regular files' sizes (never the arc
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from console.tui.app import RestoreApp
 from console.tui.facade import Core
 from console.tui.screens.done import DoneScreen
-from console.tui.screens.file_picker import FilePickerScreen
+from console.tui.screens.file_picker import INTO_DIRECTORY, FilePickerScreen
 from tests.functional.screentext import shown
 from tests.functional.stage import wait_for
 from tests.system.clitool import cli, small_ext4_set
@@ -48,6 +48,8 @@ async def test_the_picker_and_the_done_screen_say_what_the_command_line_says(sma
         await pilot.pause()
         summary = str(app.screen.query_one("#picker-summary", Static).render())
         assert summary == "To restore: 5 entries, 600 Bytes"
+        # The set's own disk image is offered as the original place: a directory is chosen.
+        app.screen.query_one("#picker-place", Select).value = INTO_DIRECTORY
         app.screen.query_one("#picker-destination", Input).value = str(tmp_path / "out")
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen",

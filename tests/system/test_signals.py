@@ -40,7 +40,7 @@ from console.core.events import Progress
 reached, go_on = sys.argv[1], sys.argv[2]
 real_apply_plan = restore.apply_plan
 
-def gated_apply_plan(plan, listener):
+def gated_apply_plan(plan, listener, cancel=None):
     def gate(event):
         if isinstance(event, Progress) and event.step.startswith("Restoring") \\
                 and not os.path.exists(go_on):
@@ -48,7 +48,7 @@ def gated_apply_plan(plan, listener):
             while not os.path.exists(go_on):
                 time.sleep(0.05)
         listener(event)
-    return real_apply_plan(plan, gate)
+    return real_apply_plan(plan, gate, cancel)
 
 restore.apply_plan = gated_apply_plan
 from console.cli import main
