@@ -55,20 +55,23 @@ class Glyphs:
 
 UNICODE = Glyphs(
     kind="unicode", css_class="", box="solid", colour=True, tree_open="▼ ", tree_closed="► ",
-    password_mask="•", drop_down_closed="▼", drop_down_open="▲", search_icon=None, scroll_bar=ScrollBarRender,
+    password_mask="•", drop_down_closed="▼", drop_down_open="▲", search_icon=None,
+    scroll_bar=ScrollBarRender,
     meter_done=" ", meter_todo=" ", bar_fill={"free": "."},
 )
 
 VGA = Glyphs(
     kind="vga", css_class="-vga", box="solid", colour=True, tree_open="▼ ", tree_closed="► ",
-    password_mask="•", drop_down_closed="▼", drop_down_open="▲", search_icon=">", scroll_bar=WholeCellScrollBarRender,
+    password_mask="•", drop_down_closed="▼", drop_down_open="▲", search_icon=">",
+    scroll_bar=WholeCellScrollBarRender,
     meter_done=" ", meter_todo=" ", bar_fill={"free": "."}, key_names=KEY_NAMES_IN_WORDS,
 )
 
 # No colour either: every part of the bars is told by its character.
 ASCII = Glyphs(
     kind="ascii", css_class="-ascii", box="ascii", colour=False, tree_open="v ", tree_closed="> ",
-    password_mask="*", drop_down_closed="v", drop_down_open="^", search_icon=">", scroll_bar=WholeCellScrollBarRender,
+    password_mask="*", drop_down_closed="v", drop_down_open="^", search_icon=">",
+    scroll_bar=WholeCellScrollBarRender,
     meter_done="#", meter_todo="-",
     bar_fill={"fs-used": "#", "fs": "-", "swap": "~", "boot": "=", "raw": "%", "other": "?",
               "free": "."},

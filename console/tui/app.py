@@ -20,10 +20,10 @@ from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.scrollbar import ScrollBar
 
-from ..core.errors import RestoreError
-from .facade import Core
 from widgets.glyphs import GLYPH_SETS, Glyphs
 
+from ..core.errors import RestoreError
+from .facade import Core
 from .themes import (
     LINUX_CONSOLE_THEME,
     SERIAL_TERMINAL_THEME,

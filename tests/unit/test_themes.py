@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from console.tui.themes import DEFAULT_THEME, LINUX_CONSOLE, SERIAL_TERMINAL, choose_theme
+from console.tui.themes import (
+    DEFAULT_THEME,
+    LINUX_CONSOLE,
+    SERIAL_TERMINAL,
+    choose_theme,
+)
 
 
 @pytest.mark.parametrize("term", ["vt100", "vt102", "vt220", "vt320", "vt420", "vt52",
