@@ -34,10 +34,10 @@ from textual.widgets import Input, Static
 
 from console.core.backupset.entries import ALL, SOME, Row, SearchState, Totals
 from console.core.units import count, day, number, size
+from widgets.glyphs import glyphs_of
 
 MARKS = {ALL: "[x]", SOME: "[-]"}
 NO_MARK = "[ ]"
-OPEN, CLOSED = "▼ ", "► "  # both in the Linux console's font (CP437)
 SIZE_WIDTH = 10
 DATE_WIDTH = 12
 SEARCH_DELAY = 0.25  # seconds of no typing before a search runs
@@ -204,7 +204,8 @@ class FileTree(ScrollView, can_focus=True):
         entry = row.entry
         mark = MARKS.get(row.mark, NO_MARK)
         indent = "  " * row.depth
-        arrow = (OPEN if row.expanded else CLOSED) if row.is_dir else "  "
+        glyphs = glyphs_of(self)
+        arrow = (glyphs.tree_open if row.expanded else glyphs.tree_closed) if row.is_dir else "  "
         if row.title:
             name = row.title
         else:

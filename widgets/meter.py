@@ -1,10 +1,13 @@
-"""A progress meter drawn with colours and spaces only (no glyph a VGA font could lack)."""
+"""A progress meter: spaces in two colours, or on a terminal without colour the characters of
+its glyph set ("#####-----")."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from widgets.glyphs import glyphs_of
 
 
 class Meter(Widget):
@@ -25,9 +28,11 @@ class Meter(Widget):
             return Text(" " * width + "   ?", no_wrap=True)
         fraction = min(max(self.fraction, 0.0), 1.0)
         done = round(width * fraction)
+        glyphs = glyphs_of(self)
         text = Text(no_wrap=True)
-        text.append(" " * done, self.get_component_rich_style("meter--done", partial=True))
-        text.append(" " * (width - done),
+        text.append(glyphs.meter_done * done,
+                    self.get_component_rich_style("meter--done", partial=True))
+        text.append(glyphs.meter_todo * (width - done),
                     self.get_component_rich_style("meter--todo", partial=True))
         text.append(f"{int(fraction * 100):>4}%")
         return text

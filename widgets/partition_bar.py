@@ -10,7 +10,8 @@ where it is narrow ("/home", "8 GiB"), never a cut that reads as something else.
     150 MiB, 1.5 MiB used       70 MiB, 2 MiB   32 MiB
 
 Only ASCII is drawn; the colours come from the component classes, so the Linux-console theme
-needs no glyph the VGA font lacks.
+needs no glyph the VGA font lacks. Without colour (a serial terminal) each kind of partition
+has a character of its own (widgets.glyphs: "#" used, "-" unused, "~" swap, "." free).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from textual.widgets import Static
 from console.core.layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
 from console.core.planning.resize import Resized
 from console.core.units import size, whole_size
+from widgets.glyphs import glyphs_of
 
 STYLES = ("fs", "swap", "boot", "raw", "free", "other")
 
@@ -134,6 +136,7 @@ class PartitionBar(Widget):
         segments = self.segments
         cells = widths([s.size for s in segments], max(1, self.size.width), self.min_cells)
         labels, bar, details = Text(), Text(), Text()
+        glyphs = glyphs_of(self)
         for segment, cell in zip(segments, cells):
             style = segment.style if segment.style in STYLES else "other"
             labels.append(fit_text(segment.labels(), cell))
@@ -142,10 +145,9 @@ class PartitionBar(Widget):
                 used = min(cell, round(cell * segment.used / segment.size))
                 if segment.used and not used:
                     used = 1  # something is there: show it
-            fill = "." if style == "free" else " "
             if style == "fs" and used:
-                bar.append(" " * used, self._style("fs-used"))
-            bar.append(fill * (cell - used), self._style(style))
+                bar.append(glyphs.fill("fs-used") * used, self._style("fs-used"))
+            bar.append(glyphs.fill(style) * (cell - used), self._style(style))
             details.append(fit_text(segment.details(), cell), self._style("detail"))
         text = Text(no_wrap=True, overflow="crop")
         if self.title:

@@ -12,23 +12,26 @@ import logging
 import os
 import signal
 import traceback
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette, SearchIcon
+from textual.filter import LineFilter
 from textual.screen import Screen
-from textual.scrollbar import ScrollBar, ScrollBarRender
+from textual.scrollbar import ScrollBar
+
+from widgets.glyphs import GLYPH_SETS, Glyphs
 
 from ..core.errors import RestoreError
 from .facade import ENDING_SIGNALS, Core
 from .themes import (
-    LINUX_CONSOLE,
     LINUX_CONSOLE_THEME,
-    VGA_KEY_NAMES,
-    VgaScrollBarRender,
+    SERIAL_TERMINAL_THEME,
+    ReverseVideo,
     choose_theme,
+    glyphs_for_theme,
 )
 
 log = logging.getLogger("restore_console")
@@ -36,12 +39,16 @@ log = logging.getLogger("restore_console")
 # Keys Textual binds on every screen that mean nothing to an operator.
 HELP_LEAVES_OUT = {"screen.copy_text", "copy_text", "screen.maximize", "screen.minimize"}
 
+REVERSE_VIDEO = ReverseVideo()
+
+
 class ConsolePalette(CommandPalette):
-    """The command palette, with an ASCII search mark on the Linux console."""
+    """The command palette, with an ASCII search mark where the terminal lacks Textual's."""
 
     def on_mount(self) -> None:
-        if self.app.vga:
-            self.query_one(SearchIcon).icon = ">"
+        icon = self.app.glyphs.search_icon
+        if icon is not None:
+            self.query_one(SearchIcon).icon = icon
 
 
 class RestoreApp(App[int]):
@@ -75,10 +82,11 @@ class RestoreApp(App[int]):
         # session: the file picker offers it as the original place of selected files.
         self.restored_mapping: dict[str, str] | None = None
         self.register_theme(LINUX_CONSOLE_THEME)
+        self.register_theme(SERIAL_TERMINAL_THEME)
         self.theme = choose_theme(theme)
         # The scroll bars' renderer is a class attribute: set it for this app's theme even where
         # the theme's watcher does not run (the theme set before the app runs).
-        ScrollBar.renderer = VgaScrollBarRender if self.vga else ScrollBarRender
+        ScrollBar.renderer = self.glyphs.scroll_bar
         self._failure: BaseException | None = None
         self.ended_by_signal: int | None = None  # the signal that ended the console, if one did
 
@@ -99,15 +107,26 @@ class RestoreApp(App[int]):
         self.push_screen(StartScreen())
 
     @property
-    def vga(self) -> bool:
-        """Drawing for the Linux console's VGA font."""
-        return self.theme == LINUX_CONSOLE
+    def glyphs(self) -> Glyphs:
+        """What the terminal of this theme can draw (widgets.glyphs)."""
+        return glyphs_for_theme(self.theme)
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        filters = super().get_line_filters()
+        # On a terminal without colour even Textual's own colours (the palette's) go.
+        return filters if self.glyphs.colour else [*filters, REVERSE_VIDEO]
+
+    def get_css_variables(self) -> dict[str, str]:
+        # $box: the border type of the app's frames and lines, the one the terminal can draw.
+        return {**super().get_css_variables(), "box": self.glyphs.box}
 
     def watch_theme(self, theme: str) -> None:
-        vga = theme == LINUX_CONSOLE
-        self.set_class(vga, "-vga")
+        glyphs = glyphs_for_theme(theme)
+        for other in GLYPH_SETS.values():
+            if other.css_class:
+                self.set_class(other is glyphs, other.css_class)
         # A class attribute: one app per process, and the theme decides for all scroll bars.
-        ScrollBar.renderer = VgaScrollBarRender if vga else ScrollBarRender
+        ScrollBar.renderer = glyphs.scroll_bar
         self.refresh(layout=True)
 
     def get_key_display(self, binding: Binding) -> str:
@@ -115,8 +134,8 @@ class RestoreApp(App[int]):
             key = binding.key
             if key[:1] == "f" and key[1:].isdigit():
                 return key.upper()  # F1 as the keyboard says, not f1
-            if self.vga and key in VGA_KEY_NAMES:
-                return VGA_KEY_NAMES[key]
+            if key in self.glyphs.key_names:
+                return self.glyphs.key_names[key]
         return super().get_key_display(binding)
 
     # ---- actions on every screen ----

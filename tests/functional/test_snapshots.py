@@ -1,5 +1,6 @@
-"""SVG snapshots of every screen at 80x24 and 120x40, and with the Linux-console theme; and of
-the file picker on its own small set, at both sizes and in its states.
+"""SVG snapshots of every screen at 80x24 and 120x40, with the Linux-console theme and with the
+serial-terminal (vt220) one; and of the file picker on its own small set, at both sizes and in
+its states.
 
 They are kept in snapshots/test_snapshots/ at the repository root (tests/conftest.py says so).
 After a deliberate change of a screen: pytest tests/functional/test_snapshots.py
@@ -17,6 +18,8 @@ VARIANTS = {
     "80x24": ("textual-dark", (80, 24)),
     "120x40": ("textual-dark", (120, 40)),
     "linux-console-80x24": ("linux-console", (80, 24)),
+    # A serial terminal (TERM=vt220): ASCII only, no colour.
+    "vt220-80x24": ("vt220", (80, 24)),
 }
 
 

@@ -21,6 +21,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from widgets.fields import DropDown
 from widgets.file_tree import FileTree, FileTreePanel
 
 from ...core.applying.existing import Existing
@@ -111,15 +112,15 @@ class FilePickerScreen(Screen[RestoreChoice | None]):
         with Horizontal(classes="picker-row"):
             yield Label("To")
             # Several places are a choice to make: none is taken for the operator.
-            yield Select([*((place_label(place), n) for n, place in enumerate(self.places)),
-                          ("A directory", INTO_DIRECTORY)],
-                         value=self._first_choice(), allow_blank=len(self.places) > 1,
-                         id="picker-place", prompt="Choose where the files go")
+            yield DropDown([*((place_label(place), n) for n, place in enumerate(self.places)),
+                            ("A directory", INTO_DIRECTORY)],
+                           value=self._first_choice(), allow_blank=len(self.places) > 1,
+                           id="picker-place", prompt="Choose where the files go")
             yield Input(self._destination, id="picker-destination",
                         placeholder="a directory; files go to it + their original path")
-            yield Select([(label, value) for value, label in POLICY_LABELS.items()],
-                         value="overwrite", allow_blank=False, id="picker-existing",
-                         prompt="Files already there")
+            yield DropDown([(label, value) for value, label in POLICY_LABELS.items()],
+                           value="overwrite", allow_blank=False, id="picker-existing",
+                           prompt="Files already there")
         with Horizontal(classes="picker-row", id="picker-buttons"):
             yield Static("", id="picker-summary")
             yield Button("Restore", variant="primary", id="picker-restore")

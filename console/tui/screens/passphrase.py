@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from widgets.fields import SecretInput
+
 
 class PassphraseScreen(ModalScreen[str | None]):
     """Dismisses with what was typed (Enter), or None (Esc: not given)."""
@@ -28,7 +30,7 @@ class PassphraseScreen(ModalScreen[str | None]):
             yield Static(self.message, classes="message", markup=False)
             if self.hint:
                 yield Static(self.hint, classes="hint", markup=False)
-            yield Input(password=True, id="passphrase")
+            yield SecretInput(id="passphrase")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
