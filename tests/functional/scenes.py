@@ -249,7 +249,7 @@ SCENES: dict[str, tuple[Callable, Callable[..., Awaitable[None]]]] = {
 def _files_app(theme: str, places: bool = False, existing: bool = False):
     """The stage with a catalog to pick from (tests/picker_fixture.py) and a file restore that
     reports a fixed result; with `places`, two disks that hold the set's filesystems; with
-    `existing`, seven files already where /etc goes, one of them newer than the set's."""
+    `existing`, three of its files already where /etc goes, one of them newer than the set's."""
     import tempfile
 
     from console.core.applying.existing import Existing
@@ -260,9 +260,8 @@ def _files_app(theme: str, places: bool = False, existing: bool = False):
     backup_set, catalog_path = make_set(Path(tempfile.mkdtemp(prefix="restore-console-scene-")))
     result = SelectionResult(entries=1, bytes=1234, seconds=0.2, destinations=["/tmp/restored"])
     found = [RESTORED_PLACE, ORIGINAL_PLACE] if places else []
-    there = Existing(entries=7, bytes=48_213, newer=1, newer_bytes=12, paths=[
-        f"/tmp/restored/etc/{name}" for name in ("hostname", "hosts", "passwd", "resolv.conf",
-                                                  "ssh/sshd_config")]) if existing else Existing()
+    there = Existing(entries=3, bytes=1234 + 12 + 3210, newer=1, newer_bytes=12, paths=[
+        f"/tmp/restored/etc/{name}" for name in ("hostname", "passwd", "ssh/sshd_config")]) if existing else Existing()
     return _app(theme, core={
         "open_trees": lambda _set: SetTrees(backup_set, Catalog(catalog_path)),
         "find_places": lambda _set, _images: found,

@@ -95,8 +95,8 @@ class Calls:
 # What the core says when a restore of the stage is cancelled in its step 19.
 CANCELLED = Cancelled(
     "The restore was cancelled in step 19 of 27 (Restore filesystem 2 (ext4 /)): the partition "
-    "tables of sda and sdb are written; raw /dev/sda1 is restored; ext4 / is partly restored; "
-    "ext4 /home and xfs /srv are not restored yet.",
+    "tables of sda and sdb are written; partition 1 (no filesystem) is restored; ext4 / is "
+    "partly restored; ext4 /home and xfs /srv are not restored yet.",
     "The target will not boot as it is. Run the same restore again: it resumes after what is "
     "done.")
 
@@ -171,7 +171,7 @@ def restore_events(start: float = 1000.0) -> list[tuple[float, Event]]:
 # so the comparison cannot check them.
 RESTORED = RestoreResult(entries=318679, bytes=int(51.2 * GiB), images=1, image_bytes=512 * MiB,
                          seconds=612.0,
-                         filesystems=["raw /dev/sda1", "ext4 /", "swap swap", "ext4 /home",
+                         filesystems=["partition 1 (no filesystem)", "ext4 /", "swap", "ext4 /home",
                                       "xfs /srv"])
 VERIFIED = VerifyResult(checked=318677, covered=2, bytes_hashed=int(51.2 * GiB))
 VERIFIED_WITH_DIFFERENCES = VerifyResult(
