@@ -205,6 +205,21 @@ def plan_in_place(backup_set: BackupSet, selections: Sequence[Selection],
     return plan
 
 
+def _attached_partitions(stack: contextlib.ExitStack, items, *, read_only: bool) -> list[str]:
+    """The partition device of each item, its target disk attached once (let go with the
+    stack)."""
+    attached = {}
+    devices = []
+    for item in items:
+        if item.target not in attached:
+            layout = read_table(item.target, item.target)
+            spans = [(p.number, p.start, p.size) for p in layout.partitions]
+            attached[item.target] = stack.enter_context(
+                attach_disk(item.target, spans, read_only=read_only))
+        devices.append(attached[item.target].partition(item.fs.partition))
+    return devices
+
+
 def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
                      mapping: dict[str, str], *, existing: str = "overwrite",
                      listener: Listener = ignore, host: Host | None = None,
@@ -217,15 +232,7 @@ def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
     was attached and mounted is let go again, also on failure."""
     plan = plan_in_place(backup_set, selections, mapping, host=host)
     with contextlib.ExitStack() as stack:
-        attached = {}
-        devices = []
-        for item in plan.items:
-            if item.target not in attached:
-                layout = read_table(item.target, item.target)
-                spans = [(p.number, p.start, p.size) for p in layout.partitions]
-                attached[item.target] = stack.enter_context(
-                    attach_disk(item.target, spans, read_only=False))
-            devices.append(attached[item.target].partition(item.fs.partition))
+        devices = _attached_partitions(stack, plan.items, read_only=False)
         # Every device is checked before the first read-write mount (a mount writes too).
         for item, device in zip(plan.items, devices):
             what = probe(device)
@@ -258,14 +265,8 @@ def existing_in_place(backup_set: BackupSet, selections: Sequence[Selection],
     plan = plan_in_place(backup_set, selections, mapping, host=host)
     found = Existing()
     with contextlib.ExitStack() as stack, Catalog(backup_set.catalog_path) as catalog:
-        attached = {}
-        for item in plan.items:
-            if item.target not in attached:
-                layout = read_table(item.target, item.target)
-                spans = [(p.number, p.start, p.size) for p in layout.partitions]
-                attached[item.target] = stack.enter_context(
-                    attach_disk(item.target, spans, read_only=True))
-            device = attached[item.target].partition(item.fs.partition)
+        devices = _attached_partitions(stack, plan.items, read_only=True)
+        for item, device in zip(plan.items, devices):
             with mounted(device, item.fs.type, READ_ONLY_OPTIONS.get(item.fs.type, "ro")) as root:
                 shown = item.fs.mountpoint if item.fs.mountpoint.startswith("/") \
                     else f"fs-{item.fs.id}:"

@@ -59,6 +59,18 @@ class _Open:
         return [k.index for k in self.kids]
 
 
+def next_index(keys: list, key, backwards: bool, include_current: bool) -> int:
+    """Index of the first of the sorted keys after key (before it, backwards; key itself too
+    with include_current), wrapping around."""
+    if backwards:
+        i = bisect.bisect_left(keys, key) - 1
+        if include_current and i + 1 < len(keys) and keys[i + 1] == key:
+            i += 1
+    else:
+        i = bisect.bisect_left(keys, key) if include_current else bisect.bisect_right(keys, key)
+    return i % len(keys)
+
+
 class TreeModel:
     """The tree of one filesystem of a set, and of those mounted in it, with their selections.
 
@@ -434,13 +446,7 @@ class TreeModel:
         here = self.path_of(y)
         keys = [tree_key(p) for p in self._match_paths]
         key = tree_key(here) if here is not None else []
-        if backwards:
-            i = bisect.bisect_left(keys, key) - 1
-            if include_current and i + 1 < len(keys) and keys[i + 1] == key:
-                i += 1
-        else:
-            i = bisect.bisect_left(keys, key) if include_current else bisect.bisect_right(keys, key)
-        i %= len(keys)
+        i = next_index(keys, key, backwards, include_current)
         state.current = i
         return self.reveal(self._match_paths[i])
 

@@ -13,13 +13,12 @@ the trees up asks the catalog a few questions per filesystem, not per file.
 
 from __future__ import annotations
 
-import bisect
 import os
 
 from ..layout import Filesystem
 from .catalog import Catalog
 from .entries import Row, SearchState, Totals
-from .filetree import TreeModel, tree_key
+from .filetree import TreeModel, next_index, tree_key
 from .manifest import BackupSet
 from .selection import Selection
 
@@ -233,13 +232,7 @@ class SetTrees:
         n, local = self._at(y)
         here = self.trees[n].path_of(local)
         key = (n, tree_key(here) if here is not None else [])
-        if backwards:
-            i = bisect.bisect_left(keys, key) - 1
-            if include_current and i + 1 < len(keys) and keys[i + 1] == key:
-                i += 1
-        else:
-            i = bisect.bisect_left(keys, key) if include_current else bisect.bisect_right(keys, key)
-        i %= len(keys)
+        i = next_index(keys, key, backwards, include_current)
         self.search_state.current = i
         n, path = self._matches[i]
         y = self.trees[n].reveal(path)
