@@ -56,9 +56,10 @@ from ..system import run
 from ..units import count, entries_and_data, exact_size, size
 from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
 from .journal import load as load_journal
+from .flags import flag_differences, restore_flags
 from .liveverify import LiveVerify
-from .ondisk import RESTORE_LOG_COPY
-from .verify import VerifyResult, check_filesystem
+from .ondisk import RESTORE_LOG_COPY, TreeOfFs
+from .verify import Difference, VerifyResult, check_filesystem
 
 log = logging.getLogger("restore_console")
 
@@ -520,6 +521,8 @@ class _Applier:
         done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
                                    expected=_ExpectedHashes(self.catalog, fs.id),
                                    listener=self.listener, cancel=self.cancel)
+        tree = TreeOfFs.of(fs.mountpoint, self.mounts[fs.id], self._covered(fs))
+        restore_flags(self.catalog, fs.id, tree, fs.title, self.listener)
         if not done.mismatched:
             # Restored once all of it is on the disk: the write-back records it itself.
             write_back.on_written = lambda: self.journal.record_filesystem(fs.id, RESTORED)
@@ -550,6 +553,9 @@ class _Applier:
             found.checked += followed.checked
             found.covered += followed.covered
             found.differences += followed.differences
+            tree = TreeOfFs.of(fs.mountpoint, self.mounts[fs.id], self._covered(fs))
+            found.differences += [Difference(tree.shown(inner), what)
+                                  for inner, what in flag_differences(self.catalog, fs.id, tree)]
             progress.files_done = found.checked
             self.listener(progress)
         self.listener(progress)

@@ -16,6 +16,7 @@ from ..events import Listener, Progress, ignore
 from ..layout import Filesystem
 from . import differences as said
 from ..units import count, number
+from .flags import flag_differences
 from .ondisk import TreeOfFs, find_extras, identities
 
 EXTRAS_LISTED = 20  # in words; a disk used for weeks after its backup can hold thousands
@@ -205,6 +206,8 @@ def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: s
             listener(progress)
     progress.files_done = result.checked
     progress.bytes_done = result.bytes_hashed
+    result.differences += [Difference(tree.shown(inner), what)
+                           for inner, what in flag_differences(catalog, fs.id, tree)]
     result.differences += extra_differences(catalog, fs.id, tree, leave_out)
 
 
