@@ -90,3 +90,30 @@ def test_the_verify_names_a_flag_changed_on_the_target(flagged_set, tmp_path):
             subprocess.run(["chattr", "-i", "-a", str(root / name_)], check=True)
     assert found == {"/etc/resolv.conf": "flags a on disk, i in the set",
                      "/home/cache": "flags - on disk, d in the set"}
+
+
+def test_a_partial_restore_over_an_immutable_file_refuses_without_yes_and_replaces_with_it(
+        flagged_set, tmp_path):
+    _, set_dir, name = flagged_set
+    target = tmp_path / "target.img"
+    assert restored(set_dir, name, target).returncode == 0
+    with attached(target) as tgt, mounted(tgt.partition(1), "ext4") as root:
+        resolv = root / "etc/resolv.conf"
+        subprocess.run(["chattr", "-i", str(resolv)], check=True)
+        resolv.write_text("nameserver 192.0.2.1\n")
+        subprocess.run(["chattr", "+ia", str(resolv)], check=True)
+        restore = ("restore", str(set_dir), "--only", "/etc", "--into", str(root))
+        refused = cli(*restore)
+        still = resolv.read_text()
+        replaced = cli(*restore, "--yes")
+        content = resolv.read_text()
+        flags = subprocess.run(["lsattr", "-d", str(resolv)], capture_output=True, text=True,
+                               check=True).stdout.split()[0]
+        for name_ in FLAGGED:
+            subprocess.run(["chattr", "-i", "-a", str(root / name_)], check=True)
+    assert refused.returncode == 2
+    assert f"1 entry immutable or append-only ({resolv})" in " ".join(refused.stderr.split())
+    assert still == "nameserver 192.0.2.1\n"
+    assert replaced.returncode == 0, replaced.stderr
+    assert content == "etc/resolv.conf\n"
+    assert "i" in flags and "a" not in flags
