@@ -117,3 +117,24 @@ def test_a_partial_restore_over_an_immutable_file_refuses_without_yes_and_replac
     assert replaced.returncode == 0, replaced.stderr
     assert content == "etc/resolv.conf\n"
     assert "i" in flags and "a" not in flags
+
+
+def test_a_file_restored_into_an_immutable_directory_has_its_flags_and_the_directory_too(
+        flagged_set, tmp_path):
+    _, set_dir, name = flagged_set
+    target = tmp_path / "target.img"
+    assert restored(set_dir, name, target).returncode == 0
+    with attached(target) as tgt, mounted(tgt.partition(1), "ext4") as root:
+        log_dir = root / "var/log"
+        subprocess.run(["chattr", "-a", str(log_dir / "audit.log")], check=True)
+        (log_dir / "audit.log").unlink()
+        subprocess.run(["chattr", "+i", str(log_dir)], check=True)
+        proc = cli("restore", str(set_dir), "--only", "/var/log/audit.log", "--into", str(root))
+        shown = subprocess.run(["lsattr", "-d", str(log_dir), str(log_dir / "audit.log")],
+                               capture_output=True, text=True).stdout.split()
+        subprocess.run(["chattr", "-i", str(log_dir)], check=True)
+        for name_ in FLAGGED:
+            subprocess.run(["chattr", "-i", "-a", str(root / name_)], check=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "i" in shown[0]  # var/log: as it was before the restore
+    assert "a" in shown[2] and "i" not in shown[2]  # audit.log: as the set has it
