@@ -21,7 +21,7 @@ pytestmark = pytest.mark.system
 DISK_MIB = 64
 # path -> chattr argument; the locked directory's file is written before the directory's flag.
 FLAGGED = {"etc/resolv.conf": "+i", "var/log/audit.log": "+a", "home/scratch.bin": "+d",
-           "home/cache": "+d", "locked": "+i", "var/log/wtmp": "+aA"}
+           "home/cache": "+dT", "locked": "+i", "var/log/wtmp": "+aA"}
 
 
 def fill(root) -> None:
@@ -89,7 +89,7 @@ def test_the_verify_names_a_flag_changed_on_the_target(flagged_set, tmp_path):
         for name_ in FLAGGED:
             subprocess.run(["chattr", "-i", "-a", str(root / name_)], check=True)
     assert found == {"/etc/resolv.conf": "flags a on disk, i in the set",
-                     "/home/cache": "flags - on disk, d in the set"}
+                     "/home/cache": "flags T on disk, dT in the set"}
 
 
 def test_a_partial_restore_over_an_immutable_file_refuses_without_yes_and_replaces_with_it(
@@ -138,3 +138,23 @@ def test_a_file_restored_into_an_immutable_directory_has_its_flags_and_the_direc
     assert proc.returncode == 0, proc.stderr
     assert "i" in shown[0]  # var/log: as it was before the restore
     assert "a" in shown[2] and "i" not in shown[2]  # audit.log: as the set has it
+
+
+def test_flags_the_target_does_not_take_are_said_and_the_others_set(flagged_set, tmp_path):
+    _, set_dir, _ = flagged_set
+    into = tmp_path / "tmpfs"
+    into.mkdir()
+    # tmpfs takes i, a, d and A, not T (the top of a directory hierarchy)
+    subprocess.run(["mount", "-t", "tmpfs", "none", str(into)], check=True)
+    try:
+        proc = cli("restore", str(set_dir), "--only", "/home", "--into", str(into))
+        shown = subprocess.run(["lsattr", "-d", str(into / "home/cache"),
+                                str(into / "home/scratch.bin")],
+                               capture_output=True, text=True).stdout.split()
+    finally:
+        subprocess.run(["umount", str(into)], check=True)
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert "does not take the inode flags T; 1 entry keeps fewer flags" in said
+    assert "d" in shown[0] and "T" not in shown[0]
+    assert "d" in shown[2]

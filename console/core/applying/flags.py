@@ -11,6 +11,7 @@ import logging
 from ..backupset.catalog import Catalog
 from ..backupset.inodeflags import LOCKING, UNSUPPORTED, letters, read_flags, write_flags
 from ..events import Listener, Message
+from ..units import count
 from . import differences as said
 from .ondisk import TreeOfFs
 
@@ -19,40 +20,58 @@ log = logging.getLogger("restore_console")
 
 def restore_flags(catalog: Catalog, fs_id: int, tree: TreeOfFs, label: str,
                   listener: Listener, condition: str = "1", params: list | None = None) -> int:
-    """Sets the recorded flags of the members meeting condition under tree; returns how many
-    entries got them. Flags the target filesystem does not take are said once, in words."""
+    """Sets the recorded flags of the members meeting condition under tree. Flags the target
+    filesystem does not take are said once, in words, and returned (as a mask): the others
+    of the same entry are set all the same."""
     flagged = [(inner, flags) for inner, flags in catalog.flagged(fs_id, condition, params)
                if not tree.is_covered(inner)]
     refused = 0
-    refused_letters = set()
-    done = 0
+    entries_short = 0
     # Two passes: the flags that still let a file be changed first, the locking ones last.
     for locking_pass in (False, True):
         for inner, flags in flagged:
             if locking_pass and not flags & LOCKING:
                 continue
             wanted = flags if locking_pass else flags & ~LOCKING
+            not_taken = _write_what_is_taken(tree.path(inner), wanted)
+            if not_taken:
+                refused |= not_taken
+                entries_short += 1
+                log.info("flags %s refused on %r", letters(not_taken), inner)
+    if refused:
+        listener(Message(f"{label}: the target filesystem does not take the inode flags "
+                         f"{letters(refused)}; {count(entries_short, 'entry')} "
+                         f"{'keeps' if entries_short == 1 else 'keep'} fewer "
+                         "flags than the set records (lsattr shows them)."))
+    return refused
+
+
+def _write_what_is_taken(path: bytes, flags: int) -> int:
+    """Sets flags on path; where the filesystem refuses them together, one by one. Returns
+    those it does not take."""
+    try:
+        write_flags(path, flags)
+        return 0
+    except OSError as exc:
+        if exc.errno not in UNSUPPORTED:
+            raise
+    taken = refused = 0
+    for bit in (1 << n for n in range(32)):
+        if flags & bit:
             try:
-                write_flags(tree.path(inner), wanted)
+                write_flags(path, taken | bit)
+                taken |= bit
             except OSError as exc:
                 if exc.errno not in UNSUPPORTED:
                     raise
-                refused += 1
-                refused_letters.update(letters(wanted))
-                log.info("flags %s refused on %r: %s", letters(wanted), inner, exc)
-                continue
-            if locking_pass or not flags & LOCKING:
-                done += 1
-    if refused:
-        listener(Message(f"{label}: the target filesystem does not take the inode flags "
-                         f"{''.join(sorted(refused_letters))}; {refused} entries keep fewer "
-                         "flags than the set records (lsattr shows them)."))
-    return done
+                refused |= bit
+    return refused
 
 
 def flag_differences(catalog: Catalog, fs_id: int, tree: TreeOfFs, condition: str = "1",
-                     params: list | None = None) -> list[tuple[bytes, str]]:
-    """(inner path, what differs) for each member whose recorded flags are not on the disk.
+                     params: list | None = None, leave_out: int = 0) -> list[tuple[bytes, str]]:
+    """(inner path, what differs) for each member whose recorded flags are not on the disk,
+    the flags in `leave_out` aside (those the restore was told the target does not take).
     Only members the set records flags for are read (one open each)."""
     found = []
     for inner, flags in catalog.flagged(fs_id, condition, params):
@@ -62,6 +81,6 @@ def flag_differences(catalog: Catalog, fs_id: int, tree: TreeOfFs, condition: st
             on_disk = read_flags(tree.path(inner))
         except OSError:
             continue  # missing or of another kind: the metadata compare says so
-        if on_disk != flags:
+        if on_disk & ~leave_out != flags & ~leave_out:
             found.append((inner, said.flags(letters(on_disk), letters(flags))))
     return found
