@@ -6,16 +6,25 @@ them can no longer be written, nor its metadata changed.
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from ..backupset.catalog import Catalog
-from ..backupset.inodeflags import LOCKING, UNSUPPORTED, letters, read_flags, write_flags
+from ..backupset.inodeflags import (
+    LOCKING,
+    UNSUPPORTED,
+    letters,
+    read_flags,
+    write_flags,
+)
 from ..events import Listener, Message
 from ..units import count
 from . import differences as said
 from .ondisk import TreeOfFs
 
 log = logging.getLogger("restore_console")
+# A flag the filesystem does not take, or one only root may set (i and a): said, not fatal.
+NOT_SET = (*UNSUPPORTED, errno.EPERM)
 
 
 def restore_flags(catalog: Catalog, fs_id: int, tree: TreeOfFs, label: str,
@@ -26,22 +35,28 @@ def restore_flags(catalog: Catalog, fs_id: int, tree: TreeOfFs, label: str,
     flagged = [(inner, flags) for inner, flags in catalog.flagged(fs_id, condition, params)
                if not tree.is_covered(inner)]
     refused = 0
-    entries_short = 0
+    short: set[bytes] = set()  # the entries that keep fewer flags
     # Two passes: the flags that still let a file be changed first, the locking ones last.
     for locking_pass in (False, True):
         for inner, flags in flagged:
             if locking_pass and not flags & LOCKING:
                 continue
             wanted = flags if locking_pass else flags & ~LOCKING
-            not_taken = _write_what_is_taken(tree.path(inner), wanted)
+            try:
+                not_taken = _write_what_is_taken(tree.path(inner), wanted)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                    raise
+                continue  # not restored as the set has it: the verify says so
             if not_taken:
                 refused |= not_taken
-                entries_short += 1
+                short.add(inner)
                 log.info("flags %s refused on %r", letters(not_taken), inner)
     if refused:
-        listener(Message(f"{label}: the target filesystem does not take the inode flags "
-                         f"{letters(refused)}; {count(entries_short, 'entry')} "
-                         f"{'keeps' if entries_short == 1 else 'keep'} fewer "
+        listener(Message(f"{label}: the inode flags {letters(refused)} could not be set (the "
+                         "target filesystem does not take them, or only root may set them); "
+                         f"{count(len(short), 'entry')} "
+                         f"{'keeps' if len(short) == 1 else 'keep'} fewer "
                          "flags than the set records (lsattr shows them)."))
     return refused
 
@@ -53,7 +68,7 @@ def _write_what_is_taken(path: bytes, flags: int) -> int:
         write_flags(path, flags)
         return 0
     except OSError as exc:
-        if exc.errno not in UNSUPPORTED:
+        if exc.errno not in NOT_SET:
             raise
     taken = refused = 0
     for bit in (1 << n for n in range(32)):
@@ -62,7 +77,7 @@ def _write_what_is_taken(path: bytes, flags: int) -> int:
                 write_flags(path, taken | bit)
                 taken |= bit
             except OSError as exc:
-                if exc.errno not in UNSUPPORTED:
+                if exc.errno not in NOT_SET:
                     raise
                 refused |= bit
     return refused
