@@ -330,3 +330,23 @@ async def test_with_nothing_there_to_replace_the_restore_starts_without_a_questi
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
         assert len(existing.calls) == 1 and restore.calls[0][2] == "newer"
+
+
+async def test_the_question_names_the_immutable_files_it_would_replace(tmp_path):
+    in_place = FakeRestore(IN_PLACE_RESULT)
+    existing = FakeExisting(Existing(entries=1, bytes=12, paths=["/etc/hostname"], locked=1,
+                                     locked_paths=["/etc/hostname"]))
+    core, _ = picker_core(tmp_path, FakeRestore(), find_places=lambda s, i: [RESTORED_PLACE],
+                          restore_in_place=in_place, existing_in_place=existing)
+    app = stage_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        await pilot.press("down", "enter", "down", "space", "ctrl+r")  # /etc/hostname
+        await wait_for(pilot, lambda: isinstance(app.screen, ExistingFilesScreen), "the question")
+        text = shown(app)  # the dialog's lines sit between the picker's borders
+        assert "1 entry immutable or append-only (/etc/hostname): the restore takes" in text
+        assert "the flag off, replaces it and sets the set's flags." in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert in_place.calls == []

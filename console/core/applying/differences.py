@@ -69,3 +69,8 @@ def _article(kind_name: str) -> str:
              "chardev": "a character device", "blockdev": "a block device", "fifo": "a fifo",
              "other": "something else"}
     return words.get(kind_name, f"a {kind_name}")
+
+
+def flags(on_disk: str, in_set: str) -> str:
+    """'flags i on disk, ia in the set' (lsattr's letters, '-' for none)"""
+    return differs("flags", on_disk, in_set)

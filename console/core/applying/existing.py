@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass, field
 
 from ..backupset.catalog import Catalog
+from ..backupset.inodeflags import LOCKING, read_flags
 from ..backupset.manifest import BackupSet
 from ..backupset.selection import Selection
 from ..backupset.tarscan import parent_and_name
@@ -34,8 +35,13 @@ class Existing:
     newer: int = 0  # of them, those newer there than in the set: "newer" keeps them
     newer_bytes: int = 0
     paths: list[str] = field(default_factory=list)  # the first SHOWN_PATHS, as shown
+    # Immutable or append-only there (chattr +i, +a): the restore takes the flag off first.
+    locked: int = 0
+    locked_paths: list[str] = field(default_factory=list)  # the first SHOWN_PATHS
 
     def add(self, other: "Existing") -> None:
+        self.locked += other.locked
+        self.locked_paths += other.locked_paths[: SHOWN_PATHS - len(self.locked_paths)]
         self.entries += other.entries
         self.bytes += other.bytes
         self.newer += other.newer
@@ -56,7 +62,18 @@ class Existing:
         more = self.entries - len(self.paths)
         return (f"{count(replaced, 'existing file')} ({size(nbytes)}) would be replaced"
                 + (f" ({count(self.newer, 'newer file')} kept)" if policy == "newer" else "")
-                + f": {', '.join(self.paths)}" + (f" and {more} more" if more > 0 else "") + ".")
+                + f": {', '.join(self.paths)}" + (f" and {more} more" if more > 0 else "") + "."
+                + (self.locked_words() if policy == "overwrite" else ""))
+
+    def locked_words(self) -> str:
+        """' 1 of them is immutable or append-only (/etc/resolv.conf): ...', or ''."""
+        if not self.locked:
+            return ""
+        more = self.locked - len(self.locked_paths)
+        return (f" {count(self.locked, 'entry')} immutable or append-only "
+                f"({', '.join(self.locked_paths)}" + (f" and {more} more" if more > 0 else "")
+                + "): the restore takes the flag off, replaces "
+                + ("it" if self.locked == 1 else "them") + " and sets the set's flags.")
 
 
 def existing_at(catalog: Catalog, selection: Selection, dest: str, shown: str) -> Existing:
@@ -81,6 +98,11 @@ def existing_at(catalog: Catalog, selection: Selection, dest: str, shown: str) -
                 continue
             except NotADirectoryError:
                 continue  # a file on the way: its own entry, above, is the one replaced
+            where = os.fsdecode(shown_b + inner) or "/"
+            if _locked(dest_b + inner, st):
+                found.locked += 1
+                if len(found.locked_paths) < SHOWN_PATHS:
+                    found.locked_paths.append(where)
             if entry.kind == "dir" and stat.S_ISDIR(st.st_mode):
                 continue
             found.entries += 1
@@ -90,8 +112,18 @@ def existing_at(catalog: Catalog, selection: Selection, dest: str, shown: str) -
                 found.newer += 1
                 found.newer_bytes += nbytes
             if len(found.paths) < SHOWN_PATHS:
-                found.paths.append(os.fsdecode(shown_b + inner) or "/")
+                found.paths.append(where)
     return found
+
+
+def _locked(path: bytes, st: os.stat_result) -> bool:
+    """Whether path is an immutable or append-only file or directory."""
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        return False
+    try:
+        return bool(read_flags(path) & LOCKING)
+    except OSError:
+        return False
 
 
 def existing_into(backup_set: BackupSet, selections: list[Selection], into: str) -> Existing:

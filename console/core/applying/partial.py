@@ -36,6 +36,7 @@ from ..backupset.archive import READ_SIZE, Throttle, single_piece, tar_extractor
 from ..backupset.browse import resolve
 from ..backupset.catalog import Catalog
 from ..backupset.entries import Entry
+from ..backupset.inodeflags import LOCKING, clear_locking, read_flags, write_flags
 from ..backupset.manifest import BackupSet
 from ..backupset.paxedit import HeaderRewriter
 from ..backupset.seekable import ForwardReader, Frame, SeekableReader
@@ -47,6 +48,8 @@ from ..events import Listener, Message, Progress, ignore
 from ..layout import Filesystem
 from ..system import require
 from ..units import entries_and_data
+from .flags import restore_flags
+from .ondisk import TreeOfFs
 
 EXISTING_POLICIES = ("overwrite", "skip", "newer")
 _POLICY_OPTIONS = {"overwrite": [], "skip": ["--skip-old-files"], "newer": ["--keep-newer-files"]}
@@ -355,30 +358,42 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
         tick()
         return True
 
-    with tar_extractor(dest, f"Extracting the selection of {label}",
-                       _POLICY_OPTIONS[existing]) as feeder:
-        for item, chunk in cutter.cut(frames):
-            if item is not current:
-                stop_if_cancelled(cancel, CANCELLED)
-                current = item
-                expected.append(item)
-                rewriter = HeaderRewriter(item.changes, os.fsdecode(item.path)) \
-                    if item.changes else None
-                where = dest_b + (item.path if item.path != b"/" else b"")
-                if _already_there(where, item, existing):
-                    result.skipped.append(item.path)
-            buffer += rewriter.feed(chunk) if rewriter is not None else chunk
-            if len(buffer) >= READ_SIZE and not flush(feeder):
-                break  # tar stopped reading: its exit status says why
-        else:
-            buffer += END_OF_ARCHIVE
-            if flush(feeder):
-                scanner.finish()
+    parents = _LockedParents()
+    try:
+        with tar_extractor(dest, f"Extracting the selection of {label}",
+                           _POLICY_OPTIONS[existing]) as feeder:
+            for item, chunk in cutter.cut(frames):
+                if item is not current:
+                    stop_if_cancelled(cancel, CANCELLED)
+                    current = item
+                    expected.append(item)
+                    rewriter = HeaderRewriter(item.changes, os.fsdecode(item.path)) \
+                        if item.changes else None
+                    where = dest_b + (item.path if item.path != b"/" else b"")
+                    if _already_there(where, item, existing):
+                        result.skipped.append(item.path)
+                    else:
+                        # Before tar sees its bytes: an immutable or append-only file cannot be
+                        # replaced, nor an entry made in such a directory. The set's flags come
+                        # back after the extraction.
+                        clear_locking(where)
+                    if item.path != b"/":  # the root's parent is outside dest: never touched
+                        parents.unlock(os.path.dirname(where))
+                buffer += rewriter.feed(chunk) if rewriter is not None else chunk
+                if len(buffer) >= READ_SIZE and not flush(feeder):
+                    break  # tar stopped reading: its exit status says why
+            else:
+                buffer += END_OF_ARCHIVE
+                if flush(feeder):
+                    scanner.finish()
+    finally:
+        parents.relock()
     if expected:
         raise RestoreError(f"The archive of {label} ended before "
                            f"{os.fsdecode(expected[0].path)}.",
                            "The archive is truncated; use another copy of the set.")
     apply_directory_metadata(created)
+    _restore_selection_flags(catalog, selection, dest, label, listener, set(result.skipped))
     tick(force=True)
     result.entries = checked
     result.frames_read = reader.frames_read if reader is not None else forward.frames_decompressed
@@ -386,6 +401,41 @@ def extract_selection(catalog: Catalog, selection: Selection, dest: str, *,
     if reader is None:
         result.frames_total = 0
     return result
+
+
+class _LockedParents:
+    """Directories above the selection that are immutable or append-only: nothing can be made
+    in them, so their flags are taken off for the extraction and put back after it."""
+
+    def __init__(self) -> None:
+        self._seen: set[bytes] = set()
+        self._unlocked: list[tuple[bytes, int]] = []
+
+    def unlock(self, directory: bytes) -> None:
+        if directory in self._seen:
+            return
+        self._seen.add(directory)
+        try:
+            flags = read_flags(directory)
+        except OSError:
+            return  # not there yet: made by tar, without flags
+        if flags & LOCKING:
+            write_flags(directory, flags & ~LOCKING)
+            self._unlocked.append((directory, flags))
+
+    def relock(self) -> None:
+        for directory, flags in reversed(self._unlocked):
+            write_flags(directory, flags)
+
+
+def _restore_selection_flags(catalog: Catalog, selection: Selection, dest: str, label: str,
+                             listener: Listener, skipped: set[bytes]) -> None:
+    """The set's inode flags on what the selection restored (not on what the policy left
+    alone): after the extraction, immutable and append-only last."""
+    # What the policy left alone is "covered": its flags are not the restore's to set.
+    tree = TreeOfFs(os.fsencode(dest.rstrip("/")), b"", skipped)
+    for sql, params in selection.conditions():
+        restore_flags(catalog, selection.fs, tree, label, listener, sql, params)
 
 
 def _selected_dirs(catalog: Catalog, selection: Selection) -> set[bytes]:

@@ -56,9 +56,10 @@ from ..system import run
 from ..units import count, entries_and_data, exact_size, size
 from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
 from .journal import load as load_journal
+from .flags import flag_differences, restore_flags
 from .liveverify import LiveVerify
-from .ondisk import RESTORE_LOG_COPY
-from .verify import VerifyResult, check_filesystem
+from .ondisk import RESTORE_LOG_COPY, TreeOfFs
+from .verify import Difference, VerifyResult, check_filesystem
 
 log = logging.getLogger("restore_console")
 
@@ -403,6 +404,8 @@ class _Applier:
         self.mismatched: list[tuple[Filesystem, list[bytes]]] = []
         self.write_backs: list[WriteBack] = []
         self.live_verifies: dict[int, LiveVerify] = {}
+        # fs id -> the inode flags its target filesystem did not take (said, then not verified)
+        self.refused_flags: dict[int, int] = {}
         # Original mount points of the filesystems mounted inside the restored root.
         self.nested = {step.mountpoint for step in plan.steps
                        if isinstance(step, Mount) and step.mountpoint}
@@ -520,6 +523,9 @@ class _Applier:
         done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
                                    expected=_ExpectedHashes(self.catalog, fs.id),
                                    listener=self.listener, cancel=self.cancel)
+        tree = TreeOfFs.of(fs.mountpoint, self.mounts[fs.id], self._covered(fs))
+        self.refused_flags[fs.id] = restore_flags(self.catalog, fs.id, tree, fs.title,
+                                                  self.listener)
         if not done.mismatched:
             # Restored once all of it is on the disk: the write-back records it itself.
             write_back.on_written = lambda: self.journal.record_filesystem(fs.id, RESTORED)
@@ -545,11 +551,17 @@ class _Applier:
             followed = live.result() if live else None
             if followed is None:  # not restored in this run, or the child failed: check here
                 check_filesystem(self.catalog, fs, self.mounts[fs.id], self._covered(fs), found,
-                                 progress, self.listener, content=False)
+                                 progress, self.listener, content=False,
+                                 flags_left_out=self.refused_flags.get(fs.id, 0))
                 continue
             found.checked += followed.checked
             found.covered += followed.covered
             found.differences += followed.differences
+            tree = TreeOfFs.of(fs.mountpoint, self.mounts[fs.id], self._covered(fs))
+            found.differences += [Difference(tree.shown(inner), what)
+                                  for inner, what in flag_differences(
+                                      self.catalog, fs.id, tree,
+                                      leave_out=self.refused_flags.get(fs.id, 0))]
             progress.files_done = found.checked
             self.listener(progress)
         self.listener(progress)

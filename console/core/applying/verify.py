@@ -16,6 +16,7 @@ from ..events import Listener, Progress, ignore
 from ..layout import Filesystem
 from . import differences as said
 from ..units import count, number
+from .flags import flag_differences
 from .ondisk import TreeOfFs, find_extras, identities
 
 EXTRAS_LISTED = 20  # in words; a disk used for weeks after its backup can hold thousands
@@ -181,12 +182,13 @@ def problems_of(catalog: Catalog, fs_id: int, row: tuple, tree: TreeOfFs,
 
 def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: set[str],
                      result: VerifyResult, progress: Progress, listener: Listener = ignore, *,
-                     content: bool = True, leave_out: Collection[tuple[int, int]] = ()
-                     ) -> None:
+                     content: bool = True, leave_out: Collection[tuple[int, int]] = (),
+                     flags_left_out: int = 0) -> None:
     """Compares the tree at base with filesystem fs's catalog, adding to result; then what is
     in the tree and not in the catalog, as extras (but what `leave_out` names). Directories
     in `mountpoints` (the original paths) are skipped: another filesystem is mounted there.
-    Without `content`, files are compared by their metadata and size only."""
+    Without `content`, files are compared by their metadata and size only; inode flags in
+    `flags_left_out` (those the target was found not to take) are not compared."""
     tree = TreeOfFs.of(fs.mountpoint, base, mountpoints)
     for row in catalog.metadata(fs.id):
         inner = row[0]
@@ -205,6 +207,9 @@ def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: s
             listener(progress)
     progress.files_done = result.checked
     progress.bytes_done = result.bytes_hashed
+    result.differences += [Difference(tree.shown(inner), what)
+                           for inner, what in flag_differences(catalog, fs.id, tree,
+                                                               leave_out=flags_left_out)]
     result.differences += extra_differences(catalog, fs.id, tree, leave_out)
 
 

@@ -20,6 +20,8 @@ from ..events import Listener, Message, ignore
 from ..layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
 from .archive import frame_of, write_raw_archive, write_tar_archive
 from .catalog import CatalogWriter
+from .inodeflags import read_flags
+from .tarscan import Member
 from .manifest import CATALOG, MANIFEST, BackupSet
 
 log = logging.getLogger("restore_console")
@@ -147,7 +149,7 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
             written = write_tar_archive(root, backup_set.path, filename, label=label,
                                         bytes_total=fs.bytes_used, files_total=inodes,
                                         listener=listener)
-            catalog.add(fs.id, written.members, frame_of)
+            catalog.add(fs.id, written.members, frame_of, _inode_flags(root, written.members))
             if is_last:
                 catalog.seal()
         fs.archive = written.archive
@@ -163,6 +165,24 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
     fs.archive = write_raw_archive(device, part.size, backup_set.path, f"fs-{fs.id}.img.zst",
                                    label=label, listener=listener)
     return fs
+
+
+def _inode_flags(root: str, members: list[Member]) -> dict[bytes, int]:
+    """path -> inode flags of the files and directories that have any (tar does not carry
+    them). One open each; a file that went away or cannot be opened keeps no flags."""
+    base = os.fsencode(root)
+    found = {}
+    for member in members:
+        if member.kind not in ("file", "dir"):
+            continue
+        try:
+            flags = read_flags(base + member.path if member.path != b"/" else base)
+        except OSError as exc:
+            log.info("no inode flags for %r: %s", member.path, exc)
+            continue
+        if flags:
+            found[member.path] = flags
+    return found
 
 
 def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS members (
     blake3 BLOB,
     frame INTEGER NOT NULL,
     offset INTEGER NOT NULL,
-    length INTEGER NOT NULL
+    length INTEGER NOT NULL,
+    flags INTEGER NOT NULL DEFAULT 0
 );
 """
 INDEXES = """
@@ -62,7 +63,7 @@ CREATE {temp}TABLE IF NOT EXISTS subtrees (
 ) WITHOUT ROWID
 """
 COLUMNS = ("fs", "path", "parent", "name", "kind", "size", "mode", "uid", "gid", "mtime_ns",
-           "link", "devmajor", "devminor", "blake3", "frame", "offset", "length")
+           "link", "devmajor", "devminor", "blake3", "frame", "offset", "length", "flags")
 
 
 _SELECT = ("SELECT fs, path, name, kind, size, mode, uid, gid, mtime_ns, link, devmajor, "
@@ -139,16 +140,20 @@ class CatalogWriter:
         self._pending: list[Future] = []
         self._sealed = False
 
-    def add(self, fs: int, members: list[Member], frame_of) -> None:
-        self._pending.append(self._worker.submit(self._insert, fs, members, frame_of))
+    def add(self, fs: int, members: list[Member], frame_of,
+            flags: dict[bytes, int] | None = None) -> None:
+        """The members of filesystem fs; `flags`: the inode flags of those that have any."""
+        self._pending.append(self._worker.submit(self._insert, fs, members, frame_of,
+                                                 flags or {}))
 
-    def _insert(self, fs: int, members: list[Member], frame_of) -> None:
+    def _insert(self, fs: int, members: list[Member], frame_of, flags: dict[bytes, int]
+                ) -> None:
         rows = []
         for m in members:
             parent, name = parent_and_name(m.path)
             rows.append((fs, m.path, parent, name, m.kind, m.size, m.mode, m.uid, m.gid,
                          m.mtime_ns, m.link, m.devmajor, m.devminor, m.blake3,
-                         frame_of(m.offset), m.offset, m.length))
+                         frame_of(m.offset), m.offset, m.length, flags.get(m.path, 0)))
         self._db.executemany(
             f"INSERT INTO members ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
             rows)
@@ -185,6 +190,7 @@ class Catalog:
             raise RestoreError(f"The catalog {path} is missing.", "Use another copy of the set.")
         self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         self._subtrees_ready = False
+        self._has_flags: bool | None = None
 
     def _subtrees(self) -> None:
         """Builds the subtrees table in memory for a catalog written before it existed."""
@@ -335,6 +341,18 @@ class Catalog:
         return iter(self._db.execute(
             "SELECT path, kind, mode, uid, gid, mtime_ns, size FROM members WHERE fs = ?",
             (fs,)))
+
+    def flagged(self, fs: int, condition: str = "1", params: list | None = None
+                ) -> list[tuple[bytes, int]]:
+        """(path, inode flags) of the members meeting condition that have flags, by offset.
+        A catalog written before the flags column holds none."""
+        if self._has_flags is None:
+            self._has_flags = any(row[1] == "flags" for row in self._query(
+                "PRAGMA table_info(members)", ()))
+        if not self._has_flags:
+            return []
+        return self._query("SELECT path, flags FROM members WHERE fs = ? AND flags != 0"
+                           f" AND ({condition}) ORDER BY offset", [fs, *(params or [])])
 
     def hashes_in_order(self, fs: int) -> Iterator[tuple[int, bytes | None]]:
         """(offset, BLAKE3) of every member, in stream order."""

@@ -57,6 +57,8 @@ class ExistingFilesScreen(ModalScreen[str | None]):
         if found.newer:
             lines.append(f"{count(found.newer, 'of them is', 'of them are')} newer than the "
                          "set's copy.")
+        if found.locked:
+            lines.append(found.locked_words().strip())
         with Vertical(classes="dialog"):
             yield Static("Replace files that are already there?", classes="dialog-title")
             yield Static("\n".join(lines), classes="message", markup=False)
