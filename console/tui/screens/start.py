@@ -50,7 +50,17 @@ def set_summary(backup_set: BackupSet, now: datetime) -> str:
     lines = [f"Backup of [b]{escape(backup_set.host)}[/b], made "
              f"{created_text(backup_set.created, now)}",
              f"Set {backup_set.set_id} in {escape(backup_set.path)}"]
+    if backup_set.omissions:
+        lines.append(incomplete_warning(len(backup_set.omissions)))
     return "\n".join(lines)
+
+
+def incomplete_warning(omitted: int) -> str:
+    """Two lines at most at 80 columns: the set lacks something; inspect and the backup's log
+    list every item."""
+    return (f"[b]This set is incomplete:[/b] {count(omitted, 'thing')} "
+            f"{'was' if omitted == 1 else 'were'} not captured fully; "
+            "'restore-console inspect' lists them")
 
 
 def partition_label(part: Partition, fs: Filesystem | None) -> str:
