@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +25,15 @@ pytestmark = pytest.mark.system
 RANDOM_MIB = 4
 
 
+def luks1_header() -> bytes:
+    """The start of a LUKS1 header as cryptsetup writes it (no key slots: nothing is ever
+    opened here), for want of cryptsetup in the test environment: blkid reads crypto_LUKS."""
+    return (b"LUKS\xba\xbe" + struct.pack(">H", 1) + b"aes".ljust(32, b"\0")
+            + b"xts-plain64".ljust(32, b"\0") + b"sha256".ljust(32, b"\0")
+            + struct.pack(">II", 4096, 64) + bytes(20) + bytes(32) + struct.pack(">I", 1000)
+            + b"0a3e0c4b-8a47-4d0e-9a4b-3f1e2d9c8b7a".ljust(40, b"\0"))
+
+
 def _image(path: Path, size_mib: int, table: str) -> None:
     with open(path, "wb") as f:
         f.truncate(size_mib * MiB)
@@ -32,15 +42,19 @@ def _image(path: Path, size_mib: int, table: str) -> None:
 
 @pytest.fixture(scope="module")
 def unknown_content(tmp_path_factory) -> Path:
-    """ext4 (partition 1) and a partition of random bytes blkid knows nothing of (2)."""
+    """ext4 (partition 1), a partition of random bytes blkid knows nothing of (2) and one
+    that starts with a LUKS header (3)."""
     image = tmp_path_factory.mktemp("unknown") / "source.img"
-    _image(image, 48, f"label: gpt\nsize=32M, type=L\nsize={RANDOM_MIB}M, type=L\n")
+    _image(image, 48, f"label: gpt\nsize=32M, type=L\nsize={RANDOM_MIB}M, type=L\n"
+           "size=4M, type=L\n")
     with attached(image) as disk:
         subprocess.run(["mkfs.ext4", "-q", "-L", "root", disk.partition(1)], check=True)
         with mounted(disk.partition(1)) as root:
             (root / "hello.txt").write_text("hello\n")
         with open(disk.partition(2), "wb") as raw:
             raw.write(os.urandom(RANDOM_MIB * MiB))
+        with open(disk.partition(3), "r+b") as luks:
+            luks.write(luks1_header())
     return image
 
 
@@ -72,6 +86,11 @@ def test_a_partition_of_unknown_content_is_said_to_be_a_raw_image(unknown_conten
     raw = next(fs for fs in manifest["filesystems"] if fs["partition"] == 2)
     assert raw["archive"]["kind"] == "raw"
     assert raw["image_reason"].startswith("blkid finds no filesystem on it")
+    luks = next(fs for fs in manifest["filesystems"] if fs["partition"] == 3)
+    assert luks["archive"]["kind"] == "raw" and luks["type"] == ""
+    assert "(crypto_LUKS): saved as a raw image of the whole partition: it is encrypted with " \
+        "LUKS: it is kept encrypted" in said
+    assert luks["image_reason"].startswith("it is encrypted with LUKS")
     assert manifest["omissions"] == []  # captured whole, another way: nothing left out
     shown = cli("inspect", str(dest))
     assert shown.returncode == 0, shown.stderr
