@@ -19,6 +19,7 @@ from ..errors import RestoreError
 from ..events import Listener, Message, ignore
 from ..layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem, Omission
 from ..system import output
+from ..units import count
 from .archive import TarProblem, frame_of, write_raw_archive, write_tar_archive
 from .catalog import CatalogWriter
 from .manifest import CATALOG, MANIFEST, BackupSet
@@ -27,6 +28,7 @@ log = logging.getLogger("restore_console")
 SET_DISK_HINT = ("The disk that receives the set may be failing or full: check the kernel log "
                  "(dmesg) and its free space, then back up to another place.")
 ALLOW_OMISSIONS = "--allow-omissions"
+SUBVOLUME_WHY = "a btrfs subvolume: only the default subvolume is archived yet"
 SHOWN_PATHS = 5  # in the words of a failed backup; the log has them all
 # Why a partition is saved as a raw image although something is on it: the stacks this release
 # does not understand yet (blkid's TYPE). The image is whole, byte for byte; what is lost is
@@ -213,10 +215,19 @@ def _unread_subvolumes(root: str) -> list[TarProblem]:
     for line in text.splitlines():
         match = re.match(r"ID (\d+) .* path (.*)$", line)
         if match and match[1] != mounted_id:
-            found.append(TarProblem("/" + match[2], "left out",
-                                    "a btrfs subvolume: only the default subvolume is "
-                                    "archived yet"))
+            found.append(TarProblem("/" + match[2], "left out", SUBVOLUME_WHY))
     return found
+
+
+def _named(problems: list[TarProblem]) -> str:
+    """The first paths, grouped by what tar said of them: "/a, /b (file changed as we read
+    it); /c (Cannot open: Permission denied) and 4 more (in the log)"."""
+    shown = problems[:SHOWN_PATHS]
+    reasons = list(dict.fromkeys(p.why for p in shown))
+    text = "; ".join(", ".join(p.path for p in shown if p.why == why) + f" ({why})"
+                     for why in reasons)
+    more = len(problems) - len(shown)
+    return text + (f" and {more} more (in the log)" if more else "")
 
 
 def _omit(backup_set: BackupSet, fs: Filesystem, label: str, problems: list[TarProblem],
@@ -225,17 +236,16 @@ def _omit(backup_set: BackupSet, fs: Filesystem, label: str, problems: list[TarP
     it, records each in the set and says it."""
     if not problems:
         return
-    named = "; ".join(f"{p.path} ({p.why})" for p in problems[:SHOWN_PATHS])
-    more = len(problems) - SHOWN_PATHS
     log.warning("%s: not captured fully:\n%s", label,
                 "\n".join(f"{p.path}: {p.what} ({p.why})" for p in problems))
     if not allow_omissions:
+        subvolumes = any(p.why == SUBVOLUME_WHY for p in problems)
         raise RestoreError(
-            f"{label}: {len(problems)} path{'s' if len(problems) != 1 else ''} could not be "
-            f"read fully: {named}" + (f"; and {more} more (in the log)" if more > 0 else "")
-            + ". No set was written.",
-            "Stop what changes them (or back up from a rescue system) and try again, or add "
-            f"{ALLOW_OMISSIONS} to go on and record in the set what was left out.")
+            f"{label}: {count(len(problems), 'path')} could not be captured fully: "
+            f"{_named(problems)}. No set was written.",
+            ("Add" if subvolumes else "Back up from a rescue system, where nothing changes the "
+             "files, and try again, or add")
+            + f" {ALLOW_OMISSIONS} to go on and record in the set what it lacks.")
     for problem in problems:
         omission = Omission(fs=fs.id, device=fs.device, path=problem.path, what=problem.what,
                             why=problem.why)
