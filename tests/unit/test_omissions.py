@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from console.core.backupset.archive import TAR_CREATE, tar_problems
+from console.core.backupset import archive
+from console.core.backupset.archive import TAR_CREATE, TarProblem, tar_problems
+from console.core.backupset.backup import _named
 from console.core.backupset.manifest import MANIFEST, load_set
 from console.core.layout import Omission
+from console.core.system import require
 from console.tui.screens.start import set_summary
 
 WEB01 = Path(__file__).parent.parent / "functional" / "data" / "web-01"
@@ -23,9 +26,9 @@ NOBODY = 65534
 
 
 def _tar_create(tree: Path, *extra: str, as_nobody: bool = False) -> tuple[int, str]:
-    """GNU tar --create as the backup runs it (plus extra options), to a pipe: tar reads
-    nothing at all when its archive is /dev/null."""
-    cmd = ["tar", *TAR_CREATE, *extra, "-f", "-", "-C", str(tree), "."]
+    """GNU tar --create as the backup runs it (by its full path, which tar's words begin with;
+    plus extra options), to a pipe: tar reads nothing at all when its archive is /dev/null."""
+    cmd = [require("tar"), *TAR_CREATE, *extra, "-f", "-", "-C", str(tree), "."]
     if as_nobody:
         cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd]
     proc = subprocess.run(cmd, capture_output=True)
@@ -71,7 +74,7 @@ def test_a_file_tar_cannot_open_is_left_out_and_named():
 
 
 def test_any_other_word_of_tar_is_not_taken_for_a_skipped_file():
-    stderr = ("tar: ./x: file changed as we read it\n"
+    stderr = ("/usr/bin/tar: ./x: file changed as we read it\n"
               "tar: -: Cannot write: No space left on device\n"
               "tar: Error is not recoverable: exiting now\n")
     problems, other = tar_problems(2, stderr)
@@ -105,3 +108,30 @@ def test_the_start_screen_says_a_set_is_incomplete_and_only_then():
     assert warning.startswith("[b]This set is incomplete:[/b] 3 things were not captured fully")
     assert "inspect" in warning
     assert len(warning.replace("[b]", "").replace("[/b]", "")) <= 2 * 78
+
+
+def test_the_archive_of_a_tree_whose_file_changes_is_written_and_names_it(tmp_path,
+                                                                          monkeypatch):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "growing.log").write_bytes(os.urandom(2 * 1024 * 1024))
+    (tree / "steady.txt").write_text("unchanged\n")
+    (tmp_path / "set").mkdir()
+    monkeypatch.setattr(archive, "TAR_CREATE", [
+        *TAR_CREATE, "--checkpoint=1",
+        f"--checkpoint-action=exec=sh -c 'echo more >> {tree}/growing.log'"])
+    written = archive.write_tar_archive(str(tree), str(tmp_path / "set"), "fs-1.tar.zst",
+                                        label="test tree", bytes_total=0, files_total=0,
+                                        listener=lambda _event: None)
+    assert [(p.path, p.what) for p in written.problems if p.path != "/"] == [
+        ("/growing.log", "may be inconsistent")]
+    assert {m.path for m in written.members} >= {b"/growing.log", b"/steady.txt"}
+
+
+def test_a_failed_backup_names_the_first_paths_grouped_and_counts_the_rest():
+    problems = [TarProblem(f"/f{i}", "left out", "Cannot open: Permission denied")
+                for i in range(3)]
+    problems += [TarProblem(f"/g{i}", "may be inconsistent", "file changed as we read it")
+                 for i in range(4)]
+    assert _named(problems) == ("/f0, /f1, /f2 (Cannot open: Permission denied); /g0, /g1 "
+                                "(file changed as we read it) and 2 more (in the log)")

@@ -87,9 +87,10 @@ class TarProblem:
 _INCONSISTENT = r"file changed as we read it|File shrank by \d+ bytes?; padding with zeros"
 _LEFT_OUT = (r"File removed before we read it|Cannot open: .*|Cannot stat: .*|"
              r"Cannot savedir: .*|Cannot readlink: .*|Read error at byte .*")
-_PER_PATH = re.compile(rf"^tar: (?P<path>.+?): (?P<why>{_INCONSISTENT}|{_LEFT_OUT})$")
+# tar names itself as it was started: "/usr/bin/tar: ./etc/x: ..." when run by its full path.
+_PER_PATH = re.compile(rf"^\S*tar: (?P<path>.+?): (?P<why>{_INCONSISTENT}|{_LEFT_OUT})$")
 _INCONSISTENT_RE = re.compile(_INCONSISTENT)
-_TAR_SUMMARY = "tar: Exiting with failure status due to previous errors"
+_TAR_SUMMARY = re.compile(r"^\S*tar: Exiting with failure status due to previous errors$")
 
 
 def tar_problems(returncode: int, stderr: str) -> tuple[list[TarProblem], list[str]]:
@@ -105,7 +106,7 @@ def tar_problems(returncode: int, stderr: str) -> tuple[list[TarProblem], list[s
             what = ("may be inconsistent" if _INCONSISTENT_RE.fullmatch(found["why"])
                     else "left out")
             problems.append(TarProblem(path, what, found["why"]))
-        elif line.strip() and line != _TAR_SUMMARY:
+        elif line.strip() and not _TAR_SUMMARY.match(line):
             other.append(line)
     return problems, other
 
