@@ -269,7 +269,7 @@ def cmd_inspect(args, printer) -> int:
             fs = next((f for f in backup_set.filesystems
                        if f.disk == disk.name and f.partition == part.number), None)
             what = "extended" if part.kind == "extended" else (
-                f"{fs.type or 'raw'} {fs.mountpoint or ''} label={fs.label or '-'} "
+                f"{fs.type or fs.content or 'raw'} {fs.mountpoint or ''} label={fs.label or '-'} "
                 f"uuid={fs.uuid or '-'} used={size(fs.bytes_used)}" if fs else "")
             print(f"  {part.number:>2} {size(part.start):>10} +{size(part.size):>10}  {what}")
             if fs is not None and fs.image_reason:

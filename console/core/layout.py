@@ -127,6 +127,9 @@ class Filesystem:
     bytes_used: int = 0
     mkfs: dict[str, Any] = field(default_factory=dict)  # what is needed to recreate it
     archive: Archive | None = None  # None for swap
+    # blkid's name of what is on a partition without a filesystem (LVM2_member,
+    # linux_raid_member, crypto_LUKS); "" when there is a filesystem, or nothing blkid knows.
+    content: str = ""
     # Why it was saved as a raw image rather than file by file ("" when it was not, or in a
     # set written before the reason was recorded).
     image_reason: str = ""

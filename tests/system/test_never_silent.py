@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from console.core.backupset.manifest import MANIFEST, load_set
-from console.tui.screens.start import set_summary
+from console.tui.screens.start import partition_lines, set_summary
 from tests.system.clitool import cli
 from tests.system.images import MiB, attached, mounted
 
@@ -91,10 +91,17 @@ def test_a_partition_of_unknown_content_is_said_to_be_a_raw_image(unknown_conten
     assert "(crypto_LUKS): saved as a raw image of the whole partition: it is encrypted with " \
         "LUKS: it is kept encrypted" in said
     assert luks["image_reason"].startswith("it is encrypted with LUKS")
+    assert luks["content"] == "crypto_LUKS"
+    backup_set = load_set(str(dest))
+    lines = [" ".join(line.split()) for line in partition_lines(backup_set, backup_set.disks[0])]
+    assert lines[1:] == ["2 partition 2 4.0 MiB, saved as an image",
+                         "3 LUKS (encrypted) 4.0 MiB, saved as an image"]
     assert manifest["omissions"] == []  # captured whole, another way: nothing left out
     shown = cli("inspect", str(dest))
     assert shown.returncode == 0, shown.stderr
     assert "saved as a raw image: blkid finds no filesystem" in shown.stdout
+    assert "crypto_LUKS" in shown.stdout and "saved as a raw image: it is encrypted" in \
+        shown.stdout
     assert "incomplete" not in shown.stdout
 
 

@@ -161,7 +161,8 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
     found = probe(device)
     fs = Filesystem(id=len(backup_set.filesystems) + 1, disk=disk.name, partition=number,
                     device=_source_device_name(disk, number), type=found.type, uuid=found.uuid,
-                    label=found.label, size=part.size)
+                    label=found.label, size=part.size,
+                    content=found.content if not found.type else "")
     label = f"{fs.device} ({found.type or found.content or 'no filesystem'})"
     if found.type == "swap":
         listener(Message(f"{label}: swap, recreated with its UUID and label"))

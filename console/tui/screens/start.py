@@ -23,6 +23,9 @@ from .common import disk_title, KeyFooter, option, StatusLine, TitleBar
 log = logging.getLogger("restore_console")
 
 NEEDS_ROOT = ("whole", "clone", "files", "verify")
+# What blkid's names of the stacks not understood yet mean, for a partition saved as an image.
+CONTENT_NAMES = {"LVM2_member": "LVM physical volume", "linux_raid_member": "md RAID member",
+                 "crypto_LUKS": "LUKS (encrypted)"}
 
 
 def when(created: str) -> str:
@@ -69,6 +72,8 @@ def partition_label(part: Partition, fs: Filesystem | None) -> str:
         return "swap"
     if fs is not None and fs.type:
         return fs.title
+    if fs is not None and fs.content:
+        return CONTENT_NAMES.get(fs.content, fs.content)
     type_uuid = part.type_uuid.upper()
     if type_uuid == GPT_BIOS_BOOT or "bios_grub" in part.flags:
         return "BIOS boot partition"
