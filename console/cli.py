@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", help="write a backup set of disks")
     p.add_argument("--disk", action="append", required=True, metavar="DEV|IMAGE")
     p.add_argument("--to", required=True, metavar="DIR")
+    p.add_argument("--allow-omissions", action="store_true",
+                   help="go on when a file changes or cannot be read while it is backed up, "
+                        "or a btrfs subvolume cannot be archived yet: the set records what "
+                        "was left out (inspect shows it); without it, the backup stops")
 
     p = sub.add_parser("inspect", help="what the set holds")
     p.add_argument("set_path", metavar="SET")
@@ -229,14 +233,25 @@ def cmd_backup(args, printer) -> int:
         if not os.path.exists(disk):
             raise UsageError(f"--disk {disk} does not exist.",
                              "Name a disk (/dev/sda) or a disk-image file.")
-    backup_set = backup(args.disk, args.to, printer)
+    backup_set = backup(args.disk, args.to, printer, allow_omissions=args.allow_omissions)
     printer.close()
     files = sum(fs.archive.members for fs in backup_set.filesystems if fs.archive)
     stored = sum(p.size for fs in backup_set.filesystems if fs.archive for p in fs.archive.pieces)
     print(f"Backed up {count(len(backup_set.disks), 'disk')}, "
           f"{count(len(backup_set.filesystems), 'partition')}, {count(files, 'entry')} into "
           f"{args.to} ({size(stored)}).")
+    _print_omissions(backup_set)
     return 0
+
+
+def _print_omissions(backup_set) -> None:
+    """What the set lacks, every item: a set that is not whole says so."""
+    if not backup_set.omissions:
+        return
+    print(f"This set is incomplete: {count(len(backup_set.omissions), 'thing')} "
+          f"{'was' if len(backup_set.omissions) == 1 else 'were'} not captured fully:")
+    for omission in backup_set.omissions:
+        print(f"  {omission.words}")
 
 
 def cmd_inspect(args, printer) -> int:
@@ -254,10 +269,13 @@ def cmd_inspect(args, printer) -> int:
             fs = next((f for f in backup_set.filesystems
                        if f.disk == disk.name and f.partition == part.number), None)
             what = "extended" if part.kind == "extended" else (
-                f"{fs.type or 'raw'} {fs.mountpoint or ''} label={fs.label or '-'} "
+                f"{fs.type or fs.content or 'raw'} {fs.mountpoint or ''} label={fs.label or '-'} "
                 f"uuid={fs.uuid or '-'} used={size(fs.bytes_used)}" if fs else "")
             print(f"  {part.number:>2} {size(part.start):>10} +{size(part.size):>10}  {what}")
+            if fs is not None and fs.image_reason:
+                print(f"{'':>27}saved as a raw image: {fs.image_reason}")
     print(f"Boot loader: {backup_set.bootloader.get('kind', 'unknown')}")
+    _print_omissions(backup_set)
     return 0
 
 

@@ -89,6 +89,31 @@ class Archive:
 
 
 @dataclass
+class Omission:
+    """Something a backup met and did not capture fully, recorded because the operator allowed
+    it (backup --allow-omissions): a file left out, a file that may be inconsistent, or a part
+    of a filesystem (a btrfs subvolume) not archived."""
+
+    fs: int  # the Filesystem's id
+    device: str  # the partition's name on the source machine
+    path: str  # inside the filesystem, "/" first; "" for the whole filesystem
+    what: str  # "left out" | "may be inconsistent"
+    why: str  # tar's or the backup's own words
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Omission":
+        return _from_dict(cls, data)
+
+    @property
+    def words(self) -> str:
+        where = f"{self.device}:{self.path}" if self.path else self.device
+        return f"{where}: {self.what} ({self.why})"
+
+
+@dataclass
 class Filesystem:
     id: int
     disk: str
@@ -102,6 +127,12 @@ class Filesystem:
     bytes_used: int = 0
     mkfs: dict[str, Any] = field(default_factory=dict)  # what is needed to recreate it
     archive: Archive | None = None  # None for swap
+    # blkid's name of what is on a partition without a filesystem (LVM2_member,
+    # linux_raid_member, crypto_LUKS); "" when there is a filesystem, or nothing blkid knows.
+    content: str = ""
+    # Why it was saved as a raw image rather than file by file ("" when it was not, or in a
+    # set written before the reason was recorded).
+    image_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import queue
+import re
 import subprocess
 import threading
 import time
@@ -72,10 +73,49 @@ def frame_of(offset: int) -> int:
     return offset // FRAME_SIZE
 
 
+@dataclass(frozen=True)
+class TarProblem:
+    """One path tar could not read fully; the archive holds the rest."""
+
+    path: str  # inside the archived filesystem, "/" first
+    what: str  # "left out" | "may be inconsistent"
+    why: str  # tar's own words
+
+
+# GNU tar's per-file warnings and errors on --create (tar 1.34): after any of them tar goes on
+# and writes the rest. Exit code 1 ("some files differ") or 2 (errors); any other line is fatal.
+_INCONSISTENT = r"file changed as we read it|File shrank by \d+ bytes?; padding with zeros"
+_LEFT_OUT = (r"File removed before we read it|Cannot open: .*|Cannot stat: .*|"
+             r"Cannot savedir: .*|Cannot readlink: .*|Read error at byte .*")
+# tar names itself as it was started: "/usr/bin/tar: ./etc/x: ..." when run by its full path.
+_PER_PATH = re.compile(rf"^\S*tar: (?P<path>.+?): (?P<why>{_INCONSISTENT}|{_LEFT_OUT})$")
+_INCONSISTENT_RE = re.compile(_INCONSISTENT)
+_TAR_SUMMARY = re.compile(r"^\S*tar: Exiting with failure status due to previous errors$")
+
+
+def tar_problems(returncode: int, stderr: str) -> tuple[list[TarProblem], list[str]]:
+    """(the paths tar could not read fully, the lines that say something else) of a tar
+    --create run in "." of a filesystem. With exit code 1 or 2 and no other line, the archive
+    is whole but for those paths."""
+    problems, other = [], []
+    for line in stderr.splitlines():
+        found = _PER_PATH.match(line)
+        if found and returncode in (1, 2):
+            path = found["path"]
+            path = "/" + path[2:] if path.startswith("./") else ("/" if path == "." else path)
+            what = ("may be inconsistent" if _INCONSISTENT_RE.fullmatch(found["why"])
+                    else "left out")
+            problems.append(TarProblem(path, what, found["why"]))
+        elif line.strip() and not _TAR_SUMMARY.match(line):
+            other.append(line)
+    return problems, other
+
+
 @dataclass
 class Written:
     archive: Archive
     members: list[Member]
+    problems: list[TarProblem]
 
 
 def write_tar_archive(root: str, set_dir: str, filename: str, *, label: str,
@@ -105,15 +145,18 @@ def write_tar_archive(root: str, set_dir: str, filename: str, *, label: str,
         proc.stdout.close()
         stderr = proc.stderr.read().decode(errors="replace")
         proc.wait()
-    if proc.returncode != 0:
+    problems, other = tar_problems(proc.returncode, stderr)
+    if proc.returncode not in (0, 1, 2) or (proc.returncode != 0 and (other or not problems)):
         log.error("tar --create in %s: %s", root, stderr)
-        reason = first_line(stderr.encode()) or f"exit code {proc.returncode}"
+        reason = (other[0] if other else "") or f"exit code {proc.returncode}"
         raise RestoreError(f"Reading {label} failed: {reason}.", "The log has tar's full output.")
+    if stderr.strip():
+        log.warning("tar --create in %s said: %s", root, stderr)
     scanner.finish()
     tick(force=True)
     piece = Piece(file=filename, size=result.compressed_bytes, blake3=result.blake3)
     return Written(Archive(kind="tar", pieces=[piece], uncompressed_size=result.uncompressed_bytes,
-                           members=len(scanner.members)), scanner.members)
+                           members=len(scanner.members)), scanner.members, problems)
 
 
 def write_raw_archive(device: str, size: int, set_dir: str, filename: str, *, label: str,

@@ -17,16 +17,35 @@ from ..disks.probe import RO_OPTIONS, TAR_TYPES, archivable, bytes_used, mkfs_op
 from ..disks.writeback import WriteBack
 from ..errors import RestoreError
 from ..events import Listener, Message, ignore
-from ..layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem
-from .archive import frame_of, write_raw_archive, write_tar_archive
+from ..layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem, Omission
+from ..system import output
+from ..units import count
+from .archive import TarProblem, frame_of, write_raw_archive, write_tar_archive
 from .catalog import CatalogWriter
 from .inodeflags import read_flags
-from .tarscan import Member
 from .manifest import CATALOG, MANIFEST, BackupSet
+from .tarscan import Member
 
 log = logging.getLogger("restore_console")
 SET_DISK_HINT = ("The disk that receives the set may be failing or full: check the kernel log "
                  "(dmesg) and its free space, then back up to another place.")
+ALLOW_OMISSIONS = "--allow-omissions"
+SUBVOLUME_WHY = "a btrfs subvolume: only the default subvolume is archived yet"
+SHOWN_PATHS = 5  # in the words of a failed backup; the log has them all
+# Why a partition is saved as a raw image although something is on it: the stacks this release
+# does not understand yet (blkid's TYPE). The image is whole, byte for byte; what is lost is
+# resizing it and restoring it file by file.
+STACKS = {
+    "LVM2_member": "it is an LVM physical volume, and LVM is not understood yet: its logical "
+                   "volumes cannot be resized or restored file by file; a volume group spread "
+                   "over more disks needs all of them backed up",
+    "linux_raid_member": "it is a member of an md RAID array, which is not understood yet: the "
+                         "array cannot be resized or restored file by file; restore it with "
+                         "every other member of the array",
+    "crypto_LUKS": "it is encrypted with LUKS: it is kept encrypted, byte for byte (the same "
+                   "passphrase opens it after a restore); it cannot be resized or restored "
+                   "file by file",
+}
 
 
 def _source_device_name(disk: Disk, number: int) -> str:
@@ -67,8 +86,13 @@ def _read_text(path: str) -> str | None:
         return None
 
 
-def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSet:
-    """Writes a set in format v1 to dest from the given block devices or image files."""
+def backup(disks: list[str], dest: str, listener: Listener = ignore,
+           allow_omissions: bool = False) -> BackupSet:
+    """Writes a set in format v1 to dest from the given block devices or image files.
+
+    Anything it cannot capture fully (a file that changed or could not be read, a btrfs
+    subvolume it does not archive yet) stops it with a RestoreError naming it, before any
+    manifest is written; with allow_omissions it goes on and records each in the manifest."""
     _prepare_destination(dest)
     backup_set = BackupSet(path=dest, set_id=str(uuid.uuid4()),
                            created=datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -104,7 +128,8 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSe
                         continue
                     fs = _backup_partition(backup_set, disk, part.number,
                                            attached.partition(part.number), catalog, facts,
-                                           listener, (index, part.number) == final)
+                                           listener, (index, part.number) == final,
+                                           allow_omissions)
                     backup_set.filesystems.append(fs)
     finally:
         catalog.close()
@@ -114,6 +139,10 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore) -> BackupSe
     backup_set.host = facts.host or socket.gethostname()
     backup_set.bootloader = _detect_bootloader(backup_set)
     backup_set.save()
+    if backup_set.omissions:
+        log.warning("the set in %s is incomplete: %d left out or may be inconsistent:\n%s",
+                    dest, len(backup_set.omissions),
+                    "\n".join(o.words for o in backup_set.omissions))
     listener(Message(f"Backup set {backup_set.set_id} written to {dest}"))
     return backup_set
 
@@ -127,15 +156,16 @@ def _record_identity(disk: Disk, path: str) -> None:
 
 def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: str,
                       catalog: CatalogWriter, facts: _SourceFacts, listener: Listener,
-                      is_last: bool) -> Filesystem:
+                      is_last: bool, allow_omissions: bool) -> Filesystem:
     """Saves one partition; after the last one of the set the catalog is sealed at once, so
     its indexes are built while the filesystem is unmounted."""
     part = disk.partition(number)
     found = probe(device)
     fs = Filesystem(id=len(backup_set.filesystems) + 1, disk=disk.name, partition=number,
                     device=_source_device_name(disk, number), type=found.type, uuid=found.uuid,
-                    label=found.label, size=part.size)
-    label = f"{fs.device} ({found.type or 'no filesystem'})"
+                    label=found.label, size=part.size,
+                    content=found.content if not found.type else "")
+    label = f"{fs.device} ({found.type or found.content or 'no filesystem'})"
     if found.type == "swap":
         listener(Message(f"{label}: swap, recreated with its UUID and label"))
         return fs
@@ -145,22 +175,33 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
             fs.bytes_used, inodes = bytes_used(root)
             if facts.fstab is None:
                 facts.read(root)
+            left_out = _unread_subvolumes(root) if found.type == "btrfs" else []
             filename = f"fs-{fs.id}.tar.zst"
             written = write_tar_archive(root, backup_set.path, filename, label=label,
                                         bytes_total=fs.bytes_used, files_total=inodes,
                                         listener=listener)
+            _omit(backup_set, fs, label, [*left_out, *written.problems], allow_omissions,
+                  listener)
             catalog.add(fs.id, written.members, frame_of, _inode_flags(root, written.members))
             if is_last:
                 catalog.seal()
         fs.archive = written.archive
         return fs
-    if not found.type:
-        why = "it holds no filesystem that can be read file by file"
+    if found.content in STACKS:
+        why = STACKS[found.content]
+    elif not found.content:
+        why = ("blkid finds no filesystem on it: it is kept byte for byte and restored whole, "
+               "not file by file")
+    elif not found.type:
+        why = (f"it holds {found.content}, which is not understood: it is kept byte for byte "
+               "and cannot be resized or restored file by file")
     elif found.type in TAR_TYPES:
-        why = f"this kernel cannot mount {found.type}"
+        why = (f"this kernel cannot mount {found.type}: it is kept byte for byte and cannot be "
+               "resized or restored file by file")
     else:
-        why = f"{found.type} is kept byte for byte"
-    listener(Message(f"{label}: saved as a raw image, {why}"))
+        why = f"{found.type} is kept byte for byte and restored whole"
+    listener(Message(f"{label}: saved as a raw image of the whole partition: {why}"))
+    fs.image_reason = why
     fs.bytes_used = part.size
     fs.archive = write_raw_archive(device, part.size, backup_set.path, f"fs-{fs.id}.img.zst",
                                    label=label, listener=listener)
@@ -183,6 +224,54 @@ def _inode_flags(root: str, members: list[Member]) -> dict[bytes, int]:
         if flags:
             found[member.path] = flags
     return found
+
+
+def _unread_subvolumes(root: str) -> list[TarProblem]:
+    """The btrfs subvolumes other than the one mounted at root: tar does not archive them yet
+    (--one-file-system stops at each)."""
+    mounted_id = output(["btrfs", "inspect-internal", "rootid", root],
+                        f"read the subvolume mounted at {root}").strip()
+    text = output(["btrfs", "subvolume", "list", root], f"list the btrfs subvolumes of {root}")
+    found = []
+    for line in text.splitlines():
+        match = re.match(r"ID (\d+) .* path (.*)$", line)
+        if match and match[1] != mounted_id:
+            found.append(TarProblem("/" + match[2], "left out", SUBVOLUME_WHY))
+    return found
+
+
+def _named(problems: list[TarProblem]) -> str:
+    """The first paths, grouped by what tar said of them: "/a, /b (file changed as we read
+    it); /c (Cannot open: Permission denied) and 4 more (in the log)"."""
+    shown = problems[:SHOWN_PATHS]
+    reasons = list(dict.fromkeys(p.why for p in shown))
+    text = "; ".join(", ".join(p.path for p in shown if p.why == why) + f" ({why})"
+                     for why in reasons)
+    more = len(problems) - len(shown)
+    return text + (f" and {more} more (in the log)" if more else "")
+
+
+def _omit(backup_set: BackupSet, fs: Filesystem, label: str, problems: list[TarProblem],
+          allow_omissions: bool, listener: Listener) -> None:
+    """Fails the backup naming what it could not capture fully, or, when the operator allowed
+    it, records each in the set and says it."""
+    if not problems:
+        return
+    log.warning("%s: not captured fully:\n%s", label,
+                "\n".join(f"{p.path}: {p.what} ({p.why})" for p in problems))
+    if not allow_omissions:
+        subvolumes = any(p.why == SUBVOLUME_WHY for p in problems)
+        raise RestoreError(
+            f"{label}: {count(len(problems), 'path')} could not be captured fully: "
+            f"{_named(problems)}. No set was written.",
+            ("Add" if subvolumes else "Back up from a rescue system, where nothing changes the "
+             "files, and try again, or add")
+            + f" {ALLOW_OMISSIONS} to go on and record in the set what it lacks.")
+    for problem in problems:
+        omission = Omission(fs=fs.id, device=fs.device, path=problem.path, what=problem.what,
+                            why=problem.why)
+        backup_set.omissions.append(omission)
+        listener(Message(f"Not captured fully: {omission.words}"))
 
 
 def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import blake3
 
 from ..errors import RestoreError, UsageError
-from ..layout import Archive, Disk, Filesystem, Piece
+from ..layout import Archive, Disk, Filesystem, Omission, Piece
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -27,6 +27,9 @@ class BackupSet:
     disks: list[Disk] = field(default_factory=list)
     filesystems: list[Filesystem] = field(default_factory=list)
     bootloader: dict[str, Any] = field(default_factory=dict)
+    # What the backup met and did not capture fully (backup --allow-omissions); empty in a
+    # complete set. A manifest without the field (written before it existed) reads as none.
+    omissions: list[Omission] = field(default_factory=list)
 
     @property
     def catalog_path(self) -> str:
@@ -62,6 +65,7 @@ class BackupSet:
             "disks": [d.to_json() for d in self.disks],
             "filesystems": [fs.to_json() for fs in self.filesystems],
             "bootloader": self.bootloader,
+            "omissions": [o.to_json() for o in self.omissions],
         }
 
     def save(self) -> None:
@@ -105,6 +109,7 @@ def load_set(path: str) -> BackupSet:
             disks=[Disk.from_json(d) for d in data["disks"]],
             filesystems=[Filesystem.from_json(fs) for fs in data["filesystems"]],
             bootloader=data.get("bootloader") or {},
+            omissions=[Omission.from_json(o) for o in data.get("omissions") or []],
         )
     except (KeyError, TypeError) as exc:
         raise RestoreError(f"The manifest {manifest} is incomplete (missing {exc}).",

@@ -25,6 +25,9 @@ class Probe:
     uuid: str
     label: str
     block_size: int
+    # blkid's TYPE whatever its use: also LVM2_member, linux_raid_member, crypto_LUKS, which
+    # hold no filesystem themselves (type is "" for them).
+    content: str = ""
 
 
 def probe(device: str, offset: int | None = None, size: int | None = None) -> Probe:
@@ -37,10 +40,12 @@ def probe(device: str, offset: int | None = None, size: int | None = None) -> Pr
     for line in proc.stdout.decode(errors="replace").splitlines():
         key, _, value = line.partition("=")
         values[key] = value
+    content = values.get("TYPE", "")
     if values.get("USAGE") not in ("filesystem", "other"):
         values["TYPE"] = ""
     return Probe(type=values.get("TYPE", ""), uuid=values.get("UUID", ""),
-                 label=values.get("LABEL", ""), block_size=int(values.get("BLOCK_SIZE", 0) or 0))
+                 label=values.get("LABEL", ""), block_size=int(values.get("BLOCK_SIZE", 0) or 0),
+                 content=content)
 
 
 def kernel_filesystems() -> set[str]:

@@ -23,6 +23,9 @@ from .common import disk_title, KeyFooter, option, StatusLine, TitleBar
 log = logging.getLogger("restore_console")
 
 NEEDS_ROOT = ("whole", "clone", "files", "verify")
+# What blkid's names of the stacks not understood yet mean, for a partition saved as an image.
+CONTENT_NAMES = {"LVM2_member": "LVM physical volume", "linux_raid_member": "md RAID member",
+                 "crypto_LUKS": "LUKS (encrypted)"}
 
 
 def when(created: str) -> str:
@@ -50,7 +53,17 @@ def set_summary(backup_set: BackupSet, now: datetime) -> str:
     lines = [f"Backup of [b]{escape(backup_set.host)}[/b], made "
              f"{created_text(backup_set.created, now)}",
              f"Set {backup_set.set_id} in {escape(backup_set.path)}"]
+    if backup_set.omissions:
+        lines.append(incomplete_warning(len(backup_set.omissions)))
     return "\n".join(lines)
+
+
+def incomplete_warning(omitted: int) -> str:
+    """Two lines at most at 80 columns: the set lacks something; inspect and the backup's log
+    list every item."""
+    return (f"[b]This set is incomplete:[/b] {count(omitted, 'thing')} "
+            f"{'was' if omitted == 1 else 'were'} not captured fully; "
+            "'restore-console inspect' lists them")
 
 
 def partition_label(part: Partition, fs: Filesystem | None) -> str:
@@ -59,6 +72,8 @@ def partition_label(part: Partition, fs: Filesystem | None) -> str:
         return "swap"
     if fs is not None and fs.type:
         return fs.title
+    if fs is not None and fs.content:
+        return CONTENT_NAMES.get(fs.content, fs.content)
     type_uuid = part.type_uuid.upper()
     if type_uuid == GPT_BIOS_BOOT or "bios_grub" in part.flags:
         return "BIOS boot partition"
