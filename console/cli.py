@@ -344,6 +344,34 @@ def ctrl_c_cancels() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
+class EndedBySignal(Exception):
+    """SIGTERM or SIGHUP came while the console was preparing, before the app took over."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def ending_signals_unwind() -> Iterator[None]:
+    """Inside, SIGTERM and SIGHUP raise EndedBySignal where the work stands, so that it unwinds
+    as a failure does (tar killed, filesystems unmounted, loop devices detached) instead of
+    the process dying with them held."""
+    from .core.cancel import ENDING_SIGNALS
+
+    def ended(signum, _frame) -> None:
+        for other in ENDING_SIGNALS:  # a second one must not break off the clean-up
+            signal.signal(other, signal.SIG_IGN)
+        raise EndedBySignal(signum)
+
+    previous = {signum: signal.signal(signum, ended) for signum in ENDING_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def cmd_restore(args, printer) -> int:
     if args.only or args.into:
         if args.plan_file or args.part or args.on_failure:
@@ -562,7 +590,8 @@ def cmd_console(args, printer) -> int:
         from . import demo
         base = demo.DEMO_DIR
         if os.geteuid() == 0:
-            demo.prepare(base, listener=printer)
+            with ending_signals_unwind():  # the first build attaches and mounts images
+                demo.prepare(base, listener=printer)
             printer.close()
         elif not demo.has_demo_set(base):
             problem = RestoreError(
@@ -624,6 +653,12 @@ def _run(argv: list[str] | None) -> int:
         return 1
     except BrokenPipeError:
         raise
+    except EndedBySignal as exc:
+        printer.close()
+        log.warning("ended by %s before the console started", exc)
+        print(f"restore-console: ended by {exc} before the console started; what was under "
+              "way was undone (nothing is left mounted or attached).", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         printer.close()
         whole_disks = args.command == "restore" and not (args.only or args.into)

@@ -24,8 +24,9 @@ from textual.scrollbar import ScrollBar
 
 from widgets.glyphs import GLYPH_SETS, Glyphs
 
+from ..core.cancel import ENDING_SIGNALS
 from ..core.errors import RestoreError
-from .facade import ENDING_SIGNALS, Core
+from .facade import Core
 from .themes import (
     LINUX_CONSOLE_THEME,
     SERIAL_TERMINAL_THEME,
