@@ -38,6 +38,9 @@ from .themes import (
 log = logging.getLogger("restore_console")
 
 # Keys Textual binds on every screen that mean nothing to an operator.
+# The console's own keys, each a function key and the key typed instead of it (in a text field
+# the latter is text, as any letter is).
+CONSOLE_KEYS = {"help": ("F1", "?"), "shell": ("F2", "!"), "show_log": ("F3", "L")}
 HELP_LEAVES_OUT = {"screen.copy_text", "copy_text", "screen.maximize", "screen.minimize"}
 
 REVERSE_VIDEO = ReverseVideo()
@@ -59,9 +62,11 @@ class RestoreApp(App[int]):
     TITLE = "restore-console"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        Binding("f1", "help", "Help"),
-        Binding("f2", "shell", "Shell"),
-        Binding("f3", "show_log", "Log"),
+        # Each with a key any terminal sends: a serial line's terminal may have no F1-F3, or send
+        # them as the VT220's PF keys; the footer shows these on the serial theme.
+        Binding("f1,question_mark", "help", "Help"),
+        Binding("f2,exclamation_mark", "shell", "Shell"),
+        Binding("f3,L", "show_log", "Log"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -131,6 +136,8 @@ class RestoreApp(App[int]):
         self.refresh(layout=True)
 
     def get_key_display(self, binding: Binding) -> str:
+        if not self.glyphs.colour and binding.action in CONSOLE_KEYS:  # a serial terminal
+            return CONSOLE_KEYS[binding.action][1]
         if not binding.key_display:
             key = binding.key
             if key[:1] == "f" and key[1:].isdigit():
@@ -156,7 +163,10 @@ class RestoreApp(App[int]):
                     or binding.action in seen or binding.action in HELP_LEAVES_OUT:
                 continue
             seen.add(binding.action)
-            keys.append((self.get_key_display(binding), binding.description))
+            shown = self.get_key_display(binding)
+            if binding.action in CONSOLE_KEYS:
+                shown = " or ".join(CONSOLE_KEYS[binding.action])
+            keys.append((shown, binding.description))
         self.push_screen(HelpScreen(self.screen, keys))
 
     def action_show_log(self) -> None:
