@@ -15,12 +15,14 @@ import traceback
 from typing import Callable, Iterable, Sequence
 
 from rich.text import Text
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette, SearchIcon
 from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.scrollbar import ScrollBar
+from textual.widgets import Input
 
 from widgets.glyphs import GLYPH_SETS, Glyphs
 
@@ -93,6 +95,9 @@ class RestoreApp(App[int]):
         # The scroll bars' renderer is a class attribute: set it for this app's theme even where
         # the theme's watcher does not run (the theme set before the app runs).
         ScrollBar.renderer = self.glyphs.scroll_bar
+        # Cheap redraws on a serial line or the text console: nothing animated (scrolling,
+        # fades); text fields get a steady cursor when focused (on_descendant_focus).
+        self.animation_level = "none"
         self._failure: BaseException | None = None
         self.ended_by_signal: int | None = None  # the signal that ended the console, if one did
 
@@ -111,6 +116,10 @@ class RestoreApp(App[int]):
                 log.error("cannot open the set %s: %s %s", self.set_path, exc.message, exc.hint)
                 self.set_problem = exc
         self.push_screen(StartScreen())
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, Input):  # a blinking cursor redraws twice a second
+            event.widget.cursor_blink = False
 
     @property
     def glyphs(self) -> Glyphs:

@@ -824,3 +824,13 @@ async def test_on_a_serial_terminal_question_mark_bang_and_l_stand_for_f1_f2_f3(
         assert isinstance(app.screen, ReviewScreen)
         assert app.screen.query_one(Input).value == "sd?!L"
         assert len(core.run_shell.calls) == 1
+
+
+async def test_nothing_animates_and_a_focused_text_field_has_a_steady_cursor():
+    """Each blink or animation frame is a redraw a 115200 serial line has to carry."""
+    app = stage_app(theme="vt220")
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.animation_level == "none"
+        await to_review(pilot)
+        field = app.screen.query_one(Input)
+        assert app.focused is field and field.cursor_blink is False

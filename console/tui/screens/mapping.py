@@ -180,9 +180,7 @@ class MappingScreen(Screen):
             yield partitions
         words, bad = self._problems_text()
         yield Static(words, id="layout-problems", markup=False, classes="problem" if bad else "")
-        value = Input(id="value")
-        value.cursor_blink = False
-        yield value
+        yield Input(id="value")
         yield StatusLine(id="status")
         yield KeyFooter()
 
