@@ -105,9 +105,9 @@ def read_layout(top: str) -> Layout:
     listed, unread = parse_subvolume_list(output(
         ["btrfs", "subvolume", "list", "-p", "-u", "-q", "-R", top],
         f"list the btrfs subvolumes of {top}"))
-    layout.problems += [(line, "btrfs subvolume list prints a line that cannot be read "
-                         "(a name with a line break?): that subvolume is not archived")
-                        for line in unread]
+    layout.problems += [("", f"btrfs subvolume list prints a line that cannot be read "
+                         f"({line!r}: a name with a line break?): that subvolume is not "
+                         "archived") for line in unread]
     read_only = parse_read_only(output(["btrfs", "subvolume", "list", "-r", top],
                                        f"list the read-only btrfs subvolumes of {top}"))
     default = parse_default(output(["btrfs", "subvolume", "get-default", top],
