@@ -217,6 +217,14 @@ class Filesystem:
         points = [s.mountpoint for s in self.subvolumes if s.mountpoint.startswith("/")]
         return min(points, key=lambda p: (p.rstrip("/").count("/"), p), default="")
 
+    @property
+    def subvolume_option(self) -> str:
+        """The mount option that shows this file tree at the mount's root: subvol=/@home for a
+        subvolume's view, subvolid=5 for the top level of a btrfs with subvolumes."""
+        if self.subvolume:
+            return f"subvol=/{self.subvolume}"
+        return "subvolid=5" if self.subvolumes else ""
+
     def subvolume_view(self, subvolume: Subvolume) -> "Filesystem":
         """One subvolume as a file tree of its own: its catalog key as id, its mount point."""
         return Filesystem(id=subvolume.catalog_id, disk=self.disk, partition=self.partition,

@@ -125,6 +125,11 @@ def _differences(before: Path, after: Path) -> list[str]:
     return found
 
 
+def _ids(top: Path) -> dict[str, str]:
+    listed = _run("btrfs", "subvolume", "list", str(top))
+    return {line.split(" path ", 1)[1]: line.split()[1] for line in listed.splitlines()}
+
+
 def _home_limit(top: Path) -> int | None:
     shown = _run("btrfs", "qgroup", "show", "-re", "--raw", str(top))
     for line in shown.splitlines():
@@ -186,6 +191,8 @@ def test_every_subvolume_comes_back_with_its_flags_default_and_content(source, s
             assert set(now["subvolumes"]) == SUBVOLUMES
             assert now == was
             assert now["default"] == "@"
+            # Made in the order of the source's ids, parents first: the ids come back too.
+            assert _ids(after) == _ids(before)
             assert now["subvolumes"]["@snap1"]["ro"] == "ro=true"
             assert _home_limit(after) == HOME_LIMIT
             for sub in sorted(SUBVOLUMES):

@@ -65,11 +65,14 @@ def test_read_only_ids_default_and_quota_limits():
     assert higher_qgroups(QGROUPS) == ["1/100"]
 
 
-def test_parents_are_made_before_the_subvolumes_inside_them():
+def test_subvolumes_are_made_in_the_order_of_their_ids_parents_first():
     subvolumes = [Subvolume("@/var/lib/machines", 258, 256), Subvolume("@snap1", 259, 5),
                   Subvolume("@", 256, 5)]
-    assert [s.path for s in creation_order(subvolumes)] == ["@", "@snap1",
-                                                            "@/var/lib/machines"]
+    assert [s.path for s in creation_order(subvolumes)] == ["@", "@/var/lib/machines",
+                                                            "@snap1"]
+    # One moved into a subvolume made after it: it waits for it.
+    moved = [Subvolume("late/early", 256, 300), Subvolume("late", 300, 5)]
+    assert [s.path for s in creation_order(moved)] == ["late", "late/early"]
 
 
 def _btrfs() -> Filesystem:

@@ -139,14 +139,24 @@ def read_layout(top: str) -> Layout:
     elif b"not enabled" not in proc.stderr:
         layout.problems.append(("", "btrfs quota groups cannot be read: "
                                 + proc.stderr.decode(errors="replace").strip()))
-    # Parents before the subvolumes inside them: the order they are made again in.
-    layout.subvolumes.sort(key=lambda s: (s.path.count("/"), s.id))
+    layout.subvolumes = creation_order(layout.subvolumes)
     return layout
 
 
 def creation_order(subvolumes: list[Subvolume]) -> list[Subvolume]:
-    """Parents before what is inside them, by path (a parent's path is a prefix)."""
-    return sorted(subvolumes, key=lambda s: (s.path.count("/"), s.path))
+    """By the source's ids, but each after the subvolume it sits in (a parent's path is a
+    prefix of its path): a fresh btrfs numbers them in that order, so a source made without
+    deleting any gets its ids again."""
+    left = sorted(subvolumes, key=lambda s: s.id)
+    paths = {s.path for s in subvolumes}
+    made: list[Subvolume] = []
+    while left:
+        done = {s.path for s in made}
+        ready = next((s for s in left
+                      if all(p in done for p in paths if s.path.startswith(p + "/"))), left[0])
+        made.append(ready)
+        left.remove(ready)
+    return made
 
 
 def create_subvolumes(top: str, subvolumes: list[Subvolume]) -> None:
