@@ -214,6 +214,26 @@ def test_every_subvolume_comes_back_with_its_flags_default_and_content(source, s
                 assert (where / wanted).is_file(), line
 
 
+def test_the_restored_disk_compares_equal_with_each_subvolume_at_its_mount_point(source,
+                                                                                 tmp_path):
+    from console.core.applying.targetroot import verify_targets
+    _, set_dir, _ = source
+    target = _restored(tmp_path, set_dir, DISK_MIB)
+    name = load_set(str(set_dir)).disks[0].name
+    result = verify_targets(str(set_dir), {name: str(target)})
+    assert result.differences == []
+    # Every entry of @, @home, machines and /boot is compared, but @'s directories where
+    # @home, machines and /boot are mounted; the top level and @snap1 had no mount point on
+    # the machine, and are said to be left out of this comparison.
+    assert (result.checked, result.covered) == (15 + 3 + 2 + 3 - 3, 3)
+    assert any("@snap1" in s for s in result.skipped), result.skipped
+    # The comparison is not vacuous: a file changed on the restored @home is found.
+    with attached(target) as dst, mounted(dst.partition(2), "btrfs", "subvol=/@home") as home:
+        (home / "anna/notes.txt").write_text("changed\n")
+    changed = verify_targets(str(set_dir), {name: str(target)})
+    assert {d.path for d in changed.differences} == {"/home/anna/notes.txt"}
+
+
 def test_a_file_of_home_comes_back_alone(source, tmp_path):
     _, set_dir, _ = source
     into = tmp_path / "into"
