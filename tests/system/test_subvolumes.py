@@ -280,3 +280,30 @@ def test_the_picker_tree_holds_the_subvolumes(source):
         top = next(t for t in trees.trees if t.base == b"fs-2:")
         fs_id, inner = top.locate(b"/@snap1/etc/hostname")
         assert inner == b"/etc/hostname" and fs_id != 2
+
+
+def test_a_layout_that_keeps_the_top_level_as_default_finds_its_fstab_in_at(tmp_path):
+    """Ubuntu's: the default stays the top level (id 5), / is subvol=@: the fstab is found in
+    @, and the restore leaves the default as it was."""
+    _btrfs_needed()
+    image = tmp_path / "ubuntu.img"
+    _image(image, 200, "label: gpt\nsize=160M, type=L\n")
+    with attached(image) as disk:
+        _run("mkfs.btrfs", "-q", disk.partition(1))
+        uuid = blkid_of(disk.partition(1))["UUID"]
+        with mounted(disk.partition(1), "btrfs") as top:
+            for sub in ("@", "@home"):
+                _run("btrfs", "-q", "subvolume", "create", str(top / sub))
+            (top / "@/etc").mkdir()
+            (top / "@/etc/fstab").write_text(f"UUID={uuid} / btrfs defaults,subvol=@ 0 1\n"
+                                             f"UUID={uuid} /home btrfs subvol=@home 0 2\n")
+            (top / "@home/ubuntu.txt").write_text("home\n")
+    set_dir = cli_backup(image, tmp_path / "set")
+    btrfs = load_set(str(set_dir)).filesystems[0]
+    assert {s.path: (s.mountpoint, s.default) for s in btrfs.subvolumes} == {
+        "@": ("/", False), "@home": ("/home", False)}
+    assert "ubuntu.txt" in cli("ls", str(set_dir), "/home").stdout
+    target = _restored(tmp_path, set_dir, 200)
+    with attached(target) as dst, mounted(dst.partition(1), "btrfs", "ro") as top:
+        assert _run("btrfs", "subvolume", "get-default", str(top)).startswith("ID 5 ")
+        assert (top / "@home/ubuntu.txt").read_text() == "home\n"

@@ -116,3 +116,12 @@ def test_the_manifest_keeps_subvolumes_and_reads_filesystems_without_them():
     assert again == fs
     older = {k: v for k, v in saved.items() if k not in ("subvolumes", "quota")}
     assert Filesystem.from_json(older).subvolumes == []
+
+
+def test_the_fstab_is_looked_for_in_the_default_subvolume_then_the_top_level_then_the_others():
+    from console.core.backupset.backup import _fstab_places
+    fedora = _btrfs().subvolumes
+    assert _fstab_places("/t", fedora)[:2] == ["/t/@", "/t"]
+    ubuntu = [Subvolume("@snap1", 259, 5, read_only=True, parent_uuid="x"),
+              Subvolume("@home", 257, 5), Subvolume("@", 256, 5)]
+    assert _fstab_places("/t", ubuntu) == ["/t", "/t/@", "/t/@home", "/t/@snap1"]

@@ -185,9 +185,10 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
             fs.bytes_used, inodes = bytes_used(root)
             subvolumes = _read_subvolumes(backup_set, fs, root, label, allow_omissions, listener)
             if facts.fstab is None:
-                for place in [*(os.path.join(root, s.path) for s in subvolumes if s.default),
-                              root]:
+                for place in _fstab_places(root, subvolumes):
                     facts.read(place)
+                    if facts.fstab is not None:
+                        break
             trees = [(root, fs.id, f"fs-{fs.id}.tar.zst", label, "", fs.bytes_used, inodes)]
             trees += [(os.path.join(root, s.path), s.catalog_id,
                        f"fs-{fs.id}-subvolume-{s.id}.tar.zst", f"{label} subvolume {s.path}",
@@ -247,6 +248,16 @@ def _inode_flags(root: str, members: list[Member]) -> dict[bytes, int]:
         if flags:
             found[member.path] = flags
     return found
+
+
+def _fstab_places(top: str, subvolumes: list[Subvolume]) -> list[str]:
+    """Where a btrfs's /etc/fstab may be, most likely first: the default subvolume (Fedora,
+    openSUSE), the top level, then the writable subvolumes that are no snapshot (Ubuntu keeps
+    id 5 as the default and / in @), then the others."""
+    ranked = sorted(subvolumes, key=lambda s: (not s.default, s.read_only or bool(s.parent_uuid),
+                                               s.path.count("/"), s.id))
+    places = [os.path.join(top, s.path) for s in ranked]
+    return places[:1] + [top] + places[1:] if ranked and ranked[0].default else [top, *places]
 
 
 def _read_subvolumes(backup_set: BackupSet, fs: Filesystem, top: str, label: str,
