@@ -307,3 +307,13 @@ def test_a_layout_that_keeps_the_top_level_as_default_finds_its_fstab_in_at(tmp_
     with attached(target) as dst, mounted(dst.partition(1), "btrfs", "ro") as top:
         assert _run("btrfs", "subvolume", "get-default", str(top)).startswith("ID 5 ")
         assert (top / "@home/ubuntu.txt").read_text() == "home\n"
+
+
+def test_the_start_screen_counts_the_subvolumes_and_all_their_entries(source):
+    from console.tui.screens.start import partition_lines
+    _, set_dir, _ = source
+    backup_set = load_set(str(set_dir))
+    btrfs = next(fs for fs in backup_set.filesystems if fs.type == "btrfs")
+    entries = sum(a.members for a in btrfs.archives)
+    line = " ".join(partition_lines(backup_set, backup_set.disks[0])[1].split())
+    assert f"{entries} entries, 4 subvolumes, label fedora" in line
