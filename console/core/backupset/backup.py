@@ -189,7 +189,9 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
                     facts.read(place)
                     if facts.fstab is not None:
                         break
-            trees = [(root, fs.id, f"fs-{fs.id}.tar.zst", label, "", fs.bytes_used, inodes)]
+            # Sizes are known for the whole filesystem only: with subvolumes, no tree has one.
+            whole = (0, 0) if subvolumes else (fs.bytes_used, inodes)
+            trees = [(root, fs.id, f"fs-{fs.id}.tar.zst", label, "", *whole)]
             trees += [(os.path.join(root, s.path), s.catalog_id,
                        f"fs-{fs.id}-subvolume-{s.id}.tar.zst", f"{label} subvolume {s.path}",
                        "/" + s.path, 0, 0) for s in subvolumes]
