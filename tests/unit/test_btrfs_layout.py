@@ -125,3 +125,15 @@ def test_the_fstab_is_looked_for_in_the_default_subvolume_then_the_top_level_the
     ubuntu = [Subvolume("@snap1", 259, 5, read_only=True, parent_uuid="x"),
               Subvolume("@home", 257, 5), Subvolume("@", 256, 5)]
     assert _fstab_places("/t", ubuntu) == ["/t", "/t/@", "/t/@home", "/t/@snap1"]
+
+
+def test_a_restore_needs_room_for_the_snapshots_data_written_again():
+    from console.core.layout import Archive
+    fs = _btrfs()
+    fs.bytes_used = 300 << 20  # @ and its snapshot share their 200 MiB on the source
+    fs.archive = Archive("tar", [], 10 << 10)
+    fs.subvolumes[0].archive = Archive("tar", [], 200 << 20)
+    fs.subvolumes[3].archive = Archive("tar", [], 200 << 20)
+    assert fs.bytes_needed == (400 << 20) + (10 << 10)
+    fs.subvolumes = []
+    assert fs.bytes_needed == 300 << 20
