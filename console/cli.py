@@ -235,11 +235,14 @@ def cmd_backup(args, printer) -> int:
                              "Name a disk (/dev/sda) or a disk-image file.")
     backup_set = backup(args.disk, args.to, printer, allow_omissions=args.allow_omissions)
     printer.close()
-    files = sum(fs.archive.members for fs in backup_set.filesystems if fs.archive)
-    stored = sum(p.size for fs in backup_set.filesystems if fs.archive for p in fs.archive.pieces)
+    archives = [a for fs in backup_set.filesystems for a in fs.archives]
+    files = sum(a.members for a in archives)
+    stored = sum(p.size for a in archives for p in a.pieces)
+    subvolumes = sum(len(fs.subvolumes) for fs in backup_set.filesystems)
     print(f"Backed up {count(len(backup_set.disks), 'disk')}, "
-          f"{count(len(backup_set.filesystems), 'partition')}, {count(files, 'entry')} into "
-          f"{args.to} ({size(stored)}).")
+          f"{count(len(backup_set.filesystems), 'partition')}"
+          + (f" ({count(subvolumes, 'btrfs subvolume')})" if subvolumes else "")
+          + f", {count(files, 'entry')} into {args.to} ({size(stored)}).")
     _print_omissions(backup_set)
     return 0
 
@@ -274,6 +277,17 @@ def cmd_inspect(args, printer) -> int:
             print(f"  {part.number:>2} {size(part.start):>10} +{size(part.size):>10}  {what}")
             if fs is not None and fs.image_reason:
                 print(f"{'':>27}saved as a raw image: {fs.image_reason}")
+            if fs is not None and fs.subvolumes:
+                print(f"{'':>27}btrfs subvolumes" + (" (quotas on)" if fs.quota else "") + ":")
+            for sub in fs.subvolumes if fs is not None else []:
+                flags = ", ".join(w for w, on in (("read-only", sub.read_only),
+                                                  ("default", sub.default),
+                                                  (f"snapshot of {sub.parent_uuid}",
+                                                   bool(sub.parent_uuid))) if on)
+                print(f"{'':>29}{sub.path}  id {sub.id}, in {sub.parent_id}"
+                      + (f", {flags}" if flags else "")
+                      + (f", mounted at {sub.mountpoint}" if sub.mountpoint else ", not mounted")
+                      + (f", {count(sub.archive.members, 'entry')}" if sub.archive else ""))
     print(f"Boot loader: {backup_set.bootloader.get('kind', 'unknown')}")
     _print_omissions(backup_set)
     return 0
@@ -298,7 +312,7 @@ def cmd_ls(args, printer) -> int:
         print()
         return 0
     for e in entries:
-        shown = e.name if args.search is None else _machine_path(fs, e.path)
+        shown = e.name if args.search is None else _machine_path(backup_set, fs, e.path)
         name = os.fsdecode(shown).encode("utf-8", "backslashreplace").decode()
         link = f" -> {os.fsdecode(e.link)}" if e.link else ""
         print(f"{stat.filemode(_type_bits(e.kind) | e.mode)} {e.uid:>6}:{e.gid:<6} "
@@ -309,11 +323,15 @@ def cmd_ls(args, printer) -> int:
     return 0
 
 
-def _machine_path(fs, inner: bytes) -> bytes:
-    """A catalog path as the original machine saw it (or fs-N:/path without a mount point)."""
+def _machine_path(backup_set, fs, inner: bytes) -> bytes:
+    """A catalog path as the original machine saw it (or fs-N:/path without a mount point;
+    a btrfs subvolume the machine did not mount, at its path in the top level)."""
     if fs.mountpoint.startswith("/"):
         return os.fsencode(fs.mountpoint.rstrip("/")) + inner if inner != b"/" else \
             os.fsencode(fs.mountpoint)
+    if fs.subvolume:
+        top = f"fs-{backup_set.holder_of(fs).id}:/{fs.subvolume}".encode()
+        return top + inner if inner != b"/" else top
     return f"fs-{fs.id}:".encode() + inner
 
 

@@ -71,5 +71,5 @@ class Job:
             size, files = written.bytes, written.files
         verify_bytes = sum(fs.bytes_used for fs in backup_set.filesystems
                            if fs.disk in self.mapping and fs.archive is not None
-                           and fs.archive.kind == "tar" and fs.mountpoint)
+                           and fs.archive.kind == "tar" and fs.place)
         return Totals(size, files, verify_bytes)

@@ -246,8 +246,9 @@ def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
         roots: list[tuple[Selection, str, str]] = []
         for item, device in zip(plan.items, devices):
             listener(Message(f"Mounting {item.fs.title} from {device} (read-write)"))
+            options = [READ_WRITE_OPTIONS.get(item.fs.type, ""), item.fs.subvolume_option]
             where = stack.enter_context(
-                mounted(device, item.fs.type, READ_WRITE_OPTIONS.get(item.fs.type, "")))
+                mounted(device, item.fs.type, ",".join(o for o in options if o)))
             roots.append((item.selection, where, device))
         result = restore_into_roots(backup_set, roots, existing=existing, listener=listener,
                                     cancel=cancel)
@@ -267,7 +268,8 @@ def existing_in_place(backup_set: BackupSet, selections: Sequence[Selection],
     with contextlib.ExitStack() as stack, Catalog(backup_set.catalog_path) as catalog:
         devices = _attached_partitions(stack, plan.items, read_only=True)
         for item, device in zip(plan.items, devices):
-            with mounted(device, item.fs.type, READ_ONLY_OPTIONS.get(item.fs.type, "ro")) as root:
+            options = [READ_ONLY_OPTIONS.get(item.fs.type, "ro"), item.fs.subvolume_option]
+            with mounted(device, item.fs.type, ",".join(o for o in options if o)) as root:
                 shown = item.fs.mountpoint if item.fs.mountpoint.startswith("/") \
                     else f"fs-{item.fs.id}:"
                 found.add(existing_at(catalog, item.selection, root, shown))

@@ -450,13 +450,16 @@ def _selected_dirs(catalog: Catalog, selection: Selection) -> set[bytes]:
 def destination(into: str, fs: Filesystem, backup_set: BackupSet | None = None) -> str:
     """Where filesystem fs's root goes under into: at its mount point, as on the original
     machine; a filesystem that had none goes to into/fs-N, unless it is the set's only
-    filesystem with a file list (paths such as /etc then name it, see browse.resolve)."""
+    filesystem with a file list (paths such as /etc then name it, see browse.resolve). A btrfs
+    subvolume the machine did not mount goes where its path in the top level puts it:
+    into/fs-N/@snap1."""
     if fs.mountpoint.startswith("/"):
         return os.path.join(into, fs.mountpoint.lstrip("/")).rstrip("/") or into
     if backup_set is not None:
-        archived = [f for f in backup_set.filesystems if f.archive and f.archive.kind == "tar"]
-        if archived == [fs]:
-            return into
+        holder = backup_set.holder_of(fs)
+        whole = [f for f in backup_set.file_trees() if not f.subvolume]
+        top = into if whole == [holder] else os.path.join(into, f"fs-{holder.id}")
+        return os.path.join(top, fs.subvolume) if fs.subvolume else top
     return os.path.join(into, f"fs-{fs.id}")
 
 

@@ -47,11 +47,33 @@ class BackupSet:
         return [fs for fs in self.filesystems if fs.disk == disk]
 
     def filesystem(self, fs_id: int) -> Filesystem:
+        """A filesystem by its id, or the view of a btrfs subvolume by its catalog key."""
         for fs in self.filesystems:
             if fs.id == fs_id:
                 return fs
+            for subvolume in fs.subvolumes:
+                if subvolume.catalog_id == fs_id:
+                    return fs.subvolume_view(subvolume)
         raise UsageError(f"The set has no filesystem number {fs_id}.",
                          "'restore-console inspect SET' shows its filesystems.")
+
+    def file_trees(self) -> list[Filesystem]:
+        """What has a file list in the catalog: each filesystem archived file by file, and
+        after a btrfs (its top level) a view of each of its subvolumes (Filesystem.subvolume
+        set, its catalog key as id, its own mount point)."""
+        trees = []
+        for fs in self.filesystems:
+            if fs.archive is not None and fs.archive.kind == "tar":
+                trees.append(fs)
+                trees += [fs.subvolume_view(s) for s in fs.subvolumes if s.archive]
+        return trees
+
+    def holder_of(self, tree: Filesystem) -> Filesystem:
+        """The filesystem a file tree is part of: itself, or the btrfs of a subvolume view."""
+        if not tree.subvolume:
+            return tree
+        return next(fs for fs in self.filesystems
+                    if any(s.catalog_id == tree.id for s in fs.subvolumes))
 
     def piece_path(self, piece: Piece) -> str:
         return os.path.join(self.path, piece.file)

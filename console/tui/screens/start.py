@@ -95,7 +95,9 @@ def partition_details(part: Partition, fs: Filesystem | None) -> str:
     if fs.archive is None:
         return "not in the set"
     if fs.archive.kind == "tar":
-        return (f"{size(fs.bytes_used)} used, {count(fs.archive.members, 'entry')}"
+        return (f"{size(fs.bytes_used)} used, "
+                f"{count(sum(a.members for a in fs.archives), 'entry')}"
+                + (f", {count(len(fs.subvolumes), 'subvolume')}" if fs.subvolumes else "")
                 + (f", label {fs.label}" if fs.label else ""))
     return "saved as an image"
 
