@@ -303,7 +303,12 @@ def cmd_ls(args, printer) -> int:
     else:
         fs, entries = list_directory(backup_set, args.path)
     if args.json:
-        json.dump([{"name": os.fsdecode(e.name), "path": os.fsdecode(e.path), "fs": e.fs,
+        # "fs" is the filesystem's number as inspect gives it; a btrfs subvolume's entries
+        # also name the subvolume (its path from the top level).
+        trees = {tree.id: tree for tree in backup_set.file_trees()}
+        json.dump([{"name": os.fsdecode(e.name), "path": os.fsdecode(e.path),
+                    "fs": backup_set.holder_of(trees[e.fs]).id if e.fs in trees else e.fs,
+                    "subvolume": trees[e.fs].subvolume or None if e.fs in trees else None,
                     "kind": e.kind, "size": e.size, "mode": e.mode, "uid": e.uid, "gid": e.gid,
                     "mtime_ns": e.mtime_ns,
                     "link": os.fsdecode(e.link) if e.link is not None else None,

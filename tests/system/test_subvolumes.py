@@ -263,6 +263,11 @@ def test_ls_shows_each_subvolume_where_it_was_mounted(source):
     assert {"@", "@home", "@snap1", "top-level-note"} <= set(top.stdout.split())
     found = cli("ls", str(set_dir), "/home", "--search", "notes.txt")
     assert "/home/anna/notes.txt" in found.stdout
+    # For scripts: the filesystem's number as inspect gives it, and the subvolume by path.
+    listed = json.loads(cli("ls", str(set_dir), "/home/anna", "--json").stdout)
+    assert {(e["fs"], e["subvolume"]) for e in listed} == {(2, "@home")}
+    top_listed = json.loads(cli("ls", str(set_dir), "fs-2:/", "--json").stdout)
+    assert {(e["fs"], e["subvolume"]) for e in top_listed} == {(2, None)}
 
 
 def test_the_picker_tree_holds_the_subvolumes(source):
