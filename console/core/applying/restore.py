@@ -154,7 +154,7 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
     steps, between an archive's frames) and raises Cancelled saying what state the targets are
     in; the journal is kept, so running the plan again resumes."""
     started = time.monotonic()
-    backup_set = load_set(plan.set_path)
+    backup_set = load_set(plan.set_path, listener)
     if backup_set.set_id != plan.set_id:
         raise RestoreError(f"The set at {plan.set_path} is {backup_set.set_id}, but the plan was "
                            f"made for {plan.set_id}. Nothing was written.",
@@ -474,7 +474,7 @@ class _Applier:
         saved_up_to = min(p.start for p in original.partitions)
         device = self._attached(step.target).device
         # Boot code and the gap after the table, never the table itself (bytes 440-511).
-        extract_raw_archive(original.boot_area, self.set.path, device,
+        extract_raw_archive(original.boot_area, self.set.medium, device,
                             label=f"the boot area of {original.name}", listener=self.listener,
                             spans=[(0, 440), (512, min(first, saved_up_to))],
                             cancel=self.cancel)
@@ -483,7 +483,7 @@ class _Applier:
         fs = self._fs(step)
         device = self._partition(step.target, fs.partition)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
-        extract_raw_archive(fs.archive, self.set.path, device, label=fs.title,
+        extract_raw_archive(fs.archive, self.set.medium, device, label=fs.title,
                             listener=self.listener, cancel=self.cancel)  # fsyncs the device
         self.journal.record_filesystem(fs.id, WRITTEN)
         self.result.images += 1
@@ -520,8 +520,8 @@ class _Applier:
         live = LiveVerify(self.set.catalog_path, fs, self.mounts[fs.id], self._covered(fs))
         self.live_verifies[fs.id] = live
         self.stack.callback(live.stop)
-        done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
-                                   expected=_ExpectedHashes(self.catalog, fs.id),
+        done = extract_tar_archive(fs.archive, self.set.medium, self.mounts[fs.id],
+                                   label=fs.title, expected=_ExpectedHashes(self.catalog, fs.id),
                                    listener=self.listener, cancel=self.cancel)
         tree = TreeOfFs.of(fs.mountpoint, self.mounts[fs.id], self._covered(fs))
         self.refused_flags[fs.id] = restore_flags(self.catalog, fs.id, tree, fs.title,

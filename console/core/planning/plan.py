@@ -235,7 +235,7 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
     chosen = [fs for fs in backup_set.filesystems
               if any(fs.disk == d.source for d in disks)]
     unmapped = [d.name for d in backup_set.disks if mapping.mapping.get(d.name) is None]
-    return Plan(set_path=os.path.abspath(backup_set.path), set_id=backup_set.set_id,
+    return Plan(set_path=os.path.abspath(backup_set.medium.where), set_id=backup_set.set_id,
                 host=backup_set.host, created=backup_set.created, disks=disks, unmapped=unmapped,
                 filesystems=[fs.id for fs in chosen], steps=_steps(backup_set, disks, chosen))
 
