@@ -38,6 +38,7 @@ bench: venv
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/partial.py
 	$(VENV)/bin/python bench/startup.py
+	$(VENV)/bin/python bench/tape.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -205,7 +205,7 @@ def archive_frames(archive: Archive, medium: SetMedium | str, label: str,
             yield reader.iter_frames()
         return
     with medium.open_piece(name, listener) as stream:
-        yield ForwardReader(stream, name).frames(lambda _offset, _size: True)
+        yield ForwardReader(stream, name).iter_frames()
 
 
 def tar_failed(returncode: int, stderr: bytes, doing: str, target: str) -> RestoreError:

@@ -54,8 +54,7 @@ class SimhTape(Tape):
     # -- reading
 
     def _word_at(self, offset: int) -> int | None:
-        self._file.seek(offset)
-        raw = self._file.read(WORD.size)
+        raw = os.pread(self._file.fileno(), WORD.size, offset)
         if len(raw) < WORD.size:
             return None
         return WORD.unpack(raw)[0]
@@ -84,14 +83,15 @@ class SimhTape(Tape):
             self._pos += WORD.size
             return b""
         length = word & ~BAD_RECORD
-        end = self._pos + WORD.size + _padded(length) + WORD.size
-        if self._word_at(end - WORD.size) != word:
+        # The bytes, the padding and the closing length word in one read.
+        framed = os.pread(self._file.fileno(), _padded(length) + WORD.size,
+                          self._pos + WORD.size)
+        if len(framed) != _padded(length) + WORD.size or framed[-WORD.size :] != WORD.pack(word):
             raise TapeError(f"The tape image {self.name} is damaged at byte {self._pos}: a "
                             "record's two length words differ (or it is cut short).",
                             "Use another copy of the set.")
-        self._file.seek(self._pos + WORD.size)
-        data = self._file.read(length)
-        self._pos = end
+        data = framed[:length]
+        self._pos += WORD.size + len(framed)
         if word & BAD_RECORD:
             raise TapeError(f"A record of {self.name} could not be read when the image was "
                             "made.", "Use another copy of the set.")

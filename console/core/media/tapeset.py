@@ -286,6 +286,9 @@ class TapeMedium:
     `rewinds`); one on another volume is asked for."""
 
     def __init__(self, where: str, listener: Listener = ignore):
+        if not os.path.exists(where):
+            raise UsageError(f"The tape {where} does not exist.",
+                             "Give a .tap image or a tape drive (/dev/nst0).")
         if not is_tape(where):
             raise UsageError(f"{where} is not a tape.", "Give a .tap image or a tape drive.")
         self.where = where
