@@ -265,3 +265,21 @@ def test_an_obdr_image_that_is_not_an_iso_is_refused(taped, tmp_path):
     assert proc.returncode == 2
     assert "is not an ISO 9660 image" in proc.stderr
     assert not (tmp_path / "x.tap").exists()
+
+
+def test_each_piece_is_a_tape_file_that_zstd_and_tar_read_as_by_hand(taped):
+    """What `mt fsf 3+N; dd | zstd -dc | tar` does on a drive: the records of tape file 3+N,
+    joined, are the piece the header names, whole."""
+    source, tap, _ = taped
+    header = header_of(tap)
+    root = next(i for i, p in enumerate(header.pieces) if p.name == "fs-2.tar.zst")
+    with SimhTape(str(tap)) as tape:
+        tape.space_forward(3 + root)
+        stream = b""
+        while record := tape.read_record(header.block_size):
+            stream += record
+    assert len(stream) == header.pieces[root].size
+    listing = subprocess.run("zstd -dc | tar -tf -", shell=True, input=stream,
+                             capture_output=True, check=True).stdout.decode().split("\n")
+    assert "./etc/fstab" in listing
+    assert sum(name.startswith("./bulk/part-") for name in listing) == BULK_FILES

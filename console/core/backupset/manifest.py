@@ -34,12 +34,13 @@ class BackupSet:
     # What the backup met and did not capture fully (backup --allow-omissions); empty in a
     # complete set. A manifest without the field (written before it existed) reads as none.
     omissions: list[Omission] = field(default_factory=list)
-    # Where the pieces are read from; the manifest and the catalog are in `path` either way.
-    medium: SetMedium | None = field(default=None, repr=False, compare=False)
+    # Where the pieces are read from when not from `path` (a tape); the manifest and the
+    # catalog are in `path` either way.
+    read_from: SetMedium | None = field(default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.medium is None:
-            self.medium = DirectoryMedium(self.path)
+    @property
+    def medium(self) -> SetMedium:
+        return self.read_from or DirectoryMedium(self.path)
 
     @property
     def catalog_path(self) -> str:
@@ -105,7 +106,7 @@ def load_set(where: str, listener: Listener = ignore) -> BackupSet:
             raise RestoreError(f"The manifest on {where} is of set {backup_set.set_id}, its "
                                f"tape header of {medium.header.set_id}.",
                                "The tape is damaged: use another copy of the set.")
-        backup_set.medium = medium
+        backup_set.read_from = medium
         return backup_set
     return _load_directory(where)
 

@@ -389,4 +389,5 @@ class ForwardReader:
                     d_offset += len(data)
             finally:
                 stop.set()
-                reader.join()
+                # A reader waiting for an answer (the next volume) is left to end by itself.
+                reader.join(timeout=5)
