@@ -160,7 +160,9 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
                            f"made for {plan.set_id}. Nothing was written.",
                            "Make the plan again for this set.")
     chosen = [fs for fs in backup_set.filesystems if fs.id in plan.filesystems]
-    listener(Message("Checking the archives (presence, size, BLAKE3)"))
+    listener(Message("Checking the archives (presence, size, BLAKE3)" if backup_set.read_from
+                     is None else f"The archives on {plan.set_path} are checked (size, BLAKE3) "
+                                  "as they are read"))
     check_archives(backup_set, chosen)
     for disk in plan.disks:
         boot_area = backup_set.disk(disk.source).boot_area
