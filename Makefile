@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 APT_PACKAGES := e2fsprogs xfsprogs dosfstools btrfs-progs util-linux fdisk parted libparted-dev \
-	pkg-config gcc zstd tar xorriso mt-st rsync attr acl kmod mount
+	pkg-config gcc libc6-dev zstd tar xorriso mt-st rsync attr acl kmod mount
 PYTEST_ARGS ?=
 
 .PHONY: deps venv demo test test-unit bench clean
@@ -38,6 +38,7 @@ bench: venv
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/partial.py
 	$(VENV)/bin/python bench/startup.py
+	$(VENV)/bin/python bench/tape.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -61,7 +61,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backup", help="write a backup set of disks")
     p.add_argument("--disk", action="append", required=True, metavar="DEV|IMAGE")
-    p.add_argument("--to", required=True, metavar="DIR")
+    p.add_argument("--to", metavar="DIR", help="write the set into this directory")
+    p.add_argument("--tape", metavar="DEV|FILE.tap",
+                   help="write the set onto a tape: a drive (/dev/nst0) or a SIMH .tap image; "
+                        "at the end of a tape the next one is asked for")
+    p.add_argument("--block-size", metavar="N",
+                   help="with --tape: the size of the tape records (default 256K)")
+    p.add_argument("--obdr", metavar="RESCUE.iso",
+                   help="with --tape: write this bootable ISO (mkrescue --iso) first, in the "
+                        "OBDR layout, so that a drive in OBDR mode boots from it")
+    p.add_argument("--staging", metavar="DIR",
+                   help="with --tape: where the set is put together before it is written "
+                        "to tape (default: a new directory under $TMPDIR; removed after)")
     p.add_argument("--allow-omissions", action="store_true",
                    help="go on when a file changes or cannot be read while it is backed up, "
                         "or a btrfs subvolume cannot be archived yet: the set records what "
@@ -193,6 +204,12 @@ def _plan_from_args(args):
     return make_plan(args.set_path, given, policies, default)
 
 
+def _volume_answers(printer):
+    """The listener for opening a SET: a tape asks for its volumes on the terminal."""
+    from .core.questions import answering
+    return answering(printer, cli_answerer(None, sys.stdin, sys.stderr))
+
+
 def cmd_disks(args, printer) -> int:
     from .core.disks.discovery import discover_targets
     targets = discover_targets(args.set_path, args.image)
@@ -227,22 +244,62 @@ def cmd_plan(args, printer) -> int:
     return 0
 
 
+def _tape_options(args) -> int:
+    """The block size of --tape, checked with the other tape options."""
+    from .core.media.tapeset import DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, check_iso
+    from .core.planning.resize import parse_size
+    if (args.to is None) == (args.tape is None):
+        raise UsageError("Give where the set goes: --to DIR or --tape DEV|FILE.tap (one).",
+                         "Example: backup --disk /dev/sda --to /mnt/backup/set")
+    if args.tape is None:
+        if args.block_size or args.obdr or args.staging:
+            raise UsageError("--block-size, --obdr and --staging go with --tape.")
+        return 0
+    block_size = DEFAULT_BLOCK_SIZE
+    if args.block_size:
+        try:
+            block_size = parse_size(args.block_size)
+        except ValueError:
+            block_size = 0
+        if not 512 <= block_size <= MAX_BLOCK_SIZE:
+            raise UsageError(f"--block-size {args.block_size} is not a size from 512 bytes to "
+                             f"{size(MAX_BLOCK_SIZE)}.", "Example: --block-size 256K")
+    if args.obdr:
+        check_iso(args.obdr)
+    return block_size
+
+
 def cmd_backup(args, printer) -> int:
+    import shutil
+    import tempfile
+
     from .core.backupset.backup import backup
+    from .core.backupset.tapeset import write_to_tape
     for disk in args.disk:
         if not os.path.exists(disk):
             raise UsageError(f"--disk {disk} does not exist.",
                              "Name a disk (/dev/sda) or a disk-image file.")
-    backup_set = backup(args.disk, args.to, printer, allow_omissions=args.allow_omissions)
+    block_size = _tape_options(args)
+    dest = args.to or tempfile.mkdtemp(prefix="restore-console-staging-", dir=args.staging)
+    try:
+        backup_set = backup(args.disk, dest, printer, allow_omissions=args.allow_omissions)
+        volumes = 0
+        if args.tape:
+            volumes = write_to_tape(backup_set, args.tape, block_size=block_size,
+                                    obdr=args.obdr, listener=_volume_answers(printer))
+    finally:
+        if args.tape:
+            shutil.rmtree(dest, ignore_errors=True)
     printer.close()
     archives = [a for fs in backup_set.filesystems for a in fs.archives]
     files = sum(a.members for a in archives)
     stored = sum(p.size for a in archives for p in a.pieces)
     subvolumes = sum(len(fs.subvolumes) for fs in backup_set.filesystems)
+    where = f"onto {args.tape} ({count(volumes, 'volume')})" if args.tape else f"into {args.to}"
     print(f"Backed up {count(len(backup_set.disks), 'disk')}, "
           f"{count(len(backup_set.filesystems), 'partition')}"
           + (f" ({count(subvolumes, 'btrfs subvolume')})" if subvolumes else "")
-          + f", {count(files, 'entry')} into {args.to} ({size(stored)}).")
+          + f", {count(files, 'entry')} {where} ({size(stored)}).")
     _print_omissions(backup_set)
     return 0
 
@@ -259,7 +316,7 @@ def _print_omissions(backup_set) -> None:
 
 def cmd_inspect(args, printer) -> int:
     from .core.backupset.manifest import load_set
-    backup_set = load_set(args.set_path)
+    backup_set = load_set(args.set_path, _volume_answers(printer))
     if args.json:
         json.dump(backup_set.to_json(), sys.stdout, indent=1)
         print()
@@ -296,7 +353,7 @@ def cmd_inspect(args, printer) -> int:
 def cmd_ls(args, printer) -> int:
     from .core.backupset.browse import list_directory, search
     from .core.backupset.manifest import load_set
-    backup_set = load_set(args.set_path)
+    backup_set = load_set(args.set_path, _volume_answers(printer))
     more = False
     if args.search is not None:
         fs, entries, more = search(backup_set, args.path, args.search)
@@ -460,7 +517,7 @@ def _restore_selection(args, printer) -> int:
         raise UsageError("--map names the disks to restore in place onto; --into restores into "
                          "a directory. Give one or the other.")
     into = os.path.abspath(args.into)
-    backup_set = load_set(args.set_path)
+    backup_set = load_set(args.set_path, _volume_answers(printer))
     with Catalog(backup_set.catalog_path) as catalog:
         selections = selection_for_paths(backup_set, catalog, args.only)
     if not args.yes:
@@ -486,7 +543,7 @@ def _restore_in_place(args, printer) -> int:
     from .core.applying.partial import selection_for_paths
     from .core.backupset.catalog import Catalog
     from .core.backupset.manifest import load_set
-    backup_set = load_set(args.set_path)
+    backup_set = load_set(args.set_path, _volume_answers(printer))
     with Catalog(backup_set.catalog_path) as catalog:
         selections = selection_for_paths(backup_set, catalog, args.only)
     if args.map:

@@ -245,3 +245,10 @@ class Filesystem:
         if self.type == "swap":  # "swap swap" says nothing twice
             return "swap" + (f" {self.label}" if self.label not in ("", "swap") else "")
         return f"{self.type} {self.mountpoint or self.label or self.device}"
+
+
+def mount_order(filesystems: list[Filesystem]) -> list[Filesystem]:
+    """Filesystems with a mount point, parents before children (/ before /boot before /boot/efi);
+    a btrfs by its subvolume mounted highest when its top level was not mounted (Filesystem.place)."""
+    mounted_ones = [fs for fs in filesystems if fs.place.startswith("/")]
+    return sorted(mounted_ones, key=lambda fs: (fs.place.rstrip("/").count("/"), fs.place))

@@ -205,7 +205,7 @@ class RestoreApp(App[int]):
         env = dict(os.environ)
         env["PS1"] = "restore-console shell \\w # "
         if self.backup_set is not None:
-            env["RESTORE_CONSOLE_SET"] = self.backup_set.path
+            env["RESTORE_CONSOLE_SET"] = self.backup_set.medium.where
         if target_root:
             env["RESTORE_CONSOLE_TARGET"] = target_root
         argv = [os.environ.get("SHELL") or "/bin/sh"]

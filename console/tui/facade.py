@@ -101,7 +101,7 @@ def find_places(backup_set: BackupSet, images: list[str]) -> list[Place]:
     if images:
         originals = [disk.name for disk in backup_set.disks if os.path.isfile(disk.name)]
         images = [*images, *(path for path in originals if path not in images)]
-    return find_places(backup_set, discover_targets(backup_set.path, images))
+    return find_places(backup_set, discover_targets(backup_set.medium.where, images))
 
 
 def restore_in_place(backup_set: BackupSet, selections: list[Selection], mapping: dict[str, str],

@@ -48,7 +48,7 @@ class Job:
 
     @property
     def set_path(self) -> str:
-        return self.backup_set.path
+        return self.backup_set.medium.where
 
     def target_names(self) -> list[str]:
         """The short names the operator types to confirm (sdb, target-same-size.img)."""

@@ -178,10 +178,24 @@ def test_the_manifest_records_every_subvolume(source):
     assert "mounted at /home" in shown.stdout
 
 
-@pytest.mark.parametrize("size_mib", [DISK_MIB, LARGER_MIB], ids=["same-size", "larger"])
-def test_every_subvolume_comes_back_with_its_flags_default_and_content(source, size_mib,
-                                                                       tmp_path):
+@pytest.fixture(scope="module")
+def on_tape(source, tmp_path_factory) -> Path:
+    """The same disk backed up onto a tape image: each subvolume's archive a tape file."""
+    image = source[0]
+    tap = tmp_path_factory.mktemp("subvolumes-tape") / "set.tap"
+    proc = cli("backup", "--disk", str(image), "--tape", str(tap))
+    assert proc.returncode == 0, proc.stderr
+    return tap
+
+
+@pytest.mark.parametrize("size_mib,medium", [(DISK_MIB, "directory"), (LARGER_MIB, "directory"),
+                                             (DISK_MIB, "tape")],
+                         ids=["same-size", "larger", "same-size-from-tape"])
+def test_every_subvolume_comes_back_with_its_flags_default_and_content(source, size_mib, medium,
+                                                                       request, tmp_path):
     image, set_dir, uuid = source
+    if medium == "tape":
+        set_dir = request.getfixturevalue("on_tape")
     target = _restored(tmp_path, set_dir, size_mib)
     with attached(image, read_only=True) as src, attached(target) as dst:
         assert blkid_of(dst.partition(2))["UUID"] == uuid

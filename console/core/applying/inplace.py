@@ -43,8 +43,7 @@ from ..disks.sysblock import Host
 from ..disks.writeback import written_out
 from ..errors import RestoreError
 from ..events import Listener, Message, ignore
-from ..layout import Filesystem
-from ..planning.plan import mount_order
+from ..layout import Filesystem, mount_order
 from ..system import run
 from ..units import count, size
 from .existing import Existing, existing_at
@@ -193,7 +192,7 @@ def plan_in_place(backup_set: BackupSet, selections: Sequence[Selection],
         for fs, selection in chosen:
             target = mapping[fs.disk]
             if target not in tables:
-                check_target(target, backup_set.path, host)
+                check_target(target, backup_set.medium.where, host)
                 tables[target] = read_partitions(target)
             problem = identity_problem(fs, target, tables[target])
             if problem is not None:
@@ -359,7 +358,7 @@ def choose_mapping(backup_set: BackupSet, selections: Sequence[Selection],
 
 def find_mapping(backup_set: BackupSet, selections: Sequence[Selection]) -> dict[str, Candidate]:
     """choose_mapping over this machine's disks (image files are not searched)."""
-    disks = discover_targets(backup_set.path)
+    disks = discover_targets(backup_set.medium.where)
     return choose_mapping(backup_set, selections, find_candidates(backup_set, disks))
 
 

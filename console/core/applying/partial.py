@@ -528,14 +528,20 @@ def _restore_filesystem(backup_set: BackupSet, catalog: Catalog, fs: Filesystem,
     """One filesystem's selection into dest, the directory standing for its root (`shown`:
     how the operator knows it, if not by that path)."""
     check_restorable(fs)
-    piece = backup_set.piece_path(fs.archive.pieces[0])
+    name = fs.archive.pieces[0].file
     single_piece(fs.archive, backup_set.path, fs.title)
+    piece = backup_set.piece_path(fs.archive.pieces[0])
     totals = selection.totals(catalog)
     listener(Message(f"Restoring {entries_and_data(totals.entries, totals.bytes)} of "
                      f"{fs.title} into {shown or dest}"))
-    with SeekableReader(piece, fs.archive.pieces[0].file) as reader:
+    if piece is None:  # a tape: one pass forward, only the frames needed decompressed
+        with backup_set.medium.open_piece(name, listener) as stream:
+            return extract_selection(catalog, selection, dest, label=fs.title,
+                                     archive_name=name, stream=stream, existing=existing,
+                                     listener=listener, cancel=cancel)
+    with SeekableReader(piece, name) as reader:
         return extract_selection(catalog, selection, dest, label=fs.title,
-                                 archive_name=fs.archive.pieces[0].file, reader=reader,
+                                 archive_name=name, reader=reader,
                                  existing=existing, listener=listener, cancel=cancel)
 
 

@@ -157,13 +157,15 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
     steps, between an archive's frames) and raises Cancelled saying what state the targets are
     in; the journal is kept, so running the plan again resumes."""
     started = time.monotonic()
-    backup_set = load_set(plan.set_path)
+    backup_set = load_set(plan.set_path, listener)
     if backup_set.set_id != plan.set_id:
         raise RestoreError(f"The set at {plan.set_path} is {backup_set.set_id}, but the plan was "
                            f"made for {plan.set_id}. Nothing was written.",
                            "Make the plan again for this set.")
     chosen = [fs for fs in backup_set.filesystems if fs.id in plan.filesystems]
-    listener(Message("Checking the archives (presence, size, BLAKE3)"))
+    listener(Message("Checking the archives (presence, size, BLAKE3)" if backup_set.read_from
+                     is None else f"The archives on {plan.set_path} are checked (size, BLAKE3) "
+                                  "as they are read"))
     check_archives(backup_set, chosen)
     for disk in plan.disks:
         boot_area = backup_set.disk(disk.source).boot_area
@@ -477,7 +479,7 @@ class _Applier:
         saved_up_to = min(p.start for p in original.partitions)
         device = self._attached(step.target).device
         # Boot code and the gap after the table, never the table itself (bytes 440-511).
-        extract_raw_archive(original.boot_area, self.set.path, device,
+        extract_raw_archive(original.boot_area, self.set.medium, device,
                             label=f"the boot area of {original.name}", listener=self.listener,
                             spans=[(0, 440), (512, min(first, saved_up_to))],
                             cancel=self.cancel)
@@ -486,7 +488,7 @@ class _Applier:
         fs = self._fs(step)
         device = self._partition(step.target, fs.partition)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
-        extract_raw_archive(fs.archive, self.set.path, device, label=fs.title,
+        extract_raw_archive(fs.archive, self.set.medium, device, label=fs.title,
                             listener=self.listener, cancel=self.cancel)  # fsyncs the device
         self.journal.record_filesystem(fs.id, WRITTEN)
         self.result.images += 1
@@ -556,7 +558,7 @@ class _Applier:
         self.stack.callback(write_back.wait)
         mismatched: list[bytes] = []
         for view, where, shown in self._subvolume_trees(fs):
-            done = extract_tar_archive(view.archive, self.set.path, where, label=view.title,
+            done = extract_tar_archive(view.archive, self.set.medium, where, label=view.title,
                                        expected=_ExpectedHashes(self.catalog, view.id),
                                        listener=self.listener, cancel=self.cancel)
             tree = TreeOfFs.of(shown, where, set())
@@ -583,8 +585,8 @@ class _Applier:
         live = LiveVerify(self.set.catalog_path, fs, self.mounts[fs.id], self._covered(fs))
         self.live_verifies[fs.id] = live
         self.stack.callback(live.stop)
-        done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
-                                   expected=_ExpectedHashes(self.catalog, fs.id),
+        done = extract_tar_archive(fs.archive, self.set.medium, self.mounts[fs.id],
+                                   label=fs.title, expected=_ExpectedHashes(self.catalog, fs.id),
                                    listener=self.listener, cancel=self.cancel)
         tree = TreeOfFs.of(fs.mountpoint, self.mounts[fs.id], self._covered(fs))
         self.refused_flags[fs.id] = restore_flags(self.catalog, fs.id, tree, fs.title,

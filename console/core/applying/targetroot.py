@@ -15,8 +15,7 @@ from ..backupset.manifest import BackupSet, load_set
 from ..disks.blockdev import attach_disk, mounted
 from ..disks.partition_table import read_table
 from ..events import Listener, Message, ignore
-from ..layout import Filesystem
-from ..planning.plan import mount_order
+from ..layout import Filesystem, mount_order
 from .verify import VerifyResult, verify
 
 # Read-only mounts must not replay a journal (that writes); xfs refuses a duplicate UUID.

@@ -15,7 +15,7 @@ from typing import Any
 from ..backupset.manifest import BackupSet
 from ..disks.discovery import TargetDisk
 from ..errors import RestoreError
-from ..layout import Disk, Filesystem, Subvolume
+from ..layout import Disk, Filesystem, Subvolume, mount_order
 from ..units import exact_size
 from .boot import boot_loader_lines
 from .mapping import DiskMapping
@@ -235,16 +235,9 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
     chosen = [fs for fs in backup_set.filesystems
               if any(fs.disk == d.source for d in disks)]
     unmapped = [d.name for d in backup_set.disks if mapping.mapping.get(d.name) is None]
-    return Plan(set_path=os.path.abspath(backup_set.path), set_id=backup_set.set_id,
+    return Plan(set_path=os.path.abspath(backup_set.medium.where), set_id=backup_set.set_id,
                 host=backup_set.host, created=backup_set.created, disks=disks, unmapped=unmapped,
                 filesystems=[fs.id for fs in chosen], steps=_steps(backup_set, disks, chosen))
-
-
-def mount_order(filesystems: list[Filesystem]) -> list[Filesystem]:
-    """Filesystems with a mount point, parents before children (/ before /boot before /boot/efi);
-    a btrfs by its subvolume mounted highest when its top level was not mounted (Filesystem.place)."""
-    mounted_ones = [fs for fs in filesystems if fs.place.startswith("/")]
-    return sorted(mounted_ones, key=lambda fs: (fs.place.rstrip("/").count("/"), fs.place))
 
 
 def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem]) -> list[Step]:

@@ -141,7 +141,7 @@ class MappingScreen(Screen):
     def discover(self) -> list[TargetDisk]:
         app = self.app
         try:
-            targets = app.core.discover_targets(app.backup_set.path, app.target_images)
+            targets = app.core.discover_targets(app.backup_set.medium.where, app.target_images)
             self.listing_problem = ""
         except (RestoreError, OSError) as exc:
             targets = []

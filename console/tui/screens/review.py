@@ -63,7 +63,7 @@ class ReviewScreen(Screen):
     def _text(self) -> str:
         job = self.job
         if job.kind != JobKind.RESTORE:
-            lines = [f"Compare the backup of {job.backup_set.host} ({job.backup_set.path})",
+            lines = [f"Compare the backup of {job.backup_set.host} ({job.backup_set.medium.where})",
                      "with what is on these disks, mounted read-only:", ""]
             for src, target in job.mapping.items():
                 lines.append(f"  original {src}")

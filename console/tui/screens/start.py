@@ -52,7 +52,7 @@ def created_text(created: str, now: datetime) -> str:
 def set_summary(backup_set: BackupSet, now: datetime) -> str:
     lines = [f"Backup of [b]{escape(backup_set.host)}[/b], made "
              f"{created_text(backup_set.created, now)}",
-             f"Set {backup_set.set_id} in {escape(backup_set.path)}"]
+             f"Set {backup_set.set_id} in {escape(backup_set.medium.where)}"]
     if backup_set.omissions:
         lines.append(incomplete_warning(len(backup_set.omissions)))
     return "\n".join(lines)
