@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 APT_PACKAGES := e2fsprogs xfsprogs dosfstools btrfs-progs util-linux fdisk parted libparted-dev \
-	pkg-config gcc zstd tar xorriso mt-st rsync attr acl kmod mount
+	pkg-config gcc zstd tar xorriso mt-st rsync attr acl kmod mount \
+	qemu-system-x86 ovmf linux-image-amd64 busybox-static cpio socat
 PYTEST_ARGS ?=
 
 .PHONY: deps venv demo test test-unit bench clean
@@ -32,7 +33,7 @@ test: venv
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 test-unit: venv
-	$(VENV)/bin/python -m pytest -m "not system" $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -m "not system and not e2e" $(PYTEST_ARGS)
 
 bench: venv
 	$(VENV)/bin/python bench/run.py
