@@ -40,6 +40,7 @@ bench: venv
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/partial.py
 	$(VENV)/bin/python bench/startup.py
+	$(VENV)/bin/python bench/boot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -34,7 +34,8 @@ while read -r module; do insmod "$module" || echo "e2e: insmod $module failed"; 
     </etc/modules.order
 mdev -s
 dmesg -n 1  # the kernel's messages stay in dmesg, out of the commands' output
-echo "e2e: ready"
+read -r uptime idle </proc/uptime
+echo "e2e: ready, $uptime s after the kernel started"
 setsid cttyhack sh -l
 poweroff -f
 """

@@ -34,6 +34,7 @@ OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 DEFAULT_APPEND = "console=ttyS0,115200 panic=-1"
 # A guest forward's address in the slirp network (10.0.2.2 is the host's own, taken by QEMU).
 FORWARD_ADDRESS = "10.0.2.100"
+LOG_TAIL_LINES = 60  # in a failure's message: a kernel panic's first line and its trace
 
 
 class VmError(AssertionError):
@@ -51,6 +52,7 @@ class Disk:
     readonly: bool = False
     format: str = "raw"
     boot: bool = False  # the firmware boots from it (BIOS or UEFI), with no -kernel given
+    snapshot: bool = False  # the guest's writes go to a temporary file: the image stays as it is
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class Machine:
     cdroms: Sequence[Cdrom] = ()
     network: Network | None = None
     firmware: str = "bios"  # or "uefi" (OVMF)
+    screen: tuple[int, int] = (80, 24)  # the terminal the test reads: columns, lines
     extra_args: Sequence[str] = field(default_factory=tuple)
 
     def running(self) -> contextlib.AbstractContextManager[RunningMachine]:
@@ -147,6 +150,8 @@ class Machine:
                 options += ",media=cdrom,readonly=on"
             elif drive.readonly:
                 options += ",readonly=on"
+            if not is_cd and drive.snapshot:
+                options += ",snapshot=on"
             argv += ["-drive", options]
             device = {
                 ("virtio", False): f"virtio-blk-pci,drive={name}",
@@ -286,12 +291,14 @@ class SerialConsole:
                 self._changed.wait(min(remaining, 1.0))
 
     def _failure(self, fact: str) -> str:
-        tail = "\n".join(self.transcript.text.splitlines()[-30:])
+        tail = "\n".join(self.transcript.text.splitlines()[-LOG_TAIL_LINES:])
         message = (f"{fact}\n--- screen ---\n{self.screen.text()}\n"
                    f"--- end of the serial log ({self.log}) ---\n{tail}")
         qemu_said = self.log.with_name("qemu.stderr")
         if self._process.poll() is not None and qemu_said.exists():
-            message += f"\n--- QEMU said ---\n{qemu_said.read_text(errors='replace').strip()}"
+            said = [line for line in qemu_said.read_text(errors="replace").splitlines()
+                    if "QEMU waiting for connection" not in line]
+            message += "\n--- QEMU said ---\n" + "\n".join(said)
         return message
 
 
@@ -333,6 +340,8 @@ def running(machine: Machine, connect_timeout: float = 30) -> Iterator[RunningMa
     for stale in ("serial.sock", "qmp.sock"):
         (machine.workdir / stale).unlink(missing_ok=True)
     argv = machine.command()
+    if shutil.which("setpriv"):  # QEMU also dies with the test run if that is killed outright
+        argv = ["setpriv", "--pdeathsig", "KILL", "--", *argv]
     (machine.workdir / "qemu.cmdline").write_text(" ".join(argv) + "\n")
     with open(machine.workdir / "qemu.stderr", "wb") as stderr:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stderr,
@@ -340,7 +349,8 @@ def running(machine: Machine, connect_timeout: float = 30) -> Iterator[RunningMa
     sock = None
     try:
         sock = _connect(machine.workdir / "serial.sock", process, connect_timeout)
-        yield RunningMachine(machine, process, SerialConsole(sock, process, machine.serial_log))
+        console = SerialConsole(sock, process, machine.serial_log, *machine.screen)
+        yield RunningMachine(machine, process, console)
     finally:
         _kill(process)
         if sock is not None:
