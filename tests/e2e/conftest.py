@@ -5,6 +5,7 @@ reason, where QEMU or an installed kernel is missing."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import shutil
 from collections.abc import Callable
 
@@ -43,8 +44,10 @@ def shell_initrd(kernel, tmp_path_factory):
 def start_machine(tmp_path) -> Callable[..., RunningMachine]:
     """start_machine(**Machine fields) -> a running machine, killed when the test ends."""
     with contextlib.ExitStack() as machines:
+        numbers = itertools.count()
+
         def start(**fields) -> RunningMachine:
-            workdir = tmp_path / f"vm{len(machines._exit_callbacks)}"
+            workdir = tmp_path / f"vm{next(numbers)}"  # serial.log, qemu.stderr, qemu.cmdline
             return machines.enter_context(Machine(workdir=workdir, **fields).running())
         yield start
 

@@ -40,8 +40,9 @@ def key_bytes(key: str, terminal: str = "xterm") -> bytes:
 
 # CSI (with private markers), charset selection, keypad modes, OSC strings, other two-byte
 # escapes; then the C0 controls that move nothing a reader of the text needs.
-_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
-                     r"|\x1bO[@-~]|\x1b[=>78cDEHMNZ]|[\x00-\x08\x0b-\x1f\x7f]")
+_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]"
+                     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1bO[@-~]|\x1b[=>78cDEHMNZ]"
+                     r"|[\x00-\x08\x0b-\x1f\x7f]")
 # An escape that may be the start of a sequence whose end has not arrived yet.
 _UNFINISHED = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|[()O]|\][^\x07\x1b]*\x1b?)?\Z")
 
@@ -61,7 +62,8 @@ class Transcript:
     def feed(self, chunk: bytes) -> None:
         data = self._pending + self._decoder.decode(chunk)
         unfinished = _UNFINISHED.search(data)
-        cut = unfinished.start() if unfinished and len(data) - unfinished.start() < 64 else len(data)
+        held = unfinished and len(data) - unfinished.start() < 64  # else it was no sequence
+        cut = unfinished.start() if held else len(data)
         self._pending = data[cut:]
         self.text += _ESCAPE.sub("", data[:cut].replace("\r", ""))
 

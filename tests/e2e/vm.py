@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -105,17 +106,20 @@ class Machine:
     extra_args: Sequence[str] = field(default_factory=tuple)
 
     def running(self) -> contextlib.AbstractContextManager[RunningMachine]:
+        """`with machine.running() as vm:` QEMU runs inside the block only."""
         return running(self)
 
-    def command(self) -> list[str]:
-        serial = self.workdir / "serial.sock"
+    def command(self, sockets: Path) -> list[str]:
+        """QEMU's command line; its serial and QMP sockets go in `sockets`. For UEFI it also
+        puts a copy of OVMF's variable store in the work directory."""
+        serial = sockets / "serial.sock"
         argv = [QEMU, "-machine", "q35,accel=tcg", "-m", str(self.memory_mib),
                 "-smp", str(self.cpus), "-nodefaults", "-no-user-config", "-nographic",
                 "-no-reboot", "-monitor", "none",
                 "-chardev", (f"socket,id=serial0,path={serial},server=on,wait=on,"
                              f"logfile={self.serial_log},logappend=off"),
                 "-serial", "chardev:serial0",
-                "-qmp", f"unix:{self.workdir / 'qmp.sock'},server=on,wait=off"]
+                "-qmp", f"unix:{sockets / 'qmp.sock'},server=on,wait=off"]
         if self.firmware == "uefi":
             variables = self.workdir / "OVMF_VARS.fd"
             shutil.copyfile(OVMF_VARS, variables)
@@ -138,39 +142,45 @@ class Machine:
 
     def _storage(self) -> list[str]:
         argv: list[str] = []
-        if any(d.interface == "virtio-scsi" for d in (*self.disks, *self.cdroms)):
+        drives = (*self.disks, *self.cdroms)
+        if any(drive.interface == "virtio-scsi" for drive in drives):
             argv += ["-device", "virtio-scsi-pci,id=scsi0"]
-        ahci_port = 0  # q35's own ICH9 AHCI controller has six ports, ide.0 to ide.5
-        for number, drive in enumerate((*self.disks, *self.cdroms)):
+        ahci_ports = iter(range(6))  # q35's own ICH9 AHCI controller: ide.0 to ide.5
+        for number, drive in enumerate(drives):
             name = f"drive{number}"
-            is_cd = isinstance(drive, Cdrom)
-            fmt = "raw" if is_cd else drive.format
-            options = f"if=none,id={name},format={fmt},file={drive.path}"
-            if is_cd:
-                options += ",media=cdrom,readonly=on"
-            elif drive.readonly:
-                options += ",readonly=on"
-            if not is_cd and drive.snapshot:
-                options += ",snapshot=on"
-            argv += ["-drive", options]
-            device = {
-                ("virtio", False): f"virtio-blk-pci,drive={name}",
-                ("ahci", False): f"ide-hd,drive={name},bus=ide.{ahci_port}",
-                ("ahci", True): f"ide-cd,drive={name},bus=ide.{ahci_port}",
-                ("virtio-scsi", False): f"scsi-hd,drive={name},bus=scsi0.0",
-                ("virtio-scsi", True): f"scsi-cd,drive={name},bus=scsi0.0",
-                ("nvme", False): f"nvme,drive={name},serial={getattr(drive, 'serial', None) or name}",
-            }.get((drive.interface, is_cd))
-            if device is None:
-                raise ValueError(f"{drive.interface!r} is no interface for {drive}")
-            if drive.interface == "ahci":
-                ahci_port += 1
-            if not is_cd and drive.serial and drive.interface != "nvme":
-                device += f",serial={drive.serial}"
-            if drive.boot:
-                device += ",bootindex=0"
-            argv += ["-device", device]
+            argv += ["-drive", _drive(drive, name)]
+            argv += ["-device", _device(drive, name, ahci_ports)]
         return argv
+
+
+def _drive(drive: Disk | Cdrom, name: str) -> str:
+    if isinstance(drive, Cdrom):
+        return f"if=none,id={name},format=raw,file={drive.path},media=cdrom,readonly=on"
+    options = f"if=none,id={name},format={drive.format},file={drive.path}"
+    if drive.readonly:
+        options += ",readonly=on"
+    if drive.snapshot:
+        options += ",snapshot=on"
+    return options
+
+
+def _device(drive: Disk | Cdrom, name: str, ahci_ports: Iterator[int]) -> str:
+    is_cd = isinstance(drive, Cdrom)
+    kind = {("virtio", False): "virtio-blk-pci", ("ahci", False): "ide-hd",
+            ("ahci", True): "ide-cd", ("virtio-scsi", False): "scsi-hd",
+            ("virtio-scsi", True): "scsi-cd", ("nvme", False): "nvme"}.get((drive.interface, is_cd))
+    if kind is None:
+        raise ValueError(f"{drive.interface!r} is no interface for {drive}")
+    device = f"{kind},drive={name}"
+    if drive.interface == "ahci":
+        device += f",bus=ide.{next(ahci_ports)}"
+    elif drive.interface == "virtio-scsi":
+        device += ",bus=scsi0.0"
+    if not is_cd and (drive.serial or drive.interface == "nvme"):  # NVMe must have one
+        device += f",serial={drive.serial or name}"
+    if drive.boot:
+        device += ",bootindex=0"
+    return device
 
 
 def _network(network: Network) -> list[str]:
@@ -251,10 +261,18 @@ class SerialConsole:
             pattern, what = re.compile(re.escape(expected)), repr(expected)
         return self._until(lambda: self.transcript.search(pattern), what, timeout)
 
-    def wait_for_screen(self, text: str, timeout: float = 60) -> str:
-        """Waits until `text` is on the 80x24 screen (as a person would read it); the screen."""
-        return self._until(lambda: self.screen.text() if text in self.screen.text() else None,
-                           f"{text!r} on the screen", timeout)
+    def wait_for_screen(self, expected: str | re.Pattern, timeout: float = 60) -> str:
+        """Waits until `expected` (text, or a regular expression) is on the screen as a person
+        would read it; the screen's text."""
+        if isinstance(expected, re.Pattern):
+            shown, what = expected.search, f"match of {expected.pattern!r} on the screen"
+        else:
+            shown, what = (lambda text: expected in text), f"{expected!r} on the screen"
+
+        def screen_showing() -> str | None:
+            text = self.screen.text()
+            return text if shown(text) else None
+        return self._until(screen_showing, what, timeout)
 
     def run(self, command: str, timeout: float = 60, check: bool = True) -> Completed:
         """Runs a command in the guest's shell (sh, ash or bash at a prompt); its output (with
@@ -280,17 +298,19 @@ class SerialConsole:
                     return result
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise VmError(self._failure(f"no {what} after {timeout:g} s"))
+                    raise VmError(self.report(f"no {what} after {timeout:g} s"))
                 if self.transcript.closed or self._process.poll() is not None:
                     self._changed.wait(0.5)  # the last words QEMU wrote
                     if (result := found()) is not None:
                         return result
-                    raise VmError(self._failure(
+                    raise VmError(self.report(
                         f"the machine stopped (QEMU exit status {self._process.poll()}) "
                         f"before {what}"))
                 self._changed.wait(min(remaining, 1.0))
 
-    def _failure(self, fact: str) -> str:
+    def report(self, fact: str) -> str:
+        """`fact`, then the screen, the end of the serial log and, once QEMU has ended, what it
+        said: the message of a failed wait."""
         tail = "\n".join(self.transcript.text.splitlines()[-LOG_TAIL_LINES:])
         message = (f"{fact}\n--- screen ---\n{self.screen.text()}\n"
                    f"--- end of the serial log ({self.log}) ---\n{tail}")
@@ -303,16 +323,18 @@ class SerialConsole:
 
 
 class RunningMachine:
-    def __init__(self, machine: Machine, process: subprocess.Popen, console: SerialConsole):
+    def __init__(self, machine: Machine, process: subprocess.Popen, console: SerialConsole,
+                 sockets: Path):
         self.machine = machine
         self.process = process
         self.console = console
+        self._sockets = sockets
 
     def qmp(self, command: str, **arguments) -> dict:
         """One QMP command (e.g. query-status, eject, system_powerdown); its return value."""
         with socket.socket(socket.AF_UNIX) as sock:
             sock.settimeout(10)
-            sock.connect(str(self.machine.workdir / "qmp.sock"))
+            sock.connect(str(self._sockets / "qmp.sock"))
             replies = sock.makefile("rwb")
             replies.readline()  # the greeting
             for message in ({"execute": "qmp_capabilities"},
@@ -329,7 +351,7 @@ class RunningMachine:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise VmError(self.console._failure(f"still running after {timeout:g} s")) from None
+            raise VmError(self.console.report(f"still running after {timeout:g} s")) from None
 
 
 @contextlib.contextmanager
@@ -337,9 +359,9 @@ def running(machine: Machine, connect_timeout: float = 30) -> Iterator[RunningMa
     """Starts QEMU, connects to its serial port and yields the running machine; kills QEMU
     (its whole process group) when the block ends, however it ends."""
     machine.workdir.mkdir(parents=True, exist_ok=True)
-    for stale in ("serial.sock", "qmp.sock"):
-        (machine.workdir / stale).unlink(missing_ok=True)
-    argv = machine.command()
+    # A UNIX socket's path has at most 107 bytes: not in a test's deep work directory.
+    sockets = Path(tempfile.mkdtemp(prefix="e2e-vm-"))
+    argv = machine.command(sockets)
     if shutil.which("setpriv"):  # QEMU also dies with the test run if that is killed outright
         argv = ["setpriv", "--pdeathsig", "KILL", "--", *argv]
     (machine.workdir / "qemu.cmdline").write_text(" ".join(argv) + "\n")
@@ -348,20 +370,23 @@ def running(machine: Machine, connect_timeout: float = 30) -> Iterator[RunningMa
                                    stderr=stderr, start_new_session=True)
     sock = None
     try:
-        sock = _connect(machine.workdir / "serial.sock", process, connect_timeout)
+        sock = _connect(sockets / "serial.sock", process, connect_timeout,
+                        machine.workdir / "qemu.stderr")
         console = SerialConsole(sock, process, machine.serial_log, *machine.screen)
-        yield RunningMachine(machine, process, console)
+        yield RunningMachine(machine, process, console, sockets)
     finally:
         _kill(process)
         if sock is not None:
             sock.close()
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
-def _connect(path: Path, process: subprocess.Popen, timeout: float) -> socket.socket:
+def _connect(path: Path, process: subprocess.Popen, timeout: float,
+             stderr: Path) -> socket.socket:
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            said = path.with_name("qemu.stderr").read_text(errors="replace").strip()
+            said = stderr.read_text(errors="replace").strip()
             raise VmError(f"QEMU ended at once (status {process.returncode}):\n{said}")
         try:
             sock = socket.socket(socket.AF_UNIX)
