@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 APT_PACKAGES := e2fsprogs xfsprogs dosfstools btrfs-progs util-linux fdisk parted libparted-dev \
-	pkg-config gcc libc6-dev zstd tar xorriso mt-st rsync attr acl kmod mount
+	pkg-config gcc libc6-dev zstd tar xorriso mt-st rsync attr acl kmod mount \
+	qemu-system-x86 ovmf linux-image-amd64 busybox-static cpio socat grub-common grub-pc-bin \
+	grub-efi-amd64-bin mtools
 PYTEST_ARGS ?=
 
 .PHONY: deps venv demo test test-unit bench clean
@@ -32,13 +34,14 @@ test: venv
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 test-unit: venv
-	$(VENV)/bin/python -m pytest -m "not system" $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -m "not system and not e2e" $(PYTEST_ARGS)
 
 bench: venv
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/partial.py
 	$(VENV)/bin/python bench/startup.py
 	$(VENV)/bin/python bench/tape.py
+	$(VENV)/bin/python bench/boot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -40,6 +40,7 @@ def restore_journals_of_the_tests(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(config, items):
+    _mark_e2e(items)
     if os.geteuid() != 0:
         reason = "needs root (loop devices, mount): run make test as root, as CI does"
     elif missing := [t for t in SYSTEM_TOOLS if shutil.which(t) is None]:
@@ -48,6 +49,19 @@ def pytest_collection_modifyitems(config, items):
         return
     for item in items:
         if "system" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _mark_e2e(items) -> None:
+    """The tests in tests/e2e boot QEMU: marked e2e, skipped with the reason where they cannot."""
+    from tests.e2e.conftest import missing_for_e2e
+
+    e2e_dir = Path(__file__).parent / "e2e"
+    e2e = [item for item in items if item.path.is_relative_to(e2e_dir)]
+    reason = missing_for_e2e() if e2e else None
+    for item in e2e:
+        item.add_marker(pytest.mark.e2e)
+        if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
