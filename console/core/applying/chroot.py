@@ -17,6 +17,7 @@ from ..system import first_line, run
 # What a tool in the restored system needs of the running one: devices (the target disk),
 # processes and mounts, sysfs (probing, EFI variables), and /run (udev's database).
 log = logging.getLogger("restore_console")
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _SYSTEM_MOUNTS = (("/dev", "dev", ["--rbind"]), ("proc", "proc", ["-t", "proc"]),
                   ("/sys", "sys", ["--rbind"]), ("/run", "run", ["--bind"]))
@@ -77,12 +78,21 @@ def tool_inside(root: str, *paths: str) -> str | None:
 
 def run_inside(root: str, argv: Sequence[str], what: str) -> str:
     """Runs argv in the restored system (chroot); its output. A failure says `what` failed."""
-    proc = run(["chroot", root, *argv], what, check=False)
+    # The restored system's own search path, not this one's.
+    proc = run(["chroot", root, "/usr/bin/env", f"PATH={_PATH}", *argv], what, check=False)
     if proc.returncode != 0:
-        reason = first_line(proc.stderr) or f"exit code {proc.returncode}"
+        reason = _error_line(proc.stderr) or f"exit code {proc.returncode}"
         log.error("%s failed in the restored system: %s\n%s%s", what, " ".join(argv),
                   proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
         raise RestoreError(f"Could not {what}: {' '.join(argv)} in the restored system said: "
                            f"{reason}.", "The log has its full output.")
     log.info("%s: %s\n%s", what, " ".join(argv), proc.stderr.decode(errors="replace"))
     return proc.stdout.decode(errors="replace")
+
+
+def _error_line(stderr: bytes) -> str:
+    """The line that says the error (grub-install: error: ...), else the first line: tools
+    print what they are doing and warnings before it."""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors[-1] if errors else first_line(stderr)).rstrip(".")

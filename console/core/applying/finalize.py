@@ -122,11 +122,13 @@ def _write(root: str, path: str, text: str) -> None:
         raise
 
 
-def rewrite_references(root: str, refs: References, listener: Listener) -> list[Change]:
-    """Rewrites fstab, crypttab, grub's configuration and the kernel command line in the
-    restored system; every change is logged and said."""
+def rewrite_references(root: str, refs: References, listener: Listener,
+                       files: tuple[str, ...] = (FSTAB, CRYPTTAB, *KERNEL_ARGUMENT_FILES)
+                       ) -> list[Change]:
+    """Rewrites fstab, crypttab, grub's configuration and the kernel command line (or the
+    files given) in the restored system; every change is logged and said."""
     changes: list[Change] = []
-    for path in (FSTAB, CRYPTTAB, *KERNEL_ARGUMENT_FILES):
+    for path in files:
         text = read_restored(root, path)
         if text is None:
             continue
@@ -140,7 +142,7 @@ def rewrite_references(root: str, refs: References, listener: Listener) -> list[
     for change in changes:
         log.info("rewritten: %s", change.words)
         listener(Message(f"Rewritten: {change.words}"))
-    if not changes:
+    if not changes and len(files) > 1:
         listener(Message("No reference to a disk needed rewriting."))
     return changes
 
@@ -188,10 +190,12 @@ def stale_boot_entries(efibootmgr: str, label: str) -> list[str]:
 
 
 def install_grub(root: str, step: InstallBootLoader, disk_device: str, esp_device: str | None,
-                 listener: Listener) -> list[str]:
+                 here: dict[str, str], listener: Listener) -> tuple[list[str], list[Change]]:
     """Installs grub in the restored system with its own grub-install, then makes its
-    configuration again; returns what was done, in words. root has /dev, /proc, /sys and
-    /run mounted (chroot.system_mounts)."""
+    configuration again; returns what was done, in words, and the references rewritten in
+    the new configuration. root has /dev, /proc, /sys and /run mounted (chroot.system_mounts).
+    `here`: the device path of each restored filesystem on this system -> its UUID: names the
+    new configuration may have taken from this system, which the restored one will not have."""
     grub_install = tool_inside(root, *GRUB_INSTALL)
     if grub_install is None:
         raise RestoreError(
@@ -206,6 +210,14 @@ def install_grub(root: str, step: InstallBootLoader, disk_device: str, esp_devic
             f"package {GRUB_PACKAGES[step.firmware]}): grub cannot be installed for it.",
             "Open a shell, install that package in the restored system and retry, or skip.")
     done: list[str] = []
+    _install(root, step, grub_install, disk_device, esp_device, listener, done)
+    # Without udev's /dev/disk/by-uuid, grub-mkconfig names the root by the device it is here.
+    return done, rewrite_references(root, References(devices=dict(here)), listener,
+                                    files=("/boot/grub/grub.cfg",))
+
+
+def _install(root: str, step: InstallBootLoader, grub_install: str, disk_device: str,
+             esp_device: str | None, listener: Listener, done: list[str]) -> None:
     if step.firmware == "efi":
         done += _install_efi(root, step, grub_install, disk_device, esp_device, listener)
     else:
@@ -227,7 +239,6 @@ def install_grub(root: str, step: InstallBootLoader, disk_device: str, esp_devic
         run_inside(root, [mkconfig, "-o", "/boot/grub/grub.cfg"],
                    "make grub's configuration again (grub-mkconfig)")
     done.append("grub's configuration made again")
-    return done
 
 
 def _install_efi(root: str, step: InstallBootLoader, grub_install: str, disk_device: str,

@@ -29,8 +29,8 @@ from ..cancel import CancelToken, stop_if_cancelled
 from ..disks.blockdev import AttachedDisk, attach_disk, device_size, is_block_device, mounted
 from ..disks.discovery import describe_device
 from ..disks.mkfs import make_filesystem
-from ..disks.probe import probe
 from ..disks.partition_table import create_partition, create_table, set_identifiers
+from ..disks.probe import probe
 from ..disks.safety import check_target
 from ..disks.writeback import WriteBack
 from ..errors import Cancelled, RestoreError
@@ -330,10 +330,14 @@ class _Resumed:
         self.plan = plan
         self.tables = set(journal.tables)
         self.done = dict(journal.done)
+        self.verified = journal.verified
 
     def skips(self, step: Step) -> bool:
         if isinstance(step, _TABLE_STEPS):
             return step.target in self.tables
+        if isinstance(step, Verify):
+            # Verified before a finalize step failed, which may have changed files since.
+            return self.verified and all(fs in self.done for fs in step.fs)
         if isinstance(step, _FILESYSTEM_STEPS):
             return step.fs in self.done
         return False
@@ -599,6 +603,8 @@ class _Applier:
         self.listener(progress)
         self.result.verified = found.checked
         self.result.covered = found.covered
+        if not found.differences:
+            self.journal.record_verified()
         if found.differences:
             # What was restored is suspect, also what an earlier run did: run again, the
             # restore starts from the beginning instead of resuming.
@@ -648,7 +654,10 @@ class _Applier:
         root = self._chroot()
         disk = self._attached(step.target)
         esp = disk.partition(step.partition) if step.firmware == "efi" else None
-        self.result.boot += install_grub(root, step, disk.device, esp, self.listener)
+        here = {r.device: r.uuid for r in self._restored() if r.uuid}
+        done, changes = install_grub(root, step, disk.device, esp, here, self.listener)
+        self.result.boot += done
+        self.result.changes += [change.words for change in changes]
 
     def _rebuild_initramfs(self, step: RebuildInitramfs) -> None:
         self.result.boot.append(rebuild_initramfs(self._chroot(), self.listener))

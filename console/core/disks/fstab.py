@@ -39,6 +39,10 @@ def matches(spec: str, *, uuid: str, label: str, partuuid: str, partlabel: str,
     return found.lower() == value.lower() if key.upper().endswith("UUID") else found == value
 
 
+# Names that end in a number without being a partition: md arrays, device-mapper, loop devices.
+_WHOLE_DEVICES = ("md", "dm-", "loop", "sr", "nbd", "zram", "ram")
+
+
 def partition_path(disk: str, number: int) -> str:
     """The kernel's name of partition `number` of the disk named `disk`: /dev/sda -> /dev/sda2,
     /dev/nvme0n1 -> /dev/nvme0n1p2 (a disk name ending in a digit takes a "p")."""
@@ -56,6 +60,6 @@ def disk_of_partition_path(path: str, number: int) -> str | None:
     disk = path[:-len(suffix)]
     if disk.endswith("p") and disk[-2:-1].isdigit():
         disk = disk[:-1]
-    elif disk[-1:].isdigit() or disk == "/dev/":
+    elif disk[-1:].isdigit() or disk == "/dev/" or disk[5:] in _WHOLE_DEVICES:
         return None  # /dev/sda12 is not partition 2; /dev/md2 is no partition at all
     return disk if partition_path(disk, number) == path else None

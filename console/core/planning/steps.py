@@ -182,8 +182,8 @@ class RewriteReferences(Step):
     def describe(self, plan: PlanView) -> str:
         renamed = "".join(f"; UUID {old} becomes {new}" for old, new in self.uuids.items())
         return ("Rewrite the references to disks in the restored /etc/fstab, /etc/crypttab, "
-                "grub's configuration and the kernel command line: device paths (/dev/sda2) "
-                "become UUID=" + renamed)
+                "grub's configuration and the kernel command line: device paths (such as "
+                "/dev/sda2) become UUID=" + renamed)
 
 
 @dataclass(frozen=True)
