@@ -1,10 +1,10 @@
 """A minimal Debian 12 system with grub's tools, for restores whose finalize installs grub.
 
-debootstrap (minbase, with grub-pc-bin, grub-efi-amd64-bin, grub2-common and udev, whose
-udevadm grub-probe asks where a partition starts) from Debian's
-mirror builds it once, in about two and a half minutes here, into /var/tmp keyed by GRUB_SYSTEM_VERSION;
-later runs copy the cached tree. What a boot-loader installation does not need (apt's caches
-and lists, documentation, translations) is removed: about 130 MB stay.
+debootstrap (minbase, with grub-pc-bin, grub-efi-amd64-bin, grub2-common, and udev, whose
+udevadm grub-probe asks where a partition starts) from Debian's mirror builds it once, in about
+two and a half minutes here, into /var/tmp keyed by GRUB_SYSTEM_VERSION; later runs copy the
+cached tree. What a boot-loader installation does not need (apt's caches and lists,
+documentation, translations) is removed: about 150 MB stay.
 """
 
 from __future__ import annotations
