@@ -180,3 +180,77 @@ def test_grub_install_missing_and_an_fstab_entry_for_another_disk_are_said_and_a
     assert fstab == f"UUID={uuid} / ext4 defaults 0 1\n/dev/sdc1 /backup ext4 defaults 0 2\n"
     assert "grub-install is missing" in log_copy
     assert b"GRUB" not in boot_code(target)
+
+
+def vfat_mountable() -> bool:
+    """This kernel mounts vfat (loading its module if it can)."""
+    subprocess.run(["modprobe", "-q", "vfat"], capture_output=True)
+    with open("/proc/filesystems") as f:
+        return any(line.split()[-1] == "vfat" for line in f if line.strip())
+
+
+ESP_MIB = 64
+
+
+@pytest.fixture(scope="module")
+def uefi_set(tmp_path_factory):
+    """A GPT image with an EFI system partition (vfat, empty: it is saved as an image), the grub
+    system on ext4 and a swap, its fstab naming the ESP by UUID, the others by device path."""
+    base = tmp_path_factory.mktemp("uefi")
+    source = blank(base / "source.img", 400)
+    subprocess.run(["sfdisk", "-q", str(source)], text=True, check=True,
+                   input=(f"label: gpt\nsize={ESP_MIB}MiB, type=U\nsize=280MiB, type=L\n"
+                          "size=32MiB, type=S\n"))
+    with attached(source) as disk:
+        subprocess.run(["mkfs.vfat", "-I", "-n", "EFI", disk.partition(1)], check=True,
+                       capture_output=True)
+        subprocess.run(["mkfs.ext4", "-q", "-L", "root", disk.partition(2)], check=True)
+        subprocess.run(["mkswap", "-L", "swap", disk.partition(3)], check=True,
+                       capture_output=True)
+        esp = blkid_of(disk.partition(1))["UUID"]
+        root_uuid = blkid_of(disk.partition(2))["UUID"]
+        fstab = (FSTAB_BY_DEVICE.format(root=2, swap=3)
+                 + f"UUID={esp}  /boot/efi  vfat  umask=0077  0  1\n")
+        with mounted(disk.partition(2)) as root:
+            install_system(root, fstab, old_grub_cfg(root_uuid, 2), DEFAULT_GRUB.format(swap=3))
+            (root / "boot/efi").mkdir()
+    return source, cli_backup(source, base / "set")
+
+
+@pytest.mark.skipif(not vfat_mountable(), reason="this kernel cannot mount vfat, so the EFI "
+                    "system partition cannot be mounted for grub-install here: the UEFI "
+                    "installation is checked in the virtual machine test bed (issue 16, item 4)")
+def test_a_uefi_system_gets_grub_and_its_fallback_loader_on_the_esp(uefi_set, tmp_path):
+    source, set_dir = uefi_set
+    target = blank(tmp_path / "target.img", 400)
+    proc, plan = restore_with_new_uuids(source, set_dir, target, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    install = next(s for s in plan["steps"] if s["action"] == "install-boot-loader")
+    assert install["detail"] == {"firmware": "efi", "partition": 1, "efi_directory": "/boot/efi"}
+    offset = MiB  # the ESP starts at 1 MiB; mtools reads it without the kernel
+    listing = subprocess.run(["mdir", "-b", "-/", "-i", f"{target}@@{offset}", "::/EFI"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "::/EFI/BOOT/BOOTX64.EFI" in listing.upper()
+    assert "::/EFI/debian/grubx64.efi".upper() in listing.upper()
+    assert "Boot: grub installed for UEFI in EFI/debian and EFI/BOOT/BOOTX64.EFI" in proc.stdout
+
+
+@pytest.mark.skipif(vfat_mountable(), reason="this kernel mounts vfat: the EFI system "
+                    "partition is mounted, and the UEFI installation tested instead")
+def test_an_esp_this_kernel_cannot_mount_is_said_and_asked_and_the_data_stays(uefi_set,
+                                                                             tmp_path):
+    source, set_dir = uefi_set
+    target = blank(tmp_path / "target.img", 400)
+    proc, plan = restore_with_new_uuids(source, set_dir, target, tmp_path, "--on-failure",
+                                        "skip")
+    assert proc.returncode == 0, proc.stderr
+    number = next(n for n, s in enumerate(plan["steps"], 1)
+                  if s["action"] == "install-boot-loader")
+    assert ("The EFI system partition (1) cannot be mounted at /boot/efi of the restored "
+            "system: Could not mount") in proc.stderr
+    assert "unknown filesystem type 'vfat'" in proc.stderr
+    assert f"Skipped after it failed: step {number} (Install grub for UEFI" in proc.stdout
+    with attached(target, read_only=True) as disk:
+        new_root = blkid_of(disk.partition(2))["UUID"]
+    fstab, = read_restored(target, 2, "/etc/fstab")
+    assert f"UUID={new_root}\t/\text4" in fstab  # the rewrite before it stays
