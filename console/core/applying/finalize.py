@@ -44,6 +44,7 @@ from .references import (
 log = logging.getLogger("restore_console")
 
 GRUB_INSTALL = ("/usr/sbin/grub-install", "/sbin/grub-install")
+GRUB_DIRECTORY = "/boot/grub"  # what grub-install and update-grub write in the restored system
 GRUB_MODULES = {"bios": "/usr/lib/grub/i386-pc", "efi": "/usr/lib/grub/x86_64-efi"}
 GRUB_PACKAGES = {"bios": "grub-pc-bin", "efi": "grub-efi-amd64-bin"}
 EFI_FIRMWARE = "/sys/firmware/efi"  # present when this system was started by UEFI
@@ -104,9 +105,11 @@ def read_restored(root: str, path: str) -> str | None:
 
 
 def _write(root: str, path: str, text: str) -> None:
-    """Replaces the file at once (a new file renamed over it), with its owner and mode."""
+    """Replaces the file at once (a new file renamed over it), with its owner and mode; its
+    directory keeps the time the archive gave it (a later verify compares it)."""
     full = os.path.join(root, path.lstrip("/"))
     st = os.stat(full)
+    folder = os.stat(os.path.dirname(full))
     fd, temporary = tempfile.mkstemp(dir=os.path.dirname(full), prefix=".restore-console-")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
@@ -116,6 +119,7 @@ def _write(root: str, path: str, text: str) -> None:
         os.chown(temporary, st.st_uid, st.st_gid)
         os.chmod(temporary, st.st_mode & 0o7777)
         os.rename(temporary, full)
+        os.utime(os.path.dirname(full), ns=(folder.st_atime_ns, folder.st_mtime_ns))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
@@ -315,6 +319,17 @@ def rebuild_initramfs(root: str, listener: Listener) -> str:
                        "Skip: the restored initramfs stays as it was.")
 
 
+def initramfs_files(root: str) -> list[str]:
+    """The initramfs images in the restored /boot (update-initramfs: initrd.img-VERSION,
+    dracut: initramfs-VERSION.img), as the restored system names them."""
+    try:
+        names = os.listdir(os.path.join(root, "boot"))
+    except OSError:
+        return []
+    return sorted(f"/boot/{name}" for name in names
+                  if name.startswith(("initrd.img-", "initramfs-")))
+
+
 def copy_log_and_plan(root: str, plan: dict[str, Any]) -> str | None:
     """The log so far and the plan, into /var/log/restore-console/ of the restored system,
     where the admin looks after booting; the directory's path, None without a /var/log."""
@@ -335,3 +350,9 @@ def copy_log_and_plan(root: str, plan: dict[str, Any]) -> str | None:
     # Keep /var/log as the archive made it: a later verify compares its mtime.
     os.utime(var_log, ns=(before.st_atime_ns, before.st_mtime_ns))
     return RESTORE_LOG_DIR
+
+
+def changed_by_finalize(path: str, changed: list[str]) -> bool:
+    """path (of the restored system) is one the finalize changed, or below one: it differs
+    from the set on purpose."""
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in changed)

@@ -59,9 +59,11 @@ from ..system import run
 from ..units import count, entries_and_data, exact_size, size
 from .chroot import system_mounts
 from .finalize import (
+    GRUB_DIRECTORY,
     RestoredFilesystem,
     check_fstab,
     copy_log_and_plan,
+    initramfs_files,
     install_grub,
     known_for,
     read_restored,
@@ -99,6 +101,9 @@ class RestoreResult:
     changes: list[str] = field(default_factory=list)  # references rewritten, one line each
     boot: list[str] = field(default_factory=list)  # what the finalize did to make it boot
     log_copy: str = ""  # where the log and the plan went in the restored system
+    # Paths of the restored system the finalize changed (files, or directories with all
+    # below): they differ from the set on purpose.
+    finalized: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """535 entries (1.2 GiB of file data) and 1 filesystem image (512.0 MiB)."""
@@ -647,6 +652,7 @@ class _Applier:
         refs = references_for(restored, read_restored(root, "/etc/fstab") or "")
         for change in rewrite_references(root, refs, self.listener):
             self.result.changes.append(change.words)  # a retry finds only what is left
+            self.result.finalized.append(change.file)
         left_out = [fs for fs in self.set.filesystems if fs.id not in self.plan.filesystems]
         check_fstab(root, known_for(restored, [d.layout for d in self.plan.disks]), left_out)
 
@@ -655,12 +661,17 @@ class _Applier:
         disk = self._attached(step.target)
         esp = disk.partition(step.partition) if step.firmware == "efi" else None
         here = {r.device: r.uuid for r in self._restored() if r.uuid}
+        self.result.finalized.append(GRUB_DIRECTORY)  # also when it fails half-way
         done, changes = install_grub(root, step, disk.device, esp, here, self.listener)
         self.result.boot += done
         self.result.changes += [change.words for change in changes]
 
     def _rebuild_initramfs(self, step: RebuildInitramfs) -> None:
-        self.result.boot.append(rebuild_initramfs(self._chroot(), self.listener))
+        root = self._chroot()
+        try:
+            self.result.boot.append(rebuild_initramfs(root, self.listener))
+        finally:
+            self.result.finalized += initramfs_files(root)
 
     def _finalize(self, step: Finalize) -> None:
         for write_back in self.write_backs:

@@ -122,6 +122,20 @@ def finalize_steps(backup_set: BackupSet, mapped: dict[str, tuple[str, Disk]],
     return steps, why_not
 
 
+def can_rebuild_initramfs(steps: list[Step]) -> bool:
+    """The plan finalizes a restored root, in which an initramfs can be rebuilt."""
+    return any(isinstance(s, RewriteReferences) for s in steps)
+
+
+def with_initramfs_rebuilt(steps: list[Step], rebuilt: bool) -> list[Step]:
+    """The steps with the initramfs rebuilt before the last step (the log's copy), or not:
+    what the review's key and --rebuild-initramfs choose."""
+    kept = [s for s in steps if not isinstance(s, RebuildInitramfs)]
+    if rebuilt and can_rebuild_initramfs(kept):
+        kept.insert(len(kept) - 1, RebuildInitramfs())
+    return kept
+
+
 def boot_loader_lines(layouts: dict[str, Disk], steps: list[Step], why_not: str = "") -> list[str]:
     """What is copied of the boot loader onto each target (layouts: target path -> its new
     layout), and what the finalize does to make it boot, one line each, indented for the
