@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 APT_PACKAGES := e2fsprogs xfsprogs dosfstools btrfs-progs util-linux fdisk parted libparted-dev \
-	pkg-config gcc zstd tar xorriso mt-st rsync attr acl kmod mount
+	pkg-config gcc zstd tar xorriso mt-st rsync attr acl kmod mount debootstrap mtools
 PYTEST_ARGS ?=
 
 .PHONY: deps venv demo test test-unit bench clean
