@@ -409,8 +409,9 @@ def cmd_restore(args, printer) -> int:
     from .core.questions import answering
     listener = answering(printer, cli_answerer(args.on_failure, sys.stdin, sys.stderr))
     if args.plan_file:
-        if args.map or args.part or args.set_path:
-            raise UsageError("--plan carries the set, the mapping and the sizes; give it alone.")
+        if args.map or args.part or args.set_path or args.new_uuids or args.rebuild_initramfs:
+            raise UsageError("--plan carries the set, the mapping, the sizes and the finalize; "
+                             "give it alone.")
         try:
             with open(args.plan_file) as f:
                 plan = Plan.from_json(json.load(f))

@@ -254,3 +254,27 @@ def test_an_esp_this_kernel_cannot_mount_is_said_and_asked_and_the_data_stays(ue
         new_root = blkid_of(disk.partition(2))["UUID"]
     fstab, = read_restored(target, 2, "/etc/fstab")
     assert f"UUID={new_root}\t/\text4" in fstab  # the rewrite before it stays
+
+
+def test_an_initramfs_asked_for_without_the_tools_to_rebuild_it_is_said_and_skipped(tmp_path):
+    source = tmp_path / "source.img"
+    make_small_system(source, "LABEL=root / ext4 defaults 0 1\n", grub_install=None)
+    set_dir = cli_backup(source, tmp_path / "set")
+    target = blank(tmp_path / "target.img", 64)
+    proc = cli("plan", str(set_dir), "--map", f"{source}={target}", "--rebuild-initramfs",
+               "--save", str(tmp_path / "plan.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Rebuild the restored system's initramfs for every kernel" in proc.stdout
+    assert ("The set's system has no grub (/boot/grub and grub-install): the boot loader is "
+            "not reinstalled.") in proc.stdout
+    proc = cli("restore", "--plan", str(tmp_path / "plan.json"), "--on-failure", "skip")
+    assert proc.returncode == 0, proc.stderr
+    assert ("The restored system has neither update-initramfs nor dracut: its initramfs "
+            "cannot be rebuilt.") in proc.stderr
+    assert "Skipped after it failed: step 11 (Rebuild the restored system's initramfs" \
+        in proc.stdout
+    assert "No reference to a disk needed rewriting." in proc.stderr
+    # The finalize's own mounts are gone: nothing of the target is attached any more.
+    attached_now = subprocess.run(["losetup", "-j", str(target)], capture_output=True,
+                                  text=True).stdout
+    assert attached_now == ""
