@@ -22,11 +22,12 @@ from typing import Sequence
 from .answering import ON_FAILURE, cli_answerer
 from .core.errors import RestoreError, UsageError
 from .core.units import count, duration, entries_and_data, number, size
-from .printer import Printer
+from .printer import Printer, print_finalized
 
 log = logging.getLogger("restore_console")
 
 DEFAULT_LOGS = ("/var/log/restore-console.log", "/tmp/restore-console.log")
+AFTER = ("reboot", "poweroff", "shell")
 
 
 def setup_log(path: str | None) -> str:
@@ -57,6 +58,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true",
                         help="run on a generated demo set and disk-image files")
     parser.add_argument("--theme", help="colour theme of the console")
+    parser.add_argument("--nuke", action="store_true",
+                        help="restore unattended: apply --plan FILE, or the suggested mapping "
+                             "of --set onto this machine's disks when it is certain; verify, "
+                             "finalize, print plain progress lines, exit 0 or 1")
+    parser.add_argument("--plan", dest="nuke_plan", metavar="FILE",
+                        help="with --nuke: the plan to apply (it names the set and the targets)")
+    parser.add_argument("--image", dest="nuke_images", action="append", default=[],
+                        metavar="FILE", help="with --nuke: also take this disk-image file as "
+                                             "a target")
+    parser.add_argument("--after", choices=AFTER, help="with --nuke: what follows a restore "
+                        "that succeeded: reboot, poweroff or a shell (default: exit)")
+    parser.add_argument("--new-uuids", dest="nuke_new_uuids", action="store_true",
+                        help="with --nuke and no plan: as for plan --new-uuids")
+    parser.add_argument("--rebuild-initramfs", dest="nuke_initramfs", action="store_true",
+                        help="with --nuke and no plan: as for plan --rebuild-initramfs")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("backup", help="write a backup set of disks")
@@ -148,6 +164,12 @@ def _planning_arguments(p: argparse.ArgumentParser) -> None:
                         "a percentage (30%%) or weight:W")
     p.add_argument("--slack", metavar="SIZE",
                    help="room kept above the data in each partition (default 64M)")
+    p.add_argument("--new-uuids", action="store_true",
+                   help="make the filesystems with new UUIDs (a clone that sits beside its "
+                        "original); the finalize rewrites the restored system's references")
+    p.add_argument("--rebuild-initramfs", action="store_true",
+                   help="rebuild the restored system's initramfs in its finalize (disks on "
+                        "another kind of controller)")
 
 
 def parse_maps(maps: list[str]) -> dict[str, str | None]:
@@ -196,12 +218,15 @@ def _policies(args):
 
 
 def _plan_from_args(args):
+    from .core.planning.boot import FinalizeOptions
     from .core.planning.choices import make_plan
     if args.set_path is None:
         raise UsageError("Name the backup set (SET).", "Example: restore-console plan /mnt/set")
     given = parse_maps(args.map) if args.map else None
     policies, default = _policies(args)
-    return make_plan(args.set_path, given, policies, default)
+    return make_plan(args.set_path, given, policies, default,
+                     FinalizeOptions(new_uuids=args.new_uuids,
+                                     rebuild_initramfs=args.rebuild_initramfs))
 
 
 def _volume_answers(printer):
@@ -464,8 +489,9 @@ def cmd_restore(args, printer) -> int:
     from .core.questions import answering
     listener = answering(printer, cli_answerer(args.on_failure, sys.stdin, sys.stderr))
     if args.plan_file:
-        if args.map or args.part or args.set_path:
-            raise UsageError("--plan carries the set, the mapping and the sizes; give it alone.")
+        if args.map or args.part or args.set_path or args.new_uuids or args.rebuild_initramfs:
+            raise UsageError("--plan carries the set, the mapping, the sizes and the finalize; "
+                             "give it alone.")
         try:
             with open(args.plan_file) as f:
                 plan = Plan.from_json(json.load(f))
@@ -493,10 +519,7 @@ def cmd_restore(args, printer) -> int:
           + (f" Resumed an interrupted restore: {', '.join(result.resumed)} "
              f"{'was' if len(result.resumed) == 1 else 'were'} already restored."
              if result.resumed else ""))
-    for name in result.unmapped:
-        print(f"Not restored (no target given): disk {name}")
-    for what in result.skipped:
-        print(f"Skipped after it failed: {what}")
+    print_finalized(result)
     return 0
 
 
@@ -655,6 +678,11 @@ def terminal_refusal(stdin=None, stdout=None, environ=None) -> UsageError | None
     return None
 
 
+def cmd_nuke(args, printer) -> int:
+    from .nuke import nuke
+    return nuke(args, ctrl_c_cancels)
+
+
 def cmd_console(args, printer) -> int:
     """The full-screen console. With --demo: the demo set and its target images (made here
     first, as root; the first run takes a few seconds and says so on the terminal)."""
@@ -709,6 +737,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    nuke_only = {"--plan": args.nuke_plan, "--image": args.nuke_images, "--after": args.after,
+                 "--new-uuids": args.nuke_new_uuids, "--rebuild-initramfs": args.nuke_initramfs}
+    given = [name for name, value in nuke_only.items() if value]
+    if args.nuke and args.command is not None or not args.nuke and given:
+        print(f"restore-console: {', '.join(given) or '--nuke'} "
+              f"{'is' if len(given) <= 1 else 'are'} for nuke mode, without a subcommand: "
+              "restore-console --nuke [--set SET] [--plan FILE] [--after ...].",
+              file=sys.stderr)
+        return 2
     try:
         log_path = args.log_path = setup_log(args.log)
     except UsageError as exc:
@@ -717,7 +754,7 @@ def _run(argv: list[str] | None) -> int:
     printer = Printer()
     log.info("restore-console %s", " ".join(sys.argv[1:] if argv is None else argv))
     try:
-        return COMMANDS[args.command](args, printer)
+        return (cmd_nuke if args.nuke else COMMANDS[args.command])(args, printer)
     except UsageError as exc:
         printer.close()
         print(f"restore-console: {exc.message}", file=sys.stderr)

@@ -27,11 +27,12 @@ def describe(progress: Progress) -> str:
 
 
 class Printer:
-    """On a terminal one line that updates in place; elsewhere a line every `interval` seconds."""
+    """On a terminal one line that updates in place; elsewhere, or with `plain` (nuke mode, a
+    serial console that keeps every line), a line every `interval` seconds."""
 
-    def __init__(self, stream: TextIO = sys.stderr, interval: float = 5.0):
+    def __init__(self, stream: TextIO = sys.stderr, interval: float = 5.0, plain: bool = False):
         self.stream = stream
-        self.tty = stream.isatty()
+        self.tty = stream.isatty() and not plain
         self.interval = interval
         self._last_line = 0.0
         self._open_line = False
@@ -64,3 +65,18 @@ class Printer:
 
     def close(self) -> None:
         self._end_line()
+
+
+def print_finalized(result) -> None:
+    """What the finalize of a restore (applying.restore.RestoreResult) changed and did, and
+    what was left out or skipped, one line each on standard output."""
+    for change in result.changes:
+        print(f"Rewritten: {change}")
+    for done in result.boot:
+        print(f"Boot: {done}")
+    if result.log_copy:
+        print(f"The log and the plan are in {result.log_copy}/ of the restored system.")
+    for name in result.unmapped:
+        print(f"Not restored (no target given): disk {name}")
+    for what in result.skipped:
+        print(f"Skipped after it failed: {what}")

@@ -170,7 +170,7 @@ def restore_events(start: float = 1000.0) -> list[tuple[float, Event]]:
 # / holds the mount points /home and /srv: restored, but under the filesystems mounted there,
 # so the comparison cannot check them.
 RESTORED = RestoreResult(entries=318679, bytes=int(51.2 * GiB), images=1, image_bytes=512 * MiB,
-                         seconds=612.0,
+                         seconds=612.0, log_copy="/var/log/restore-console",
                          filesystems=["partition 1 (no filesystem)", "ext4 /", "swap", "ext4 /home",
                                       "xfs /srv"])
 VERIFIED = VerifyResult(checked=318677, covered=2, bytes_hashed=int(51.2 * GiB))

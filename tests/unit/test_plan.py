@@ -77,7 +77,8 @@ def test_steps_come_in_order_and_name_their_disk():
         ("set-identifiers", "/dev/sdc"), ("make-filesystem", "/dev/sdc"),
         # / before /home: the mount point of /home comes from the root's archive
         ("mount", "/dev/nvme0n1"), ("restore", "/dev/nvme0n1"),
-        ("mount", "/dev/sdc"), ("restore", "/dev/sdc"), ("verify", ""), ("finalize", "")]
+        ("mount", "/dev/sdc"), ("restore", "/dev/sdc"), ("verify", ""),
+        ("rewrite-references", ""), ("finalize", "")]
     # The same-size disk keeps the original geometry; the larger one is resized.
     assert plan.disks[1].layout.partitions == two_disk_set().disks[1].partitions
     root = plan.disks[0].layout.partition(2)

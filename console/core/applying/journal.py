@@ -101,6 +101,8 @@ class Journal:
     tables: list[str] = field(default_factory=list)
     done: dict[int, str] = field(default_factory=dict)
     writable: bool = True  # False once a write failed: the restore goes on without a journal
+    # The verify passed: what the finalize changes after it (fstab, grub) is not a difference
+    verified: bool = False
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()  # a write-back thread records its filesystem itself
@@ -117,7 +119,8 @@ class Journal:
     def to_json(self) -> dict:
         return {"format": JOURNAL_FORMAT, "fingerprint": self.fingerprint, "set_id": self.set_id,
                 "targets": self.targets, "started": self.started, "tables": self.tables,
-                "done": {str(k): v for k, v in sorted(self.done.items())}}
+                "done": {str(k): v for k, v in sorted(self.done.items())},
+                **({"verified": True} if self.verified else {})}
 
     @classmethod
     def from_json(cls, path: str, data: dict) -> "Journal":
@@ -128,7 +131,8 @@ class Journal:
             raise ValueError("unknown state of a filesystem")
         return cls(path=path, fingerprint=str(data["fingerprint"]), set_id=str(data["set_id"]),
                    targets=[str(t) for t in data["targets"]], started=str(data["started"]),
-                   tables=[str(t) for t in data["tables"]], done=done)
+                   tables=[str(t) for t in data["tables"]], done=done,
+                   verified=data.get("verified") is True)
 
     @property
     def started_at(self) -> datetime:
@@ -167,6 +171,12 @@ class Journal:
             self.done[fs_id] = state
             self._write()
         log.info("journal: filesystem %d is %s", fs_id, state)
+
+    def record_verified(self) -> None:
+        with self._lock:
+            self.verified = True
+            self._write()
+        log.info("journal: the restored filesystems are verified")
 
     def delete(self) -> None:
         """Removes the file; records made later (a write-back finishing) are not written."""

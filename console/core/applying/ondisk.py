@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from ..backupset.catalog import Catalog
 
-# Copied into the restored system at its end (restore.py): the set never holds it.
+# Where the log and the plan are copied into the restored system at its end (finalize.py):
+# the set never holds them. The single file is where an older console put the log.
+RESTORE_LOG_DIR = "/var/log/restore-console"
 RESTORE_LOG_COPY = "/var/log/restore-console.log"
 _MADE_BY_MKFS = b"lost+found"
 
@@ -123,4 +125,4 @@ def _left_out_by_rule(entry: os.DirEntry, child: bytes, tree: TreeOfFs,
         return True
     if (st.st_dev, st.st_ino) in leave_out:
         return True
-    return os.fsdecode(tree.prefix + child) == RESTORE_LOG_COPY
+    return os.fsdecode(tree.prefix + child) in (RESTORE_LOG_COPY, RESTORE_LOG_DIR)

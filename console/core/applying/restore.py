@@ -14,11 +14,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +30,7 @@ from ..disks.blockdev import AttachedDisk, attach_disk, device_size, is_block_de
 from ..disks.discovery import describe_device
 from ..disks.mkfs import make_filesystem
 from ..disks.partition_table import create_partition, create_table, set_identifiers
+from ..disks.probe import probe
 from ..disks.safety import check_target
 from ..disks.writeback import WriteBack
 from ..errors import Cancelled, RestoreError
@@ -41,9 +41,12 @@ from ..planning.steps import (
     CreatePartition,
     CreateTable,
     Finalize,
+    InstallBootLoader,
     MakeFilesystem,
     Mount,
+    RebuildInitramfs,
     Restore,
+    RewriteReferences,
     SetIdentifiers,
     Step,
     Verify,
@@ -55,11 +58,25 @@ from ..questions import RETRY, SKIP, ask, step_failed
 from ..system import run
 from ..units import count, entries_and_data, exact_size, size
 from ..volumes.btrfs import create_subvolumes, creation_order, finish_subvolumes
+from .chroot import system_mounts
+from .finalize import (
+    GRUB_DIRECTORY,
+    RestoredFilesystem,
+    check_fstab,
+    copy_log_and_plan,
+    initramfs_files,
+    install_grub,
+    known_for,
+    read_restored,
+    rebuild_initramfs,
+    references_for,
+    rewrite_references,
+)
 from .flags import flag_differences, restore_flags
 from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
 from .journal import load as load_journal
 from .liveverify import LiveVerify
-from .ondisk import RESTORE_LOG_COPY, TreeOfFs
+from .ondisk import TreeOfFs
 from .verify import Difference, VerifyResult, check_filesystem
 
 log = logging.getLogger("restore_console")
@@ -82,6 +99,12 @@ class RestoreResult:
     unmapped: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)  # filesystems an interrupted run restored
     skipped: list[str] = field(default_factory=list)  # steps that failed and were skipped
+    changes: list[str] = field(default_factory=list)  # references rewritten, one line each
+    boot: list[str] = field(default_factory=list)  # what the finalize did to make it boot
+    log_copy: str = ""  # where the log and the plan went in the restored system
+    # Paths of the restored system the finalize changed (files, or directories with all
+    # below): they differ from the set on purpose.
+    finalized: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """535 entries (1.2 GiB of file data) and 1 filesystem image (512.0 MiB)."""
@@ -162,7 +185,7 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
         raise RestoreError(f"The set at {plan.set_path} is {backup_set.set_id}, but the plan was "
                            f"made for {plan.set_id}. Nothing was written.",
                            "Make the plan again for this set.")
-    chosen = [fs for fs in backup_set.filesystems if fs.id in plan.filesystems]
+    chosen = _as_planned(plan, [fs for fs in backup_set.filesystems if fs.id in plan.filesystems])
     listener(Message("Checking the archives (presence, size, BLAKE3)" if backup_set.read_from
                      is None else f"The archives on {plan.set_path} are checked (size, BLAKE3) "
                                   "as they are read"))
@@ -219,9 +242,22 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
     return result
 
 
+def _as_planned(plan: Plan, filesystems: list[Filesystem]) -> list[Filesystem]:
+    """The filesystems with the UUIDs the plan makes them with (a new one: --new-uuids)."""
+    made = {s.fs: s.uuid for s in plan.steps if isinstance(s, MakeFilesystem)}
+    return [replace(fs, uuid=made[fs.id]) if made.get(fs.id, fs.uuid) != fs.uuid else fs
+            for fs in filesystems]
+
+
 # What skipping a step leaves undone, for the steps that can be skipped: nothing later depends
 # on them. The others (tables, filesystems, mounts, extraction, finalize) are retried or abort.
 _SKIPPING: dict[type[Step], str] = {
+    RewriteReferences: "the restored files keep the references that are not rewritten yet, "
+                       "and the fstab its entries for devices that are not there: the "
+                       "restored system may wait for them at boot",
+    InstallBootLoader: "grub is not installed again: the disk boots only with what the set "
+                       "had of the boot loader, where that still fits the new disks",
+    RebuildInitramfs: "the restored initramfs stays as it was",
     SetIdentifiers: "the disk id, partition types and partition UUIDs stay new: a system "
                     "that finds its disks by them may not boot",
     WriteBootArea: "the disk has no boot code until a boot loader is installed",
@@ -304,10 +340,14 @@ class _Resumed:
         self.plan = plan
         self.tables = set(journal.tables)
         self.done = dict(journal.done)
+        self.verified = journal.verified
 
     def skips(self, step: Step) -> bool:
         if isinstance(step, _TABLE_STEPS):
             return step.target in self.tables
+        if isinstance(step, Verify):
+            # Verified before a finalize step failed, which may have changed files since.
+            return self.verified and all(fs in self.done for fs in step.fs)
         if isinstance(step, _FILESYSTEM_STEPS):
             return step.fs in self.done
         return False
@@ -415,6 +455,7 @@ class _Applier:
         self.nested = {step.mountpoint for step in plan.steps
                        if isinstance(step, Mount) and step.mountpoint}
         self.catalog = stack.enter_context(Catalog(backup_set.catalog_path))
+        self.in_chroot = False  # /dev, /proc, /sys and /run mounted in the restored root
 
     def run(self, step: Step) -> None:
         _HANDLERS[type(step)](self, step)
@@ -499,7 +540,7 @@ class _Applier:
         fs = self._fs(step)
         device = self._partition(step.target, fs.partition)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
-        make_filesystem(fs, device, step.size)
+        make_filesystem(replace(fs, uuid=step.uuid), device, step.size)  # a new one if planned
         self.result.filesystems.append(fs.title)
 
     def _mount(self, step: Mount) -> None:
@@ -639,6 +680,8 @@ class _Applier:
         self.listener(progress)
         self.result.verified = found.checked
         self.result.covered = found.covered
+        if not found.differences:
+            self.journal.record_verified()
         if found.differences:
             # What was restored is suspect, also what an earlier run did: run again, the
             # restore starts from the beginning instead of resuming.
@@ -648,11 +691,65 @@ class _Applier:
                                f"catalog: {shown}.", "The log has the restore's details; run "
                                "the restore again to start it from the beginning.")
 
+    def _restored_root(self) -> str:
+        if self.root is None:
+            raise RestoreError("The restored root filesystem is not mounted: there is nothing "
+                               "to finalize.", "Make the plan again with the root's disk.")
+        return self.root
+
+    def _chroot(self) -> str:
+        """The restored root, with /dev, /proc, /sys and /run mounted in it (once; they are
+        unmounted before the restored filesystems)."""
+        root = self._restored_root()
+        if not self.in_chroot:
+            self.stack.enter_context(system_mounts(root))
+            self.in_chroot = True
+        return root
+
+    def _restored(self) -> list[RestoredFilesystem]:
+        """The plan's filesystems as blkid reads them on the targets now."""
+        found = []
+        for fs in self.set.filesystems:
+            disk = next((d for d in self.plan.disks if d.source == fs.disk), None)
+            if fs.id not in self.plan.filesystems or disk is None:
+                continue
+            device = self._partition(disk.target.path, fs.partition)
+            seen = probe(device)
+            found.append(RestoredFilesystem(fs, device, seen.uuid, seen.label))
+        return found
+
+    def _rewrite_references(self, step: RewriteReferences) -> None:
+        root = self._restored_root()
+        restored = self._restored()
+        refs = references_for(restored, read_restored(root, "/etc/fstab") or "")
+        for change in rewrite_references(root, refs, self.listener):
+            self.result.changes.append(change.words)  # a retry finds only what is left
+            self.result.finalized.append(change.file)
+        left_out = [fs for fs in self.set.filesystems if fs.id not in self.plan.filesystems]
+        check_fstab(root, known_for(restored, [d.layout for d in self.plan.disks]), left_out)
+
+    def _install_boot_loader(self, step: InstallBootLoader) -> None:
+        root = self._chroot()
+        disk = self._attached(step.target)
+        esp = disk.partition(step.partition) if step.firmware == "efi" else None
+        here = {r.device: r.uuid for r in self._restored() if r.uuid}
+        self.result.finalized.append(GRUB_DIRECTORY)  # also when it fails half-way
+        done, changes = install_grub(root, step, disk.device, esp, here, self.listener)
+        self.result.boot += done
+        self.result.changes += [change.words for change in changes]
+
+    def _rebuild_initramfs(self, step: RebuildInitramfs) -> None:
+        root = self._chroot()
+        try:
+            self.result.boot.append(rebuild_initramfs(root, self.listener))
+        finally:
+            self.result.finalized += initramfs_files(root)
+
     def _finalize(self, step: Finalize) -> None:
         for write_back in self.write_backs:
             write_back.check()
         if step.log and self.root is not None:
-            _copy_log(self.root)
+            self.result.log_copy = copy_log_and_plan(self.root, self.plan.to_json()) or ""
 
 
 # Which handler carries out each kind of step (steps.py has every kind and what it says).
@@ -667,20 +764,9 @@ _HANDLERS: dict[type[Step], Callable[[_Applier, Any], None]] = {
     Mount: _Applier._mount,
     Restore: _Applier._restore,
     Verify: _Applier._verify,
+    RewriteReferences: _Applier._rewrite_references,
+    InstallBootLoader: _Applier._install_boot_loader,
+    RebuildInitramfs: _Applier._rebuild_initramfs,
     Finalize: _Applier._finalize,
 }
 
-
-def _copy_log(root: str) -> None:
-    """Puts the log so far into the restored system, where the admin will look after booting."""
-    for handler in logging.getLogger("restore_console").handlers:
-        path = getattr(handler, "baseFilename", None)
-        if path and os.path.exists(path):
-            handler.flush()
-            copy = os.path.join(root, RESTORE_LOG_COPY.lstrip("/"))
-            dest = os.path.dirname(copy)
-            if os.path.isdir(dest):
-                before = os.stat(dest)
-                shutil.copy(path, copy)
-                # Keep the directory as the archive made it: verification compares its mtime.
-                os.utime(dest, ns=(before.st_atime_ns, before.st_mtime_ns))

@@ -11,7 +11,7 @@ import uuid
 
 from ..disks.blockdev import attach_disk, is_block_device, mounted, partition_node
 from ..disks.discovery import describe_device
-from ..disks.fstab import matches, parse_fstab
+from ..disks.fstab import disk_of_partition_path, matches, parse_fstab, partition_path
 from ..disks.partition_table import read_table
 from ..disks.probe import RO_OPTIONS, TAR_TYPES, archivable, bytes_used, mkfs_options, probe
 from ..disks.writeback import WriteBack
@@ -77,6 +77,7 @@ class _SourceFacts:
     def __init__(self) -> None:
         self.fstab: list | None = None
         self.host = ""
+        self.root_fs: int | None = None  # the filesystem the fstab was read from: the root
 
     def read(self, root: str) -> None:
         fstab = _read_text(os.path.join(root, "etc/fstab"))
@@ -188,6 +189,7 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
                 for place in _fstab_places(root, subvolumes):
                     facts.read(place)
                     if facts.fstab is not None:
+                        facts.root_fs = fs.id
                         break
             # Sizes are known for the whole filesystem only: with subvolumes, no tree has one.
             whole = (0, 0) if subvolumes else (fs.bytes_used, inodes)
@@ -318,14 +320,27 @@ def _omit(backup_set: BackupSet, fs: Filesystem, label: str, problems: list[TarP
         listener(Message(f"Not captured fully: {omission.words}"))
 
 
+def _device_names(backup_set: BackupSet, facts: _SourceFacts) -> dict[int, str]:
+    """The device path the source's fstab uses for each filesystem of the root's disk, when it
+    names / by one (/dev/sda2): a disk read from an image file was /dev/sda there."""
+    root = next((fs for fs in backup_set.filesystems if fs.id == facts.root_fs), None)
+    entry = next((e for e in facts.fstab or [] if e.mountpoint == "/"), None)
+    disk = disk_of_partition_path(entry.spec, root.partition) if root and entry else None
+    if disk is None:
+        return {}
+    return {fs.id: partition_path(disk, fs.partition) for fs in backup_set.filesystems
+            if fs.disk == root.disk}
+
+
 def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:
     if not facts.fstab:
         return
+    named = _device_names(backup_set, facts)
     for fs in backup_set.filesystems:
         part = next(d for d in backup_set.disks if d.name == fs.disk).partition(fs.partition)
         entries = [entry for entry in facts.fstab
                    if matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=part.partuuid,
-                              partlabel=part.name, device=fs.device)
+                              partlabel=part.name, device=named.get(fs.id, fs.device))
                    and entry.mountpoint not in ("none", "swap")]
         if fs.subvolumes:
             _assign_subvolume_mountpoints(fs, entries)

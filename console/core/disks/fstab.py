@@ -47,3 +47,29 @@ def matches(spec: str, *, uuid: str, label: str, partuuid: str, partlabel: str,
         return False
     # UUIDs are compared without regard to case; labels are exact.
     return found.lower() == value.lower() if key.upper().endswith("UUID") else found == value
+
+
+# Names that end in a number without being a partition: md arrays, device-mapper, loop devices.
+_WHOLE_DEVICES = ("md", "dm-", "loop", "sr", "nbd", "zram", "ram")
+
+
+def partition_path(disk: str, number: int) -> str:
+    """The kernel's name of partition `number` of the disk named `disk`: /dev/sda -> /dev/sda2,
+    /dev/nvme0n1 -> /dev/nvme0n1p2 (a disk name ending in a digit takes a "p")."""
+    return f"{disk}{'p' if disk[-1:].isdigit() else ''}{number}"
+
+
+def disk_of_partition_path(path: str, number: int) -> str | None:
+    """The disk of a partition path that names partition `number`: (/dev/sda2, 2) -> /dev/sda,
+    (/dev/nvme0n1p2, 2) -> /dev/nvme0n1; None when the path does not name that partition."""
+    if not path.startswith("/dev/") or path.startswith("/dev/disk/"):
+        return None
+    suffix = str(number)
+    if not path.endswith(suffix):
+        return None
+    disk = path[:-len(suffix)]
+    if disk.endswith("p") and disk[-2:-1].isdigit():
+        disk = disk[:-1]
+    elif disk[-1:].isdigit() or disk == "/dev/" or disk[5:] in _WHOLE_DEVICES:
+        return None  # /dev/sda12 is not partition 2; /dev/md2 is no partition at all
+    return disk if partition_path(disk, number) == path else None

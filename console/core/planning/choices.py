@@ -25,7 +25,8 @@ from ..disks.problems import Problem, ProblemKind
 from ..disks.safety import check_leftovers
 from ..errors import RestoreError
 from ..layout import Disk
-from .mapping import DiskMapping, require_valid, suggest_mapping, validate_mapping
+from .boot import FinalizeOptions
+from .mapping import DiskMapping, require_valid, suggest_mapping, uncertain, validate_mapping
 from .plan import Plan, build_plan, layout_for
 from .resize import Resized, ResizePolicy, check_overrides, minimum_target_size
 
@@ -74,6 +75,7 @@ class TargetChoices:
         self.chosen: dict[str, str] = {}  # original disk name -> target path
         self.reasons: dict[str, str] = {}  # original disk name -> why: "same serial (...)"
         self._fits: dict[tuple[str, str], Fit] = {}  # (disk name, target path): layouts cost
+        self.finalize = FinalizeOptions()  # new UUIDs, rebuilding the initramfs
 
     # ---- what is held ----
 
@@ -203,12 +205,14 @@ class TargetChoices:
     def plan(self) -> Plan:
         """The plan of restoring the chosen disks (plan.build_plan)."""
         return build_plan(self.backup_set, self.mapping(), self.targets,
-                          {d.name: self.policy(d.name) for d in self.backup_set.disks})
+                          {d.name: self.policy(d.name) for d in self.backup_set.disks},
+                          self.finalize)
 
 
 def make_plan(set_path: str, given: dict[str, str | None] | None,
               policies: dict[str, ResizePolicy] | None = None,
-              default: ResizePolicy | None = None) -> Plan:
+              default: ResizePolicy | None = None,
+              finalize: FinalizeOptions | None = None) -> Plan:
     """The plan for the set at set_path: the operator's mapping (given) checked, or, when
     given is None, the suggested one; targets are this machine's disks and the image files
     the mapping names. `policies` are per original disk (a name the set lacks is refused);
@@ -226,10 +230,31 @@ def make_plan(set_path: str, given: dict[str, str | None] | None,
             check_leftovers(target)  # refused with the commands that clean up, not just "in use"
     images = [t for t in (given or {}).values() if t and os.path.isfile(t)]
     choices = TargetChoices(backup_set, discover_targets(set_path, images), policies)
+    choices.finalize = finalize or FinalizeOptions()
     if given is None:
         choices.take(choices.suggested())
     else:
         mapping = choices.checked(given)
         require_valid(mapping)
         choices.take(mapping)
+    return choices.plan()
+
+
+def certain_plan(set_path: str, images: Sequence[str] = (),
+                 finalize: FinalizeOptions | None = None) -> Plan:
+    """Nuke mode's plan: the suggested mapping onto this machine's disks (and the image files
+    named), refused in words when it is not certain (mapping.uncertain) - nothing is guessed."""
+    backup_set = load_set(set_path)
+    for image in images:
+        check_leftovers(image)
+    choices = TargetChoices(backup_set, discover_targets(set_path, list(images)))
+    choices.finalize = finalize or FinalizeOptions()
+    suggestion = choices.suggested()
+    doubts = uncertain(backup_set.disks, choices.targets, suggestion, choices.minimum_size)
+    if doubts:
+        raise RestoreError("Nuke mode does not guess, and the targets are not certain: "
+                           + "; ".join(doubts) + ". Nothing was written.",
+                           "Give a plan (--plan FILE, made with 'restore-console plan ... "
+                           "--save FILE') that names the targets.")
+    choices.take(suggestion)
     return choices.plan()

@@ -146,6 +146,35 @@ def suggest_mapping(disks: Sequence[Disk], targets: Sequence[TargetDisk],
     return result
 
 
+def uncertain(disks: Sequence[Disk], targets: Sequence[TargetDisk], suggestion: DiskMapping,
+              minimum_sizes: MinimumSizes = None) -> list[str]:
+    """Why the suggestion is not certain, in words (nothing when it is), for nuke mode, which
+    never guesses: a disk without a target; a target chosen by size while another safe disk of
+    that size is free; the smallest disk that fits while another free one fits too. A match by
+    serial, WWN, or size and name is certain."""
+    usable = [t for t in targets if not t.problems()]
+    chosen = {path for path in suggestion.mapping.values() if path}
+    words = []
+    for disk in disks:
+        path = suggestion.mapping.get(disk.name)
+        if path is None:
+            words.append(f"{disk.name} has no target ({suggestion.reasons.get(disk.name, '')})")
+            continue
+        reason = suggestion.reasons.get(disk.name, "")
+        if reason.startswith(("same serial", "same WWN")) or reason.endswith("and name"):
+            continue
+        target = next(t for t in targets if t.path == path)
+        needed = minimum_size(disk, minimum_sizes)
+        others = [t for t in usable if t.path not in chosen and t.size >= needed
+                  and (t.size == target.size or not reason.startswith("same size"))]
+        if others:
+            names = ", ".join([target.path, *(t.path for t in others)])
+            words.append(f"{disk.name} could go onto {names}"
+                         + (f" (each of {size(target.size)})" if reason.startswith("same size")
+                            else " (each fits)"))
+    return words
+
+
 def _why_unmapped(disk: Disk, targets: Sequence[TargetDisk], usable: list[TargetDisk],
                   needed: int) -> str:
     words = [f"left unmapped: no safe disk of at least {size(needed)} is free, "

@@ -9,6 +9,7 @@ review. The applier (applying/restore.py) carries the steps out in order.
 from __future__ import annotations
 
 import os
+import uuid as uuids
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -17,7 +18,7 @@ from ..disks.discovery import TargetDisk
 from ..errors import RestoreError
 from ..layout import Disk, Filesystem, Subvolume, mount_order
 from ..units import exact_size
-from .boot import boot_loader_lines
+from .boot import FinalizeOptions, boot_loader_lines, finalize_steps
 from .mapping import DiskMapping
 from .resize import (
     PartitionDecision,
@@ -30,7 +31,6 @@ from .resize import (
 from .steps import (
     CreatePartition,
     CreateTable,
-    Finalize,
     MakeFilesystem,
     Mount,
     Restore,
@@ -135,6 +135,7 @@ class Plan:
     filesystems: list[int]  # ids of the filesystems the plan restores or recreates
     steps: list[Step]
     format: int = PLAN_FORMAT
+    boot_loader: str = ""  # why grub is not installed again, in words ("" when it is)
 
     def disk_for_target(self, target: str) -> DiskPlan:
         return next(d for d in self.disks if d.target.path == target)
@@ -164,7 +165,9 @@ class Plan:
                 "disks": [{"source": d.source, "target": d.target.to_json(), "reason": d.reason,
                            "resized": d.resized.to_json()} for d in self.disks],
                 "unmapped": list(self.unmapped), "filesystems": list(self.filesystems),
-                "steps": [s.to_json() for s in self.steps]}
+                "steps": [s.to_json() for s in self.steps],
+                # only when said: a plan saved before the finalize steps reads back the same
+                **({"boot_loader": self.boot_loader} if self.boot_loader else {})}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Plan":
@@ -179,7 +182,8 @@ class Plan:
                                    resized=Resized.from_json(d["resized"]))
                           for d in data["disks"]],
                    unmapped=list(data["unmapped"]), filesystems=list(data["filesystems"]),
-                   steps=[Step.from_json(s) for s in data["steps"]], format=data["format"])
+                   steps=[Step.from_json(s) for s in data["steps"]], format=data["format"],
+                   boot_loader=data.get("boot_loader", ""))
 
 
 def _same_geometry(disk: Disk, filesystems: list[Filesystem], policy: ResizePolicy) -> Resized:
@@ -212,7 +216,8 @@ def layout_for(disk: Disk, filesystems: list[Filesystem], target: TargetDisk,
 
 
 def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[TargetDisk],
-               policies: dict[str, ResizePolicy] | None = None) -> Plan:
+               policies: dict[str, ResizePolicy] | None = None,
+               options: FinalizeOptions | None = None) -> Plan:
     """The plan for a checked mapping (mapping.validate_mapping) onto discovered targets."""
     policies = policies or {}
     by_path = {t.path: t for t in targets}
@@ -235,12 +240,19 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
     chosen = [fs for fs in backup_set.filesystems
               if any(fs.disk == d.source for d in disks)]
     unmapped = [d.name for d in backup_set.disks if mapping.mapping.get(d.name) is None]
+    steps, why_not = _steps(backup_set, disks, chosen, options or FinalizeOptions())
     return Plan(set_path=os.path.abspath(backup_set.medium.where), set_id=backup_set.set_id,
                 host=backup_set.host, created=backup_set.created, disks=disks, unmapped=unmapped,
-                filesystems=[fs.id for fs in chosen], steps=_steps(backup_set, disks, chosen))
+                filesystems=[fs.id for fs in chosen], steps=steps, boot_loader=why_not)
 
 
-def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem]) -> list[Step]:
+# The filesystems mkfs can give a UUID of the operator's choice.
+_NEW_UUID_TYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs", "swap")
+
+
+def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem],
+           options: FinalizeOptions) -> tuple[list[Step], str]:
+    """The steps, and why grub is not installed again ("" when it is)."""
     steps: list[Step] = []
     for plan in disks:
         layout, target = plan.layout, plan.target.path
@@ -263,8 +275,10 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
                                         title=labels.get(fs.partition, fs.title)))
             elif fs.type:
                 size = layout.partition(fs.partition).size
+                fresh = options.new_uuids and fs.uuid and fs.type in _NEW_UUID_TYPES
                 steps.append(MakeFilesystem(target, fs=fs.id, partition=fs.partition,
-                                            title=fs.title, type=fs.type, uuid=fs.uuid,
+                                            title=fs.title, type=fs.type,
+                                            uuid=str(uuids.uuid4()) if fresh else fs.uuid,
                                             label=fs.label, size=size))
     tar = [fs for fs in chosen if fs.archive is not None and fs.archive.kind == "tar"]
     nested = mount_order(tar)
@@ -283,8 +297,10 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
                              subvolumes=tuple(_said(s) for s in fs.subvolumes)))
     if tar:
         steps.append(Verify(fs=tuple(fs.id for fs in tar)))
-    steps.append(Finalize(log=bool(nested)))
-    return steps
+    mapped = {d.source: (d.target.path, d.layout) for d in disks}
+    made = [s for s in steps if isinstance(s, MakeFilesystem)]
+    finishing, why_not = finalize_steps(backup_set, mapped, made, bool(nested), options)
+    return steps + finishing, why_not
 
 
 def _said(subvolume: Subvolume) -> str:
@@ -320,7 +336,8 @@ def render(plan: Plan) -> str:
         lines += ["", f"Layout of {disk.source} on {disk.target.path}:"]
         lines += ["  " + line for line in describe_resize(disk.resized)]
     lines += ["", "Boot loader:"]
-    lines += boot_loader_lines({d.target.path: d.layout for d in plan.disks}, plan.steps)
+    lines += boot_loader_lines({d.target.path: d.layout for d in plan.disks}, plan.steps,
+                               plan.boot_loader)
     lines += ["", "Steps:"]
     current = None
     for number, step in enumerate(plan.steps, start=1):

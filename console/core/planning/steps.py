@@ -7,7 +7,7 @@ target disk's path ("" for steps on the restored tree), "detail": its other fiel
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from ..errors import RestoreError
@@ -196,17 +196,63 @@ class Verify(Step):
 
 
 @dataclass(frozen=True)
+class RewriteReferences(Step):
+    action = "rewrite-references"
+    target: str = ""
+    # old UUID -> new, of the filesystems this plan makes with another UUID (--new-uuids)
+    uuids: dict[str, str] = field(default_factory=dict)
+
+    def describe(self, plan: PlanView) -> str:
+        renamed = "".join(f"; UUID {old} becomes {new}" for old, new in self.uuids.items())
+        return ("Rewrite the references to disks in the restored /etc/fstab, /etc/crypttab, "
+                "grub's configuration and the kernel command line: device paths (such as "
+                "/dev/sda2) become UUID=" + renamed)
+
+
+@dataclass(frozen=True)
+class InstallBootLoader(Step):
+    action = "install-boot-loader"
+    firmware: str  # bios | efi
+    partition: int  # the BIOS boot partition or the EFI system partition; 0: the MBR's gap
+    efi_directory: str = ""  # where the restored system mounts its EFI system partition
+
+    def describe(self, plan: PlanView) -> str:
+        if self.firmware == "efi":
+            return (f"Install grub for UEFI with the restored system's grub-install into the "
+                    f"EFI system partition ({self.partition}) at {self.efi_directory}, with "
+                    "the fallback EFI/BOOT/BOOTX64.EFI and, when this console runs under "
+                    "UEFI, the firmware's boot entry; then update-grub")
+        where = (f"its core image in the BIOS boot partition ({self.partition})"
+                 if self.partition else "its core image in the gap after the MBR")
+        return (f"Install grub for BIOS on {self.target} with the restored system's "
+                f"grub-install (boot code in the first sector, {where}); then update-grub")
+
+
+@dataclass(frozen=True)
+class RebuildInitramfs(Step):
+    action = "rebuild-initramfs"
+    target: str = ""
+
+    def describe(self, plan: PlanView) -> str:
+        return ("Rebuild the restored system's initramfs for every kernel (update-initramfs, "
+                "or dracut), with the drivers of these disks")
+
+
+@dataclass(frozen=True)
 class Finalize(Step):
     action = "finalize"
     target: str = ""
-    log: bool = False  # copy the log into the restored /var/log (there is a restored root)
+    # copy the log and the plan into the restored system (there is a restored root)
+    log: bool = False
 
     def describe(self, plan: PlanView) -> str:
-        return ("Copy the log into the restored /var/log, unmount everything, detach loop devices"
+        return ("Copy the log and the plan into /var/log/restore-console/ of the restored "
+                "system, unmount everything, detach loop devices"
                 if self.log else "Unmount everything, detach loop devices")
 
 
 # Every kind, in the order a plan uses them, by the name saved plans give it.
 STEP_KINDS: dict[str, type[Step]] = {kind.action: kind for kind in (
     Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea, MakeFilesystem,
-    WriteImage, Mount, Restore, Verify, Finalize)}
+    WriteImage, Mount, Restore, Verify, RewriteReferences, InstallBootLoader, RebuildInitramfs,
+    Finalize)}

@@ -3,6 +3,7 @@ reboot, a shell in the restored system, back to the start, or quit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ContextManager
 
 from textual.app import ComposeResult
@@ -11,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import OptionList, Static
 
+from ...core.applying.finalize import changed_by_finalize
 from ...core.errors import RestoreError
 from ...core.units import count, duration, entries_and_data, number
 from ..job import JobKind, Phase
@@ -77,7 +79,19 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
                          f"{'was' if len(restored.resumed) == 1 else 'were'} already restored.")
         for name in restored.unmapped:
             lines.append(f"Not restored (no target chosen): disk {name}.")
+        lines += finalize_lines(restored)
     verified = outcome.verified
+    finalized = getattr(restored, "finalized", []) if restored is not None else []
+    if verified is not None and finalized:
+        # What the finalize changed differs from the set on purpose: said once, not listed.
+        on_purpose = [d for d in verified.differences if changed_by_finalize(d.path, finalized)]
+        if on_purpose:
+            lines.append(f"Changed by the finalize, as planned: "
+                         f"{count(len(on_purpose), 'entry')} differ from the set "
+                         f"({', '.join(sorted({d.path for d in on_purpose})[:3])}"
+                         f"{', ...' if len({d.path for d in on_purpose}) > 3 else ''}).")
+            verified = replace(verified, differences=[d for d in verified.differences
+                                                      if d not in on_purpose])
     if outcome.cancelled_in == Phase.RESTORE:
         pass
     elif verified is None:
@@ -102,8 +116,22 @@ def summary_lines(outcome: Outcome, log_path: str) -> list[str]:
             lines.append(f"  Not compared: {skipped}")
     if log_path:
         lines.append(f"The log: {log_path}" +
-                     ("; a copy is in the restored system, /var/log/restore-console.log."
-                      if restored is not None and outcome.cancelled_in is None else "."))
+                     (f"; a copy is in the restored system, {restored.log_copy}/."
+                      if restored is not None and outcome.cancelled_in is None
+                      and getattr(restored, "log_copy", "") else "."))
+    return lines
+
+
+def finalize_lines(restored) -> list[str]:
+    """What the finalize did to make the restored system boot, and the steps skipped."""
+    lines = []
+    changes = getattr(restored, "changes", [])
+    for change in changes[:SHOWN_DIFFERENCES]:
+        lines.append(f"Rewritten: {change}")
+    if len(changes) > SHOWN_DIFFERENCES:
+        lines.append(f"  and {number(len(changes) - SHOWN_DIFFERENCES)} more (in the log).")
+    lines += [f"Boot: {done}" for done in getattr(restored, "boot", [])]
+    lines += [f"Skipped after it failed: {what}" for what in getattr(restored, "skipped", [])]
     return lines
 
 

@@ -13,7 +13,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from ...core.planning.boot import can_rebuild_initramfs, with_initramfs_rebuilt
 from ...core.planning.plan import render
+from ...core.planning.steps import RebuildInitramfs
 from ..job import Job, JobKind
 from .common import KeyFooter, TitleBar, TypedInput
 
@@ -28,11 +30,14 @@ class ReviewScreen(Screen):
 
     HELP = ("This is exactly what will be done. Read it; scroll with PgUp/PgDn. To start a "
             "restore, type the name of the target disk as shown and press Enter; a comparison "
-            "writes nothing and starts with Enter. Esc goes back; nothing has been written.")
+            "writes nothing and starts with Enter. F6 has the restored system's initramfs "
+            "rebuilt, or not (for disks on another kind of controller). Esc goes back; nothing "
+            "has been written.")
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("enter", "compare", "Compare"),
+        Binding("f6", "initramfs", "Initramfs"),
         Binding("pageup", "scroll(-1)", "Scroll up", show=False),
         Binding("pagedown", "scroll(1)", "Scroll down", show=False),
     ]
@@ -78,8 +83,21 @@ class ReviewScreen(Screen):
             self.query_one("#confirm", Input).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        restoring = self.job.kind == JobKind.RESTORE
+        if action == "initramfs":  # only a restore with a root to rebuild it in
+            return restoring and can_rebuild_initramfs(self.job.plan.steps)
         # Enter starts a comparison only; a restore starts from the typed name.
-        return action != "compare" or self.job.kind != JobKind.RESTORE
+        return action != "compare" or not restoring
+
+    def action_initramfs(self) -> None:
+        plan = self.job.plan
+        rebuilt = not any(isinstance(s, RebuildInitramfs) for s in plan.steps)
+        plan.steps = with_initramfs_rebuilt(plan.steps, rebuilt)
+        self.query_one("#review-text", Static).update(self._text())
+        self.query_one("#status", Static).update(
+            ("The restored system's initramfs will be rebuilt" if rebuilt else
+             "The initramfs will not be rebuilt") + " (F6 again to change). Nothing has "
+            "been written.")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         names = self.job.target_names()
