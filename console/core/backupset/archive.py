@@ -30,6 +30,8 @@ from .readahead import ReadAhead
 from .seekable import FRAME_SIZE, SeekableReader, SeekableWriter
 from .tarscan import Member, TarScanner
 
+TOOLS = ("tar",)  # run here; the rescue image carries them
+
 log = logging.getLogger("restore_console")
 
 READ_SIZE = 1024 * 1024

@@ -26,6 +26,8 @@ from .inodeflags import read_flags
 from .manifest import CATALOG, MANIFEST, BackupSet
 from .tarscan import Member
 
+TOOLS = ("btrfs",)  # run here; the rescue image carries them
+
 log = logging.getLogger("restore_console")
 SET_DISK_HINT = ("The disk that receives the set may be failing or full: check the kernel log "
                  "(dmesg) and its free space, then back up to another place.")
