@@ -11,9 +11,12 @@ import console.core
 
 
 def tool_modules() -> list[ModuleType]:
-    """Every module of the core that declares tools."""
+    """Every module of the core that declares tools, but the rescue builder's own (they run on
+    the build machine)."""
     modules = []
     for info in pkgutil.walk_packages(console.core.__path__, "console.core."):
+        if info.name.startswith(__package__):
+            continue
         module = importlib.import_module(info.name)
         if getattr(module, "TOOLS", None):
             modules.append(module)
