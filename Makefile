@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 APT_PACKAGES := e2fsprogs xfsprogs dosfstools btrfs-progs util-linux fdisk parted libparted-dev \
-	pkg-config gcc zstd tar xorriso mt-st rsync attr acl kmod mount
+	pkg-config gcc zstd tar xorriso mt-st rsync attr acl kmod mount busybox-static cpio \
+	grub-pc-bin grub-efi-amd64-bin mtools squashfs-tools linux-image-amd64 python3 binutils
 PYTEST_ARGS ?=
 
 .PHONY: deps venv demo test test-unit bench clean
@@ -38,6 +39,7 @@ bench: venv
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/partial.py
 	$(VENV)/bin/python bench/startup.py
+	$(VENV)/bin/python bench/rescue_size.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
