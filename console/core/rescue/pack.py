@@ -16,8 +16,7 @@ ZSTD_LEVEL = "-19"
 
 def pack_initramfs(root: str, target: str) -> int:
     """root as cpio newc + zstd into target; returns its size in bytes."""
-    names = subprocess.run("find . -mindepth 1 | LC_ALL=C sort", shell=True, cwd=root,
-                           capture_output=True, check=True).stdout
+    names = "".join(f"{name}\n" for name in sorted(tree_names(root))).encode()
     with open(target, "wb") as out:
         cpio = subprocess.Popen(["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"], cwd=root,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -33,6 +32,16 @@ def pack_initramfs(root: str, target: str) -> int:
                                f"{cpio_errors.decode(errors='replace').strip()}.",
                                "Check the free space where it is written, then build again.")
     return os.path.getsize(target)
+
+
+def tree_names(root: str) -> list[str]:
+    """Every path below root, relative, as cpio takes them (directories before what they hold)."""
+    names = []
+    for dirpath, dirnames, files in os.walk(root):
+        relative = os.path.relpath(dirpath, root)
+        for name in dirnames + files:
+            names.append(name if relative == "." else f"{relative}/{name}")
+    return names
 
 
 def pack_squashfs(root: str, target: str) -> int:

@@ -16,9 +16,8 @@ from ..errors import RestoreError
 from ..system import run
 from .image import RescueImage
 
-TOOLS = ("python3.11",)  # run here, on the build machine: it compiles what it will load
-
 PYTHON = "/usr/bin/python3.11"
+TOOLS = (PYTHON,)  # run here, on the build machine: it compiles what it will load
 STDLIB = "/usr/lib/python3.11"
 DIST_PACKAGES = "/usr/lib/python3/dist-packages"  # on Debian's python3 path
 # Parts of the standard library a restore console never uses.
