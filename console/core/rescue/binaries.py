@@ -82,6 +82,7 @@ def add_libraries(image: RescueImage) -> int:
             for library in needed_libraries(image.inside(path)):
                 if image.add_file(library):
                     added += 1
+    os.makedirs(image.inside("/etc"), exist_ok=True)
     run(["ldconfig", "-r", image.root], "make the library cache of the rescue image")
     return added
 

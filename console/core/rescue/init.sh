@@ -177,7 +177,7 @@ stage_tools() {
             mount -t squashfs -o ro "$root/$TOOLS_IMAGE" $TOOLS && break
         fi
     done
-    if ! mountpoint -q $TOOLS; then
+    if ! mounted $TOOLS; then
         # The image also sits beside the kernel on a rescue CD or stick: looked for there.
         for dev in $(ls /sys/class/block); do
             mount -o ro /dev/$dev /mnt 2>/dev/null || continue
@@ -185,7 +185,7 @@ stage_tools() {
             umount /mnt
         done
     fi
-    if mountpoint -q $TOOLS; then
+    if mounted $TOOLS; then
         # Over busybox's applets of the same names: the links go first (cp would write through).
         (cd $TOOLS && find . ! -type d) | while read -r file; do rm -f "/$file"; done
         cp -a $TOOLS/. / && ldconfig
@@ -194,6 +194,10 @@ stage_tools() {
         fail "the tools ($TOOLS_IMAGE) are not in the initrd and not on the media" \
              "Put $TOOLS_IMAGE (written by mkrescue --tools-on-media) at the root of the media, then reboot."
     fi
+}
+
+mounted() {
+    awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts
 }
 
 coldplug() {
