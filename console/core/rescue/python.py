@@ -78,7 +78,13 @@ def add_console(image: RescueImage) -> int:
 def dependencies(name: str) -> list[importlib.metadata.Distribution]:
     """The distributions name needs, and theirs (extras and markers that do not apply left out)."""
     found: dict[str, importlib.metadata.Distribution] = {}
-    todo = [req for req in importlib.metadata.requires(name) or ()]
+    try:
+        todo = list(importlib.metadata.requires(name) or ())
+    except importlib.metadata.PackageNotFoundError:
+        raise RestoreError(f"mkrescue finds the console's packages through the installed "
+                           f"{name}, which this python does not have.",
+                           "Run it from the project's environment (.venv/bin/restore-console, "
+                           "after make venv).") from None
     while todo:
         requirement = todo.pop()
         if "extra ==" in requirement or not marker_applies(requirement):
@@ -89,6 +95,8 @@ def dependencies(name: str) -> list[importlib.metadata.Distribution]:
         try:
             found[dep] = importlib.metadata.distribution(dep)
         except importlib.metadata.PackageNotFoundError:
+            if ";" in requirement:  # for another platform (sys_platform == "win32" ...)
+                continue
             raise RestoreError(f"The package {dep}, which the console needs, is not installed.",
                                "Install the console's dependencies (make venv).") from None
         todo.extend(found[dep].requires or ())
