@@ -57,6 +57,20 @@ set_below() {
     [ -f "$dir/manifest.json" ] && echo "${dir%/}"
 }
 
+# $1 mounted read-only on $2, its journal or log not replayed: the disk may be one the restore
+# writes to, which must stay as it was until the plan is confirmed.
+mount_read_only() {
+    type=$(blkid "$1" 2>/dev/null | sed -n 's/.* TYPE="\([^"]*\)".*/\1/p')
+    case "$type" in
+        "") return 1 ;;
+        ext3|ext4) options=ro,noload ;;
+        xfs) options=ro,norecovery ;;
+        btrfs) options=ro,rescue=nologreplay ;;
+        *) options=ro ;;
+    esac
+    mount -t "$type" -o "$options" "$1" "$2" 2>/dev/null
+}
+
 # Each partition, then each whole disk, read-only, until one holds the set (drives in $1).
 find_set_on_block_devices() {
     for dev in $(ls /sys/class/block); do
@@ -65,7 +79,7 @@ find_set_on_block_devices() {
             && continue
         case "$1" in cd) case "$dev" in sr*) ;; *) continue ;; esac ;; esac
         [ "$(cat /sys/class/block/$dev/size)" != 0 ] || continue  # an empty drive
-        if mount -o ro /dev/$dev $MEDIA 2>/dev/null; then
+        if mount_read_only /dev/$dev $MEDIA; then
             found=$(set_below $MEDIA)
             if [ -n "$found" ]; then
                 MEDIA_DEVICE=/dev/$dev SET=$found
@@ -180,7 +194,7 @@ stage_tools() {
     if ! mounted $TOOLS; then
         # The image also sits beside the kernel on a rescue CD or stick: looked for there.
         for dev in $(ls /sys/class/block); do
-            mount -o ro /dev/$dev /mnt 2>/dev/null || continue
+            mount_read_only /dev/$dev /mnt || continue
             [ -f /mnt/$TOOLS_IMAGE ] && mount -t squashfs -o ro /mnt/$TOOLS_IMAGE $TOOLS && break
             umount /mnt
         done
@@ -214,9 +228,12 @@ stage_hardware_modules() {
 console_devices() {
     devices=
     for word in $(cat /proc/cmdline); do
-        case "$word" in console=*) device=${word#console=}; devices="$devices ${device%%,*}" ;; esac
+        case "$word" in console=*) device=${word#console=}; device=${device%%,*} ;; *) continue ;; esac
+        # tty0 is whichever VT is in front: the console takes the first one.
+        [ "$device" = tty0 ] && device=tty1
+        devices="$devices $device"
     done
-    echo ${devices:-console}
+    echo ${devices:-tty1}
 }
 
 term_of() {
