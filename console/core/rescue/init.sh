@@ -21,7 +21,7 @@ fail() {
     on_tty "exec sh -l" $PRIMARY
 }
 
-# restore=..., restore.media=... from the kernel command line, as shell variables.
+# The value of option $1 (restore, restore.media ...) on the kernel command line, else $2.
 arg() {
     for word in $(cat /proc/cmdline); do
         case "$word" in "$1="*) echo "${word#*=}"; return ;; esac
