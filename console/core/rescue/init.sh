@@ -120,8 +120,18 @@ media_nfs() {
     [ -n "$share" ] || { echo "no restore.nfs=SERVER:/PATH on the command line"; return 1; }
     network_up || { echo "the network did not come up (DHCP or ip=)"; return 1; }
     modprobe -q nfsv3
+    modprobe -q nfsv4
     options=ro,nolock
     case "$share" in *,*) options="$options,${share#*,}"; share=${share%%,*} ;; esac
+    # No mount.nfs helper here: the kernel's own NFS mount wants the server's address.
+    server=${share%%:*}
+    case "$server" in
+        *[!0-9.]*) address=$(nslookup "$server" 2>/dev/null |
+                             awk '/^Name:/ { named = 1 } named && /^Address/ { print $NF; exit }') ;;
+        *) address=$server ;;
+    esac
+    [ -n "$address" ] || { echo "the name $server does not resolve (DNS from DHCP)"; return 1; }
+    options="$options,addr=$address"
     mount -t nfs -o "$options" "$share" $MEDIA || { echo "mounting $share failed"; return 1; }
     MEDIA_DEVICE=$share SET=$(set_below $MEDIA)
     [ -n "$SET" ] || { echo "$share has no manifest.json at ${SET_ON_MEDIA:-its root}"; return 1; }
