@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 APT_PACKAGES := e2fsprogs xfsprogs dosfstools btrfs-progs util-linux fdisk parted libparted-dev \
-	pkg-config gcc zstd tar xorriso mt-st rsync attr acl kmod mount busybox-static cpio \
+	pkg-config gcc libc6-dev zstd tar xorriso mt-st rsync attr acl kmod mount busybox-static cpio \
 	grub-pc-bin grub-efi-amd64-bin mtools squashfs-tools linux-image-amd64 python3 binutils
 PYTEST_ARGS ?=
 
@@ -39,7 +39,11 @@ bench: venv
 	$(VENV)/bin/python bench/run.py
 	$(VENV)/bin/python bench/partial.py
 	$(VENV)/bin/python bench/startup.py
+<<<<<<< HEAD
 	$(VENV)/bin/python bench/rescue_size.py
+=======
+	$(VENV)/bin/python bench/tape.py
+>>>>>>> main
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

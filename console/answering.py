@@ -19,6 +19,7 @@ HINTS = {
     QuestionKind.STEP_FAILED: "Run it on a terminal to be asked, or give --on-failure retry, "
                               "skip or abort.",
     QuestionKind.PASSPHRASE: "Run it on a terminal to type the passphrase.",
+    QuestionKind.INSERT_VOLUME: "Run it on a terminal to be asked for each volume.",
 }
 
 

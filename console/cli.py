@@ -61,7 +61,18 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backup", help="write a backup set of disks")
     p.add_argument("--disk", action="append", required=True, metavar="DEV|IMAGE")
-    p.add_argument("--to", required=True, metavar="DIR")
+    p.add_argument("--to", metavar="DIR", help="write the set into this directory")
+    p.add_argument("--tape", metavar="DEV|FILE.tap",
+                   help="write the set onto a tape: a drive (/dev/nst0) or a SIMH .tap image; "
+                        "at the end of a tape the next one is asked for")
+    p.add_argument("--block-size", metavar="N",
+                   help="with --tape: the size of the tape records (default 256K)")
+    p.add_argument("--obdr", metavar="RESCUE.iso",
+                   help="with --tape: write this bootable ISO (mkrescue --iso) first, in the "
+                        "OBDR layout, so that a drive in OBDR mode boots from it")
+    p.add_argument("--staging", metavar="DIR",
+                   help="with --tape: where the set is put together before it is written "
+                        "to tape (default: a new directory under $TMPDIR; removed after)")
     p.add_argument("--allow-omissions", action="store_true",
                    help="go on when a file changes or cannot be read while it is backed up, "
                         "or a btrfs subvolume cannot be archived yet: the set records what "
@@ -208,6 +219,12 @@ def _plan_from_args(args):
     return make_plan(args.set_path, given, policies, default)
 
 
+def _volume_answers(printer):
+    """The listener for opening a SET: a tape asks for its volumes on the terminal."""
+    from .core.questions import answering
+    return answering(printer, cli_answerer(None, sys.stdin, sys.stderr))
+
+
 def cmd_disks(args, printer) -> int:
     from .core.disks.discovery import discover_targets
     targets = discover_targets(args.set_path, args.image)
@@ -242,19 +259,62 @@ def cmd_plan(args, printer) -> int:
     return 0
 
 
+def _tape_options(args) -> int:
+    """The block size of --tape, checked with the other tape options."""
+    from .core.media.tapeset import DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, check_iso
+    from .core.planning.resize import parse_size
+    if (args.to is None) == (args.tape is None):
+        raise UsageError("Give where the set goes: --to DIR or --tape DEV|FILE.tap (one).",
+                         "Example: backup --disk /dev/sda --to /mnt/backup/set")
+    if args.tape is None:
+        if args.block_size or args.obdr or args.staging:
+            raise UsageError("--block-size, --obdr and --staging go with --tape.")
+        return 0
+    block_size = DEFAULT_BLOCK_SIZE
+    if args.block_size:
+        try:
+            block_size = parse_size(args.block_size)
+        except ValueError:
+            block_size = 0
+        if not 512 <= block_size <= MAX_BLOCK_SIZE:
+            raise UsageError(f"--block-size {args.block_size} is not a size from 512 bytes to "
+                             f"{size(MAX_BLOCK_SIZE)}.", "Example: --block-size 256K")
+    if args.obdr:
+        check_iso(args.obdr)
+    return block_size
+
+
 def cmd_backup(args, printer) -> int:
+    import shutil
+    import tempfile
+
     from .core.backupset.backup import backup
+    from .core.backupset.tapeset import write_to_tape
     for disk in args.disk:
         if not os.path.exists(disk):
             raise UsageError(f"--disk {disk} does not exist.",
                              "Name a disk (/dev/sda) or a disk-image file.")
-    backup_set = backup(args.disk, args.to, printer, allow_omissions=args.allow_omissions)
+    block_size = _tape_options(args)
+    dest = args.to or tempfile.mkdtemp(prefix="restore-console-staging-", dir=args.staging)
+    try:
+        backup_set = backup(args.disk, dest, printer, allow_omissions=args.allow_omissions)
+        volumes = 0
+        if args.tape:
+            volumes = write_to_tape(backup_set, args.tape, block_size=block_size,
+                                    obdr=args.obdr, listener=_volume_answers(printer))
+    finally:
+        if args.tape:
+            shutil.rmtree(dest, ignore_errors=True)
     printer.close()
-    files = sum(fs.archive.members for fs in backup_set.filesystems if fs.archive)
-    stored = sum(p.size for fs in backup_set.filesystems if fs.archive for p in fs.archive.pieces)
+    archives = [a for fs in backup_set.filesystems for a in fs.archives]
+    files = sum(a.members for a in archives)
+    stored = sum(p.size for a in archives for p in a.pieces)
+    subvolumes = sum(len(fs.subvolumes) for fs in backup_set.filesystems)
+    where = f"onto {args.tape} ({count(volumes, 'volume')})" if args.tape else f"into {args.to}"
     print(f"Backed up {count(len(backup_set.disks), 'disk')}, "
-          f"{count(len(backup_set.filesystems), 'partition')}, {count(files, 'entry')} into "
-          f"{args.to} ({size(stored)}).")
+          f"{count(len(backup_set.filesystems), 'partition')}"
+          + (f" ({count(subvolumes, 'btrfs subvolume')})" if subvolumes else "")
+          + f", {count(files, 'entry')} {where} ({size(stored)}).")
     _print_omissions(backup_set)
     return 0
 
@@ -271,7 +331,7 @@ def _print_omissions(backup_set) -> None:
 
 def cmd_inspect(args, printer) -> int:
     from .core.backupset.manifest import load_set
-    backup_set = load_set(args.set_path)
+    backup_set = load_set(args.set_path, _volume_answers(printer))
     if args.json:
         json.dump(backup_set.to_json(), sys.stdout, indent=1)
         print()
@@ -289,6 +349,17 @@ def cmd_inspect(args, printer) -> int:
             print(f"  {part.number:>2} {size(part.start):>10} +{size(part.size):>10}  {what}")
             if fs is not None and fs.image_reason:
                 print(f"{'':>27}saved as a raw image: {fs.image_reason}")
+            if fs is not None and fs.subvolumes:
+                print(f"{'':>27}btrfs subvolumes" + (" (quotas on)" if fs.quota else "") + ":")
+            for sub in fs.subvolumes if fs is not None else []:
+                flags = ", ".join(w for w, on in (("read-only", sub.read_only),
+                                                  ("default", sub.default),
+                                                  (f"snapshot of {sub.parent_uuid}",
+                                                   bool(sub.parent_uuid))) if on)
+                print(f"{'':>29}{sub.path}  id {sub.id}, in {sub.parent_id}"
+                      + (f", {flags}" if flags else "")
+                      + (f", mounted at {sub.mountpoint}" if sub.mountpoint else ", not mounted")
+                      + (f", {count(sub.archive.members, 'entry')}" if sub.archive else ""))
     print(f"Boot loader: {backup_set.bootloader.get('kind', 'unknown')}")
     _print_omissions(backup_set)
     return 0
@@ -297,14 +368,19 @@ def cmd_inspect(args, printer) -> int:
 def cmd_ls(args, printer) -> int:
     from .core.backupset.browse import list_directory, search
     from .core.backupset.manifest import load_set
-    backup_set = load_set(args.set_path)
+    backup_set = load_set(args.set_path, _volume_answers(printer))
     more = False
     if args.search is not None:
         fs, entries, more = search(backup_set, args.path, args.search)
     else:
         fs, entries = list_directory(backup_set, args.path)
     if args.json:
-        json.dump([{"name": os.fsdecode(e.name), "path": os.fsdecode(e.path), "fs": e.fs,
+        # "fs" is the filesystem's number as inspect gives it; a btrfs subvolume's entries
+        # also name the subvolume (its path from the top level).
+        trees = {tree.id: tree for tree in backup_set.file_trees()}
+        json.dump([{"name": os.fsdecode(e.name), "path": os.fsdecode(e.path),
+                    "fs": backup_set.holder_of(trees[e.fs]).id if e.fs in trees else e.fs,
+                    "subvolume": trees[e.fs].subvolume or None if e.fs in trees else None,
                     "kind": e.kind, "size": e.size, "mode": e.mode, "uid": e.uid, "gid": e.gid,
                     "mtime_ns": e.mtime_ns,
                     "link": os.fsdecode(e.link) if e.link is not None else None,
@@ -313,7 +389,7 @@ def cmd_ls(args, printer) -> int:
         print()
         return 0
     for e in entries:
-        shown = e.name if args.search is None else _machine_path(fs, e.path)
+        shown = e.name if args.search is None else _machine_path(backup_set, fs, e.path)
         name = os.fsdecode(shown).encode("utf-8", "backslashreplace").decode()
         link = f" -> {os.fsdecode(e.link)}" if e.link else ""
         print(f"{stat.filemode(_type_bits(e.kind) | e.mode)} {e.uid:>6}:{e.gid:<6} "
@@ -324,11 +400,15 @@ def cmd_ls(args, printer) -> int:
     return 0
 
 
-def _machine_path(fs, inner: bytes) -> bytes:
-    """A catalog path as the original machine saw it (or fs-N:/path without a mount point)."""
+def _machine_path(backup_set, fs, inner: bytes) -> bytes:
+    """A catalog path as the original machine saw it (or fs-N:/path without a mount point;
+    a btrfs subvolume the machine did not mount, at its path in the top level)."""
     if fs.mountpoint.startswith("/"):
         return os.fsencode(fs.mountpoint.rstrip("/")) + inner if inner != b"/" else \
             os.fsencode(fs.mountpoint)
+    if fs.subvolume:
+        top = f"fs-{backup_set.holder_of(fs).id}:/{fs.subvolume}".encode()
+        return top + inner if inner != b"/" else top
     return f"fs-{fs.id}:".encode() + inner
 
 
@@ -357,6 +437,34 @@ def ctrl_c_cancels() -> Iterator[threading.Event]:
         yield cancel
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class EndedBySignal(Exception):
+    """SIGTERM or SIGHUP came while the console was preparing, before the app took over."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def ending_signals_unwind() -> Iterator[None]:
+    """Inside, SIGTERM and SIGHUP raise EndedBySignal where the work stands, so that it unwinds
+    as a failure does (tar killed, filesystems unmounted, loop devices detached) instead of
+    the process dying with them held."""
+    from .core.cancel import ENDING_SIGNALS
+
+    def ended(signum, _frame) -> None:
+        for other in ENDING_SIGNALS:  # a second one must not break off the clean-up
+            signal.signal(other, signal.SIG_IGN)
+        raise EndedBySignal(signum)
+
+    previous = {signum: signal.signal(signum, ended) for signum in ENDING_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def cmd_restore(args, printer) -> int:
@@ -424,7 +532,7 @@ def _restore_selection(args, printer) -> int:
         raise UsageError("--map names the disks to restore in place onto; --into restores into "
                          "a directory. Give one or the other.")
     into = os.path.abspath(args.into)
-    backup_set = load_set(args.set_path)
+    backup_set = load_set(args.set_path, _volume_answers(printer))
     with Catalog(backup_set.catalog_path) as catalog:
         selections = selection_for_paths(backup_set, catalog, args.only)
     if not args.yes:
@@ -450,7 +558,7 @@ def _restore_in_place(args, printer) -> int:
     from .core.applying.partial import selection_for_paths
     from .core.backupset.catalog import Catalog
     from .core.backupset.manifest import load_set
-    backup_set = load_set(args.set_path)
+    backup_set = load_set(args.set_path, _volume_answers(printer))
     with Catalog(backup_set.catalog_path) as catalog:
         selections = selection_for_paths(backup_set, catalog, args.only)
     if args.map:
@@ -602,7 +710,8 @@ def cmd_console(args, printer) -> int:
         from . import demo
         base = demo.DEMO_DIR
         if os.geteuid() == 0:
-            demo.prepare(base, listener=printer)
+            with ending_signals_unwind():  # the first build attaches and mounts images
+                demo.prepare(base, listener=printer)
             printer.close()
         elif not demo.has_demo_set(base):
             problem = RestoreError(
@@ -665,6 +774,12 @@ def _run(argv: list[str] | None) -> int:
         return 1
     except BrokenPipeError:
         raise
+    except EndedBySignal as exc:
+        printer.close()
+        log.warning("ended by %s before the console started", exc)
+        print(f"restore-console: ended by {exc} before the console started; what was under "
+              "way was undone (nothing is left mounted or attached).", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         printer.close()
         whole_disks = args.command == "restore" and not (args.only or args.into)

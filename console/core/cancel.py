@@ -8,6 +8,7 @@ does: tar killed, filesystems unmounted, loop devices detached, the restore jour
 
 from __future__ import annotations
 
+import signal
 import threading
 
 from .errors import Cancelled
@@ -19,3 +20,8 @@ def stop_if_cancelled(cancel: CancelToken | None, what: str = "The restore was c
     """Raises Cancelled once the token is set; a safe point of the caller."""
     if cancel is not None and cancel.is_set():
         raise Cancelled(what)
+
+
+# Signals that end a run as quitting does, without asking: a kill (SIGTERM), the line or the
+# terminal gone (SIGHUP). The console and the command line both honour them.
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

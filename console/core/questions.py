@@ -152,10 +152,13 @@ def passphrase(container: str) -> Question:
                     f"Type the passphrase of the LUKS container {container}.", secret=True)
 
 
-def insert_volume(number: int, set_id: str, where: str) -> Question:
+def insert_volume(number: int, set_id: str, where: str, found: str = "",
+                  hint: str = "") -> Question:
+    """`found`: what is in `where` now and why it is not the one, said before the request."""
     return Question(QuestionKind.INSERT_VOLUME, f"Insert volume {number} of set {set_id}",
-                    f"Insert volume {number} of the set {set_id} into {where}, then continue.",
-                    choices=(CONTINUE, ABORT), default=ABORT)
+                    (f"{found} " if found else "")
+                    + f"Insert volume {number} of the set {set_id} into {where}, then continue.",
+                    hint, choices=(CONTINUE, ABORT), default=ABORT)
 
 
 def answering(listener: Callable[[E], None], answerer: Answerer) -> Callable[[E], None]:

@@ -15,17 +15,20 @@ import traceback
 from typing import Callable, Iterable, Sequence
 
 from rich.text import Text
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette, SearchIcon
 from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.scrollbar import ScrollBar
+from textual.widgets import Input
 
 from widgets.glyphs import GLYPH_SETS, Glyphs
 
+from ..core.cancel import ENDING_SIGNALS
 from ..core.errors import RestoreError
-from .facade import ENDING_SIGNALS, Core
+from .facade import Core
 from .themes import (
     LINUX_CONSOLE_THEME,
     SERIAL_TERMINAL_THEME,
@@ -37,6 +40,9 @@ from .themes import (
 log = logging.getLogger("restore_console")
 
 # Keys Textual binds on every screen that mean nothing to an operator.
+# The console's own keys, each a function key and the key typed instead of it (in a text field
+# the latter is text, as any letter is).
+CONSOLE_KEYS = {"help": ("F1", "?"), "shell": ("F2", "!"), "show_log": ("F3", "L")}
 HELP_LEAVES_OUT = {"screen.copy_text", "copy_text", "screen.maximize", "screen.minimize"}
 
 REVERSE_VIDEO = ReverseVideo()
@@ -58,9 +64,11 @@ class RestoreApp(App[int]):
     TITLE = "restore-console"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        Binding("f1", "help", "Help"),
-        Binding("f2", "shell", "Shell"),
-        Binding("f3", "show_log", "Log"),
+        # Each with a key any terminal sends: a serial line's terminal may have no F1-F3, or send
+        # them as the VT220's PF keys; the footer shows these on the serial theme.
+        Binding("f1,question_mark", "help", "Help"),
+        Binding("f2,exclamation_mark", "shell", "Shell"),
+        Binding("f3,L", "show_log", "Log"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -87,6 +95,9 @@ class RestoreApp(App[int]):
         # The scroll bars' renderer is a class attribute: set it for this app's theme even where
         # the theme's watcher does not run (the theme set before the app runs).
         ScrollBar.renderer = self.glyphs.scroll_bar
+        # Cheap redraws on a serial line or the text console: nothing animated (scrolling,
+        # fades); text fields get a steady cursor when focused (on_descendant_focus).
+        self.animation_level = "none"
         self._failure: BaseException | None = None
         self.ended_by_signal: int | None = None  # the signal that ended the console, if one did
 
@@ -105,6 +116,10 @@ class RestoreApp(App[int]):
                 log.error("cannot open the set %s: %s %s", self.set_path, exc.message, exc.hint)
                 self.set_problem = exc
         self.push_screen(StartScreen())
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, Input):  # a blinking cursor redraws twice a second
+            event.widget.cursor_blink = False
 
     @property
     def glyphs(self) -> Glyphs:
@@ -130,6 +145,8 @@ class RestoreApp(App[int]):
         self.refresh(layout=True)
 
     def get_key_display(self, binding: Binding) -> str:
+        if not self.glyphs.colour and binding.action in CONSOLE_KEYS:  # a serial terminal
+            return CONSOLE_KEYS[binding.action][1]
         if not binding.key_display:
             key = binding.key
             if key[:1] == "f" and key[1:].isdigit():
@@ -155,7 +172,10 @@ class RestoreApp(App[int]):
                     or binding.action in seen or binding.action in HELP_LEAVES_OUT:
                 continue
             seen.add(binding.action)
-            keys.append((self.get_key_display(binding), binding.description))
+            shown = self.get_key_display(binding)
+            if binding.action in CONSOLE_KEYS:
+                shown = " or ".join(CONSOLE_KEYS[binding.action])
+            keys.append((shown, binding.description))
         self.push_screen(HelpScreen(self.screen, keys))
 
     def action_show_log(self) -> None:
@@ -185,7 +205,7 @@ class RestoreApp(App[int]):
         env = dict(os.environ)
         env["PS1"] = "restore-console shell \\w # "
         if self.backup_set is not None:
-            env["RESTORE_CONSOLE_SET"] = self.backup_set.path
+            env["RESTORE_CONSOLE_SET"] = self.backup_set.medium.where
         if target_root:
             env["RESTORE_CONSOLE_TARGET"] = target_root
         argv = [os.environ.get("SHELL") or "/bin/sh"]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, ContextManager, Iterator
 
+from ..core.cancel import ENDING_SIGNALS
+
 if TYPE_CHECKING:
     from ..core.applying.existing import Existing
     from ..core.applying.inplace import Place
@@ -99,7 +101,7 @@ def find_places(backup_set: BackupSet, images: list[str]) -> list[Place]:
     if images:
         originals = [disk.name for disk in backup_set.disks if os.path.isfile(disk.name)]
         images = [*images, *(path for path in originals if path not in images)]
-    return find_places(backup_set, discover_targets(backup_set.path, images))
+    return find_places(backup_set, discover_targets(backup_set.medium.where, images))
 
 
 def restore_in_place(backup_set: BackupSet, selections: list[Selection], mapping: dict[str, str],
@@ -123,9 +125,6 @@ def existing_in_place(backup_set: BackupSet, selections: list[Selection],
     return existing_in_place(backup_set, selections, mapping)
 
 
-# Signals that end the console as quitting does, without asking: a kill (SIGTERM), the line or
-# the terminal gone (SIGHUP).
-ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class ShellHangUp:

@@ -48,7 +48,7 @@ class Job:
 
     @property
     def set_path(self) -> str:
-        return self.backup_set.path
+        return self.backup_set.medium.where
 
     def target_names(self) -> list[str]:
         """The short names the operator types to confirm (sdb, target-same-size.img)."""
@@ -71,5 +71,5 @@ class Job:
             size, files = written.bytes, written.files
         verify_bytes = sum(fs.bytes_used for fs in backup_set.filesystems
                            if fs.disk in self.mapping and fs.archive is not None
-                           and fs.archive.kind == "tar" and fs.mountpoint)
+                           and fs.archive.kind == "tar" and fs.place)
         return Totals(size, files, verify_bytes)

@@ -5,8 +5,11 @@ withdrawn, saying so. Also what the progress screen shows as the steps go by."""
 
 from __future__ import annotations
 
+import threading
+
 from textual.widgets import RichLog, Static
 
+from console.core.errors import Cancelled
 from console.core.events import Progress, StepStarted
 from console.tui.screens.done import DoneScreen
 from console.tui.screens.progress import ProgressScreen
@@ -17,10 +20,12 @@ from tests.functional.stage import (
     Clock,
     GiB,
     Scripted,
+    confirm,
     restore_events,
     restore_held_running,
     stage_app,
     stage_core,
+    to_review,
     wait_for,
 )
 
@@ -112,3 +117,43 @@ async def test_the_log_box_and_the_step_panel_follow_the_steps():
         assert "73,012" not in text_of(progress, "#step-figures")
         restore.hold = False
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+
+
+class SilentStep:
+    """A restore whose step reports nothing for a long time (a mkfs of a large disk, one huge
+    file): it waits inside the step until the test lets the step end, then stops at the safe
+    point after it if the cancel token is set."""
+
+    def __init__(self) -> None:
+        self.inside = threading.Event()
+        self.may_end = threading.Event()
+        self.ended = threading.Event()
+
+    def __call__(self, plan, listener, cancel):
+        listener(StepStarted(8, 27, "Make ext4 on partition 2 (30.0 GiB)"))
+        self.inside.set()
+        self.may_end.wait(30)
+        self.ended.set()
+        if cancel.is_set():
+            raise Cancelled("The restore was cancelled after step 8 of 27.", "Run it again.")
+        raise AssertionError("the test sets the cancel token before the step ends")
+
+
+async def test_the_cancel_question_appears_at_once_while_a_silent_step_is_still_running():
+    step = SilentStep()
+    core = stage_core(Clock(), apply_plan=step)
+    app = stage_app(core)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_review(pilot)
+        await confirm(pilot, "sda sdb")
+        await wait_for(pilot, step.inside.is_set, "the silent step")
+        progress = app.screen
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuestionScreen), "the question")
+        assert not step.ended.is_set()  # asked in the step, not after it
+        await pilot.press("y")
+        await pilot.pause()
+        assert progress.cancel_requested.is_set()
+        step.may_end.set()
+        await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
+        assert "The restore was cancelled after step 8 of 27." in shown(app)

@@ -796,3 +796,41 @@ async def test_a_passphrase_is_typed_unseen_and_given_to_the_waiting_core():
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DoneScreen), "the done screen")
     assert given == ["hunter2"]
+
+
+async def test_on_a_serial_terminal_question_mark_bang_and_l_stand_for_f1_f2_f3():
+    """A serial line's terminal may have no F1-F3: ?, ! and L do the same, the footer shows
+    them, and in a text field they are only text."""
+    core = stage_core()
+    app = stage_app(core, theme="vt220")
+    async with app.run_test(size=SIZE) as pilot:
+        footer = shown(app).splitlines()[-1]
+        assert "? Help" in footer and "! Shell" in footer and "L Log" in footer
+        assert "F1" not in footer
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        keys = str(app.screen.query_one("#keys").render())
+        assert "F1 or ?" in keys and "F2 or !" in keys and "F3 or L" in keys
+        await pilot.press("escape", "L")
+        await pilot.pause()
+        assert isinstance(app.screen, LogScreen)
+        await pilot.press("escape", "exclamation_mark")
+        await pilot.pause()
+        assert len(core.run_shell.calls) == 1
+        await to_review(pilot)
+        await pilot.press(*"sd?!L")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen)
+        assert app.screen.query_one(Input).value == "sd?!L"
+        assert len(core.run_shell.calls) == 1
+
+
+async def test_nothing_animates_and_a_focused_text_field_has_a_steady_cursor():
+    """Each blink or animation frame is a redraw a 115200 serial line has to carry."""
+    app = stage_app(theme="vt220")
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.animation_level == "none"
+        await to_review(pilot)
+        field = app.screen.query_one(Input)
+        assert app.focused is field and field.cursor_blink is False

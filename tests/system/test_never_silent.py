@@ -1,7 +1,8 @@
 """Never silent: a backup says what it saved another way (a partition of unknown content, as a
-raw image) and what it could not capture (a btrfs subvolume it does not archive yet): by
-default it stops in words and writes no manifest; with --allow-omissions it goes on and the
-output, the manifest, inspect and the start screen say what the set lacks."""
+raw image) and what it could not capture (a btrfs subvolume whose name btrfs-progs prints so
+that it cannot be read back): by default it stops in words and writes no manifest; with
+--allow-omissions it goes on and the output, the manifest, inspect and the start screen say
+what the set lacks."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def unknown_content(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def btrfs_with_subvolume(tmp_path_factory) -> Path:
-    """btrfs whose default subvolume holds a file and one more subvolume, /projects."""
+    """btrfs whose top level holds a file, a subvolume /projects (captured) and one whose name
+    has a line break, which `btrfs subvolume list` prints on two lines."""
     if shutil.which("mkfs.btrfs") is None or shutil.which("btrfs") is None:
         pytest.skip("needs btrfs-progs")
     image = tmp_path_factory.mktemp("btrfs") / "source.img"
@@ -70,9 +72,11 @@ def btrfs_with_subvolume(tmp_path_factory) -> Path:
         with mounted(disk.partition(1), "btrfs") as root:
             (root / "etc").mkdir()
             (root / "etc/hostname").write_text("btrfs-host\n")
-            subprocess.run(["btrfs", "-q", "subvolume", "create", str(root / "projects")],
-                           check=True, capture_output=True)
+            for name in ("projects", "odd\nname"):
+                subprocess.run(["btrfs", "-q", "subvolume", "create", str(root / name)],
+                               check=True, capture_output=True)
             (root / "projects/plan.txt").write_text("only in the subvolume\n")
+            (root / "odd\nname/lost.txt").write_text("in the subvolume btrfs cannot name\n")
     return image
 
 
@@ -105,12 +109,13 @@ def test_a_partition_of_unknown_content_is_said_to_be_a_raw_image(unknown_conten
     assert "incomplete" not in shown.stdout
 
 
-def test_a_btrfs_subvolume_stops_the_backup_in_words_by_default(btrfs_with_subvolume, tmp_path):
+def test_a_btrfs_subvolume_it_cannot_read_stops_the_backup_in_words(btrfs_with_subvolume,
+                                                                    tmp_path):
     dest = tmp_path / "set"
     proc = cli("backup", "--disk", str(btrfs_with_subvolume), "--to", str(dest))
     assert proc.returncode == 1
-    assert "/projects (a btrfs subvolume: only the default subvolume is archived yet)" in \
-        proc.stderr
+    assert "/odd (btrfs lists this subvolume, but it is not at that path" in proc.stderr
+    assert "btrfs subvolume list prints a line that cannot be read ('name'" in proc.stderr
     assert "No set was written" in proc.stderr
     assert "--allow-omissions" in proc.stderr
     assert not (dest / MANIFEST).exists()
@@ -121,17 +126,23 @@ def test_allowed_omissions_are_said_and_recorded(btrfs_with_subvolume, tmp_path)
     proc = cli("backup", "--disk", str(btrfs_with_subvolume), "--to", str(dest),
                "--allow-omissions")
     assert proc.returncode == 0, proc.stderr
-    assert "This set is incomplete: 1 thing was not captured fully:" in proc.stdout
-    assert ":/projects: left out (a btrfs subvolume" in proc.stdout
+    assert "This set is incomplete: 2 things were not captured fully:" in proc.stdout
+    assert ":/odd: left out (btrfs lists this subvolume" in proc.stdout
     backup_set = load_set(str(dest))
-    assert [(o.fs, o.path, o.what) for o in backup_set.omissions] == [(1, "/projects",
-                                                                       "left out")]
+    assert [(o.fs, o.path, o.what) for o in backup_set.omissions] == [
+        (1, "", "left out"), (1, "/odd", "left out")]
+    assert [s.path for s in backup_set.filesystems[0].subvolumes] == ["projects"]
     shown = cli("inspect", str(dest))
     assert shown.returncode == 0, shown.stderr
-    assert ":/projects: left out (a btrfs subvolume" in shown.stdout
+    assert ":/odd: left out (btrfs lists this subvolume" in shown.stdout
     summary = set_summary(backup_set, datetime.now(timezone.utc))
-    assert "This set is incomplete:[/b] 1 thing was not captured fully" in summary
-    # What was said is what happened: the subvolume's directory is there, empty.
+    assert "This set is incomplete:[/b] 2 things were not captured fully" in summary
+    # What was said is what happened: the readable subvolume is in the set, the other one's
+    # directory is there, empty.
     listing = cli("ls", str(dest), "/projects")
     assert listing.returncode == 0, listing.stderr
-    assert "plan.txt" not in listing.stdout
+    assert "plan.txt" in listing.stdout
+    odd = cli("ls", str(dest), "/", "--json")
+    names = {e["name"]: e for e in json.loads(odd.stdout)}
+    assert names["odd\nname"]["kind"] == "dir"
+    assert "lost.txt" not in cli("ls", str(dest), "/", "--search", "lost").stdout

@@ -252,3 +252,46 @@ def test_the_terminal_hanging_up_on_the_start_screen_ends_the_console(console, d
     assert os.waitstatus_to_exitcode(ended[1]) == 128 + signal.SIGHUP
     assert "ending on SIGHUP" in files["log"].read_text()
     assert attached_demo_images(demo_base) == ""
+
+
+# The demo's first build, gated while it fills the source image: attached and mounted.
+BUILD_LAUNCHER = """
+import sys, time
+from console import demo
+
+reached = sys.argv[1]
+
+def gated_write_tree(root, files, rng):
+    open(reached, "w").close()
+    while True:
+        time.sleep(0.05)
+
+demo._write_tree = gated_write_tree
+from console.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_during_the_demos_first_build_undoes_it_and_leaves_nothing_attached(
+        tmp_path, signum):
+    base = tmp_path / "demo"
+    reached = tmp_path / "reached"
+    env = {**os.environ, "TERM": "xterm", "PYTHONPATH": str(ROOT),
+           "RESTORE_CONSOLE_DEMO_DIR": str(base)}
+    running = PtyConsole(["-c", BUILD_LAUNCHER, str(reached), "--log", str(tmp_path / "log"),
+                          "--demo"], env)
+    try:
+        running.until(reached.exists)
+        source = demo.demo_paths(str(base))["source"]
+        assert source.split("/")[-1] in attached_demo_images(str(base))
+        held = demo_mounts(str(base))
+        assert held  # the source's root filesystem, mounted to be filled
+        os.kill(running.pid, signum)
+        assert running.wait() == 128 + signum
+    finally:
+        running.kill()
+    assert f"ended by {signal.Signals(signum).name} before the console started" in running.text()
+    assert attached_demo_images(str(base)) == ""
+    assert not held & mount_points()
+    assert not demo.has_demo_set(str(base))  # the next start makes it anew

@@ -109,6 +109,9 @@ def test_every_tool_a_core_module_runs_is_declared_in_its_tools(path):
     for prefix in found.prefixes:
         assert any(t.startswith(prefix) for t in declared), \
             f"{path.name} runs a {prefix}* tool but its TOOLS names none"
+    stale = {t for t in declared - found.tools
+             if not any(t.startswith(prefix) for prefix in found.prefixes)}
+    assert not stale, f"{path.name} declares {sorted(stale)} in TOOLS but runs none of them"
 
 
 def test_the_rescue_collects_the_tools_of_every_module_that_declares_some():

@@ -43,8 +43,7 @@ from ..disks.sysblock import Host
 from ..disks.writeback import written_out
 from ..errors import RestoreError
 from ..events import Listener, Message, ignore
-from ..layout import Filesystem
-from ..planning.plan import mount_order
+from ..layout import Filesystem, mount_order
 from ..system import run
 from ..units import count, size
 from .existing import Existing, existing_at
@@ -195,7 +194,7 @@ def plan_in_place(backup_set: BackupSet, selections: Sequence[Selection],
         for fs, selection in chosen:
             target = mapping[fs.disk]
             if target not in tables:
-                check_target(target, backup_set.path, host)
+                check_target(target, backup_set.medium.where, host)
                 tables[target] = read_partitions(target)
             problem = identity_problem(fs, target, tables[target])
             if problem is not None:
@@ -248,8 +247,9 @@ def restore_in_place(backup_set: BackupSet, selections: Sequence[Selection],
         roots: list[tuple[Selection, str, str]] = []
         for item, device in zip(plan.items, devices):
             listener(Message(f"Mounting {item.fs.title} from {device} (read-write)"))
+            options = [READ_WRITE_OPTIONS.get(item.fs.type, ""), item.fs.subvolume_option]
             where = stack.enter_context(
-                mounted(device, item.fs.type, READ_WRITE_OPTIONS.get(item.fs.type, "")))
+                mounted(device, item.fs.type, ",".join(o for o in options if o)))
             roots.append((item.selection, where, device))
         result = restore_into_roots(backup_set, roots, existing=existing, listener=listener,
                                     cancel=cancel)
@@ -269,7 +269,8 @@ def existing_in_place(backup_set: BackupSet, selections: Sequence[Selection],
     with contextlib.ExitStack() as stack, Catalog(backup_set.catalog_path) as catalog:
         devices = _attached_partitions(stack, plan.items, read_only=True)
         for item, device in zip(plan.items, devices):
-            with mounted(device, item.fs.type, READ_ONLY_OPTIONS.get(item.fs.type, "ro")) as root:
+            options = [READ_ONLY_OPTIONS.get(item.fs.type, "ro"), item.fs.subvolume_option]
+            with mounted(device, item.fs.type, ",".join(o for o in options if o)) as root:
                 shown = item.fs.mountpoint if item.fs.mountpoint.startswith("/") \
                     else f"fs-{item.fs.id}:"
                 found.add(existing_at(catalog, item.selection, root, shown))
@@ -359,7 +360,7 @@ def choose_mapping(backup_set: BackupSet, selections: Sequence[Selection],
 
 def find_mapping(backup_set: BackupSet, selections: Sequence[Selection]) -> dict[str, Candidate]:
     """choose_mapping over this machine's disks (image files are not searched)."""
-    disks = discover_targets(backup_set.path)
+    disks = discover_targets(backup_set.medium.where)
     return choose_mapping(backup_set, selections, find_candidates(backup_set, disks))
 
 

@@ -452,13 +452,16 @@ def _selected_dirs(catalog: Catalog, selection: Selection) -> set[bytes]:
 def destination(into: str, fs: Filesystem, backup_set: BackupSet | None = None) -> str:
     """Where filesystem fs's root goes under into: at its mount point, as on the original
     machine; a filesystem that had none goes to into/fs-N, unless it is the set's only
-    filesystem with a file list (paths such as /etc then name it, see browse.resolve)."""
+    filesystem with a file list (paths such as /etc then name it, see browse.resolve). A btrfs
+    subvolume the machine did not mount goes where its path in the top level puts it:
+    into/fs-N/@snap1."""
     if fs.mountpoint.startswith("/"):
         return os.path.join(into, fs.mountpoint.lstrip("/")).rstrip("/") or into
     if backup_set is not None:
-        archived = [f for f in backup_set.filesystems if f.archive and f.archive.kind == "tar"]
-        if archived == [fs]:
-            return into
+        holder = backup_set.holder_of(fs)
+        whole = [f for f in backup_set.file_trees() if not f.subvolume]
+        top = into if whole == [holder] else os.path.join(into, f"fs-{holder.id}")
+        return os.path.join(top, fs.subvolume) if fs.subvolume else top
     return os.path.join(into, f"fs-{fs.id}")
 
 
@@ -527,14 +530,20 @@ def _restore_filesystem(backup_set: BackupSet, catalog: Catalog, fs: Filesystem,
     """One filesystem's selection into dest, the directory standing for its root (`shown`:
     how the operator knows it, if not by that path)."""
     check_restorable(fs)
-    piece = backup_set.piece_path(fs.archive.pieces[0])
+    name = fs.archive.pieces[0].file
     single_piece(fs.archive, backup_set.path, fs.title)
+    piece = backup_set.piece_path(fs.archive.pieces[0])
     totals = selection.totals(catalog)
     listener(Message(f"Restoring {entries_and_data(totals.entries, totals.bytes)} of "
                      f"{fs.title} into {shown or dest}"))
-    with SeekableReader(piece, fs.archive.pieces[0].file) as reader:
+    if piece is None:  # a tape: one pass forward, only the frames needed decompressed
+        with backup_set.medium.open_piece(name, listener) as stream:
+            return extract_selection(catalog, selection, dest, label=fs.title,
+                                     archive_name=name, stream=stream, existing=existing,
+                                     listener=listener, cancel=cancel)
+    with SeekableReader(piece, name) as reader:
         return extract_selection(catalog, selection, dest, label=fs.title,
-                                 archive_name=fs.archive.pieces[0].file, reader=reader,
+                                 archive_name=name, reader=reader,
                                  existing=existing, listener=listener, cancel=cancel)
 
 

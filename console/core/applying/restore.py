@@ -54,9 +54,10 @@ from ..planning.steps import (
 from ..questions import RETRY, SKIP, ask, step_failed
 from ..system import run
 from ..units import count, entries_and_data, exact_size, size
+from ..volumes.btrfs import create_subvolumes, creation_order, finish_subvolumes
+from .flags import flag_differences, restore_flags
 from .journal import RESTORED, WRITTEN, Journal, check_disks, journals_on
 from .journal import load as load_journal
-from .flags import flag_differences, restore_flags
 from .liveverify import LiveVerify
 from .ondisk import RESTORE_LOG_COPY, TreeOfFs
 from .verify import Difference, VerifyResult, check_filesystem
@@ -115,7 +116,9 @@ def _describe(paths: list[bytes]) -> str:
 
 def check_archives(backup_set: BackupSet, filesystems: list[Filesystem]) -> None:
     """Every piece present, complete and with its BLAKE3; names the files a bad piece affects."""
-    for fs in filesystems:
+    trees = [tree for fs in filesystems
+             for tree in [fs, *(fs.subvolume_view(s) for s in fs.subvolumes)]]
+    for fs in trees:
         if fs.archive is None:
             continue
         bad = check_pieces(backup_set, fs.archive, f"filesystem {fs.id} ({fs.title})")
@@ -156,13 +159,15 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
     steps, between an archive's frames) and raises Cancelled saying what state the targets are
     in; the journal is kept, so running the plan again resumes."""
     started = time.monotonic()
-    backup_set = load_set(plan.set_path)
+    backup_set = load_set(plan.set_path, listener)
     if backup_set.set_id != plan.set_id:
         raise RestoreError(f"The set at {plan.set_path} is {backup_set.set_id}, but the plan was "
                            f"made for {plan.set_id}. Nothing was written.",
                            "Make the plan again for this set.")
     chosen = [fs for fs in backup_set.filesystems if fs.id in plan.filesystems]
-    listener(Message("Checking the archives (presence, size, BLAKE3)"))
+    listener(Message("Checking the archives (presence, size, BLAKE3)" if backup_set.read_from
+                     is None else f"The archives on {plan.set_path} are checked (size, BLAKE3) "
+                                  "as they are read"))
     check_archives(backup_set, chosen)
     for disk in plan.disks:
         boot_area = backup_set.disk(disk.source).boot_area
@@ -476,7 +481,7 @@ class _Applier:
         saved_up_to = min(p.start for p in original.partitions)
         device = self._attached(step.target).device
         # Boot code and the gap after the table, never the table itself (bytes 440-511).
-        extract_raw_archive(original.boot_area, self.set.path, device,
+        extract_raw_archive(original.boot_area, self.set.medium, device,
                             label=f"the boot area of {original.name}", listener=self.listener,
                             spans=[(0, 440), (512, min(first, saved_up_to))],
                             cancel=self.cancel)
@@ -485,7 +490,7 @@ class _Applier:
         fs = self._fs(step)
         device = self._partition(step.target, fs.partition)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
-        extract_raw_archive(fs.archive, self.set.path, device, label=fs.title,
+        extract_raw_archive(fs.archive, self.set.medium, device, label=fs.title,
                             listener=self.listener, cancel=self.cancel)  # fsyncs the device
         self.journal.record_filesystem(fs.id, WRITTEN)
         self.result.images += 1
@@ -503,27 +508,87 @@ class _Applier:
         fs = self._fs(step)
         device = self._partition(step.target, fs.partition)
         options = _TARGET_OPTIONS.get(fs.type, "")
+        if fs.subvolumes:
+            self._mount_subvolumes(step, fs, device)
+            return
         if step.mountpoint:
-            if self.root is None:
-                self.root = tempfile.mkdtemp(prefix="restore-console-target-")
-                self.stack.callback(os.rmdir, self.root)
-            where = os.path.join(self.root, step.mountpoint.lstrip("/"))
-            os.makedirs(where, exist_ok=True)
-            self.mounts[fs.id] = self.stack.enter_context(mounted(device, fs.type, options,
-                                                                  where=where))
+            self.mounts[fs.id] = self.stack.enter_context(
+                mounted(device, fs.type, options, where=self._tree_root(step.mountpoint)))
         else:
             self.mounts[fs.id] = self.stack.enter_context(mounted(device, fs.type, options))
 
+    def _tree_root(self, mountpoint: str) -> str:
+        """Where the restored tree has mountpoint: under a directory of our own."""
+        if self.root is None:
+            self.root = tempfile.mkdtemp(prefix="restore-console-target-")
+            self.stack.callback(os.rmdir, self.root)
+        where = os.path.join(self.root, mountpoint.lstrip("/"))
+        os.makedirs(where, exist_ok=True)
+        return where
+
+    def _mount_subvolumes(self, step: Mount, fs: Filesystem, device: str) -> None:
+        """A btrfs with subvolumes: its top level on a mount of its own, where the subvolumes
+        are made (already there on a resumed run) and the archives go; the subvolume the
+        machine had at step.mountpoint also there in the restored tree, so that what is
+        mounted inside it (/boot) and the log find their place."""
+        top = self.stack.enter_context(mounted(device, fs.type, "subvolid=5"))
+        self.mounts[fs.id] = top
+        create_subvolumes(top, fs.subvolumes)
+        if not step.mountpoint:
+            return
+        option = f"subvol=/{step.subvolume}" if step.subvolume else "subvolid=5"
+        self.stack.enter_context(mounted(device, fs.type, option,
+                                         where=self._tree_root(step.mountpoint)))
+
+    def _subvolume_trees(self, fs: Filesystem) -> list[tuple[Filesystem, str, str]]:
+        """(file tree, where it is on the target, how paths in it are said) of a btrfs with
+        subvolumes: its top level, then each subvolume, parents first."""
+        top = self.mounts[fs.id]
+        trees = [(fs, top, fs.mountpoint or f"fs-{fs.id}:")]
+        for subvolume in creation_order(fs.subvolumes):
+            view = fs.subvolume_view(subvolume)
+            trees.append((view, os.path.join(top, subvolume.path),
+                          subvolume.mountpoint or f"fs-{fs.id}:/{subvolume.path}"))
+        return trees
+
+    def _restore_subvolumes(self, fs: Filesystem) -> None:
+        """Each archive into its subvolume, checked against the catalog as it goes, its inode
+        flags, then quota limits, read-only flags and the default subvolume (the flags last:
+        a read-only subvolume takes no more writes)."""
+        write_back = WriteBack(self.mounts[fs.id], f"the restored {fs.title}")
+        self.write_backs.append(write_back)
+        self.stack.callback(write_back.wait)
+        mismatched: list[bytes] = []
+        for view, where, shown in self._subvolume_trees(fs):
+            done = extract_tar_archive(view.archive, self.set.medium, where, label=view.title,
+                                       expected=_ExpectedHashes(self.catalog, view.id),
+                                       listener=self.listener, cancel=self.cancel)
+            tree = TreeOfFs.of(shown, where, set())
+            self.refused_flags[view.id] = restore_flags(self.catalog, view.id, tree,
+                                                        view.title, self.listener)
+            self.result.entries += done.files
+            self.result.bytes += done.file_bytes
+            mismatched += [os.fsencode(shown.rstrip("/")) + p for p in done.mismatched]
+        finish_subvolumes(self.mounts[fs.id], fs.subvolumes, fs.quota)
+        if not mismatched:
+            write_back.on_written = lambda: self.journal.record_filesystem(fs.id, RESTORED)
+        else:
+            self.mismatched.append((fs, mismatched))
+        write_back.finish()
+
     def _restore(self, step: Restore) -> None:
         fs = self._fs(step)
+        if fs.subvolumes:  # the Mount step made them and mounted the top level
+            self._restore_subvolumes(fs)
+            return
         write_back = WriteBack(self.mounts[fs.id], f"the restored {fs.title}")
         self.write_backs.append(write_back)
         self.stack.callback(write_back.wait)  # before its unmount, also when a step fails
         live = LiveVerify(self.set.catalog_path, fs, self.mounts[fs.id], self._covered(fs))
         self.live_verifies[fs.id] = live
         self.stack.callback(live.stop)
-        done = extract_tar_archive(fs.archive, self.set.path, self.mounts[fs.id], label=fs.title,
-                                   expected=_ExpectedHashes(self.catalog, fs.id),
+        done = extract_tar_archive(fs.archive, self.set.medium, self.mounts[fs.id],
+                                   label=fs.title, expected=_ExpectedHashes(self.catalog, fs.id),
                                    listener=self.listener, cancel=self.cancel)
         tree = TreeOfFs.of(fs.mountpoint, self.mounts[fs.id], self._covered(fs))
         self.refused_flags[fs.id] = restore_flags(self.catalog, fs.id, tree, fs.title,
@@ -547,8 +612,15 @@ class _Applier:
                                "The set is damaged: restore those files from another copy.")
         checked = [fs for fs in self.set.filesystems if fs.id in step.fs]
         found = VerifyResult()
-        progress = Progress("Verifying", files_total=sum(fs.archive.members for fs in checked))
+        progress = Progress("Verifying", files_total=sum(a.members for fs in checked
+                                                         for a in fs.archives))
         for fs in checked:
+            if fs.subvolumes:
+                for view, where, shown in self._subvolume_trees(fs):
+                    check_filesystem(self.catalog, view, where, set(), found, progress,
+                                     self.listener, content=False, shown_as=shown,
+                                     flags_left_out=self.refused_flags.get(view.id, 0))
+                continue
             live = self.live_verifies.get(fs.id)
             followed = live.result() if live else None
             if followed is None:  # not restored in this run, or the child failed: check here

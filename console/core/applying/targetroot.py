@@ -15,7 +15,7 @@ from ..backupset.manifest import BackupSet, load_set
 from ..disks.blockdev import attach_disk, mounted
 from ..disks.partition_table import read_table
 from ..events import Listener, Message, ignore
-from ..planning.plan import mount_order
+from ..layout import Filesystem, mount_order
 from .verify import VerifyResult, verify
 
 # Read-only mounts must not replay a journal (that writes); xfs refuses a duplicate UUID.
@@ -40,11 +40,12 @@ def mounted_targets(backup_set: BackupSet, mapping: dict[str, str], *, read_only
             layout = read_table(target, target)
             spans = [(p.number, p.start, p.size) for p in layout.partitions]
             attached[src] = stack.enter_context(attach_disk(target, spans, read_only=read_only))
-        for fs in mount_order(chosen):
-            where = os.path.join(root, fs.mountpoint.lstrip("/"))
-            options = (READ_ONLY_OPTIONS.get(fs.type, "ro") if read_only
-                       else READ_WRITE_OPTIONS.get(fs.type, ""))
-            listener(Message(f"Mounting {fs.title} from {mapping[fs.disk]}"))
+        for point, fs, option in _mounts(chosen):
+            where = os.path.join(root, point.lstrip("/"))
+            options = ",".join(o for o in (READ_ONLY_OPTIONS.get(fs.type, "ro") if read_only
+                                           else READ_WRITE_OPTIONS.get(fs.type, ""), option) if o)
+            listener(Message(f"Mounting {fs.title} from {mapping[fs.disk]}"
+                             + (f" ({option})" if option else "")))
             if not os.path.isdir(where):
                 if read_only:
                     continue  # the parent's archive lacks the mount point: verify says so
@@ -52,6 +53,21 @@ def mounted_targets(backup_set: BackupSet, mapping: dict[str, str], *, read_only
             stack.enter_context(mounted(attached[fs.disk].partition(fs.partition), fs.type,
                                         options, where=where))
         yield root
+
+
+def _mounts(chosen: list[Filesystem]) -> list[tuple[str, Filesystem, str]]:
+    """(mount point, filesystem, subvolume option) of each mount, parents first: a btrfs with
+    subvolumes is mounted once per subvolume the machine had somewhere (subvol=/@ at /)."""
+    found = []
+    for fs in mount_order(chosen):
+        if not fs.subvolumes:
+            found.append((fs.mountpoint, fs, ""))
+            continue
+        if fs.mountpoint:
+            found.append((fs.mountpoint, fs, "subvolid=5"))
+        found += [(s.mountpoint, fs, f"subvol=/{s.path}") for s in fs.subvolumes
+                  if s.mountpoint.startswith("/")]
+    return sorted(found, key=lambda m: (m[0].rstrip("/").count("/"), m[0]))
 
 
 def verify_targets(set_path: str, mapping: dict[str, str],

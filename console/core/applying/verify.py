@@ -151,7 +151,7 @@ def verify(set_path: str, root: str, listener: Listener = ignore) -> VerifyResul
     if not os.path.isdir(root):
         raise UsageError(f"{root} is not a directory.", "Give the root of the restored system.")
     result = VerifyResult()
-    archived = [fs for fs in backup_set.filesystems if fs.archive and fs.archive.kind == "tar"]
+    archived = backup_set.file_trees()
     mountpoints = {fs.mountpoint for fs in archived if fs.mountpoint}
     the_set = identities([set_path, backup_set.path])
     progress = Progress("Verifying", files_total=sum(fs.archive.members for fs in archived
@@ -183,13 +183,14 @@ def problems_of(catalog: Catalog, fs_id: int, row: tuple, tree: TreeOfFs,
 def check_filesystem(catalog: Catalog, fs: Filesystem, base: str, mountpoints: set[str],
                      result: VerifyResult, progress: Progress, listener: Listener = ignore, *,
                      content: bool = True, leave_out: Collection[tuple[int, int]] = (),
-                     flags_left_out: int = 0) -> None:
+                     flags_left_out: int = 0, shown_as: str | None = None) -> None:
     """Compares the tree at base with filesystem fs's catalog, adding to result; then what is
     in the tree and not in the catalog, as extras (but what `leave_out` names). Directories
     in `mountpoints` (the original paths) are skipped: another filesystem is mounted there.
     Without `content`, files are compared by their metadata and size only; inode flags in
-    `flags_left_out` (those the target was found not to take) are not compared."""
-    tree = TreeOfFs.of(fs.mountpoint, base, mountpoints)
+    `flags_left_out` (those the target was found not to take) are not compared. Paths are
+    said under fs's mount point, or under `shown_as` (fs-1:/@snap1 for a subvolume)."""
+    tree = TreeOfFs.of(fs.mountpoint if shown_as is None else shown_as, base, mountpoints)
     for row in catalog.metadata(fs.id):
         inner = row[0]
         if tree.is_covered(inner):

@@ -25,9 +25,10 @@ from ..cancel import CancelToken, stop_if_cancelled
 from ..errors import RestoreError
 from ..events import Listener, Progress
 from ..layout import Archive, Piece
+from ..media.medium import DirectoryMedium, SetMedium
 from ..system import first_line, require
 from .readahead import ReadAhead
-from .seekable import FRAME_SIZE, SeekableReader, SeekableWriter
+from .seekable import FRAME_SIZE, ForwardReader, Frame, SeekableReader, SeekableWriter
 from .tarscan import Member, TarScanner
 
 TOOLS = ("tar",)  # run here; the rescue image carries them
@@ -191,6 +192,24 @@ def single_piece(archive: Archive, set_dir: str, label: str) -> str:
     return os.path.join(set_dir, archive.pieces[0].file)
 
 
+@contextlib.contextmanager
+def archive_frames(archive: Archive, medium: SetMedium | str, label: str,
+                   listener: Listener) -> Iterator[Iterator[tuple[Frame, bytes]]]:
+    """The archive's frames in order, decompressed: from a file (decompressed ahead on all
+    cores), or, on a medium read in order only (a tape), as its stream comes."""
+    if isinstance(medium, str):
+        medium = DirectoryMedium(medium)
+    name = archive.pieces[0].file
+    single_piece(archive, medium.directory, label)
+    path = medium.piece_path(name)
+    if path is not None:
+        with SeekableReader(path, name) as reader:
+            yield reader.iter_frames()
+        return
+    with medium.open_piece(name, listener) as stream:
+        yield ForwardReader(stream, name).iter_frames()
+
+
 def tar_failed(returncode: int, stderr: bytes, doing: str, target: str) -> RestoreError:
     """The error for a tar -x that failed: its first line of stderr for the operator, all of
     it for the log."""
@@ -267,7 +286,7 @@ class Extracted:
     mismatched: list[bytes]  # paths whose content did not match the catalog's BLAKE3
 
 
-def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: str,
+def extract_tar_archive(archive: Archive, medium: SetMedium | str, target: str, *, label: str,
                         expected: Callable[[int], bytes | None], listener: Listener,
                         cancel: CancelToken | None = None) -> Extracted:
     """Extracts the archive into target with GNU tar, checking each file's BLAKE3 on the way.
@@ -275,7 +294,6 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
     `expected(offset)` gives the catalog's BLAKE3 of the member starting at that offset. A set
     `cancel` stops it between two frames (tar is killed; what it wrote stays).
     """
-    path = single_piece(archive, set_dir, label)
     progress = Progress(f"Restoring {label}", bytes_total=archive.uncompressed_size,
                         files_total=archive.members)
     tick = Throttle(listener, progress)
@@ -283,8 +301,8 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
     mismatched: list[bytes] = []
     checked = file_bytes = 0
     with tar_extractor(target, f"Extracting {label}") as feeder, \
-            SeekableReader(path, archive.pieces[0].file) as reader:
-        for _frame, data in reader.iter_frames():
+            archive_frames(archive, medium, label, listener) as frames:
+        for _frame, data in frames:
             stop_if_cancelled(cancel)
             # Scan before tar sees the bytes: an unsafe name stops us before it is written.
             scanner.feed(data)
@@ -307,17 +325,16 @@ def extract_tar_archive(archive: Archive, set_dir: str, target: str, *, label: s
                      mismatched=mismatched)
 
 
-def extract_raw_archive(archive: Archive, set_dir: str, device: str, *, label: str,
+def extract_raw_archive(archive: Archive, medium: SetMedium | str, device: str, *, label: str,
                         listener: Listener, spans: list[tuple[int, int]] | None = None,
                         cancel: CancelToken | None = None) -> int:
     """Writes a raw archive onto device; `spans` limits the write to (start, end) byte ranges.
     A set `cancel` stops it between two frames."""
-    path = single_piece(archive, set_dir, label)
     progress = Progress(f"Writing {label}", bytes_total=archive.uncompressed_size)
     tick = Throttle(listener, progress)
-    with SeekableReader(path, archive.pieces[0].file) as reader, \
+    with archive_frames(archive, medium, label, listener) as frames, \
             open(device, "r+b", buffering=0) as out:
-        for frame, data in reader.iter_frames():
+        for frame, data in frames:
             stop_if_cancelled(cancel)
             for start, end in spans or [(0, len(data) + frame.d_offset)]:
                 lo, hi = max(start, frame.d_offset), min(end, frame.d_offset + len(data))

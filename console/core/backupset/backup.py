@@ -17,22 +17,27 @@ from ..disks.probe import RO_OPTIONS, TAR_TYPES, archivable, bytes_used, mkfs_op
 from ..disks.writeback import WriteBack
 from ..errors import RestoreError
 from ..events import Listener, Message, ignore
-from ..layout import GPT_BIOS_BOOT, GPT_ESP, Disk, Filesystem, Omission
-from ..system import output
+from ..layout import (
+    GPT_BIOS_BOOT,
+    GPT_ESP,
+    Disk,
+    Filesystem,
+    Omission,
+    Subvolume,
+    subvolume_catalog_id,
+)
 from ..units import count
+from ..volumes.btrfs import SUBVOLUME_WHY, TOP_LEVEL, read_layout
 from .archive import TarProblem, frame_of, write_raw_archive, write_tar_archive
 from .catalog import CatalogWriter
 from .inodeflags import read_flags
 from .manifest import CATALOG, MANIFEST, BackupSet
 from .tarscan import Member
 
-TOOLS = ("btrfs",)  # run here; the rescue image carries them
-
 log = logging.getLogger("restore_console")
 SET_DISK_HINT = ("The disk that receives the set may be failing or full: check the kernel log "
                  "(dmesg) and its free space, then back up to another place.")
 ALLOW_OMISSIONS = "--allow-omissions"
-SUBVOLUME_WHY = "a btrfs subvolume: only the default subvolume is archived yet"
 SHOWN_PATHS = 5  # in the words of a failed backup; the log has them all
 # Why a partition is saved as a raw image although something is on it: the stacks this release
 # does not understand yet (blkid's TYPE). The image is whole, byte for byte; what is lost is
@@ -93,7 +98,7 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore,
     """Writes a set in format v1 to dest from the given block devices or image files.
 
     Anything it cannot capture fully (a file that changed or could not be read, a btrfs
-    subvolume it does not archive yet) stops it with a RestoreError naming it, before any
+    subvolume layout it cannot read) stops it with a RestoreError naming it, before any
     manifest is written; with allow_omissions it goes on and records each in the manifest."""
     _prepare_destination(dest)
     backup_set = BackupSet(path=dest, set_id=str(uuid.uuid4()),
@@ -173,21 +178,40 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
         return fs
     if archivable(found.type):
         fs.mkfs = mkfs_options(device, found)
-        with mounted(device, found.type, RO_OPTIONS.get(found.type, "ro")) as root:
+        # btrfs from its top level (subvolid=5), whatever its default: every subvolume is
+        # below it, each archived on its own.
+        options = "ro,subvolid=5" if found.type == "btrfs" else RO_OPTIONS.get(found.type, "ro")
+        with mounted(device, found.type, options) as root:
             fs.bytes_used, inodes = bytes_used(root)
+            subvolumes = _read_subvolumes(backup_set, fs, root, label, allow_omissions, listener)
             if facts.fstab is None:
-                facts.read(root)
-            left_out = _unread_subvolumes(root) if found.type == "btrfs" else []
-            filename = f"fs-{fs.id}.tar.zst"
-            written = write_tar_archive(root, backup_set.path, filename, label=label,
-                                        bytes_total=fs.bytes_used, files_total=inodes,
-                                        listener=listener)
-            _omit(backup_set, fs, label, [*left_out, *written.problems], allow_omissions,
-                  listener)
-            catalog.add(fs.id, written.members, frame_of, _inode_flags(root, written.members))
+                for place in _fstab_places(root, subvolumes):
+                    facts.read(place)
+                    if facts.fstab is not None:
+                        break
+            # Sizes are known for the whole filesystem only: with subvolumes, no tree has one.
+            whole = (0, 0) if subvolumes else (fs.bytes_used, inodes)
+            trees = [(root, fs.id, f"fs-{fs.id}.tar.zst", label, "", *whole)]
+            trees += [(os.path.join(root, s.path), s.catalog_id,
+                       f"fs-{fs.id}-subvolume-{s.id}.tar.zst", f"{label} subvolume {s.path}",
+                       "/" + s.path, 0, 0) for s in subvolumes]
+            problems: list[TarProblem] = []
+            archives = []
+            for where, key, filename, title, prefix, size, files in trees:
+                written = write_tar_archive(where, backup_set.path, filename, label=title,
+                                            bytes_total=size, files_total=files,
+                                            listener=listener)
+                problems += [TarProblem(prefix + p.path if p.path != "/" else prefix or "/",
+                                        p.what, p.why) for p in written.problems]
+                catalog.add(key, written.members, frame_of, _inode_flags(where, written.members))
+                archives.append(written.archive)
+            _omit(backup_set, fs, label, problems, allow_omissions, listener)
             if is_last:
                 catalog.seal()
-        fs.archive = written.archive
+        fs.archive = archives[0]
+        for subvolume, archive in zip(subvolumes, archives[1:]):
+            subvolume.archive = archive
+        fs.subvolumes = subvolumes
         return fs
     if found.content in STACKS:
         why = STACKS[found.content]
@@ -228,18 +252,36 @@ def _inode_flags(root: str, members: list[Member]) -> dict[bytes, int]:
     return found
 
 
-def _unread_subvolumes(root: str) -> list[TarProblem]:
-    """The btrfs subvolumes other than the one mounted at root: tar does not archive them yet
-    (--one-file-system stops at each)."""
-    mounted_id = output(["btrfs", "inspect-internal", "rootid", root],
-                        f"read the subvolume mounted at {root}").strip()
-    text = output(["btrfs", "subvolume", "list", root], f"list the btrfs subvolumes of {root}")
-    found = []
-    for line in text.splitlines():
-        match = re.match(r"ID (\d+) .* path (.*)$", line)
-        if match and match[1] != mounted_id:
-            found.append(TarProblem("/" + match[2], "left out", SUBVOLUME_WHY))
-    return found
+def _fstab_places(top: str, subvolumes: list[Subvolume]) -> list[str]:
+    """Where a btrfs's /etc/fstab may be, most likely first: the default subvolume (Fedora,
+    openSUSE), the top level, then the writable subvolumes that are no snapshot (Ubuntu keeps
+    id 5 as the default and / in @), then the others."""
+    ranked = sorted(subvolumes, key=lambda s: (not s.default, s.read_only or bool(s.parent_uuid),
+                                               s.path.count("/"), s.id))
+    places = [os.path.join(top, s.path) for s in ranked]
+    return places[:1] + [top] + places[1:] if ranked and ranked[0].default else [top, *places]
+
+
+def _read_subvolumes(backup_set: BackupSet, fs: Filesystem, top: str, label: str,
+                     allow_omissions: bool, listener: Listener) -> list[Subvolume]:
+    """The subvolumes of the btrfs mounted at top, each with its catalog key; what cannot be
+    read of them stops the backup in words (or, allowed, is recorded) before anything is
+    archived. Quotas on are recorded on fs."""
+    if fs.type != "btrfs":
+        return []
+    layout = read_layout(top)
+    fs.quota = layout.quota
+    _omit(backup_set, fs, label, [TarProblem(path, "left out", why)
+                                  for path, why in layout.problems],
+          allow_omissions, listener)
+    for subvolume in layout.subvolumes:
+        subvolume.catalog_id = subvolume_catalog_id(fs.id, subvolume.id)
+    if layout.subvolumes:
+        flags = [s.path + (" (read-only)" if s.read_only else "")
+                 + (" (default)" if s.default else "") for s in layout.subvolumes]
+        listener(Message(f"{label}: {count(len(flags), 'subvolume')}: {', '.join(flags)}"
+                         + ("; quotas on" if layout.quota else "")))
+    return layout.subvolumes
 
 
 def _named(problems: list[TarProblem]) -> str:
@@ -262,11 +304,11 @@ def _omit(backup_set: BackupSet, fs: Filesystem, label: str, problems: list[TarP
     log.warning("%s: not captured fully:\n%s", label,
                 "\n".join(f"{p.path}: {p.what} ({p.why})" for p in problems))
     if not allow_omissions:
-        subvolumes = any(p.why == SUBVOLUME_WHY for p in problems)
+        layout = any(p.why.startswith(SUBVOLUME_WHY) for p in problems)
         raise RestoreError(
             f"{label}: {count(len(problems), 'path')} could not be captured fully: "
             f"{_named(problems)}. No set was written.",
-            ("Add" if subvolumes else "Back up from a rescue system, where nothing changes the "
+            ("Add" if layout else "Back up from a rescue system, where nothing changes the "
              "files, and try again, or add")
             + f" {ALLOW_OMISSIONS} to go on and record in the set what it lacks.")
     for problem in problems:
@@ -281,11 +323,47 @@ def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:
         return
     for fs in backup_set.filesystems:
         part = next(d for d in backup_set.disks if d.name == fs.disk).partition(fs.partition)
-        for entry in facts.fstab:
-            if matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=part.partuuid,
-                       partlabel=part.name, device=fs.device):
-                fs.mountpoint = "" if entry.mountpoint in ("none", "swap") else entry.mountpoint
-                break
+        entries = [entry for entry in facts.fstab
+                   if matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=part.partuuid,
+                              partlabel=part.name, device=fs.device)
+                   and entry.mountpoint not in ("none", "swap")]
+        if fs.subvolumes:
+            _assign_subvolume_mountpoints(fs, entries)
+        elif entries:
+            fs.mountpoint = entries[0].mountpoint
+
+
+def _assign_subvolume_mountpoints(fs: Filesystem, entries: list) -> None:
+    """Each fstab entry of a btrfs mounts one subvolume: subvol=PATH, subvolid=ID, or the
+    default one; the top level (id 5) is fs's own mount point. A subvolume that fstab does not
+    mount but that sits inside a mounted one shows there (@/var/lib/machines at
+    /var/lib/machines when @ is at /)."""
+    default = next((s for s in fs.subvolumes if s.default), None)
+    for entry in entries:
+        path, key = entry.option("subvol"), entry.option("subvolid")
+        if path is not None:
+            chosen = next((s for s in fs.subvolumes if s.path == path.strip("/")), None)
+            top = path.strip("/") == ""
+        elif key is not None and key.isdigit():
+            chosen = next((s for s in fs.subvolumes if s.id == int(key)), None)
+            top = int(key) == TOP_LEVEL
+        else:
+            chosen, top = default, default is None
+        if chosen is not None and not chosen.mountpoint:
+            chosen.mountpoint = entry.mountpoint
+        elif top and not fs.mountpoint:
+            fs.mountpoint = entry.mountpoint
+    for subvolume in sorted(fs.subvolumes, key=lambda s: s.path.count("/")):
+        if subvolume.mountpoint:
+            continue
+        holders = [s for s in fs.subvolumes if s.mountpoint
+                   and subvolume.path.startswith(s.path + "/")]
+        holder = max(holders, key=lambda s: len(s.path), default=None)
+        if holder is not None:
+            rest = subvolume.path[len(holder.path):]
+            subvolume.mountpoint = holder.mountpoint.rstrip("/") + rest
+        elif fs.mountpoint:
+            subvolume.mountpoint = fs.mountpoint.rstrip("/") + "/" + subvolume.path
 
 
 def _detect_bootloader(backup_set: BackupSet) -> dict:

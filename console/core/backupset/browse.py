@@ -1,7 +1,9 @@
 """Finding paths of the original system in the catalog, across its filesystems.
 
 A path such as /boot/grub belongs to the filesystem with the longest mount point that
-contains it. Filesystems that had no mount point are reached as "fs-N:/path".
+contains it; a btrfs subvolume counts as a filesystem of its own, at the mount point the
+machine had it at. Filesystems that had no mount point are reached as "fs-N:/path"; for a
+btrfs, that is its top level, and its subvolumes are there at their paths (fs-2:/@snap1/etc).
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ _FS_PREFIX = re.compile(r"^fs-(\d+):(.*)$")
 
 def resolve(backup_set: BackupSet, path: str) -> tuple[Filesystem, bytes]:
     """(filesystem, path inside it as the catalog stores it) for a path of the original system."""
-    archived = [fs for fs in backup_set.filesystems if fs.archive and fs.archive.kind == "tar"]
+    archived = backup_set.file_trees()
     match = _FS_PREFIX.match(path)
     if match:
         fs = backup_set.filesystem(int(match.group(1)))
-        if fs not in archived:
+        if fs.archive is None or fs.archive.kind != "tar":
             raise UsageError(f"Filesystem {fs.id} ({fs.title}) was saved as an image; it has "
                              "no file list.")
-        inner = match.group(2) or "/"
-        return fs, os.fsencode(os.path.normpath("/" + inner.lstrip("/")))
+        inner = os.path.normpath("/" + (match.group(2) or "/").lstrip("/"))
+        return in_subvolume(fs, inner)
     path = os.path.normpath("/" + path.lstrip("/"))
     best = None
     for fs in archived:
@@ -37,13 +39,25 @@ def resolve(backup_set: BackupSet, path: str) -> tuple[Filesystem, bytes]:
             if best is None or len(point) > len(best.mountpoint.rstrip("/") or "/"):
                 best = fs
     if best is None:
-        if len(archived) == 1:
-            return archived[0], os.fsencode(path)
+        whole = [fs for fs in archived if not fs.subvolume]
+        if len(whole) == 1 and not whole[0].mountpoint:
+            return in_subvolume(whole[0], path)  # the only one: its paths need no name
         names = ", ".join(f"fs-{fs.id}: ({fs.title})" for fs in archived)
         raise UsageError(f"No filesystem of the set was mounted at {path}.",
                          f"Name one as fs-N:/path; the set has {names}.")
     point = best.mountpoint.rstrip("/")
     return best, os.fsencode(path[len(point):] or "/")
+
+
+def in_subvolume(fs: Filesystem, inner: str) -> tuple[Filesystem, bytes]:
+    """(file tree, path in it) of a path of a btrfs's top level: the subvolume with the
+    longest path that holds it, else the top level itself."""
+    holders = [s for s in fs.subvolumes if s.archive is not None
+               and (inner == "/" + s.path or inner.startswith("/" + s.path + "/"))]
+    if not holders:
+        return fs, os.fsencode(inner)
+    subvolume = max(holders, key=lambda s: len(s.path))
+    return fs.subvolume_view(subvolume), os.fsencode(inner[len(subvolume.path) + 1:] or "/")
 
 
 def list_directory(backup_set: BackupSet, path: str) -> tuple[Filesystem, list[Entry]]:

@@ -11,7 +11,11 @@ from typing import Any
 import blake3
 
 from ..errors import RestoreError, UsageError
+from ..events import Listener, ignore
 from ..layout import Archive, Disk, Filesystem, Omission, Piece
+from ..media.medium import DirectoryMedium, SetMedium
+from ..media.tape import is_tape
+from ..media.tapeset import open_tape_set
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -30,6 +34,13 @@ class BackupSet:
     # What the backup met and did not capture fully (backup --allow-omissions); empty in a
     # complete set. A manifest without the field (written before it existed) reads as none.
     omissions: list[Omission] = field(default_factory=list)
+    # Where the pieces are read from when not from `path` (a tape); the manifest and the
+    # catalog are in `path` either way.
+    read_from: SetMedium | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def medium(self) -> SetMedium:
+        return self.read_from or DirectoryMedium(self.path)
 
     @property
     def catalog_path(self) -> str:
@@ -47,14 +58,37 @@ class BackupSet:
         return [fs for fs in self.filesystems if fs.disk == disk]
 
     def filesystem(self, fs_id: int) -> Filesystem:
+        """A filesystem by its id, or the view of a btrfs subvolume by its catalog key."""
         for fs in self.filesystems:
             if fs.id == fs_id:
                 return fs
+            for subvolume in fs.subvolumes:
+                if subvolume.catalog_id == fs_id:
+                    return fs.subvolume_view(subvolume)
         raise UsageError(f"The set has no filesystem number {fs_id}.",
                          "'restore-console inspect SET' shows its filesystems.")
 
-    def piece_path(self, piece: Piece) -> str:
-        return os.path.join(self.path, piece.file)
+    def file_trees(self) -> list[Filesystem]:
+        """What has a file list in the catalog: each filesystem archived file by file, and
+        after a btrfs (its top level) a view of each of its subvolumes (Filesystem.subvolume
+        set, its catalog key as id, its own mount point)."""
+        trees = []
+        for fs in self.filesystems:
+            if fs.archive is not None and fs.archive.kind == "tar":
+                trees.append(fs)
+                trees += [fs.subvolume_view(s) for s in fs.subvolumes if s.archive]
+        return trees
+
+    def holder_of(self, tree: Filesystem) -> Filesystem:
+        """The filesystem a file tree is part of: itself, or the btrfs of a subvolume view."""
+        if not tree.subvolume:
+            return tree
+        return next(fs for fs in self.filesystems
+                    if any(s.catalog_id == tree.id for s in fs.subvolumes))
+
+    def piece_path(self, piece: Piece) -> str | None:
+        """The piece as a file; None when its medium reads it in order only (a tape)."""
+        return self.medium.piece_path(piece.file)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,7 +118,22 @@ class BackupSet:
             os.close(directory)
 
 
-def load_set(path: str) -> BackupSet:
+def load_set(where: str, listener: Listener = ignore) -> BackupSet:
+    """The set in a directory, or on a tape (a drive or a .tap image: its manifest and catalog
+    are read into a directory of their own; questions about volumes go to listener)."""
+    if is_tape(where):
+        medium = open_tape_set(where, listener)
+        backup_set = _load_directory(medium.directory)
+        if backup_set.set_id != medium.header.set_id:
+            raise RestoreError(f"The manifest on {where} is of set {backup_set.set_id}, its "
+                               f"tape header of {medium.header.set_id}.",
+                               "The tape is damaged: use another copy of the set.")
+        backup_set.read_from = medium
+        return backup_set
+    return _load_directory(where)
+
+
+def _load_directory(path: str) -> BackupSet:
     manifest = os.path.join(path, MANIFEST)
     if not os.path.isdir(path):
         raise UsageError(f"{path} is not a directory.",
@@ -151,6 +200,8 @@ def check_pieces(backup_set: BackupSet, archive: Archive, what: str) -> list[Pie
     bad = []
     for piece in archive.pieces:
         path = backup_set.piece_path(piece)
+        if path is None:
+            continue  # read in order only: checked as it is read
         try:
             size = os.path.getsize(path)
         except FileNotFoundError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import collections
 import os
+import queue
 import struct
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -220,6 +221,8 @@ class SeekableReader:
 
 
 ZSTD_MAGIC = 0xFD2FB528
+_READ_CHUNK = 1024 * 1024
+_COMPACT_AT = 8 * 1024 * 1024
 
 
 def _read_exactly(stream: BinaryIO, count: int) -> bytes:
@@ -244,77 +247,147 @@ class ForwardReader:
         self._stream = stream
         self.name = name
         self.frames_decompressed = 0
+        # Read in large chunks and parsed in place: a read per block header cost more than the
+        # decompression.
+        self._buf = bytearray()
+        self._pos = 0
 
     def _damaged(self, what: str) -> RestoreError:
         return RestoreError(f"The archive {self.name} is truncated or damaged: {what}.",
                             "Check the backup media, or use another copy of the set.")
 
-    def _need(self, count: int) -> bytes:
-        data = _read_exactly(self._stream, count)
-        if len(data) != count:
-            raise self._damaged("it ends inside a frame")
-        return data
+    def _have(self, count: int) -> bool:
+        """At least count bytes buffered after the position; False when the stream ends first."""
+        while len(self._buf) - self._pos < count:
+            chunk = self._stream.read(max(_READ_CHUNK, count - (len(self._buf) - self._pos)))
+            if not chunk:
+                return False
+            self._buf += chunk
+        return True
 
-    def _frame(self, magic_bytes: bytes) -> tuple[bytes, int | None]:
-        """The rest of a zstd frame after its magic: (whole frame, content size if recorded)."""
-        parts = [magic_bytes]
-        descriptor = self._need(1)
-        parts.append(descriptor)
-        fhd = descriptor[0]
+    def _need(self, count: int) -> int:
+        """Passes count bytes; returns where they start in the buffer."""
+        if not self._have(count):
+            raise self._damaged("it ends inside a frame")
+        at = self._pos
+        self._pos += count
+        return at
+
+    def _frame(self) -> tuple[bytes, int | None]:
+        """The zstd frame at the position: (whole frame, content size if recorded)."""
+        buf, start = self._buf, self._pos
+        self._pos += 4  # the magic, checked by the caller
+        fhd = buf[self._need(1)]
         single_segment = bool(fhd & 0x20)
         fcs_size = {0: 1 if single_segment else 0, 1: 2, 2: 4, 3: 8}[fhd >> 6]
         dict_size = {0: 0, 1: 1, 2: 2, 3: 4}[fhd & 3]
-        rest = self._need((0 if single_segment else 1) + dict_size + fcs_size)
-        parts.append(rest)
+        length = (0 if single_segment else 1) + dict_size + fcs_size
+        at = self._need(length)
         content_size = None
         if fcs_size:
-            content_size = int.from_bytes(rest[len(rest) - fcs_size :], "little")
+            content_size = int.from_bytes(buf[at + length - fcs_size : at + length], "little")
             if fcs_size == 2:
                 content_size += 256
         while True:
-            header = self._need(3)
-            parts.append(header)
-            value = int.from_bytes(header, "little")
+            at = self._need(3)
+            value = int.from_bytes(buf[at : at + 3], "little")
             last, block_type, block_size = value & 1, (value >> 1) & 3, value >> 3
             if block_type == 3:
                 raise self._damaged("a zstd block has a reserved type")
-            parts.append(self._need(1 if block_type == 1 else block_size))
+            self._need(1 if block_type == 1 else block_size)
             if last:
                 break
         if fhd & 0x04:
-            parts.append(self._need(4))
-        return b"".join(parts), content_size
+            self._need(4)
+        return bytes(buf[start : self._pos]), content_size
 
-    def frames(self, wanted) -> Iterator[tuple[Frame, bytes | None]]:
-        """Yields (frame, decompressed bytes) in order; the bytes are None for frames where
-        wanted(d_offset, d_size) is false. Stops at the end of the stream (the seek table, a
-        skippable frame, is passed over)."""
-        index = c_offset = d_offset = 0
+    def _raw_frames(self) -> Iterator[tuple[int, bytes, int | None]]:
+        """(compressed offset, the whole zstd frame, its content size if recorded), in order;
+        skippable frames (the seek table) are passed over."""
+        c_offset = 0
         while True:
-            magic_bytes = _read_exactly(self._stream, 4)
-            if not magic_bytes:
-                return
-            if len(magic_bytes) != 4:
+            if self._pos >= _COMPACT_AT:  # between frames: nothing before the position is needed
+                del self._buf[: self._pos]
+                self._pos = 0
+            if not self._have(4):
+                if len(self._buf) == self._pos:
+                    return
                 raise self._damaged("it ends inside a frame header")
-            magic = int.from_bytes(magic_bytes, "little")
+            magic = int.from_bytes(self._buf[self._pos : self._pos + 4], "little")
             if magic & 0xFFFFFFF0 == 0x184D2A50:
-                size = int.from_bytes(self._need(4), "little")
+                self._pos += 4
+                at = self._need(4)
+                size = int.from_bytes(self._buf[at : at + 4], "little")
                 self._need(size)
                 c_offset += 8 + size
                 continue
             if magic != ZSTD_MAGIC:
                 raise self._damaged(f"no zstd frame at byte {c_offset}")
-            raw, content_size = self._frame(magic_bytes)
+            raw, content_size = self._frame()
+            yield c_offset, raw, content_size
+            c_offset += len(raw)
+
+    def _decompress(self, index: int, raw: bytes, content_size: int | None) -> bytes:
+        try:
+            return zstandard.ZstdDecompressor().decompress(
+                raw, max_output_size=content_size or FRAME_SIZE * 64)
+        except zstandard.ZstdError as exc:
+            raise self._damaged(f"frame {index} does not decompress ({exc})") from exc
+
+    def frames(self, wanted) -> Iterator[tuple[Frame, bytes | None]]:
+        """Yields (frame, decompressed bytes) in order; the bytes are None for frames where
+        wanted(d_offset, d_size) is false. Stops at the end of the stream (the seek table, a
+        skippable frame, is passed over)."""
+        d_offset = 0
+        for index, (c_offset, raw, content_size) in enumerate(self._raw_frames()):
             data = None
             if content_size is None or wanted(d_offset, content_size):
-                try:
-                    data = zstandard.ZstdDecompressor().decompress(
-                        raw, max_output_size=content_size or FRAME_SIZE * 64)
-                except zstandard.ZstdError as exc:
-                    raise self._damaged(f"frame {index} does not decompress ({exc})") from exc
+                data = self._decompress(index, raw, content_size)
                 self.frames_decompressed += 1
                 content_size = len(data)
             yield Frame(index, c_offset, len(raw), d_offset, content_size), data
-            index += 1
-            c_offset += len(raw)
             d_offset += content_size
+
+    def iter_frames(self, threads: int | None = None) -> Iterator[tuple[Frame, bytes]]:
+        """Every frame, in order: a thread of its own reads the stream and cuts it into frames,
+        a pool decompresses them ahead (a whole restore from tape: as fast as from a file)."""
+        threads = threads or default_threads()
+        ahead: queue.Queue = queue.Queue(maxsize=threads * 2)
+        stop = threading.Event()
+
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    ahead.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        with ThreadPoolExecutor(threads, thread_name_prefix="unzstd") as pool:
+            def read() -> None:
+                try:
+                    for index, (c_offset, raw, size) in enumerate(self._raw_frames()):
+                        future = pool.submit(self._decompress, index, raw, size)
+                        if not put((index, c_offset, len(raw), future)):
+                            return
+                    put(None)
+                except BaseException as exc:  # raised again where the frames are taken
+                    put(exc)
+
+            reader = threading.Thread(target=read, name="stream-frames", daemon=True)
+            reader.start()
+            try:
+                d_offset = 0
+                while (item := ahead.get()) is not None:
+                    if isinstance(item, BaseException):
+                        raise item
+                    index, c_offset, c_size, future = item
+                    data = future.result()
+                    self.frames_decompressed += 1
+                    yield Frame(index, c_offset, c_size, d_offset, len(data)), data
+                    d_offset += len(data)
+            finally:
+                stop.set()
+                # A reader waiting for an answer (the next volume) is left to end by itself.
+                reader.join(timeout=5)

@@ -24,10 +24,16 @@ from .selection import Selection
 
 
 def unmounted_title(fs: Filesystem) -> str:
-    """How the tree names the root of a filesystem that had no mount point."""
+    """How the tree names the root of a filesystem that had no mount point (for a btrfs with
+    subvolumes: its top level, with those the machine did not mount, which are shown there)."""
     what = fs.type or "filesystem"
     if fs.label:
         what += f' "{fs.label}"'
+    if fs.subvolumes:
+        unmounted = [s.path for s in fs.subvolumes if not s.mountpoint]
+        return (f"fs-{fs.id}:/  ({what}, its top level, had no mount point"
+                + (f"; subvolumes not mounted: {', '.join(unmounted)}" if unmounted else "")
+                + ")")
     return f"fs-{fs.id}:/  ({what}, had no mount point)"
 
 
@@ -54,9 +60,13 @@ class _Plan:
         return self.fs, path
 
 
-def arrange(filesystems: list[Filesystem], catalog: Catalog) -> list[_Plan]:
+def arrange(filesystems: list[Filesystem], catalog: Catalog,
+            holders: dict[int, int] | None = None) -> list[_Plan]:
     """Where each filesystem goes: grafted on a directory of the one it was mounted in, else
-    a tree of its own. One lookup per filesystem."""
+    a tree of its own. One lookup per filesystem. A btrfs subvolume the machine did not mount
+    (`holders`: its view's id -> the btrfs's id) is grafted at its path in the btrfs's top
+    level."""
+    holders = holders or {}
     mounted = sorted((fs for fs in filesystems if fs.mountpoint.startswith("/")),
                      key=lambda fs: tree_key(os.fsencode(os.path.normpath(fs.mountpoint))))
     plans: list[_Plan] = []
@@ -78,8 +88,18 @@ def arrange(filesystems: list[Filesystem], catalog: Catalog) -> list[_Plan]:
                 continue
         plans.append(_Plan(fs.id, fs.mountpoint, b"" if point == b"/" else point))
     for fs in filesystems:
-        if not fs.mountpoint.startswith("/"):
+        if not fs.mountpoint.startswith("/") and not fs.subvolume:
             plans.append(_Plan(fs.id, unmounted_title(fs), b"fs-%d:" % fs.id))
+    for fs in filesystems:
+        if fs.mountpoint.startswith("/") or not fs.subvolume:
+            continue
+        holder = holders.get(fs.id)
+        for plan in plans:
+            point = b"" if plan.fs == holder else next(
+                (p for p, mounted in plan.mounts.items() if mounted == holder), None)
+            if point is not None:
+                plan.mounts[point + b"/" + os.fsencode(fs.subvolume)] = fs.id
+                break
     return plans
 
 
@@ -90,12 +110,13 @@ class SetTrees:
     def __init__(self, backup_set: BackupSet, catalog: Catalog):
         self.backup_set = backup_set
         self.catalog = catalog
-        self.filesystems = [fs for fs in backup_set.filesystems
-                            if fs.archive is not None and fs.archive.kind == "tar"]
+        self.filesystems = backup_set.file_trees()
         self._selections = {fs.id: Selection(fs.id) for fs in self.filesystems}
+        holders = {fs.id: backup_set.holder_of(fs).id for fs in self.filesystems
+                   if fs.subvolume}
         self.trees = [TreeModel(catalog, plan.fs, root_name=plan.title, mounts=plan.mounts,
                                 selections=self._selections, base=plan.base)
-                      for plan in arrange(self.filesystems, catalog)]
+                      for plan in arrange(self.filesystems, catalog, holders)]
         self.search_state = SearchState()
         self._matches: list[tuple[int, bytes]] = []  # (tree, path in it), in the rows' order
 

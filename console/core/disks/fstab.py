@@ -10,6 +10,15 @@ class FstabEntry:
     spec: str  # UUID=..., LABEL=..., PARTUUID=..., PARTLABEL=... or a device path
     mountpoint: str
     fstype: str
+    options: str = ""  # as written: "defaults", "subvol=@,compress=zstd" ...
+
+    def option(self, name: str) -> str | None:
+        """The value of one option (subvol=@ -> "@"), "" for a flag, None when absent."""
+        for option in self.options.split(","):
+            key, sep, value = option.partition("=")
+            if key == name:
+                return value if sep else ""
+        return None
 
 
 def _unescape(field: str) -> str:
@@ -21,7 +30,8 @@ def parse_fstab(text: str) -> list[FstabEntry]:
     for line in text.splitlines():
         fields = line.split("#", 1)[0].split()
         if len(fields) >= 3:
-            entries.append(FstabEntry(_unescape(fields[0]), _unescape(fields[1]), fields[2]))
+            entries.append(FstabEntry(_unescape(fields[0]), _unescape(fields[1]), fields[2],
+                                      _unescape(fields[3]) if len(fields) > 3 else ""))
     return entries
 
 

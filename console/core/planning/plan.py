@@ -15,7 +15,7 @@ from typing import Any
 from ..backupset.manifest import BackupSet
 from ..disks.discovery import TargetDisk
 from ..errors import RestoreError
-from ..layout import Disk, Filesystem
+from ..layout import Disk, Filesystem, Subvolume, mount_order
 from ..units import exact_size
 from .boot import boot_loader_lines
 from .mapping import DiskMapping
@@ -235,16 +235,9 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
     chosen = [fs for fs in backup_set.filesystems
               if any(fs.disk == d.source for d in disks)]
     unmapped = [d.name for d in backup_set.disks if mapping.mapping.get(d.name) is None]
-    return Plan(set_path=os.path.abspath(backup_set.path), set_id=backup_set.set_id,
+    return Plan(set_path=os.path.abspath(backup_set.medium.where), set_id=backup_set.set_id,
                 host=backup_set.host, created=backup_set.created, disks=disks, unmapped=unmapped,
                 filesystems=[fs.id for fs in chosen], steps=_steps(backup_set, disks, chosen))
-
-
-def mount_order(filesystems: list[Filesystem]) -> list[Filesystem]:
-    """Filesystems with a mount point, parents before children (/ before /boot before /boot/efi)."""
-    mounted_ones = [fs for fs in filesystems if fs.mountpoint.startswith("/")]
-    return sorted(mounted_ones, key=lambda fs: (fs.mountpoint.rstrip("/").count("/"),
-                                                fs.mountpoint))
 
 
 def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem]) -> list[Step]:
@@ -275,18 +268,30 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
                                             label=fs.label, size=size))
     tar = [fs for fs in chosen if fs.archive is not None and fs.archive.kind == "tar"]
     nested = mount_order(tar)
-    if not any(fs.mountpoint == "/" for fs in nested):
+    if not any(fs.place == "/" for fs in nested):
         nested = []  # without the root filesystem there is no tree to nest the others in
     for fs in nested + [fs for fs in tar if fs not in nested]:
         target = next(d.target.path for d in disks if d.source == fs.disk)
         steps.append(Mount(target, fs=fs.id, partition=fs.partition, type=fs.type,
-                           title=fs.title, mountpoint=fs.mountpoint if fs in nested else ""))
-        steps.append(Restore(target, fs=fs.id, title=fs.title, files=fs.archive.members,
-                             bytes=fs.archive.uncompressed_size))
+                           title=fs.title, mountpoint=fs.place if fs in nested else "",
+                           subvolume=next((s.path for s in fs.subvolumes
+                                           if not fs.mountpoint and s.mountpoint == fs.place), ""),
+                           subvolumes=bool(fs.subvolumes)))
+        steps.append(Restore(target, fs=fs.id, title=fs.title,
+                             files=sum(a.members for a in fs.archives),
+                             bytes=sum(a.uncompressed_size for a in fs.archives),
+                             subvolumes=tuple(_said(s) for s in fs.subvolumes)))
     if tar:
         steps.append(Verify(fs=tuple(fs.id for fs in tar)))
     steps.append(Finalize(log=bool(nested)))
     return steps
+
+
+def _said(subvolume: Subvolume) -> str:
+    """@snap1 (read-only), @ (default)"""
+    flags = [word for word, on in (("read-only", subvolume.read_only),
+                                   ("default", subvolume.default)) if on]
+    return subvolume.path + (f" ({', '.join(flags)})" if flags else "")
 
 
 def describe_step(plan: Plan, step: Step) -> str:

@@ -422,7 +422,7 @@ class _Resizer:
             return min(part.size, need), f"{size(need)} of slack, swap holds no data", None
         if fs.archive is None:
             return part.size, "its original size: nothing is restored into it", None
-        used = fs.bytes_used
+        used = fs.bytes_needed
         need = math.ceil(Fraction(used) * Fraction(self.policy.floor_factor))
         need += self.policy.min_slack
         why = (f"{size(used)} used × {self.policy.floor_factor:g} + "

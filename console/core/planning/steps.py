@@ -27,11 +27,15 @@ class Step:
 
     action: ClassVar[str]  # the kind's name, as saved plans and the log say it
     target: str  # the target disk's path ("" for steps on the restored tree)
+    # Details added after plans were first saved: left out while empty, so a plan without
+    # them saves as it was.
+    later: ClassVar[tuple[str, ...]] = ()
 
     def detail(self) -> dict[str, Any]:
         """The details as a saved plan has them: every field but the target."""
         return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in asdict(self).items() if name != "target"}
+                for name, value in asdict(self).items()
+                if name != "target" and not (name in self.later and not value)}
 
     def to_json(self) -> dict[str, Any]:
         return {"action": self.action, "target": self.target, "detail": self.detail()}
@@ -140,9 +144,19 @@ class Mount(Step):
     type: str
     title: str
     mountpoint: str  # its place in the restored tree, "" for a mount of its own
+    # btrfs with subvolumes: the one at mountpoint ("@"); its top level is mounted on its own,
+    # where the subvolumes are made
+    subvolume: str = ""
+    subvolumes: bool = False
+    later = ("subvolume", "subvolumes")
 
     def describe(self, plan: PlanView) -> str:
         where = self.mountpoint or "a mount of its own"
+        if self.subvolumes:
+            return (f"Mount {self.title} (partition {self.partition}): its top level on a mount "
+                    "of its own, where its subvolumes are made"
+                    + (f"; subvolume {self.subvolume} at {self.mountpoint}"
+                       if self.subvolume and self.mountpoint else ""))
         return f"Mount {self.title} (partition {self.partition}) at {where}"
 
 
@@ -151,12 +165,21 @@ class Restore(Step):
     action = "restore"
     fs: int
     title: str
-    files: int  # entries of its archive
-    bytes: int  # bytes its archive unpacks to
+    files: int  # entries of its archive (and its subvolumes')
+    bytes: int  # bytes its archive unpacks to (and its subvolumes')
+    # btrfs: the subvolumes made again before the files, as said: "@ (default)", "@snap1
+    # (read-only)"; their flags are set after the files
+    subvolumes: tuple[str, ...] = ()
+    later = ("subvolumes",)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subvolumes", tuple(self.subvolumes))  # a saved plan has a list
 
     def describe(self, plan: PlanView) -> str:
+        made = (f"; btrfs subvolumes {', '.join(self.subvolumes)}, read-only flags and the "
+                "default set after the files" if self.subvolumes else "")
         return (f"Restore filesystem {self.fs} ({self.title}): {count(self.files, 'entry')}, "
-                f"{size(self.bytes)}, each file checked against its BLAKE3")
+                f"{size(self.bytes)}, each file checked against its BLAKE3{made}")
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ class MappingScreen(Screen):
     def discover(self) -> list[TargetDisk]:
         app = self.app
         try:
-            targets = app.core.discover_targets(app.backup_set.path, app.target_images)
+            targets = app.core.discover_targets(app.backup_set.medium.where, app.target_images)
             self.listing_problem = ""
         except (RestoreError, OSError) as exc:
             targets = []
@@ -180,9 +180,7 @@ class MappingScreen(Screen):
             yield partitions
         words, bad = self._problems_text()
         yield Static(words, id="layout-problems", markup=False, classes="problem" if bad else "")
-        value = Input(id="value")
-        value.cursor_blink = False
-        yield value
+        yield Input(id="value")
         yield StatusLine(id="status")
         yield KeyFooter()
 

@@ -53,10 +53,8 @@ class ReviewScreen(Screen):
         if restoring:
             yield Static(f"To overwrite {job.targets_text()}, type {what} and press Enter: "
                          f"{' '.join(names)}", id="prompt")
-            confirm = TypedInput(placeholder=" ".join(names), id="confirm")
-            # a steady cursor: no redraws twice a second on a serial line
-            confirm.cursor_blink = False
-            yield confirm
+            # the app makes its cursor steady when it is focused
+            yield TypedInput(placeholder=" ".join(names), id="confirm")
         else:
             yield Static("Press Enter to compare; Esc goes back.", id="prompt")
         yield Static("Nothing has been written.", id="status")
@@ -65,7 +63,7 @@ class ReviewScreen(Screen):
     def _text(self) -> str:
         job = self.job
         if job.kind != JobKind.RESTORE:
-            lines = [f"Compare the backup of {job.backup_set.host} ({job.backup_set.path})",
+            lines = [f"Compare the backup of {job.backup_set.host} ({job.backup_set.medium.where})",
                      "with what is on these disks, mounted read-only:", ""]
             for src, target in job.mapping.items():
                 lines.append(f"  original {src}")

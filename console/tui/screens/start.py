@@ -52,7 +52,7 @@ def created_text(created: str, now: datetime) -> str:
 def set_summary(backup_set: BackupSet, now: datetime) -> str:
     lines = [f"Backup of [b]{escape(backup_set.host)}[/b], made "
              f"{created_text(backup_set.created, now)}",
-             f"Set {backup_set.set_id} in {escape(backup_set.path)}"]
+             f"Set {backup_set.set_id} in {escape(backup_set.medium.where)}"]
     if backup_set.omissions:
         lines.append(incomplete_warning(len(backup_set.omissions)))
     return "\n".join(lines)
@@ -95,7 +95,9 @@ def partition_details(part: Partition, fs: Filesystem | None) -> str:
     if fs.archive is None:
         return "not in the set"
     if fs.archive.kind == "tar":
-        return (f"{size(fs.bytes_used)} used, {count(fs.archive.members, 'entry')}"
+        return (f"{size(fs.bytes_used)} used, "
+                f"{count(sum(a.members for a in fs.archives), 'entry')}"
+                + (f", {count(len(fs.subvolumes), 'subvolume')}" if fs.subvolumes else "")
                 + (f", label {fs.label}" if fs.label else ""))
     return "saved as an image"
 

@@ -65,7 +65,7 @@ class TargetsScreen(Screen):
                    "Compare disks with the set")
         yield TitleBar(f"{heading}: choose the target of each disk")
         try:
-            targets = app.core.discover_targets(backup_set.path, app.target_images)
+            targets = app.core.discover_targets(backup_set.medium.where, app.target_images)
         except (RestoreError, OSError) as exc:
             targets = []
             yield Static(f"This machine's disks could not be listed: "
