@@ -148,6 +148,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("set_path", metavar="SET")
     p.add_argument("--root", required=True, metavar="DIR")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("mkrescue", help="build the rescue system (kernel, initramfs, CD image, "
+                                        "network boot files) the console runs in")
+    p.add_argument("--to", required=True, metavar="DIR")
+    p.add_argument("--kernel", metavar="VMLINUZ",
+                   help="the kernel (default: the newest /boot/vmlinuz-* with its modules)")
+    p.add_argument("--iso", action="store_true", help="also DIR/rescue.iso (BIOS and UEFI)")
+    p.add_argument("--pxe", action="store_true",
+                   help="DIR/pxe/ for network boot (always written; kept for scripts)")
+    p.add_argument("--tools-on-media", action="store_true",
+                   help="python, the console and the tools into DIR/restore-tools.squashfs, "
+                        "which init loads from the media")
+    p.add_argument("--append", action="append", default=[], metavar="OPTION",
+                   help="kernel command-line option for the CD and network boot "
+                        "(restore.media=disk, restore=expert ...)")
     return parser
 
 
@@ -649,6 +664,31 @@ def cmd_verify(args, printer) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_mkrescue(args, printer) -> int:
+    from humanize import naturalsize
+
+    from .core.rescue.build import SIZE_GOAL, build_rescue
+    printer.close()
+
+    def progress(stage) -> None:
+        print(f"  {stage.name:<32} {stage.count:>6}  ({stage.seconds:.1f} s)", flush=True)
+
+    print(f"restore-console: building the rescue system in {args.to}", flush=True)
+    rescue = build_rescue(args.to, kernel=args.kernel, iso=args.iso,
+                          tools_on_media=args.tools_on_media, command_line=args.append,
+                          progress=progress)
+    print(f"kernel {rescue.kernel_version}")
+    print(f"initramfs: {naturalsize(rescue.initramfs_size, binary=True)} compressed "
+          f"({rescue.initramfs_size / SIZE_GOAL:.0%} of the {naturalsize(SIZE_GOAL, binary=True)}"
+          f" goal), {naturalsize(rescue.uncompressed, binary=True)} unpacked")
+    if rescue.tools_image_size:
+        print(f"tools on the media: {naturalsize(rescue.tools_image_size, binary=True)}")
+    for path in rescue.written:
+        print(f"wrote {path}")
+    print(f"in {rescue.seconds:.0f} s")
+    return 0
+
+
 SUBCOMMANDS_HINT = ("the subcommands work without one (restore-console --help): inspect, ls, "
                     "disks, plan, restore, verify, backup.")
 
@@ -722,7 +762,8 @@ def cmd_console(args, printer) -> int:
 
 COMMANDS = {"backup": cmd_backup, "inspect": cmd_inspect, "ls": cmd_ls, "disks": cmd_disks,
             "plan": cmd_plan,
-            "restore": cmd_restore, "verify": cmd_verify, None: cmd_console}
+            "restore": cmd_restore, "verify": cmd_verify, "mkrescue": cmd_mkrescue,
+            None: cmd_console}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,23 @@ def restore_journals_of_the_tests(tmp_path_factory):
         os.environ["RESTORE_CONSOLE_STATE"] = previous
 
 
+RESCUE_BUILD_NEEDS = ("busybox", "python3.11", "cpio", "zstd", "ldd", "strip", "depmod")
+
+
+@pytest.fixture(scope="session")
+def rescue_system(tmp_path_factory):
+    """The rescue system (kernel, initrd.img, pxe/), built once per test session (about 45 s,
+    most of it zstd -19): what the rescue tests unpack and the e2e tests boot."""
+    from console.core.errors import RestoreError
+    from console.core.rescue.build import build_rescue
+    if missing := [t for t in RESCUE_BUILD_NEEDS if shutil.which(t) is None]:
+        pytest.skip(f"building the rescue system needs {', '.join(missing)} (make deps)")
+    try:
+        return build_rescue(str(tmp_path_factory.mktemp("rescue")))
+    except RestoreError as exc:
+        pytest.skip(f"the rescue system cannot be built here: {exc.message}")
+
+
 def pytest_collection_modifyitems(config, items):
     _mark_e2e(items)
     if os.geteuid() != 0:

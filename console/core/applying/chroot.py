@@ -14,11 +14,12 @@ from collections.abc import Iterator, Sequence
 from ..errors import RestoreError
 from ..system import first_line, run
 
-# What a tool in the restored system needs of the running one: devices (the target disk),
-# processes and mounts, sysfs (probing, EFI variables), and /run (udev's database).
 log = logging.getLogger("restore_console")
+TOOLS = ("chroot", "mount", "umount")  # run here; the rescue image carries them
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+# What a tool in the restored system needs of the running one: devices (the target disk),
+# processes and mounts, sysfs (probing, EFI variables), and /run (udev's database).
 _SYSTEM_MOUNTS = (("/dev", "dev", ["--rbind"]), ("proc", "proc", ["-t", "proc"]),
                   ("/sys", "sys", ["--rbind"]), ("/run", "run", ["--bind"]))
 

@@ -50,6 +50,8 @@ from .existing import Existing, existing_at
 from .partial import SelectionResult, check_restorable, restore_into_roots
 from .targetroot import READ_ONLY_OPTIONS, READ_WRITE_OPTIONS
 
+TOOLS = ("sfdisk",)  # run here; the rescue image carries them
+
 # Places offered to choose from: more combinations of candidate disks than this are not listed.
 MAX_PLACES = 20
 

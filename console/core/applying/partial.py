@@ -51,6 +51,8 @@ from ..units import entries_and_data
 from .flags import restore_flags
 from .ondisk import TreeOfFs
 
+TOOLS = ("tar",)  # run here; the rescue image carries them
+
 EXISTING_POLICIES = ("overwrite", "skip", "newer")
 _POLICY_OPTIONS = {"overwrite": [], "skip": ["--skip-old-files"], "newer": ["--keep-newer-files"]}
 END_OF_ARCHIVE = bytes(2 * BLOCK)

@@ -79,6 +79,8 @@ from .liveverify import LiveVerify
 from .ondisk import TreeOfFs
 from .verify import Difference, VerifyResult, check_filesystem
 
+TOOLS = ("wipefs",)  # run here; the rescue image carries them
+
 log = logging.getLogger("restore_console")
 
 MAX_NAMED_FILES = 10

@@ -31,6 +31,8 @@ from .readahead import ReadAhead
 from .seekable import FRAME_SIZE, ForwardReader, Frame, SeekableReader, SeekableWriter
 from .tarscan import Member, TarScanner
 
+TOOLS = ("tar",)  # run here; the rescue image carries them
+
 log = logging.getLogger("restore_console")
 
 READ_SIZE = 1024 * 1024

@@ -23,6 +23,8 @@ from typing import Iterator
 from ..errors import RestoreError
 from ..system import output, run
 
+TOOLS = ("losetup", "partx", "mount", "umount")  # run here; the rescue image carries them
+
 log = logging.getLogger("restore_console")
 
 

@@ -6,6 +6,9 @@ from ..errors import RestoreError
 from ..layout import Filesystem
 from ..system import run
 
+TOOLS = ("mkfs.ext2", "mkfs.ext3", "mkfs.ext4", "mkfs.xfs", "mkfs.btrfs",
+         "mkswap")  # run here; the rescue image carries them
+
 
 def mkfs_command(fs: Filesystem, device: str, size: int | None = None) -> list[str]:
     """The mkfs command that makes fs again on device; `size` is the new partition's size

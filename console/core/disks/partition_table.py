@@ -19,6 +19,8 @@ from ..errors import RestoreError
 from ..layout import Disk, Partition
 from ..system import output, run
 
+TOOLS = ("sfdisk", "partx")  # run here; the rescue image carries them
+
 log = logging.getLogger("restore_console")
 
 

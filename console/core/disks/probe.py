@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from ..system import output, run
 
+TOOLS = ("blkid", "dumpe2fs", "xfs_db")  # run here; the rescue image carries them
+
 # Filesystems archived file by file with GNU tar when this kernel can mount them; any other
 # content of a partition is saved as a raw image. vfat (the EFI system partition) is always
 # imaged: it is small, holds no owners or modes tar could restore, and rescue kernels often

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from ..layout import Subvolume
 from ..system import output, run
 
+TOOLS = ("btrfs",)  # run here; the rescue image carries them
+
 log = logging.getLogger("restore_console")
 
 TOP_LEVEL = 5

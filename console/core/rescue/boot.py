@@ -1,0 +1,69 @@
+"""What boots the rescue system besides a kernel and an initrd given by hand: a CD image for BIOS
+and UEFI (grub-mkrescue, which drives xorriso), and the files for network boot (iPXE)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from ..system import run
+
+TOOLS = ("grub-mkrescue",)  # run here, on the build machine
+
+# The command line the rescue system is booted with unless the operator says otherwise; both
+# console devices, the serial one last (it becomes /dev/console, where the stages are shown).
+KERNEL_COMMAND_LINE = "console=tty0 console=ttyS0,115200 restore=interactive restore.media=auto"
+
+
+def write_pxe(directory: str, kernel: str, initrd: str, extra: list[str]) -> list[str]:
+    """DIR/pxe/: the kernel, the initrd, an iPXE script loading them, the command line."""
+    pxe = os.path.join(directory, "pxe")
+    os.makedirs(pxe, exist_ok=True)
+    for path in (kernel, initrd):
+        shutil.copyfile(path, os.path.join(pxe, os.path.basename(path)))
+    command_line = command_line_of(extra)
+    with open(os.path.join(pxe, "cmdline"), "w") as f:
+        f.write(command_line + "\n")
+    with open(os.path.join(pxe, "rescue.ipxe"), "w") as f:
+        f.write("#!ipxe\n"
+                "# Served beside vmlinuz and initrd.img (TFTP or HTTP, relative to this script).\n"
+                f"kernel vmlinuz initrd=initrd.img {command_line}\n"
+                "initrd initrd.img\n"
+                "boot\n")
+    return sorted(os.listdir(pxe))
+
+
+def write_iso(directory: str, kernel: str, initrd: str, extra: list[str],
+              tools_image: str | None) -> str:
+    """DIR/rescue.iso, bootable from BIOS and UEFI, with the tools image beside the kernel."""
+    iso = os.path.join(directory, "rescue.iso")
+    with tempfile.TemporaryDirectory(prefix="rescue-iso-") as tree:
+        boot = os.path.join(tree, "boot")
+        os.makedirs(os.path.join(boot, "grub"))
+        shutil.copyfile(kernel, os.path.join(boot, "vmlinuz"))
+        shutil.copyfile(initrd, os.path.join(boot, "initrd.img"))
+        if tools_image:
+            shutil.copyfile(tools_image, os.path.join(tree, os.path.basename(tools_image)))
+        command_line = command_line_of(extra)
+        with open(os.path.join(boot, "grub", "grub.cfg"), "w") as f:
+            f.write("serial --unit=0 --speed=115200\n"
+                    "terminal_input console serial\nterminal_output console serial\n"
+                    "set timeout=5\n"
+                    'menuentry "restore-console" {\n'
+                    f"  linux /boot/vmlinuz {command_line}\n  initrd /boot/initrd.img\n}}\n"
+                    'menuentry "restore-console, expert shell" {\n'
+                    f"  linux /boot/vmlinuz {command_line_of([*extra, 'restore=expert'])}\n"
+                    "  initrd /boot/initrd.img\n}\n")
+        run(["grub-mkrescue", "-o", iso, tree, "--", "-volid", "RESTORE_RESCUE"],
+            "make the rescue CD image")
+    return iso
+
+
+def command_line_of(extra: list[str]) -> str:
+    """The default command line, each option of extra replacing the default of the same name."""
+    words = {}
+    for word in [*KERNEL_COMMAND_LINE.split(), *extra]:
+        key = word.split("=", 1)[0]
+        words[key if key != "console" else word] = word  # console= can be given more than once
+    return " ".join(words.values())
