@@ -28,7 +28,7 @@ from ..errors import RestoreError, UsageError
 from ..events import Listener, Message, ignore
 from ..questions import ABORT, ask, insert_volume
 from .isolayout import Part, VolumeHeader
-from .isovolume import IsoVolume, NoVolume, eject, is_optical_drive
+from .isovolume import IsoVolume, NoVolume, eject, is_block_device, is_optical_drive
 
 MANIFEST, CATALOG = "manifest.json", "catalog.sqlite"
 _NUMBERED = re.compile(r"^(.*)-(\d+)\.iso$")
@@ -65,7 +65,8 @@ class IsoMedium:
                              "Give the first volume of the set (an .iso file) or a drive "
                              "(/dev/sr0).")
         self.where = where
-        self.drive = is_optical_drive(where)
+        # a drive (or any block device: a USB stick written with dd) holds one disc at a time
+        self.drive = is_optical_drive(where) or is_block_device(where)
         self.opened: list[int] = []
         self._volumes: dict[int, IsoVolume] = {}
         try:
@@ -105,10 +106,20 @@ class IsoMedium:
         if number in self._volumes:
             return self._volumes[number]
         place = self.place_of(number)
-        if self.drive:
-            self._release_drive()
         found = ""
+        if self.drive:  # the disc in the drive is another volume: it is taken out first
+            self._release_drive()
+            found = f"The set goes on on volume {number}."
         while True:
+            if found:
+                listener(Message(found))
+                answer = ask(listener, insert_volume(
+                    number, self.header.set_id, place, found,
+                    "Put the disc in the drive." if self.drive else
+                    f"Put the image of volume {number} there (copy or link it)."))
+                if answer == ABORT:
+                    raise RestoreError(f"Volume {number} of set {self.header.set_id} is "
+                                       f"needed in {place}. {found}", "Insert it and run again.")
             try:
                 candidate = IsoVolume(place)
                 held = candidate.header
@@ -123,14 +134,6 @@ class IsoMedium:
                     eject(place)
             except NoVolume as no:
                 found = no.why
-            listener(Message(found))
-            answer = ask(listener, insert_volume(
-                number, self.header.set_id, place, found,
-                "Put the disc in the drive." if self.drive else
-                f"Put the image of volume {number} there (copy or link it)."))
-            if answer == ABORT:
-                raise RestoreError(f"Volume {number} of set {self.header.set_id} is needed "
-                                   f"in {place}. {found}", "Insert it and run again.")
 
     def _release_drive(self) -> None:
         """One disc at a time in a drive: the one in is closed and ejected."""

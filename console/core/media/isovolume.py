@@ -25,12 +25,19 @@ def is_optical_drive(path: str) -> bool:
     return os.path.basename(os.path.realpath(path)).startswith("sr") and path.startswith("/dev/")
 
 
+def is_block_device(path: str) -> bool:
+    try:
+        return stat.S_ISBLK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def is_iso(path: str) -> bool:
     """An ISO 9660 image file, or an optical drive (whether a disc is in or not)."""
     if is_optical_drive(path):
         return True
     try:
-        if not (os.path.isfile(path) or stat.S_ISBLK(os.stat(path).st_mode)):
+        if not (os.path.isfile(path) or is_block_device(path)):
             return False
         with open(path, "rb") as f:
             f.seek(ISO_MAGIC_AT)
