@@ -119,7 +119,9 @@ class IsoMedium:
                     f"Put the image of volume {number} there (copy or link it)."))
                 if answer == ABORT:
                     raise RestoreError(f"Volume {number} of set {self.header.set_id} is "
-                                       f"needed in {place}. {found}", "Insert it and run again.")
+                                       f"needed in {place}. {found}",
+                                       "Insert it and run again." if self.drive else
+                                       "Put its image there and run again.")
             try:
                 candidate = IsoVolume(place)
                 held = candidate.header
@@ -234,7 +236,7 @@ class _CheckedStream:
 
     def __init__(self, piece: PieceFile):
         self._piece = piece
-        self._hash = blake3.blake3()
+        self._hash = blake3.blake3(max_threads=blake3.blake3.AUTO)
         self._checked = False
 
     def read(self, count: int = -1) -> bytes:
