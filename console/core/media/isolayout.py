@@ -150,8 +150,8 @@ def cut_into_volumes(pieces: list[SetPiece], room: list[int] | int,
     rooms = [room] if isinstance(room, int) else list(room)
     if min(rooms) < SECTOR:
         raise UsageError("The volume size leaves no room for the archives beside the "
-                         "manifest, the catalog and the volume's own overhead.",
-                         "Give a larger --volume-size.")
+                         "manifest, the catalog, the volume's own overhead (and on volume 1 "
+                         "the rescue system).", "Give a larger --volume-size.")
     parts: list[Part] = []
     volume, free = 1, rooms[0]
     for piece in pieces:
