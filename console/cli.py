@@ -261,9 +261,12 @@ def _tape_options(args) -> int:
         raise UsageError("Give where the set goes: --to DIR, --iso DIR or --tape "
                          "DEV|FILE.tap (one).",
                          "Example: backup --disk /dev/sda --to /mnt/backup/set")
+    if args.staging and args.to:
+        raise UsageError("--staging goes with --tape or --iso: with --to the set is put "
+                         "together in its directory.")
     if args.tape is None:
-        if args.block_size or args.obdr or (args.staging and not args.iso):
-            raise UsageError("--block-size, --obdr and --staging go with --tape.")
+        if args.block_size or args.obdr:
+            raise UsageError("--block-size and --obdr go with --tape.")
         return 0
     block_size = DEFAULT_BLOCK_SIZE
     if args.block_size:

@@ -121,9 +121,8 @@ class IsoVolume:
                 out.write(self.read_at(offset + start, min(chunk, size - start)))
 
     def close(self) -> None:
-        for closing in (getattr(self, "_file", None),):
-            if closing is not None:
-                closing.close()
+        if getattr(self, "_file", None) is not None:
+            self._file.close()
         if getattr(self, "_fd", -1) >= 0:
             os.close(self._fd)
             self._fd = -1
