@@ -41,6 +41,7 @@ bench: venv
 	$(VENV)/bin/python bench/partial.py
 	$(VENV)/bin/python bench/startup.py
 	$(VENV)/bin/python bench/tape.py
+	$(VENV)/bin/python bench/iso.py
 	$(VENV)/bin/python bench/boot.py
 	$(VENV)/bin/python bench/rescue_size.py
 

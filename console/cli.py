@@ -86,9 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--obdr", metavar="RESCUE.iso",
                    help="with --tape: write this bootable ISO (mkrescue --iso) first, in the "
                         "OBDR layout, so that a drive in OBDR mode boots from it")
+    p.add_argument("--iso", metavar="DIR",
+                   help="write the set as ISO 9660 images for CD/DVD into this directory: "
+                        "DIR/HOST-SETID-1.iso, -2.iso ...")
+    p.add_argument("--volume-size", metavar="cd|dvd|SIZE",
+                   help="with --iso: the size of each image (cd: 700 MiB, dvd: 4.7 GB, or a "
+                        "size like 100M)")
+    p.add_argument("--rescue", metavar="DIR",
+                   help="with --iso: make volume 1 boot this rescue system (the directory "
+                        "'mkrescue --to DIR' made: its vmlinuz and initrd.img)")
     p.add_argument("--staging", metavar="DIR",
-                   help="with --tape: where the set is put together before it is written "
-                        "to tape (default: a new directory under $TMPDIR; removed after)")
+                   help="with --tape or --iso: where the set is put together before it is "
+                        "written (default: a new directory under $TMPDIR; removed after)")
     p.add_argument("--allow-omissions", action="store_true",
                    help="go on when a file changes or cannot be read while it is backed up, "
                         "or a btrfs subvolume cannot be archived yet: the set records what "
@@ -288,12 +297,16 @@ def _tape_options(args) -> int:
     """The block size of --tape, checked with the other tape options."""
     from .core.media.tapeset import DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, check_iso
     from .core.planning.resize import parse_size
-    if (args.to is None) == (args.tape is None):
-        raise UsageError("Give where the set goes: --to DIR or --tape DEV|FILE.tap (one).",
+    if [args.to, args.tape, args.iso].count(None) != 2:
+        raise UsageError("Give where the set goes: --to DIR, --iso DIR or --tape "
+                         "DEV|FILE.tap (one).",
                          "Example: backup --disk /dev/sda --to /mnt/backup/set")
+    if args.staging and args.to:
+        raise UsageError("--staging goes with --tape or --iso: with --to the set is put "
+                         "together in its directory.")
     if args.tape is None:
-        if args.block_size or args.obdr or args.staging:
-            raise UsageError("--block-size, --obdr and --staging go with --tape.")
+        if args.block_size or args.obdr:
+            raise UsageError("--block-size and --obdr go with --tape.")
         return 0
     block_size = DEFAULT_BLOCK_SIZE
     if args.block_size:
@@ -309,17 +322,50 @@ def _tape_options(args) -> int:
     return block_size
 
 
+def parse_volume_size(text: str) -> int:
+    """Bytes of cd, dvd or a size (100M, 4.7GB)."""
+    from .core.media.isolayout import VOLUME_SIZES
+    from .core.planning.resize import parse_size
+    if text.lower() in VOLUME_SIZES:
+        return VOLUME_SIZES[text.lower()]
+    try:
+        value = parse_size(text)
+    except ValueError:
+        value = 0
+    if value < 1024 * 1024:
+        raise UsageError(f"--volume-size {text} is not cd, dvd or a size of at least 1 MiB.",
+                         "Example: --volume-size dvd, or --volume-size 100M")
+    return value
+
+
+def _iso_options(args) -> int:
+    """The volume size of --iso, checked with the other ISO options."""
+    from .core.media.isowriter import check_rescue
+    if args.iso is None:
+        if args.volume_size or args.rescue:
+            raise UsageError("--volume-size and --rescue go with --iso.")
+        return 0
+    if not args.volume_size:
+        raise UsageError("--iso needs --volume-size: cd, dvd or a size.",
+                         "Example: backup --disk /dev/sda --iso /srv/discs --volume-size dvd")
+    if args.rescue:
+        check_rescue(args.rescue)
+    return parse_volume_size(args.volume_size)
+
+
 def cmd_backup(args, printer) -> int:
     import shutil
     import tempfile
 
     from .core.backupset.backup import backup
+    from .core.backupset.isoset import write_to_iso
     from .core.backupset.tapeset import write_to_tape
     for disk in args.disk:
         if not os.path.exists(disk):
             raise UsageError(f"--disk {disk} does not exist.",
                              "Name a disk (/dev/sda) or a disk-image file.")
     block_size = _tape_options(args)
+    volume_size = _iso_options(args)
     dest = args.to or tempfile.mkdtemp(prefix="restore-console-staging-", dir=args.staging)
     try:
         backup_set = backup(args.disk, dest, printer, allow_omissions=args.allow_omissions)
@@ -327,15 +373,20 @@ def cmd_backup(args, printer) -> int:
         if args.tape:
             volumes = write_to_tape(backup_set, args.tape, block_size=block_size,
                                     obdr=args.obdr, listener=_volume_answers(printer))
+        if args.iso:
+            volumes = len(write_to_iso(backup_set, args.iso, volume_size, rescue=args.rescue,
+                                       listener=printer))
     finally:
-        if args.tape:
+        if args.to is None:
             shutil.rmtree(dest, ignore_errors=True)
     printer.close()
     archives = [a for fs in backup_set.filesystems for a in fs.archives]
     files = sum(a.members for a in archives)
     stored = sum(p.size for a in archives for p in a.pieces)
     subvolumes = sum(len(fs.subvolumes) for fs in backup_set.filesystems)
-    where = f"onto {args.tape} ({count(volumes, 'volume')})" if args.tape else f"into {args.to}"
+    where = (f"onto {args.tape} ({count(volumes, 'volume')})" if args.tape else
+             f"into {args.iso} ({count(volumes, 'ISO volume')})" if args.iso else
+             f"into {args.to}")
     print(f"Backed up {count(len(backup_set.disks), 'disk')}, "
           f"{count(len(backup_set.filesystems), 'partition')}"
           + (f" ({count(subvolumes, 'btrfs subvolume')})" if subvolumes else "")

@@ -15,7 +15,7 @@ def test_backup_needs_one_place_for_the_set(tmp_path):
     for args in ([], ["--to", str(tmp_path / "set"), "--tape", str(tmp_path / "set.tap")]):
         proc = cli("backup", "--disk", str(disk), *args)
         assert proc.returncode == 2
-        assert "--to DIR or --tape DEV|FILE.tap (one)" in proc.stderr
+        assert "--to DIR, --iso DIR or --tape DEV|FILE.tap (one)" in proc.stderr
 
 
 def test_tape_options_without_a_tape_are_refused(tmp_path):

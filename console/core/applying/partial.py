@@ -532,16 +532,17 @@ def _restore_filesystem(backup_set: BackupSet, catalog: Catalog, fs: Filesystem,
     check_restorable(fs)
     name = fs.archive.pieces[0].file
     single_piece(fs.archive, backup_set.path, fs.title)
-    piece = backup_set.piece_path(fs.archive.pieces[0])
     totals = selection.totals(catalog)
     listener(Message(f"Restoring {entries_and_data(totals.entries, totals.bytes)} of "
                      f"{fs.title} into {shown or dest}"))
+    # A file that can seek (a directory, ISO volumes): only the frames needed are read
+    piece = backup_set.medium.open_random(name, listener)
     if piece is None:  # a tape: one pass forward, only the frames needed decompressed
         with backup_set.medium.open_piece(name, listener) as stream:
             return extract_selection(catalog, selection, dest, label=fs.title,
                                      archive_name=name, stream=stream, existing=existing,
                                      listener=listener, cancel=cancel)
-    with SeekableReader(piece, name) as reader:
+    with piece as source, SeekableReader(source, name) as reader:
         return extract_selection(catalog, selection, dest, label=fs.title,
                                  archive_name=name, reader=reader,
                                  existing=existing, listener=listener, cancel=cancel)

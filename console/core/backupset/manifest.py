@@ -13,6 +13,8 @@ import blake3
 from ..errors import RestoreError, UsageError
 from ..events import Listener, ignore
 from ..layout import Archive, Disk, Filesystem, Omission, Piece
+from ..media.isomedium import open_iso_set
+from ..media.isovolume import is_iso
 from ..media.medium import DirectoryMedium, SetMedium
 from ..media.tape import is_tape
 from ..media.tapeset import open_tape_set
@@ -119,8 +121,9 @@ class BackupSet:
 
 
 def load_set(where: str, listener: Listener = ignore) -> BackupSet:
-    """The set in a directory, or on a tape (a drive or a .tap image: its manifest and catalog
-    are read into a directory of their own; questions about volumes go to listener)."""
+    """The set in a directory, on a tape (a drive or a .tap image) or on ISO volumes (an image
+    file or an optical drive): from a tape or an ISO volume its manifest and catalog are read
+    into a directory of their own; questions about volumes go to listener."""
     if is_tape(where):
         medium = open_tape_set(where, listener)
         backup_set = _load_directory(medium.directory)
@@ -128,6 +131,15 @@ def load_set(where: str, listener: Listener = ignore) -> BackupSet:
             raise RestoreError(f"The manifest on {where} is of set {backup_set.set_id}, its "
                                f"tape header of {medium.header.set_id}.",
                                "The tape is damaged: use another copy of the set.")
+        backup_set.read_from = medium
+        return backup_set
+    if is_iso(where):
+        medium = open_iso_set(where, listener)
+        backup_set = _load_directory(medium.directory)
+        if backup_set.set_id != medium.header.set_id:
+            raise RestoreError(f"The manifest on {where} is of set {backup_set.set_id}, its "
+                               f"volume header of {medium.header.set_id}.",
+                               "The volume is damaged: use another copy of the set.")
         backup_set.read_from = medium
         return backup_set
     return _load_directory(where)

@@ -127,12 +127,13 @@ class SeekableWriter:
 
 
 class SeekableReader:
-    """Reads a seekable zstd file frame by frame; `name` is used in error messages."""
+    """Reads a seekable zstd file frame by frame: a path, or a file object that can seek (a
+    piece across ISO volumes); `name` is used in error messages."""
 
-    def __init__(self, path: str, name: str | None = None):
-        self.path = path
-        self.name = name or os.path.basename(path)
-        self._file = open(path, "rb")
+    def __init__(self, path: str | BinaryIO, name: str | None = None):
+        self.path = path if isinstance(path, str) else name
+        self.name = name or os.path.basename(self.path)
+        self._file = open(path, "rb") if isinstance(path, str) else path
         try:
             self.frames = self._read_seek_table()
         except Exception:
@@ -148,7 +149,7 @@ class SeekableReader:
                             "Check the backup media, or use another copy of the set.")
 
     def _read_seek_table(self) -> list[Frame]:
-        size = os.fstat(self._file.fileno()).st_size
+        size = self._file.seek(0, os.SEEK_END)
         if size < FOOTER.size + 8:
             raise self._damaged("it is too short to hold a seek table")
         self._file.seek(size - FOOTER.size)

@@ -22,6 +22,11 @@ class SetMedium(Protocol):
         """The piece as a stream, front to back. A medium that cannot seek checks the piece's
         size and BLAKE3 as it is read, and asks (through listener) for the volume it is on."""
 
+    def open_random(self, name: str,
+                    listener: Listener) -> AbstractContextManager[BinaryIO] | None:
+        """The piece as a file object that can seek (to read a few frames of it); None: the
+        medium reads in order only (a tape)."""
+
 
 class DirectoryMedium:
     """A set directory: local disk, USB disk, a mounted NFS share."""
@@ -33,4 +38,7 @@ class DirectoryMedium:
         return os.path.join(self.directory, name)
 
     def open_piece(self, name: str, listener: Listener) -> AbstractContextManager[BinaryIO]:
+        return open(self.piece_path(name), "rb")
+
+    def open_random(self, name: str, listener: Listener) -> AbstractContextManager[BinaryIO]:
         return open(self.piece_path(name), "rb")

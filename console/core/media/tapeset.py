@@ -374,6 +374,9 @@ class TapeMedium:
     def piece_path(self, name: str) -> None:
         return None
 
+    def open_random(self, name: str, listener: Listener) -> None:
+        return None
+
     def _index(self, name: str) -> int:
         for index, piece in enumerate(self.header.pieces):
             if piece.name == name:
