@@ -42,6 +42,7 @@ bench: venv
 	$(VENV)/bin/python bench/startup.py
 	$(VENV)/bin/python bench/tape.py
 	$(VENV)/bin/python bench/boot.py
+	$(VENV)/bin/python bench/rescue_boot.py
 	$(VENV)/bin/python bench/rescue_size.py
 
 clean:

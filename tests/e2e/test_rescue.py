@@ -8,28 +8,32 @@ The source disk, its set and the disk holding the set are made once for the modu
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from console.core.rescue.tools import declared_tools
-from tests.e2e.vm import Disk, Machine
-from tests.system.clitool import cli, cli_backup
+from tests.e2e.rescuevm import (
+    FIRST_SCREEN,
+    MEMORY_MIB,
+    SCREEN_TIMEOUT,
+    SOURCE_HOST,
+    SOURCE_MIB,
+    make_source_and_set_disk,
+    rescue_machine,
+    wait_for_screen_with,
+)
+from tests.e2e.vm import Disk
+from tests.system.clitool import cli
 from tests.system.hardtree import rsync_differences
-from tests.system.images import MiB, attached, make_one_ext4_disk, mounted, sfdisk_json
+from tests.system.images import MiB, attached, mounted, sfdisk_json
 from tests.system.test_rescue_image import VERSION_OPTION
 
 pytestmark = pytest.mark.system  # loop devices and mount on the host
 
-MEMORY_MIB = 768
 BOOT_TIMEOUT = 300  # kernel start to the console: about 15 s idle, several times that loaded
-SCREEN_TIMEOUT = 120  # one screen to the next under TCG on shared cores
-SOURCE_MIB = 64
-SET_DISK_MIB = 40  # not the source's size: nuke mode must not find two disks of that size
 LARGER_MIB = 96
 VT220 = "vt220"
 STAGES = ("mounted proc, sys, dev, run", "inserted the essential modules",
@@ -39,39 +43,9 @@ STAGES = ("mounted proc, sys, dev, run", "inserted the essential modules",
 RESTORE_RECORDS = "var/log/restore-console"
 
 
-def fill_source(root: Path) -> None:
-    """A small tree with what rsync -HAX checks: hard links, symbolic links, xattrs, modes."""
-    (root / "etc").mkdir()
-    # By label: the finalize leaves it as it is (nuke's rewrite of device paths has its own
-    # system test), so the restored tree equals the source's.
-    (root / "etc/fstab").write_text("LABEL=root / ext4 defaults 0 1\n")
-    (root / "etc/hostname").write_text("e2e-source\n")
-    (root / "var/log").mkdir(parents=True)
-    data = root / "data"
-    data.mkdir()
-    for i in range(60):
-        (data / f"file-{i}").write_bytes(os.urandom(i * 997))
-    os.link(data / "file-7", data / "hard-link")
-    os.symlink("file-8", data / "symlink")
-    os.setxattr(data / "file-9", "user.e2e", b"kept")
-    os.chmod(data / "file-10", 0o600)
-
-
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> dict[str, Path]:
-    """source.img (GPT, one ext4), its set at the root of setdisk.img (ext4, no table)."""
-    base = tmp_path_factory.mktemp("rescue-images")
-    source, set_disk = base / "source.img", base / "setdisk.img"
-    make_one_ext4_disk(source, SOURCE_MIB, fill_source)
-    with open(set_disk, "wb") as f:
-        f.truncate(SET_DISK_MIB * MiB)
-    subprocess.run(["mkfs.ext4", "-q", "-L", "sets", str(set_disk)], check=True)
-    with mounted(str(set_disk)) as media:
-        # The set at the media's root: init finds it with no restore.set on the command line.
-        cli_backup(source, media / "made")
-        for name in os.listdir(media / "made"):
-            os.rename(media / "made" / name, media / name)
-        (media / "made").rmdir()
+    source, set_disk = make_source_and_set_disk(tmp_path_factory.mktemp("rescue-images"))
     return {"source": source, "set_disk": set_disk}
 
 
@@ -79,13 +53,6 @@ def blank(path: Path, mib: int) -> Path:
     with open(path, "wb") as f:
         f.truncate(mib * MiB)
     return path
-
-
-def rescue_machine(rescue_system, workdir: Path, disks, append: str = "") -> Machine:
-    directory = Path(rescue_system.directory)
-    return Machine(workdir=workdir, kernel=directory / "vmlinuz",
-                   initrd=directory / "initrd.img", memory_mib=MEMORY_MIB, disks=disks,
-                   append=f"console=ttyS0,115200 panic=-1 {append}".strip())
 
 
 def set_disk(images) -> Disk:
@@ -125,12 +92,6 @@ def assert_restored(source: Path, target: Path, planned: dict) -> None:
                 assert (dst / RESTORE_RECORDS).is_dir()  # the log went into the restored system
 
 
-def wait_for_screen_with(console, *texts: str, timeout: float = SCREEN_TIMEOUT) -> str:
-    """The screen once it shows all of texts: a screen is drawn over the line piece by piece."""
-    every = "".join(f"(?=.*{re.escape(text)})" for text in texts)
-    return console.wait_for_screen(re.compile(f"^{every}", re.S), timeout=timeout)
-
-
 def wait_for_stages(console) -> None:
     """Each stage line of init, in the boot order (each wait looks after the previous match)."""
     for stage in STAGES:
@@ -139,13 +100,12 @@ def wait_for_stages(console) -> None:
 
 def test_the_rescue_boots_to_the_console_with_the_set_found_help_on_f1_and_quitting_offers_a_shell(
         rescue_system, images, tmp_path):
-    machine = rescue_machine(rescue_system, tmp_path / "vm", [set_disk(images)])
+    machine = rescue_machine(Path(rescue_system.directory), tmp_path / "vm", [set_disk(images)])
     with machine.running() as vm:
         console = vm.console
         wait_for_stages(console)
         # The serial theme's letter keys in the footer.
-        screen = wait_for_screen_with(console, "Backup of e2e-source", "[q] Quit",
-                                      "? Help ! Shell L Log", timeout=BOOT_TIMEOUT)
+        screen = wait_for_screen_with(console, *FIRST_SCREEN, timeout=BOOT_TIMEOUT)
         assert "Set " in screen and "in /media/set" in screen
         assert not re.search(r"[^\x00-\x7f]", screen)  # vt220: ASCII only
         for key in ("F1", "?"):
@@ -165,7 +125,7 @@ def test_the_rescue_boots_to_the_console_with_the_set_found_help_on_f1_and_quitt
 
 def test_expert_mode_is_a_shell_where_inspect_and_every_declared_tool_run(
         rescue_system, images, tmp_path):
-    machine = rescue_machine(rescue_system, tmp_path / "vm", [set_disk(images)],
+    machine = rescue_machine(Path(rescue_system.directory), tmp_path / "vm", [set_disk(images)],
                              "restore=expert")
     with machine.running() as vm:
         console = vm.console
@@ -174,7 +134,7 @@ def test_expert_mode_is_a_shell_where_inspect_and_every_declared_tool_run(
         time.sleep(1)
         assert console.run("echo ready", timeout=SCREEN_TIMEOUT).output.endswith("ready\n")
         inspected = console.run("restore-console inspect /media/set", timeout=SCREEN_TIMEOUT)
-        assert "e2e-source" in inspected.output and "ext4" in inspected.output
+        assert SOURCE_HOST in inspected.output and "ext4" in inspected.output
         # Each declared tool: the tool itself (no busybox applet link), and it runs. By its
         # path: this busybox's ash runs its own applet of a name first (standalone shell).
         tools = sorted(declared_tools())
@@ -203,12 +163,11 @@ def test_a_whole_machine_restore_by_keys_over_the_serial_console_onto_a_larger_a
         rescue_system, images, tmp_path):
     target = blank(tmp_path / "target.img", LARGER_MIB)
     planned = planned_layout(images["set_disk"], images["source"], LARGER_MIB, tmp_path)
-    machine = rescue_machine(rescue_system, tmp_path / "vm",
+    machine = rescue_machine(Path(rescue_system.directory), tmp_path / "vm",
                              [set_disk(images), Disk(target, interface="ahci")])
     with machine.running() as vm:
         console = vm.console
-        wait_for_screen_with(console, "[w] Restore the whole machine", "? Help ! Shell L Log",
-                             timeout=BOOT_TIMEOUT)
+        wait_for_screen_with(console, *FIRST_SCREEN, timeout=BOOT_TIMEOUT)
         console.press("w", terminal=VT220)
         mapping = wait_for_screen_with(console, "the partitions are resized", "Press n to review")
         assert re.search(rf"\(\*\) sda: {LARGER_MIB}\.0 MiB", mapping), mapping
@@ -234,7 +193,7 @@ def test_restore_nuke_restores_unattended_with_plain_progress_lines_and_powers_o
         rescue_system, images, tmp_path):
     target = blank(tmp_path / "target.img", SOURCE_MIB)
     planned = planned_layout(images["set_disk"], images["source"], SOURCE_MIB, tmp_path)
-    machine = rescue_machine(rescue_system, tmp_path / "vm",
+    machine = rescue_machine(Path(rescue_system.directory), tmp_path / "vm",
                              [set_disk(images), Disk(target)],
                              "restore=nuke restore.after=poweroff")
     with machine.running() as vm:
