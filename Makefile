@@ -43,6 +43,7 @@ bench: venv
 	$(VENV)/bin/python bench/tape.py
 	$(VENV)/bin/python bench/iso.py
 	$(VENV)/bin/python bench/boot.py
+	$(VENV)/bin/python bench/rescue_boot.py
 	$(VENV)/bin/python bench/rescue_size.py
 
 clean:

@@ -271,6 +271,19 @@ console_command() {
     echo "$@"
 }
 
+# restore.plan is a path on the media unless it starts with /; restore.after reboots or powers
+# off once the restore succeeded (nuke mode does it itself, so the log is written first).
+nuke_command() {
+    set -- restore-console --nuke
+    [ -n "$SET" ] && set -- "$@" --set "$SET"
+    plan=$(arg restore.plan "")
+    case "$plan" in "") ;; /*) set -- "$@" --plan "$plan" ;; *) set -- "$@" --plan "$MEDIA/$plan" ;; esac
+    case "$(arg restore.after "")" in
+        reboot|poweroff|shell) set -- "$@" --after "$(arg restore.after "")" ;;
+    esac
+    echo "$@"
+}
+
 start_console() {
     say "starting the console ($MODE) on $PRIMARY"
     case "$MODE" in
@@ -279,9 +292,8 @@ start_console() {
             echo "restore-console: expert mode: a shell; the console is '$(console_command)'."
             on_tty "$SERIAL_SIZE; exec sh -l" $PRIMARY ;;
         nuke)
-            say "nuke mode is not available yet (it arrives with the boot fix-up issue)"
-            echo "  Boot with restore=interactive, or run restore-console from this shell."
-            on_tty "exec sh -l" $PRIMARY ;;
+            # Unattended; plain lines on the console. After a failure the loop below asks.
+            on_tty "$SERIAL_SIZE; $(nuke_command)" $PRIMARY ;;
         *)
             say "restore=$MODE is not one of interactive, nuke, expert"
             echo "  Starting a shell; run restore-console from it."
@@ -291,6 +303,11 @@ start_console() {
 
 after_console() {
     choice=$(arg restore.after "")
+    if [ "$MODE" = nuke ]; then
+        # Nuke mode did restore.after itself when it succeeded; here it failed (or its shell
+        # ended): the operator reads why and chooses, and "console" is the interactive one.
+        choice= MODE=interactive
+    fi
     while true; do
         if [ -z "$choice" ]; then
             echo
@@ -313,7 +330,6 @@ MEDIA_KIND=$(arg restore.media auto)
 SET_ON_MEDIA=$(arg restore.set "")
 PRIMARY=$(console_devices | awk '{print $NF}')
 [ -c /dev/$PRIMARY ] || PRIMARY=console
-export RESTORE_CONSOLE_PLAN=$(arg restore.plan "")  # for nuke mode, when it comes
 stage_essential_modules
 stage_media
 stage_tools
