@@ -206,9 +206,9 @@ def test_restore_nuke_restores_unattended_with_plain_progress_lines_and_powers_o
         console.wait_for("restore-console: nuke mode done.", timeout=900)
         console.wait_for("restore-console: poweroff now", timeout=SCREEN_TIMEOUT)
         vm.wait_exit(timeout=SCREEN_TIMEOUT)
+        raw = bytes(console.received)
     # Plain lines, as the serial line carried them: no escape sequence, no carriage return
     # that would draw over a line.
-    raw = machine.serial_log.read_bytes()
     nuke_output = raw.split(b"restore-console: nuke mode, the set", 1)[1].split(
         b"restore-console: nuke mode done.", 1)[0]
     assert b"receives original disk" in nuke_output

@@ -211,6 +211,9 @@ class SerialConsole:
         self._process = process
         self.log = log
         self.transcript = Transcript()
+        # The bytes as the guest sent them: QEMU's chardev log file can repeat a byte when a
+        # write to the socket was partial, under load.
+        self.received = bytearray()
         self.screen = VirtualScreen(columns, lines)
         self._changed = threading.Condition()
         self._commands = 0
@@ -225,6 +228,7 @@ class SerialConsole:
                 chunk = b""
             with self._changed:
                 if chunk:
+                    self.received += chunk
                     self.transcript.feed(chunk)
                     self.screen.feed(chunk)
                 else:
