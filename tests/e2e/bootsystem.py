@@ -28,7 +28,7 @@ MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
 PACKAGES = ("linux-image-amd64", "grub-pc-bin", "grub-efi-amd64-bin", "grub2-common", "udev")
 # Only the kernel modules a disk on virtio, AHCI, SCSI or NVMe and its ext4 or vfat need, with
-# the modules they depend on: the whole tree is ten times that, and every byte goes through the
+# the modules they depend on: the whole tree is ten times as large, and every byte goes through the
 # restore under TCG.
 KEPT_MODULES = ("virtio_pci", "virtio_blk", "virtio_scsi", "ahci", "ata_piix", "ata_generic",
                 "sd_mod", "sr_mod", "nvme", "ext4", "vfat", "nls_cp437", "nls_ascii",
@@ -129,7 +129,11 @@ def _built(path: Path, build) -> Path:
         if not (path / ".complete").exists():
             raise
     finally:
-        shutil.rmtree(building, ignore_errors=True)
+        # Never through a mount left behind (a chroot's /dev): that would delete this machine's.
+        with open("/proc/mounts") as f:
+            left = [line.split()[1] for line in f if line.split()[1].startswith(f"{building}/")]
+        if not left:
+            shutil.rmtree(building, ignore_errors=True)
     return path
 
 
