@@ -278,3 +278,92 @@ def test_an_initramfs_asked_for_without_the_tools_to_rebuild_it_is_said_and_skip
     attached_now = subprocess.run(["losetup", "-j", str(target)], capture_output=True,
                                   text=True).stdout
     assert attached_now == ""
+
+
+class Terminal:
+    """The command line on a pseudo-terminal, as an operator at the console runs it: what it
+    printed, read until a text shows, and answers typed."""
+
+    def __init__(self, *args: str, env: dict[str, str]):
+        import pty
+        import sys
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen([sys.executable, "-m", "console", "--log",
+                                      "/tmp/restore-console-tests.log", *args],
+                                     stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     start_new_session=True)
+        os.close(slave)
+        self.text = ""
+        self.position = 0
+
+    def read_until(self, expected: str, timeout: float = 120) -> str:
+        """The text from the previous read to the end of `expected`."""
+        import select
+        import time
+        deadline = time.monotonic() + timeout
+        while (found := self.text.find(expected, self.position)) < 0:
+            left = deadline - time.monotonic()
+            ready = select.select([self.master], [], [], max(left, 0))[0]
+            try:
+                chunk = os.read(self.master, 65536) if ready else b""
+            except OSError:  # the other side closed
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"no {expected!r} in:\n{self.text[self.position:]}")
+            self.text += chunk.decode(errors="replace").replace("\r\n", "\n")
+        before, self.position = self.text[self.position:found], found + len(expected)
+        return before + expected
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\n")
+
+    def close(self) -> int:
+        try:
+            return self.proc.wait(60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            os.close(self.master)
+
+
+def test_on_a_terminal_each_failed_finalize_step_is_said_and_asked_retry_shell_skip_abort(
+        tmp_path):
+    source = tmp_path / "source.img"
+    make_small_system(source, "/dev/sda1 / ext4 defaults 0 1\n"
+                              "/dev/sdc1 /backup ext4 defaults 0 2\n",
+                      grub_install="/usr/lib/grub/grub-install-removed")
+    set_dir = cli_backup(source, tmp_path / "set")
+    target = blank(tmp_path / "target.img", 64)
+    saved = tmp_path / "plan.json"
+    assert cli("plan", str(set_dir), "--map", f"{source}={target}", "--save",
+               str(saved)).returncode == 0
+    env = {**os.environ, "SHELL": "/bin/sh", "TERM": "dumb"}
+    term = Terminal("restore", "--plan", str(saved), env=env)
+    try:
+        fstab_failed = ("The restored /etc/fstab needs devices at boot that are not on the "
+                        "restored disks: /dev/sdc1 for /backup (line 2)")
+        said = term.read_until("Retry, skip, shell or abort? [abort] ")
+        assert fstab_failed in said and "Traceback" not in said
+        term.type("r")  # run again: the same failure, asked again
+        said = term.read_until("Retry, skip, shell or abort? [abort] ")
+        assert fstab_failed in said
+        term.type("sh")  # the expert shell; the question again when it ends
+        term.read_until("exit it to answer the question.")
+        term.type("echo in-the-shell-$((6 * 7)); exit")
+        said = term.read_until("Retry, skip, shell or abort? [abort] ")
+        assert "in-the-shell-42" in said and fstab_failed in said
+        term.type("sk")
+        said = term.read_until("Retry, skip, shell or abort? [abort] ")
+        assert "grub-install is missing in the restored system" in said
+        assert "Open a shell, install grub in the restored system (mounted under" in said
+        term.type("a")
+        said = term.read_until("grub-install is missing")  # the abort's own words
+        assert term.close() == 1
+    finally:
+        if term.proc.poll() is None:
+            term.close()
+    with attached(target, read_only=True) as disk:
+        uuid = blkid_of(disk.partition(1))["UUID"]
+    fstab, = read_restored(target, 1, "/etc/fstab")
+    # The rewrite before the skipped check stays; the restored data is there.
+    assert fstab == f"UUID={uuid} / ext4 defaults 0 1\n/dev/sdc1 /backup ext4 defaults 0 2\n"

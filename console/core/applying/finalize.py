@@ -22,6 +22,7 @@ from typing import Any
 from ..disks.blockdev import mounted
 from ..errors import RestoreError
 from ..events import Listener, Message
+from ..system import run
 from ..layout import Disk, Filesystem
 from ..planning.steps import InstallBootLoader
 from .chroot import run_inside, tool_inside
@@ -48,6 +49,9 @@ GRUB_DIRECTORY = "/boot/grub"  # what grub-install and update-grub write in the 
 GRUB_MODULES = {"bios": "/usr/lib/grub/i386-pc", "efi": "/usr/lib/grub/x86_64-efi"}
 GRUB_PACKAGES = {"bios": "grub-pc-bin", "efi": "grub-efi-amd64-bin"}
 EFI_FIRMWARE = "/sys/firmware/efi"  # present when this system was started by UEFI
+EFI_VARIABLES = "/sys/firmware/efi/efivars"
+# Run here: the firmware's boot entry, and its variables mounted for it.
+TOOLS = ("efibootmgr", "mount")
 
 
 @dataclass(frozen=True)
@@ -279,26 +283,46 @@ def _install_efi(root: str, step: InstallBootLoader, grub_install: str, disk_dev
     return done
 
 
+def efi_variables_mounted(listener: Listener) -> None:
+    """efivarfs on /sys/firmware/efi/efivars, where efibootmgr reads and writes the firmware's
+    variables: a system without an init system of its own (the rescue system) has not
+    mounted it."""
+    if os.path.ismount(EFI_VARIABLES) or not os.path.isdir(EFI_VARIABLES):
+        return
+    run(["mount", "-t", "efivarfs", "efivarfs", EFI_VARIABLES],
+        "mount the firmware's variables (efivarfs)")
+    listener(Message(f"Mounted the firmware's variables on {EFI_VARIABLES}"))
+
+
 def _boot_entry(root: str, step: InstallBootLoader, ident: str, disk_device: str,
                 esp_root: str, listener: Listener) -> str:
-    """The firmware's boot entry for the new grub, replacing the entries of the same label."""
-    efibootmgr = tool_inside(root, "/usr/bin/efibootmgr", "/bin/efibootmgr",
+    """The firmware's boot entry for the new grub, replacing the entries of the same label.
+    The entry is the firmware's, not the restored system's: this system's efibootmgr sets it
+    (the rescue system carries it); the restored one's only where this system lacks one."""
+    efi_variables_mounted(listener)
+    if shutil.which("efibootmgr"):
+        def efibootmgr(argv: list[str], what: str) -> str:
+            return run(["efibootmgr", *argv], what).stdout.decode(errors="replace")
+    else:
+        inside = tool_inside(root, "/usr/bin/efibootmgr", "/bin/efibootmgr",
                              "/usr/sbin/efibootmgr")
-    if efibootmgr is None:
-        raise RestoreError("efibootmgr is missing in the restored system: the firmware's boot "
-                           "entry cannot be set.",
-                           "Skip: the firmware still finds the fallback EFI/BOOT/BOOTX64.EFI; "
-                           "or install efibootmgr in a shell and retry.")
-    listing = run_inside(root, [efibootmgr], "list the firmware's boot entries")
+        if inside is None:
+            raise RestoreError("efibootmgr is missing, here and in the restored system: the "
+                               "firmware's boot entry cannot be set.",
+                               "Skip: the firmware still finds the fallback EFI/BOOT/"
+                               "BOOTX64.EFI; or install efibootmgr in a shell and retry.")
+
+        def efibootmgr(argv: list[str], what: str) -> str:
+            return run_inside(root, [inside, *argv], what)
+    listing = efibootmgr([], "list the firmware's boot entries")
     for number in stale_boot_entries(listing, ident):
-        run_inside(root, [efibootmgr, "-q", "-b", number, "-B"],
-                   f"remove the stale boot entry {number} ({ident})")
+        efibootmgr(["-q", "-b", number, "-B"], f"remove the stale boot entry {number} ({ident})")
         listener(Message(f"Removed the firmware's stale boot entry Boot{number} ({ident})"))
     loader = "shimx64.efi" if os.path.exists(os.path.join(esp_root, "EFI", ident,
                                                            "shimx64.efi")) else "grubx64.efi"
-    run_inside(root, [efibootmgr, "-q", "-c", "-d", disk_device, "-p", str(step.partition),
-                      "-L", ident, "-l", f"\\EFI\\{ident}\\{loader}"],
-               f"add the firmware's boot entry {ident}")
+    efibootmgr(["-q", "-c", "-d", disk_device, "-p", str(step.partition), "-L", ident,
+                "-l", f"\\EFI\\{ident}\\{loader}"], f"add the firmware's boot entry {ident}")
+    listener(Message(f"Added the firmware's boot entry {ident} (\\EFI\\{ident}\\{loader})"))
     return f"firmware boot entry {ident} set to \\EFI\\{ident}\\{loader}"
 
 

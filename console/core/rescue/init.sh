@@ -45,7 +45,8 @@ stage_essential_modules() {
     # Disk, CD and USB controllers, and the filesystems a set can be on.
     for module in virtio_pci virtio_blk virtio_scsi ahci ata_piix nvme sd_mod sr_mod \
             usb_storage uas xhci_pci ehci_pci ohci_pci uhci_hcd usbhid hid_generic \
-            isofs udf ext4 xfs btrfs vfat nls_cp437 nls_iso8859_1 squashfs loop st; do
+            isofs udf ext4 xfs btrfs vfat nls_cp437 nls_iso8859_1 nls_ascii nls_utf8 squashfs \
+            loop st efivarfs; do
         modprobe -q $module
     done
     say "inserted the essential modules"

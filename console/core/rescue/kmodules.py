@@ -23,8 +23,11 @@ MODULES = {
     "network": ["af_packet", "virtio_net", "e1000", "e1000e", "igb", "igc", "ixgbe", "i40e",
                 "r8169", "tg3", "bnx2", "bnxt_en", "vmxnet3", "8139cp", "8139too", "pcnet32",
                 "ne2k_pci", "sky2", "atl1c", "alx", "hv_netvsc", "xen_netfront"],
+    # nls_ascii: vfat's default iocharset in Debian's kernel; no EFI system partition mounts
+    # without it.
     "filesystems": ["ext4", "xfs", "vfat", "btrfs", "nls_cp437", "nls_iso8859_1", "nls_utf8",
-                    "squashfs", "overlay", "loop", "crc32c_generic", "crc32c_intel"],
+                    "nls_ascii", "squashfs", "overlay", "loop", "crc32c_generic", "crc32c_intel",
+                    "efivarfs"],  # the firmware's variables, for efibootmgr under UEFI
     "volumes": ["dm_mod", "dm_crypt", "dm_snapshot", "dm_mirror", "dm_raid", "md_mod", "raid0",
                 "raid1", "raid10", "raid456"],
     "keyboards": ["usbhid", "hid_generic", "evdev"],
