@@ -121,8 +121,8 @@ media_nfs() {
     network_up || { echo "the network did not come up (DHCP or ip=)"; return 1; }
     modprobe -q nfsv3
     modprobe -q nfsv4
-    options=ro,nolock
-    case "$share" in *,*) options="$options,${share#*,}"; share=${share%%,*} ;; esac
+    given=
+    case "$share" in *,*) given=",${share#*,}"; share=${share%%,*} ;; esac
     # No mount.nfs helper here: the kernel's own NFS mount wants the server's address.
     server=${share%%:*}
     case "$server" in
@@ -131,8 +131,15 @@ media_nfs() {
         *) address=$server ;;
     esac
     [ -n "$address" ] || { echo "the name $server does not resolve (DNS from DHCP)"; return 1; }
-    options="$options,addr=$address"
-    mount -t nfs -o "$options" "$share" $MEDIA || { echo "mounting $share failed"; return 1; }
+    # NFS 4 first, then 3 with nolock over TCP (no lock daemon here); a vers= given is kept.
+    case "$given" in
+        *vers=*) tries="nfs:ro$given" ;;
+        *) tries="nfs4:ro,vers=4$given nfs:ro,vers=3,nolock,proto=tcp,mountproto=tcp$given" ;;
+    esac
+    for try in $tries; do
+        mount -t "${try%%:*}" -o "${try#*:},addr=$address" "$share" $MEDIA && break
+    done
+    mounted $MEDIA || { echo "mounting $share failed (NFS 4 and 3)"; return 1; }
     MEDIA_DEVICE=$share SET=$(set_below $MEDIA)
     [ -n "$SET" ] || { echo "$share has no manifest.json at ${SET_ON_MEDIA:-its root}"; return 1; }
 }
