@@ -6,6 +6,7 @@ In the shell that follows, the console mounts the share itself (SERVER:/PATH as 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from tests.e2e.rescuevm import SOURCE_HOST, SOURCE_MIB, fill_source, rescue_mach
 from tests.e2e.test_rescue import BOOT_TIMEOUT, SCREEN_TIMEOUT, assert_restored, blank
 from tests.e2e.vm import FORWARD_ADDRESS, Disk, Network
 from tests.system.clitool import cli, cli_backup
-from tests.system.images import make_one_ext4_disk
+from tests.system.images import MiB, attached, make_one_ext4_disk, mounted, sfdisk_json
 
 pytestmark = pytest.mark.system  # loop devices and mount on the host
 
@@ -69,10 +70,73 @@ def test_restore_nuke_from_an_nfs_share_through_a_guest_forward_and_the_console_
             assert SOURCE_HOST in inspected.output and "ext4" in inspected.output, inspected
             # init's mount only: the console's own was undone when it ended
             assert inspected.output.rstrip().endswith("\n1"), inspected
-            missing = console.run(f"restore-console inspect {FORWARD_ADDRESS}:/nothing-here; echo rc=$?",
-                                  timeout=SCREEN_TIMEOUT)
+            missing = console.run(f"restore-console inspect {FORWARD_ADDRESS}:/nothing-here; "
+                                  "echo rc=$?; grep -A3 'mounting.*failed' "
+                                  "/var/log/restore-console.log", timeout=SCREEN_TIMEOUT)
             assert "exports no /nothing-here" in missing.output and "rc=1" in missing.output, \
                 missing
             console.send_line("poweroff -f")
             vm.wait_exit(timeout=SCREEN_TIMEOUT)
     assert_restored(nfs_images["source"], target, planned)
+
+
+FLEET = {  # MAC -> (its disk's size in MiB, the size its plan gives partition 1 in MiB)
+    "52:54:00:00:0a:01": (SOURCE_MIB, None),  # the same geometry
+    "52:54:00:00:0a:02": (96, 70),  # a larger disk, partition 1 of 70 MiB by --part
+}
+POST_HOOK = 'echo "$RESTORE_MATCHED $RESTORE_PHASE" > "$RESTORE_ROOT/etc/fleet-marker"\n'
+
+
+def fleet_plan(export: Path, source: Path, mib: int, part_mib: int | None, tmp: Path,
+               name: str) -> None:
+    """plans/NAME.json for a machine whose one disk is /dev/vda of mib: made on the host
+    against an image of that size, then naming the machine's disk as the machine sees it (a
+    plan names its targets by path; an image has no serial that would have to match)."""
+    image = blank(tmp / f"{name}.img", mib)
+    saved = export / "plans" / f"{name}.json"
+    args = ["plan", str(export), "--map", f"{source}={image}", "--save", str(saved)]
+    if part_mib:
+        args += ["--part", f"{source}:1={part_mib}MiB"]
+    proc = cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    saved.write_text(saved.read_text().replace(str(image), "/dev/vda"))
+
+
+def test_a_fleet_of_two_machines_each_restored_with_its_own_plan_from_the_map_on_the_share(
+        rescue_system, nfs_images, tmp_path):
+    import json
+    export = tmp_path / "export"
+    shutil.copytree(nfs_images["export"], export)
+    (export / "plans").mkdir()
+    lines = []
+    for number, (mac, (mib, part_mib)) in enumerate(FLEET.items(), 1):
+        fleet_plan(export, nfs_images["source"], mib, part_mib, tmp_path, f"machine{number}")
+        lines.append(f"{mac.upper()} machine{number}.json - post.sh")
+    (export / "plans" / "post.sh").write_text(POST_HOOK)
+    (export / "plans" / "map").write_text("# the fleet\n" + "\n".join(lines) + "\n")
+    targets = {mac: blank(tmp_path / f"target-{n}.img", mib)
+               for n, (mac, (mib, _)) in enumerate(FLEET.items(), 1)}
+    with nfs_server(export, tmp_path / "ganesha") as server, contextlib.ExitStack() as stack:
+        running = {}
+        for number, mac in enumerate(FLEET, 1):  # both at once: they share the server
+            machine = rescue_machine(
+                Path(rescue_system.directory), tmp_path / f"vm{number}", [Disk(targets[mac])],
+                f"restore=nuke restore.after=poweroff restore.nfs={server.share()}")
+            machine.network = Network(guest_forwards=[server.forward()], mac=mac)
+            running[mac] = stack.enter_context(machine.running())
+        for mac, vm in running.items():
+            vm.console.wait_for(f"for {mac})", timeout=BOOT_TIMEOUT)
+            vm.console.wait_for("restore-console: nuke mode done.", timeout=RESTORE_TIMEOUT)
+            vm.wait_exit(timeout=SCREEN_TIMEOUT)
+    reports = [json.loads(p.read_text()) for p in sorted((export / "logs").glob("*.json"))]
+    assert sorted(r["matched"] for r in reports) == sorted(FLEET)
+    assert all(r["ok"] and r["host"] == SOURCE_HOST for r in reports), reports
+    assert len(list((export / "logs").glob("*.log"))) == 2
+    for mac, target in targets.items():
+        table = sfdisk_json(target)["partitiontable"]
+        mib, part_mib = FLEET[mac]
+        size = table["partitions"][0]["size"] * table["sectorsize"]
+        assert size == (part_mib or SOURCE_MIB - 16) * MiB, (mac, table)
+        with attached(target, read_only=True) as disk, \
+                mounted(disk.partition(1), "ext4", "ro,noload") as root:
+            assert (root / "etc/fleet-marker").read_text() == f"{mac} post\n"

@@ -86,6 +86,7 @@ class Network:
     guest_forwards: Sequence[GuestForward] = ()
     host_forwards: Sequence[HostForward] = ()
     model: str = "virtio-net-pci"  # the guest then needs virtio_net
+    mac: str | None = None  # the card's MAC address (QEMU's default: 52:54:00:12:34:56)
 
 
 @dataclass
@@ -192,7 +193,8 @@ def _network(network: Network) -> list[str]:
         rules.append(f"guestfwd=tcp:{forward.guest_address}:{forward.guest_port}-cmd:{relay}")
     for forward in network.host_forwards:
         rules.append(f"hostfwd=tcp:127.0.0.1:{forward.host_port}-:{forward.guest_port}")
-    return ["-netdev", ",".join(rules), "-device", f"{network.model},netdev=net0"]
+    card = f"{network.model},netdev=net0" + (f",mac={network.mac}" if network.mac else "")
+    return ["-netdev", ",".join(rules), "-device", card]
 
 
 @dataclass(frozen=True)

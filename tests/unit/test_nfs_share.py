@@ -78,8 +78,10 @@ def test_an_ipv6_server_is_bracketed_for_the_kernel():
 @pytest.mark.parametrize("stderr, words", [
     ("mount: /d: mount(2) system call failed: Connection refused.", "does not answer"),
     ("mount: /d: mount(2) system call failed: Connection timed out.", "does not answer"),
-    ("mount: /d: mount(2) system call failed: No such file or directory.",
-     "exports no /srv/sets"),
+    ("mount: /d: mount(2) system call failed: No such file or directory.\n"
+     "       dmesg(1) may have more information after failed mount system call.",
+     "exports no /srv/sets (mount(2) system call failed: No such file or directory)"),
+    ("mount: /d: special device backup:/srv/sets does not exist.", "exports no /srv/sets"),
     ("mount: /d: mount(2) system call failed: Permission denied.", "refuses this machine"),
     ("mount: /d: unknown filesystem type 'nfs4'.", "This kernel cannot mount NFS"),
     ("mount: /d: something else.", "Could not mount the NFS share backup:/srv/sets"),

@@ -40,8 +40,8 @@ _URL = re.compile(r"^nfs://(?P<server>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-
 
 
 # The server answered, and said no: no such export, or not to this machine.
-_ANSWERED = re.compile(r"no such file or directory|permission denied|access denied|"
-                       r"operation not permitted", re.I)
+_ANSWERED = re.compile(r"no such file or directory|does not exist|permission denied|"
+                       r"access denied|operation not permitted", re.I)
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def server_address(server: str) -> str:
 
 def failure_words(share: NfsShare, stderr: str) -> RestoreError:
     """Why the mount failed, from what mount said (the kernel's error, as text)."""
-    said = stderr.strip().splitlines()[-1] if stderr.strip() else "no reason given"
+    said = _reason(stderr)
     lower = stderr.lower()
     where = share.source
     if "unknown filesystem type" in lower or "no such device" in lower:
@@ -150,7 +150,7 @@ def failure_words(share: NfsShare, stderr: str) -> RestoreError:
         return RestoreError(f"The NFS server {share.server} does not answer ({said}).",
                             "Check that it runs and that this machine reaches it (the network "
                             "is up, the address is right, no firewall between).")
-    if "no such file or directory" in lower:
+    if "no such file or directory" in lower or "does not exist" in lower:
         return RestoreError(f"The NFS server {share.server} exports no {share.path} ({said}).",
                             f"Check the share's path (showmount -e {share.server} on another "
                             "machine lists the exports).")
@@ -164,13 +164,24 @@ def failure_words(share: NfsShare, stderr: str) -> RestoreError:
                         f"{where},OPTION,...")
 
 
+def _reason(stderr: str) -> str:
+    """What mount said, without its own prefix (mount: DIR:) and its advice about dmesg."""
+    for line in stderr.strip().splitlines():
+        line = line.strip()
+        if not line or line.startswith("dmesg("):
+            continue
+        return re.sub(r"^mount(\.nfs4?)?: (\S+: )?", "", line).rstrip(".")
+    return "no reason given"
+
+
 def mount_share(share: NfsShare, directory: str, listener: Listener = ignore,
                 read_only: bool = True) -> None:
     """Mounts the share on directory: version 4, else 3 (see mount_commands)."""
     address = server_address(share.server)
     failures = []
     for command in mount_commands(share, address, directory, read_only):
-        listener(Message(f"Mounting the NFS share {share} ({' '.join(command[1:4])})"))
+        version = "NFS 4" if command[2] == "nfs4" else "NFS 3"
+        listener(Message(f"Mounting the NFS share {share} ({version})"))
         log.info("run: %s", " ".join(command))
         try:
             proc = subprocess.run(["mount", *command[1:]], capture_output=True,
@@ -269,15 +280,15 @@ def writable(root: str) -> Iterator[str | None]:
     set is read through it), the same share mounted read-write elsewhere for the block; None
     when neither can be had (the reason goes to the log)."""
     root = os.path.realpath(root)
-    entry = _mount_entry(root)
-    if entry is None or not entry[1].startswith("nfs"):
-        yield root if os.access(root, os.W_OK) and "ro" not in (entry or ("", "", []))[2] \
-            else None
+    point = root
+    while not os.path.ismount(point) and point != "/":
+        point = os.path.dirname(point)
+    entry = _mount_entry(point)
+    if entry is None or not entry[1].startswith("nfs") or "ro" not in entry[2]:
+        yield root if os.access(root, os.W_OK) else None
         return
     source, kind, options = entry
-    if "ro" not in options:
-        yield root
-        return
+    below = os.path.relpath(root, point)
     base = RUN_DIRECTORY if os.path.isdir(RUN_DIRECTORY) else None
     directory = tempfile.mkdtemp(prefix="nfs-rw-", dir=base)
     proc = subprocess.run(["mount", "-t", kind, "-o", ",".join(writable_options(options)),
@@ -289,6 +300,6 @@ def writable(root: str) -> Iterator[str | None]:
         yield None
         return
     try:
-        yield directory
+        yield os.path.normpath(os.path.join(directory, below))
     finally:
         unmount(directory)
