@@ -153,6 +153,9 @@ def _fleet_nuke(args, fleet, ctrl_c_cancels, out, say, listener) -> int:
     except RestoreError as exc:
         report["error"] = f"{exc.message} {exc.hint}".strip()
         raise
+    except BaseException as exc:  # the command line says it in words; the share gets it too
+        report["error"] = f"unexpected failure: {exc!r}"
+        raise
     finally:
         report["seconds"] = round(time.time() - started, 1)
         for handler in log.handlers:

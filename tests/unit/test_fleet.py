@@ -196,3 +196,15 @@ def test_dnsmasq_itself_accepts_the_configuration(tmp_path):
     assert "syntax check OK" in proc.stderr
     for name in ("undionly.kpxe", "ipxe.efi"):
         assert (tmp_path / "pxe" / name).exists() or f"/usr/lib/ipxe/{name}" in missing
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--pxe-network", "192.168.1.0"], "--pxe-network goes with --pxe"),
+    (["--pxe", "--pxe-network", "192.168.1"], "is not an IPv4 address"),
+])
+def test_mkrescue_pxe_network_mistakes_are_usage_errors_before_anything_is_built(
+        args, words, tmp_path):
+    from tests.system.clitool import cli
+    proc = cli("--log", str(tmp_path / "log"), "mkrescue", "--to", str(tmp_path / "r"), *args)
+    assert proc.returncode == 2 and words in proc.stderr
+    assert not (tmp_path / "r").exists()

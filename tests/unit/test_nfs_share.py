@@ -108,3 +108,14 @@ def test_a_share_mounted_without_a_set_is_refused_and_unmounted_at_the_end(
         nfs.share_directory("server:/empty")
     nfs.unmount_shares()
     assert unmounted == mounted and len(mounted) == 1
+
+
+def test_each_boot_gets_its_own_nfs_client_identity_unless_one_is_set(tmp_path):
+    empty, other, already = tmp_path / "identifier", tmp_path / "unique_id", tmp_path / "set"
+    empty.write_text("\n")
+    other.write_text("")
+    nfs.unique_client_identity((str(tmp_path / "absent"), str(empty), str(other)))
+    assert len(empty.read_text()) == 36 and other.read_text() == ""  # the first place only
+    already.write_text("chosen-by-the-admin\n")
+    nfs.unique_client_identity((str(already),))
+    assert already.read_text() == "chosen-by-the-admin\n"

@@ -20,6 +20,7 @@ import re
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -174,10 +175,35 @@ def _reason(stderr: str) -> str:
     return "no reason given"
 
 
+# Where the kernel takes this machine's NFS 4 client identity (5.17 on; else the module option).
+CLIENT_IDENTITY = ("/sys/fs/nfs/net/nfs_client/identifier",
+                   "/sys/module/nfs/parameters/nfs4_unique_id")
+
+
+def unique_client_identity(places: tuple[str, ...] = CLIENT_IDENTITY) -> None:
+    """A random NFS 4 client identity for this boot, unless one is set: machines that boot the
+    same rescue system have the same name, and the server would take them for one client
+    (each one's mount expiring the others' opens and locks: a fleet restoring at once)."""
+    for place in places:
+        try:
+            with open(place) as f:
+                current = f.read().strip()
+        except OSError:
+            continue
+        if current in ("", "(null)"):
+            try:
+                with open(place, "w") as f:
+                    f.write(str(uuid.uuid4()))
+            except OSError as exc:
+                log.warning("cannot set the NFS client identity in %s: %s", place, exc)
+        return
+
+
 def mount_share(share: NfsShare, directory: str, listener: Listener = ignore,
                 read_only: bool = True) -> None:
     """Mounts the share on directory: version 4, else 3 (see mount_commands)."""
     address = server_address(share.server)
+    unique_client_identity()
     failures = []
     for command in mount_commands(share, address, directory, read_only):
         version = "NFS 4" if command[2] == "nfs4" else "NFS 3"

@@ -9,8 +9,8 @@ One line per machine, fields separated by blanks, `#` starts a comment:
 The plan (made with `restore-console plan ... --save FILE`) and the hooks are paths relative
 to the map's directory (plans/), or absolute; `-` (or nothing) is no hook. The map is the
 nearest plans/map in the set's directory or above it, up to the root of the filesystem that
-holds the set (the NFS share init mounted, or the one the console mounted). A machine found on two lines that say different things is refused:
-nuke mode never guesses.
+holds the set (the NFS share init mounted, or the one the console mounted). A machine found on
+two lines that say different things is refused: nuke mode never guesses.
 """
 
 from __future__ import annotations

@@ -115,12 +115,25 @@ EOT
     esac
 }
 
+# A fleet boots the same rescue system: machines of the same name are one NFS 4 client to the
+# server, and each one's mount would expire the state (opens, locks) of the others. A random
+# identity of this boot, in the kernel's place for it (5.17 on) or its older module option.
+unique_nfs_client() {
+    for place in /sys/fs/nfs/net/nfs_client/identifier /sys/module/nfs/parameters/nfs4_unique_id; do
+        if [ -w $place ]; then
+            case "$(cat $place)" in ""|"(null)") cat /proc/sys/kernel/random/uuid >$place ;; esac
+            return
+        fi
+    done
+}
+
 media_nfs() {
     share=$(arg restore.nfs "")
     [ -n "$share" ] || { echo "no restore.nfs=SERVER:/PATH on the command line"; return 1; }
     network_up || { echo "the network did not come up (DHCP or ip=)"; return 1; }
     modprobe -q nfsv3
     modprobe -q nfsv4
+    unique_nfs_client
     given=
     case "$share" in *,*) given=",${share#*,}"; share=${share%%,*} ;; esac
     # No mount.nfs helper here: the kernel's own NFS mount wants the server's address.
