@@ -3,6 +3,8 @@ real mount needs the kernel's NFS client: tests/e2e/test_nfs.py does it in the r
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from console.core.errors import RestoreError, UsageError
@@ -119,3 +121,20 @@ def test_each_boot_gets_its_own_nfs_client_identity_unless_one_is_set(tmp_path):
     already.write_text("chosen-by-the-admin\n")
     nfs.unique_client_identity((str(already),))
     assert already.read_text() == "chosen-by-the-admin\n"
+
+
+def test_the_command_line_unmounts_the_share_also_when_the_command_fails(
+        tmp_path, monkeypatch, capsys):
+    from console import cli
+    mounted, unmounted = [], []
+
+    def mount(share, directory, *args, **kwargs):  # a share whose manifest is damaged
+        (Path(directory) / "manifest.json").write_text("{not json")
+        mounted.append(directory)
+
+    monkeypatch.setattr(nfs, "RUN_DIRECTORY", str(tmp_path))
+    monkeypatch.setattr(nfs, "mount_share", mount)
+    monkeypatch.setattr(nfs, "unmount", unmounted.append)
+    code = cli.main(["--log", str(tmp_path / "log"), "inspect", "nfs://backup/srv/sets/web1"])
+    assert code == 1 and "is damaged" in capsys.readouterr().err
+    assert unmounted == mounted and len(mounted) == 1
