@@ -165,7 +165,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="the kernel (default: the newest /boot/vmlinuz-* with its modules)")
     p.add_argument("--iso", action="store_true", help="also DIR/rescue.iso (BIOS and UEFI)")
     p.add_argument("--pxe", action="store_true",
-                   help="DIR/pxe/ for network boot (always written; kept for scripts)")
+                   help="also DIR/pxe/dnsmasq.conf (proxy DHCP and TFTP beside the site's DHCP "
+                        "server) and iPXE's loaders; DIR/pxe/ itself is always written")
+    p.add_argument("--pxe-network", metavar="ADDRESS",
+                   help="with --pxe: the network dnsmasq answers on (e.g. 192.168.1.0)")
     p.add_argument("--tools-on-media", action="store_true",
                    help="python, the console and the tools into DIR/restore-tools.squashfs, "
                         "which init loads from the media")
@@ -725,9 +728,18 @@ def cmd_mkrescue(args, printer) -> int:
         print(f"  {stage.name:<32} {stage.count:>6}  ({stage.seconds:.1f} s)", flush=True)
 
     print(f"restore-console: building the rescue system in {args.to}", flush=True)
+    if args.pxe_network and not args.pxe:
+        raise UsageError("--pxe-network goes with --pxe (the dnsmasq configuration).")
+    if args.pxe_network:
+        import ipaddress
+        try:
+            ipaddress.IPv4Address(args.pxe_network)
+        except ValueError:
+            raise UsageError(f"--pxe-network {args.pxe_network} is not an IPv4 address.",
+                             "Give the network's address, e.g. 192.168.1.0.") from None
     rescue = build_rescue(args.to, kernel=args.kernel, iso=args.iso,
                           tools_on_media=args.tools_on_media, command_line=args.append,
-                          progress=progress)
+                          pxe=args.pxe, pxe_network=args.pxe_network, progress=progress)
     print(f"kernel {rescue.kernel_version}")
     print(f"initramfs: {naturalsize(rescue.initramfs_size, binary=True)} compressed "
           f"({rescue.initramfs_size / SIZE_GOAL:.0%} of the {naturalsize(SIZE_GOAL, binary=True)}"
@@ -736,6 +748,9 @@ def cmd_mkrescue(args, printer) -> int:
         print(f"tools on the media: {naturalsize(rescue.tools_image_size, binary=True)}")
     for path in rescue.written:
         print(f"wrote {path}")
+    for path in rescue.pxe_missing:
+        print(f"not found: {path} (Debian package ipxe); put iPXE's loader into "
+              f"{os.path.join(args.to, 'pxe')} by hand")
     print(f"in {rescue.seconds:.0f} s")
     return 0
 
@@ -827,6 +842,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _dispatch(args, printer) -> int:
+    """The command; a SET on an NFS share is mounted first, and unmounted at the end also
+    after a failure, Ctrl-C, SIGTERM or SIGHUP (they unwind to here)."""
+    from .core.media.nfs import is_share, share_directory, unmount_shares
+    command = cmd_nuke if args.nuke else COMMANDS[args.command]
+    try:
+        where = getattr(args, "set_path", None)
+        if where and is_share(where):
+            with ending_signals_unwind():
+                args.set_path = share_directory(where, printer)
+                return command(args, printer)
+        return command(args, printer)
+    finally:
+        unmount_shares()
+
+
 def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     nuke_only = {"--plan": args.nuke_plan, "--image": args.nuke_images, "--after": args.after,
@@ -846,7 +877,7 @@ def _run(argv: list[str] | None) -> int:
     printer = Printer()
     log.info("restore-console %s", " ".join(sys.argv[1:] if argv is None else argv))
     try:
-        return (cmd_nuke if args.nuke else COMMANDS[args.command])(args, printer)
+        return _dispatch(args, printer)
     except UsageError as exc:
         printer.close()
         print(f"restore-console: {exc.message}", file=sys.stderr)

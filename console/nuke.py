@@ -48,15 +48,18 @@ def load_plan(path: str):
 def nuke(args, ctrl_c_cancels) -> int:
     """Plans (or loads the plan), applies, verifies and finalizes; 0 done, 1 failed (a
     RestoreError). ctrl_c_cancels: the command line's Ctrl-C, which cancels at a safe point."""
-    from .core.applying.restore import apply_plan
-    from .core.applying.verify import checked_words
     from .core.planning.boot import FinalizeOptions
     from .core.planning.choices import certain_plan
-    from .core.planning.plan import render
     out = Printer(sys.stdout, plain=True)
     say = lambda text: print(text, flush=True)  # noqa: E731
     answerer = PolicyAnswerer(NUKE_POLICY, retries=RETRIES, say=say, why="nuke mode's policy")
     listener = answering(out, answerer)
+    fleet = None
+    if not args.nuke_plan and args.set_path:
+        from .fleet import FleetRun
+        fleet = FleetRun.find(args.set_path)
+    if fleet is not None:
+        return _fleet_nuke(args, fleet, ctrl_c_cancels, out, say, listener)
     if args.nuke_plan:
         if args.nuke_new_uuids or args.nuke_initramfs or args.nuke_images:
             raise UsageError("--plan carries the targets and the finalize; --image, "
@@ -74,6 +77,15 @@ def nuke(args, ctrl_c_cancels) -> int:
         plan = certain_plan(args.set_path, args.nuke_images,
                             FinalizeOptions(new_uuids=args.nuke_new_uuids,
                                             rebuild_initramfs=args.nuke_initramfs))
+    _apply(plan, ctrl_c_cancels, out, listener)
+    _done(args)
+    return 0
+
+
+def _apply(plan, ctrl_c_cancels, out, listener):
+    from .core.applying.restore import apply_plan
+    from .core.applying.verify import checked_words
+    from .core.planning.plan import render
     print(render(plan), flush=True)
     log.info("nuke mode applies the plan:\n%s", render(plan))
     with ctrl_c_cancels() as cancel:
@@ -83,11 +95,78 @@ def nuke(args, ctrl_c_cancels) -> int:
           f"BLAKE3; compared with the set: {checked_words(result.verified, result.covered, 0)}.",
           flush=True)
     print_finalized(result)
+    return result
+
+
+def _done(args) -> None:
     if args.log_path:
         print(f"The log: {args.log_path}")
     print("restore-console: nuke mode done.", flush=True)
     sys.stdout.flush()
     _after(args.after)
+
+
+def _fleet_nuke(args, fleet, ctrl_c_cancels, out, say, listener) -> int:
+    """This machine's plan from the fleet map: the pre hook, the restore, the post hook with
+    the restored system mounted, then the log and a JSON result back to the share (also when
+    something failed: then the error is in it and nuke mode ends with it)."""
+    import time
+
+    from .core.applying.fleet import send_report
+    from .core.applying.targetroot import mounted_targets
+    from .core.backupset.manifest import load_set
+    from .fleet import run_hook
+    started = time.time()
+    entry = fleet.entry
+    say(f"restore-console: nuke mode, the set {args.set_path} with the plan {entry.plan} "
+        f"(line {entry.line} of {fleet.map_path}, for {entry.address})")
+    report = {"ok": False, "error": None, "matched": entry.address, "machine": fleet.machine,
+              "map": fleet.map_path, "map_line": entry.line, "plan": entry.plan,
+              "pre": entry.pre, "post": entry.post, "set": args.set_path,
+              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))}
+    host = "unknown"
+    try:
+        if args.nuke_new_uuids or args.nuke_initramfs or args.nuke_images:
+            raise UsageError("The fleet map's plan carries the targets and the finalize; "
+                             "--image, --new-uuids and --rebuild-initramfs do not go with it.")
+        backup_set = load_set(args.set_path)
+        host = backup_set.host
+        plan = load_plan(entry.plan)
+        if plan.set_id != backup_set.set_id:
+            raise RestoreError(f"The plan {entry.plan} is for the set {plan.set_id}, and the set "
+                               f"at {args.set_path} is {backup_set.set_id}. Nothing was written.",
+                               "Make the plan again for this set, or correct the map.")
+        plan.set_path = backup_set.path  # where the set is read here, whoever made the plan
+        report.update(host=plan.host, set_id=plan.set_id)
+        targets = [disk.target.path for disk in plan.disks]
+        report["targets"] = targets
+        if entry.pre:
+            run_hook(entry.pre, fleet.environment("pre", args.set_path, plan.host, targets), say)
+        result = _apply(plan, ctrl_c_cancels, out, listener)
+        report["restored"] = result.summary()
+        if entry.post:
+            mapping = {disk.source: disk.target.path for disk in plan.disks}
+            with mounted_targets(backup_set, mapping, read_only=False) as root:
+                run_hook(entry.post, fleet.environment("post", args.set_path, plan.host,
+                                                       targets, root), say)
+        report["ok"] = True
+    except RestoreError as exc:
+        report["error"] = f"{exc.message} {exc.hint}".strip()
+        raise
+    except BaseException as exc:  # the command line says it in words; the share gets it too
+        report["error"] = f"unexpected failure: {exc!r}"
+        raise
+    finally:
+        report["seconds"] = round(time.time() - started, 1)
+        for handler in log.handlers:
+            handler.flush()
+        written, why_not = send_report(fleet.share, report.get("host", host), started,
+                                       args.log_path, report)
+        for path in written:
+            say(f"restore-console: wrote {path}")
+        if why_not:
+            say(f"restore-console: the log stays here only: {why_not}.")
+    _done(args)
     return 0
 
 

@@ -86,6 +86,11 @@ class Network:
     guest_forwards: Sequence[GuestForward] = ()
     host_forwards: Sequence[HostForward] = ()
     model: str = "virtio-net-pci"  # the guest then needs virtio_net
+    mac: str | None = None  # the card's MAC address (QEMU's default: 52:54:00:12:34:56)
+    # QEMU's own TFTP server (inside the user network, at 10.0.2.2) serving this directory,
+    # and the boot file its DHCP names: network boot through the card's iPXE ROM (-boot n).
+    tftp: Path | None = None
+    bootfile: str | None = None
 
 
 @dataclass
@@ -192,7 +197,12 @@ def _network(network: Network) -> list[str]:
         rules.append(f"guestfwd=tcp:{forward.guest_address}:{forward.guest_port}-cmd:{relay}")
     for forward in network.host_forwards:
         rules.append(f"hostfwd=tcp:127.0.0.1:{forward.host_port}-:{forward.guest_port}")
-    return ["-netdev", ",".join(rules), "-device", f"{network.model},netdev=net0"]
+    if network.tftp is not None:
+        rules.append(f"tftp={network.tftp}")
+    if network.bootfile is not None:
+        rules.append(f"bootfile={network.bootfile}")
+    card = f"{network.model},netdev=net0" + (f",mac={network.mac}" if network.mac else "")
+    return ["-netdev", ",".join(rules), "-device", card]
 
 
 @dataclass(frozen=True)

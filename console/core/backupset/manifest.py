@@ -16,6 +16,7 @@ from ..layout import Archive, Disk, Filesystem, Omission, Piece
 from ..media.isomedium import open_iso_set
 from ..media.isovolume import is_iso
 from ..media.medium import DirectoryMedium, SetMedium
+from ..media.nfs import share_directory
 from ..media.tape import is_tape
 from ..media.tapeset import open_tape_set
 
@@ -123,7 +124,9 @@ class BackupSet:
 def load_set(where: str, listener: Listener = ignore) -> BackupSet:
     """The set in a directory, on a tape (a drive or a .tap image) or on ISO volumes (an image
     file or an optical drive): from a tape or an ISO volume its manifest and catalog are read
-    into a directory of their own; questions about volumes go to listener."""
+    into a directory of their own; questions about volumes go to listener. An NFS share
+    (nfs://SERVER/PATH, SERVER:/PATH) is mounted read-only and read as a directory."""
+    where = share_directory(where, listener)
     if is_tape(where):
         medium = open_tape_set(where, listener)
         backup_set = _load_directory(medium.directory)

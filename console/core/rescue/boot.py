@@ -34,6 +34,58 @@ def write_pxe(directory: str, kernel: str, initrd: str, extra: list[str]) -> lis
     return sorted(os.listdir(pxe))
 
 
+# iPXE's own loaders (Debian package ipxe): PXE firmware chainloads them, they load the script.
+IPXE_DIRECTORY = "/usr/lib/ipxe"
+IPXE_LOADERS = {"bios": "undionly.kpxe", "uefi": "ipxe.efi"}
+
+
+def dnsmasq_config(tftp_root: str, network: str | None) -> str:
+    """dnsmasq as proxy DHCP and TFTP beside the site's DHCP server, which goes on giving the
+    addresses: PXE firmware gets iPXE (BIOS or UEFI), iPXE (its user class) gets rescue.ipxe,
+    and everything is read from tftp_root."""
+    if network:
+        scope = f"dhcp-range={network},proxy\n"
+    else:
+        scope = ("# Name the network the machines boot on (its address, e.g. 192.168.1.0), or\n"
+                 "# give it to mkrescue with --pxe-network; without it dnsmasq answers nobody.\n"
+                 "#dhcp-range=192.168.1.0,proxy\n")
+    return (
+        "# restore-console mkrescue --pxe: network boot of the rescue system.\n"
+        "# dnsmasq answers as proxy DHCP only (the site's DHCP server keeps giving the\n"
+        "# addresses) and serves this directory over TFTP. As root:\n"
+        f"#   dnsmasq --no-daemon --conf-file={os.path.join(tftp_root, 'dnsmasq.conf')}\n"
+        "port=0\n"
+        "log-dhcp\n"
+        "enable-tftp\n"
+        f"tftp-root={tftp_root}\n"
+        + scope +
+        "dhcp-userclass=set:ipxe,iPXE\n"
+        "pxe-prompt=\"restore-console\",0\n"
+        f"pxe-service=tag:!ipxe,x86PC,\"restore-console: iPXE\",{IPXE_LOADERS['bios']}\n"
+        f"pxe-service=tag:!ipxe,X86-64_EFI,\"restore-console: iPXE\",{IPXE_LOADERS['uefi']}\n"
+        f"pxe-service=tag:!ipxe,BC_EFI,\"restore-console: iPXE\",{IPXE_LOADERS['uefi']}\n"
+        "pxe-service=tag:ipxe,x86PC,\"restore-console\",rescue.ipxe\n"
+        "pxe-service=tag:ipxe,X86-64_EFI,\"restore-console\",rescue.ipxe\n"
+        "pxe-service=tag:ipxe,BC_EFI,\"restore-console\",rescue.ipxe\n")
+
+
+def write_dnsmasq(directory: str, network: str | None) -> list[str]:
+    """DIR/pxe/dnsmasq.conf and iPXE's loaders beside it (when the ipxe package is installed:
+    the names missing are returned)."""
+    pxe = os.path.abspath(os.path.join(directory, "pxe"))
+    os.makedirs(pxe, exist_ok=True)
+    missing = []
+    for name in IPXE_LOADERS.values():
+        source = os.path.join(IPXE_DIRECTORY, name)
+        if os.path.isfile(source):
+            shutil.copyfile(source, os.path.join(pxe, name))
+        else:
+            missing.append(source)
+    with open(os.path.join(pxe, "dnsmasq.conf"), "w") as f:
+        f.write(dnsmasq_config(pxe, network))
+    return missing
+
+
 def write_iso(directory: str, kernel: str, initrd: str, extra: list[str],
               tools_image: str | None) -> str:
     """DIR/rescue.iso, bootable from BIOS and UEFI, with the tools image beside the kernel."""

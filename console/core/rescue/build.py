@@ -56,6 +56,7 @@ class Rescue:
     tools_image_size: int = 0
     written: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    pxe_missing: list[str] = field(default_factory=list)  # iPXE loaders not found (--pxe)
 
 
 def newest_debian_kernel() -> str:
@@ -78,6 +79,7 @@ def version_key(version: str) -> list[int]:
 
 def build_rescue(directory: str, *, kernel: str | None = None, iso: bool = False,
                  tools_on_media: bool = False, command_line: list[str] = (),
+                 pxe: bool = False, pxe_network: str | None = None,
                  progress: Callable[[StageDone], None] = lambda stage: None) -> Rescue:
     started = time.monotonic()
     kernel = kernel or newest_debian_kernel()
@@ -112,6 +114,9 @@ def build_rescue(directory: str, *, kernel: str | None = None, iso: bool = False
     kernel_copy = os.path.join(directory, "vmlinuz")
     boot.write_pxe(directory, kernel_copy, initrd, list(command_line))
     rescue.written.append(os.path.join(directory, "pxe"))
+    if pxe:
+        rescue.pxe_missing = boot.write_dnsmasq(directory, pxe_network)
+        rescue.written.append(os.path.join(directory, "pxe", "dnsmasq.conf"))
     if iso:
         rescue.written.append(boot.write_iso(directory, kernel_copy, initrd, list(command_line),
                                              tools_image))

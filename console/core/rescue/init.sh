@@ -116,14 +116,27 @@ EOT
     esac
 }
 
+# A fleet boots the same rescue system: machines of the same name are one NFS 4 client to the
+# server, and each one's mount would expire the state (opens, locks) of the others. A random
+# identity of this boot, in the kernel's place for it (5.17 on) or its older module option.
+unique_nfs_client() {
+    for place in /sys/fs/nfs/net/nfs_client/identifier /sys/module/nfs/parameters/nfs4_unique_id; do
+        if [ -w $place ]; then
+            case "$(cat $place)" in ""|"(null)") cat /proc/sys/kernel/random/uuid >$place ;; esac
+            return
+        fi
+    done
+}
+
 media_nfs() {
     share=$(arg restore.nfs "")
     [ -n "$share" ] || { echo "no restore.nfs=SERVER:/PATH on the command line"; return 1; }
     network_up || { echo "the network did not come up (DHCP or ip=)"; return 1; }
     modprobe -q nfsv3
     modprobe -q nfsv4
-    options=ro,nolock
-    case "$share" in *,*) options="$options,${share#*,}"; share=${share%%,*} ;; esac
+    unique_nfs_client
+    given=
+    case "$share" in *,*) given=",${share#*,}"; share=${share%%,*} ;; esac
     # No mount.nfs helper here: the kernel's own NFS mount wants the server's address.
     server=${share%%:*}
     case "$server" in
@@ -132,8 +145,15 @@ media_nfs() {
         *) address=$server ;;
     esac
     [ -n "$address" ] || { echo "the name $server does not resolve (DNS from DHCP)"; return 1; }
-    options="$options,addr=$address"
-    mount -t nfs -o "$options" "$share" $MEDIA || { echo "mounting $share failed"; return 1; }
+    # NFS 4 first, then 3 with nolock over TCP (no lock daemon here); a vers= given is kept.
+    case "$given" in
+        *vers=*) tries="nfs:ro$given" ;;
+        *) tries="nfs4:ro,vers=4$given nfs:ro,vers=3,nolock,proto=tcp,mountproto=tcp$given" ;;
+    esac
+    for try in $tries; do
+        mount -t "${try%%:*}" -o "${try#*:},addr=$address" "$share" $MEDIA && break
+    done
+    mounted $MEDIA || { echo "mounting $share failed (NFS 4 and 3)"; return 1; }
     MEDIA_DEVICE=$share SET=$(set_below $MEDIA)
     [ -n "$SET" ] || { echo "$share has no manifest.json at ${SET_ON_MEDIA:-its root}"; return 1; }
 }
