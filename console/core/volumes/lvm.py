@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from ..errors import RestoreError
 from ..layout import LogicalVolume, PhysicalVolume, VolumeGroup
 from ..system import output
@@ -122,3 +123,90 @@ def deactivate(vg: str) -> None:
 def lv_path(vg: str, lv: str) -> str:
     return f"/dev/{vg}/{lv}"
 
+
+
+SECTOR = 512  # LVM's text metadata counts in 512-byte sectors
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def group_metadata(group: VolumeGroup, devices: dict[str, tuple[str, int]],
+                   sizes: dict[str, int], host: str = "restore-console") -> str:
+    """vgcfgrestore's text for `group` with its UUIDs, names and tags, each LV linear and
+    `sizes[name]` bytes (whole extents), laid out one after the other over the PVs in order.
+
+    devices maps each PV's UUID to (its device now, that device's size in bytes). Only plain
+    linear or striped LVs can be laid out anew; the caller restores any other group from its
+    saved metadata, when its sizes allow that."""
+    e = group.extent_size
+    lines = [f"{group.name} {{", f"\tid = {_quoted(group.uuid)}", "\tseqno = 1",
+             '\tformat = "lvm2"', '\tstatus = ["RESIZEABLE", "READ", "WRITE"]', "\tflags = []",
+             *([f"\ttags = [{', '.join(map(_quoted, group.tags))}]"] if group.tags else []),
+             f"\textent_size = {e // SECTOR}", "\tmax_lv = 0", "\tmax_pv = 0",
+             "\tmetadata_copies = 0", "", "\tphysical_volumes {"]
+    free: list[tuple[str, int, int]] = []  # (pv key, first free extent, extents left)
+    for index, pv in enumerate(group.pvs):
+        device, device_size = devices[pv.uuid]
+        pe_start = pv.pe_start or 1024 * 1024
+        count = (device_size - pe_start) // e
+        if count <= 0:
+            raise RestoreError(f"{device} ({device_size} bytes) is too small for a physical "
+                               f"volume of {group.name}.", "Give it a larger partition.")
+        lines += [f"\t\tpv{index} {{", f"\t\t\tid = {_quoted(pv.uuid)}",
+                  f"\t\t\tdevice = {_quoted(device)}", '\t\t\tstatus = ["ALLOCATABLE"]',
+                  "\t\t\tflags = []", f"\t\t\tdev_size = {device_size // SECTOR}",
+                  f"\t\t\tpe_start = {pe_start // SECTOR}", f"\t\t\tpe_count = {count}",
+                  "\t\t}"]
+        free.append((f"pv{index}", 0, count))
+    lines += ["\t}", "", "\tlogical_volumes {"]
+    for lv in group.lvs:
+        if lv.type not in ("linear", "striped") or lv.stripes > 1:
+            raise RestoreError(f"{group.name}/{lv.name} is a {lv.type} volume: it cannot be "
+                               "laid out anew.",
+                               "Restore onto disks at least as large as the original's.")
+        wanted = -(-sizes.get(lv.name, lv.size) // e)
+        segments = []
+        while wanted:
+            if not free:
+                raise RestoreError(f"The logical volumes of {group.name} do not fit on its "
+                                   "physical volumes.", "Make the plan again.")
+            key, first, left = free[0]
+            take = min(left, wanted)
+            segments.append((key, first, take))
+            wanted -= take
+            free[0] = (key, first + take, left - take)
+            if free[0][2] == 0:
+                free.pop(0)
+        lines += [f"\t\t{lv.name} {{", f"\t\t\tid = {_quoted(lv.uuid)}",
+                  '\t\t\tstatus = ["READ", "WRITE", "VISIBLE"]', "\t\t\tflags = []",
+                  *([f"\t\t\ttags = [{', '.join(map(_quoted, lv.tags))}]"] if lv.tags else []),
+                  f"\t\t\tcreation_time = {int(time.time())}",
+                  f"\t\t\tcreation_host = {_quoted(host)}",
+                  f"\t\t\tsegment_count = {len(segments)}"]
+        start = 0
+        for number, (key, first, take) in enumerate(segments, start=1):
+            lines += ["", f"\t\t\tsegment{number} {{", f"\t\t\t\tstart_extent = {start}",
+                      f"\t\t\t\textent_count = {take}", "", '\t\t\t\ttype = "striped"',
+                      "\t\t\t\tstripe_count = 1", "", "\t\t\t\tstripes = [",
+                      f"\t\t\t\t\t{_quoted(key)}, {first}", "\t\t\t\t]", "\t\t\t}"]
+            start += take
+        lines.append("\t\t}")
+    lines += ["\t}", "}", ""]
+    header = ['contents = "Text Format Volume Group"', "version = 1", "",
+              'description = "made by restore-console for a restore"', "",
+              f"creation_host = {_quoted(host)}", f"creation_time = {int(time.time())}", ""]
+    return "\n".join(header + lines)
+
+
+def create_physical_volume(uuid: str, device: str, metadata_file: str) -> None:
+    """pvcreate with the original UUID; the metadata file gives its place (pe_start)."""
+    _lvm(["pvcreate", "--yes", "--force", "--uuid", uuid, "--restorefile", metadata_file,
+          device], f"make {device} the LVM physical volume {uuid}")
+
+
+def restore_group(vg: str, metadata_file: str) -> None:
+    """vgcfgrestore from a metadata file: the group, its LVs and their UUIDs."""
+    _lvm(["vgcfgrestore", "--file", metadata_file, vg],
+         f"make volume group {vg} again from its metadata")
