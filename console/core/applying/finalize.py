@@ -69,16 +69,19 @@ def references_for(restored: list[RestoredFilesystem], fstab: str) -> References
         old, new = item.fs.uuid, item.uuid
         if old and new and old.lower() != new.lower():
             refs.uuids[old.lower()] = new
-        if new and item.fs.device.startswith("/dev/"):
+        # An LV keeps its name (/dev/mapper/vg0-root): the path stays right, and Debian's
+        # initramfs activates the root's group by that name, not by a UUID.
+        if new and item.fs.device.startswith("/dev/") and not item.fs.on:
             refs.devices[item.fs.device] = new
-    root = next((r for r in restored if r.fs.place == "/"), None)
+    root = next((r for r in restored if r.fs.place == "/" and not r.fs.on), None)
     if root is not None:
         same_disk = {r.fs.partition: r.uuid for r in restored
                      if r.fs.disk == root.fs.disk and r.uuid}
         for path, uuid in device_aliases(fstab, root.fs.partition, same_disk).items():
             refs.devices.setdefault(path, uuid)
     # An entry with the mount point the set recorded names that filesystem, whatever its path.
-    by_mountpoint = {r.fs.place: r for r in restored if r.fs.place.startswith("/")}
+    by_mountpoint = {r.fs.place: r for r in restored
+                     if r.fs.place.startswith("/") and not r.fs.on}
     for entry in fstab_entries(fstab):
         found = by_mountpoint.get(entry.mountpoint)
         if found is not None and found.uuid and spec_parts(entry.spec)[0] == "DEVICE":

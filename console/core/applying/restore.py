@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,7 +40,9 @@ from ..layout import Disk, Filesystem
 from ..planning.plan import DiskPlan, Plan, describe_step
 from ..planning.steps import (
     CreatePartition,
+    CreatePhysicalVolume,
     CreateTable,
+    CreateVolumeGroup,
     Finalize,
     InstallBootLoader,
     MakeFilesystem,
@@ -58,6 +61,14 @@ from ..questions import RETRY, SKIP, ask, step_failed
 from ..system import run
 from ..units import count, entries_and_data, exact_size, size
 from ..volumes.btrfs import create_subvolumes, creation_order, finish_subvolumes
+from ..volumes.lvm import (
+    activate,
+    create_physical_volume,
+    deactivate,
+    group_metadata,
+    lv_path,
+    restore_group,
+)
 from .chroot import system_mounts
 from .finalize import (
     GRUB_DIRECTORY,
@@ -458,6 +469,7 @@ class _Applier:
                        if isinstance(step, Mount) and step.mountpoint}
         self.catalog = stack.enter_context(Catalog(backup_set.catalog_path))
         self.in_chroot = False  # /dev, /proc, /sys and /run mounted in the restored root
+        self.metadata_files: dict[str, str] = {}  # volume group -> its metadata for LVM
 
     def run(self, step: Step) -> None:
         _HANDLERS[type(step)](self, step)
@@ -493,6 +505,42 @@ class _Applier:
     def _partition(self, target: str, number: int) -> str:
         return self._attached(target).partition(number)
 
+    def _device(self, target: str, fs: Filesystem) -> str:
+        """Where fs goes on the target: its partition, or its LV's device."""
+        if fs.on.startswith("lv:"):
+            vg, _, lv = fs.on[3:].partition("/")
+            return lv_path(vg, lv)
+        return self._partition(target, fs.partition)
+
+    def _pv_devices(self, group: str) -> dict[str, tuple[str, int]]:
+        """PV UUID -> (its new partition, that partition's size), from the plan's steps."""
+        found = {}
+        for step in self.plan.steps:
+            if isinstance(step, CreatePhysicalVolume) and step.group == group:
+                found[step.uuid] = (self._partition(step.target, step.partition), step.size)
+        return found
+
+    def _metadata_file(self, step: CreatePhysicalVolume | CreateVolumeGroup) -> str:
+        """The group's metadata as the restore makes it, in a file of its own (once)."""
+        if step.group in self.metadata_files:
+            return self.metadata_files[step.group]
+        group = self.set.stack.group(step.group)
+        create = next(s for s in self.plan.steps
+                      if isinstance(s, CreateVolumeGroup) and s.group == step.group)
+        unchanged = all(create.sizes.get(lv.name) == lv.size for lv in group.lvs)
+        devices = self._pv_devices(step.group)
+        unchanged = unchanged and all(devices[pv.uuid][1] >= (pv.device_size or pv.size)
+                                      for pv in group.pvs)
+        text = group.metadata if unchanged and group.metadata else group_metadata(
+            group, devices, create.sizes)
+        directory = tempfile.mkdtemp(prefix="restore-console-lvm-")
+        self.stack.callback(shutil.rmtree, directory, True)
+        path = os.path.join(directory, f"{step.group}.vgcfg")
+        with open(path, "w") as f:
+            f.write(text)
+        self.metadata_files[step.group] = path
+        return path
+
     def _covered(self, fs: Filesystem) -> set[str]:
         """Where, inside fs, other filesystems are mounted (their paths are not fs's own)."""
         return self.nested if fs.mountpoint in self.nested else set()
@@ -527,9 +575,21 @@ class _Applier:
                             spans=[(0, 440), (512, min(first, saved_up_to))],
                             cancel=self.cancel)
 
+    def _create_physical_volume(self, step: CreatePhysicalVolume) -> None:
+        self._writing(step.target)
+        device = self._partition(step.target, step.partition)
+        run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
+        create_physical_volume(step.uuid, device, self._metadata_file(step))
+
+    def _create_volume_group(self, step: CreateVolumeGroup) -> None:
+        restore_group(step.group, self._metadata_file(step))
+        activate(step.group)
+        # after every mount of its volumes is undone (the stack unwinds in reverse)
+        self.stack.callback(deactivate, step.group)
+
     def _write_image(self, step: WriteImage) -> None:
         fs = self._fs(step)
-        device = self._partition(step.target, fs.partition)
+        device = self._device(step.target, fs)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
         extract_raw_archive(fs.archive, self.set.medium, device, label=fs.title,
                             listener=self.listener, cancel=self.cancel)  # fsyncs the device
@@ -540,14 +600,14 @@ class _Applier:
 
     def _make_filesystem(self, step: MakeFilesystem) -> None:
         fs = self._fs(step)
-        device = self._partition(step.target, fs.partition)
+        device = self._device(step.target, fs)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
         make_filesystem(replace(fs, uuid=step.uuid), device, step.size)  # a new one if planned
         self.result.filesystems.append(fs.title)
 
     def _mount(self, step: Mount) -> None:
         fs = self._fs(step)
-        device = self._partition(step.target, fs.partition)
+        device = self._device(step.target, fs)
         options = _TARGET_OPTIONS.get(fs.type, "")
         if fs.subvolumes:
             self._mount_subvolumes(step, fs, device)
@@ -715,7 +775,11 @@ class _Applier:
             disk = next((d for d in self.plan.disks if d.source == fs.disk), None)
             if fs.id not in self.plan.filesystems or disk is None:
                 continue
-            device = self._partition(disk.target.path, fs.partition)
+            if fs.on and not fs.on.startswith("lv:"):
+                continue  # not restored through this plan's layers
+            if not fs.on and fs.content and not fs.type:
+                continue  # a layer's partition (a PV), no filesystem of its own
+            device = self._device(disk.target.path, fs)
             seen = probe(device)
             found.append(RestoredFilesystem(fs, device, seen.uuid, seen.label))
         return found
@@ -761,6 +825,8 @@ _HANDLERS: dict[type[Step], Callable[[_Applier, Any], None]] = {
     CreatePartition: _Applier._create_partition,
     SetIdentifiers: _Applier._set_identifiers,
     WriteBootArea: _Applier._write_boot_area,
+    CreatePhysicalVolume: _Applier._create_physical_volume,
+    CreateVolumeGroup: _Applier._create_volume_group,
     MakeFilesystem: _Applier._make_filesystem,
     WriteImage: _Applier._write_image,
     Mount: _Applier._mount,

@@ -104,6 +104,9 @@ KIND_NAMES = {
     "swap": "swap",
 }
 DEFAULT_FIXED_KINDS = frozenset(KIND_NAMES)
+# What a partition under a stack is, by blkid's TYPE, when the set has the stack's layers.
+STACK_CONTENT = {"LVM2_member": "LVM physical volume", "linux_raid_member": "md RAID member",
+                 "crypto_LUKS": "LUKS container"}
 # The smallest filesystem mkfs makes (xfsprogs >= 5.19 refuses below 300 MiB; btrfs-progs 6.2
 # below about 109 MiB).
 FS_MINIMUM = {"xfs": 300 * MiB, "btrfs": 128 * MiB}
@@ -294,6 +297,8 @@ def partition_label(part: Partition, fs: Filesystem | None, table: str, *,
     partition)", "BIOS boot partition, copied as is" (no filesystem: a byte copy; without
     `copied` where the words are said beside it)."""
     kind = special_kind(part, fs, table)
+    if fs is not None and not fs.type and fs.archive is None and fs.content in STACK_CONTENT:
+        return STACK_CONTENT[fs.content]  # made again layer by layer, not copied
     if fs is not None and not fs.type:  # saved as a byte copy: say what it is, not "raw"
         return KIND_NAMES.get(kind or "", "no filesystem") + (", copied as is" if copied else "")
     if fs is not None:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from ..errors import RestoreError
+from ..layout import place_words
 from ..units import count, size
 
 
@@ -110,6 +111,35 @@ class WriteBootArea(Step):
 
 
 @dataclass(frozen=True)
+class CreatePhysicalVolume(Step):
+    action = "create-physical-volume"
+    group: str  # the volume group it belongs to
+    uuid: str  # the original PV's
+    partition: int
+    size: int  # bytes of its new partition
+
+    def describe(self, plan: PlanView) -> str:
+        return (f"Make partition {self.partition} ({size(self.size)}) an LVM physical volume "
+                f"of {self.group}, UUID {self.uuid}")
+
+
+@dataclass(frozen=True)
+class CreateVolumeGroup(Step):
+    action = "create-volume-group"
+    group: str
+    uuid: str
+    # LV name -> bytes, in the group's order: what the group's metadata is written with
+    sizes: dict[str, int] = field(default_factory=dict)
+    physical_volumes: int = 1
+
+    def describe(self, plan: PlanView) -> str:
+        volumes = ", ".join(f"{name} {size(bytes_)}" for name, bytes_ in self.sizes.items())
+        return (f"Make volume group {self.group} (UUID {self.uuid}) on its "
+                f"{count(self.physical_volumes, 'physical volume')} with the original UUIDs "
+                f"and names, its logical volumes {volumes or 'none'}; activate it")
+
+
+@dataclass(frozen=True)
 class MakeFilesystem(Step):
     action = "make-filesystem"
     fs: int  # the filesystem's id in the set
@@ -119,9 +149,12 @@ class MakeFilesystem(Step):
     uuid: str
     label: str
     size: int  # bytes of its new partition
+    on: str = ""  # its place when not a partition: "lv:vg0/root"
+    later = ("on",)
 
     def describe(self, plan: PlanView) -> str:
-        return (f"Make {self.type} on partition {self.partition} ({size(self.size)}), "
+        where = place_words(self.on) if self.on else f"partition {self.partition}"
+        return (f"Make {self.type} on {where} ({size(self.size)}), "
                 f"UUID {self.uuid or '-'}, label {self.label or '-'}")
 
 
@@ -131,9 +164,12 @@ class WriteImage(Step):
     fs: int  # a filesystem the set saved as a raw image
     partition: int
     title: str
+    on: str = ""  # its place when not a partition: "lv:vg0/data"
+    later = ("on",)
 
     def describe(self, plan: PlanView) -> str:
-        return f"Write partition {self.partition} back from its saved image: {self.title}"
+        where = place_words(self.on) if self.on else f"partition {self.partition}"
+        return f"Write {where} back from its saved image: {self.title}"
 
 
 @dataclass(frozen=True)
@@ -148,16 +184,18 @@ class Mount(Step):
     # where the subvolumes are made
     subvolume: str = ""
     subvolumes: bool = False
-    later = ("subvolume", "subvolumes")
+    on: str = ""  # its place when not a partition: "lv:vg0/root"
+    later = ("subvolume", "subvolumes", "on")
 
     def describe(self, plan: PlanView) -> str:
         where = self.mountpoint or "a mount of its own"
+        holder = place_words(self.on) if self.on else f"partition {self.partition}"
         if self.subvolumes:
-            return (f"Mount {self.title} (partition {self.partition}): its top level on a mount "
+            return (f"Mount {self.title} ({holder}): its top level on a mount "
                     "of its own, where its subvolumes are made"
                     + (f"; subvolume {self.subvolume} at {self.mountpoint}"
                        if self.subvolume and self.mountpoint else ""))
-        return f"Mount {self.title} (partition {self.partition}) at {where}"
+        return f"Mount {self.title} ({holder}) at {where}"
 
 
 @dataclass(frozen=True)
@@ -253,6 +291,7 @@ class Finalize(Step):
 
 # Every kind, in the order a plan uses them, by the name saved plans give it.
 STEP_KINDS: dict[str, type[Step]] = {kind.action: kind for kind in (
-    Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea, MakeFilesystem,
+    Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea, CreatePhysicalVolume,
+    CreateVolumeGroup, MakeFilesystem,
     WriteImage, Mount, Restore, Verify, RewriteReferences, InstallBootLoader, RebuildInitramfs,
     Finalize)}

@@ -1,0 +1,155 @@
+"""Plans for a set whose filesystems live in LVM: the Debian installer's layout (/boot on a
+partition, /, swap and /home in one group on the second partition) onto a larger and a
+smaller disk; every layer's step said; sets whose groups cannot be laid out refused in words."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from console.core.backupset.manifest import BackupSet
+from console.core.disks.discovery import TargetDisk
+from console.core.errors import RestoreError
+from console.core.layout import (
+    Archive,
+    Disk,
+    Filesystem,
+    LogicalVolume,
+    Partition,
+    PhysicalVolume,
+    Piece,
+    Stack,
+    VolumeGroup,
+)
+from console.core.planning.lvresize import VolumePolicy
+from console.core.planning.mapping import DiskMapping
+from console.core.planning.plan import Plan, build_plan, render
+from console.core.planning.resize import Override
+from console.core.planning.steps import CreatePhysicalVolume, CreateVolumeGroup, MakeFilesystem
+
+MiB = 1024**2
+GiB = 1024**3
+E = 4 * MiB
+LINUX = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+LVM = "E6D6D379-F507-44C2-A23C-238F2A3DF928"
+
+
+def tar(size: int) -> Archive:
+    return Archive("tar", [Piece("x.zst", 1, "00")], size, members=10)
+
+
+def debian_set(root_used: int = 2 * GiB) -> BackupSet:
+    disk = Disk(name="/dev/sda", size=20 * GiB, logical_sector_size=512,
+                physical_sector_size=512, table="gpt", partitions=[
+                    Partition(1, MiB, 512 * MiB, "primary", type_uuid=LINUX, partuuid="p1"),
+                    Partition(2, 513 * MiB, 20 * GiB - 514 * MiB - 33 * 512, "primary",
+                              type_uuid=LVM, partuuid="p2")])
+    pv_size = disk.partitions[1].size
+    extents = (pv_size - MiB) // E
+    lvs = [LogicalVolume("root", "lv-root", 8 * GiB, "linear"),
+           LogicalVolume("swap_1", "lv-swap", 1 * GiB, "linear"),
+           LogicalVolume("home", "lv-home", extents * E - 9 * GiB, "linear")]
+    group = VolumeGroup("vg0", "vg-uuid", E, extents * E, extents,
+                        pvs=[PhysicalVolume("pv-uuid", "/dev/sda2", "part:/dev/sda:2",
+                                            extents * E, pv_size, MiB)],
+                        lvs=lvs, metadata="vg0 { }\n")
+    filesystems = [
+        Filesystem(1, "/dev/sda", 1, "/dev/sda1", "ext4", "u-boot", "", "/boot", 512 * MiB,
+                   100 * MiB, archive=tar(100 * MiB)),
+        Filesystem(2, "/dev/sda", 2, "/dev/sda2", "", size=pv_size, content="LVM2_member"),
+        Filesystem(3, "/dev/sda", 0, "/dev/mapper/vg0-root", "ext4", "u-root", "", "/",
+                   8 * GiB, root_used, archive=tar(root_used), on="lv:vg0/root"),
+        Filesystem(4, "/dev/sda", 0, "/dev/mapper/vg0-swap_1", "swap", "u-swap", "", "",
+                   GiB, on="lv:vg0/swap_1"),
+        Filesystem(5, "/dev/sda", 0, "/dev/mapper/vg0-home", "ext4", "u-home", "", "/home",
+                   lvs[2].size, GiB, archive=tar(GiB), on="lv:vg0/home"),
+    ]
+    return BackupSet(path="/media/set", set_id="set-1", created="2026-12-01", host="deb",
+                     disks=[disk], filesystems=filesystems, stack=Stack(volume_groups=[group]))
+
+
+def target(size: int) -> TargetDisk:
+    return TargetDisk(path="/dev/vdc", name="vdc", size=size, logical_sector_size=512,
+                      physical_sector_size=512, alignment=MiB)
+
+
+def plan_onto(size: int, backup_set: BackupSet | None = None, **kw) -> Plan:
+    return build_plan(backup_set or debian_set(), DiskMapping({"/dev/sda": "/dev/vdc"}),
+                      [target(size)], **kw)
+
+
+def test_onto_a_larger_disk_the_pv_grows_and_root_and_home_share_it_swap_kept():
+    plan = plan_onto(40 * GiB)
+    layout = plan.disks[0].layout
+    assert layout.partition(1).size == 512 * MiB  # /boot keeps its size
+    assert layout.partition(2).size > 39 * GiB
+    [group] = plan.groups
+    sizes = {d.name: d.new_size for d in group.volumes}
+    assert sizes["swap_1"] == GiB
+    assert sizes["root"] > 16 * GiB and sizes["home"] > 20 * GiB
+    usable = (layout.partition(2).size - MiB) // E * E
+    assert sum(sizes.values()) == usable
+    actions = [s.action for s in plan.steps]
+    assert actions[:7] == ["wipe", "create-table", "create-partition", "create-partition",
+                           "set-identifiers", "create-physical-volume", "make-filesystem"]
+    assert actions[7] == "create-volume-group"
+    made = [s for s in plan.steps if isinstance(s, MakeFilesystem)]
+    assert [(s.on, s.size) for s in made] == [("", 512 * MiB),
+                                               ("lv:vg0/root", sizes["root"]),
+                                               ("lv:vg0/swap_1", GiB),
+                                               ("lv:vg0/home", sizes["home"])]
+    create = next(s for s in plan.steps if isinstance(s, CreateVolumeGroup))
+    assert create.sizes == sizes and create.uuid == "vg-uuid"
+    pv = next(s for s in plan.steps if isinstance(s, CreatePhysicalVolume))
+    assert (pv.uuid, pv.partition, pv.size) == ("pv-uuid", 2, layout.partition(2).size)
+    assert set(plan.filesystems) == {1, 2, 3, 4, 5}
+
+
+def test_onto_a_smaller_disk_the_data_still_fits_and_root_is_held_at_its_floor():
+    plan = plan_onto(8 * GiB, debian_set(root_used=4 * GiB))
+    sizes = {d.name: d for d in plan.groups[0].volumes}
+    assert sizes["root"].rule == "floored"
+    assert sizes["root"].new_size >= 4 * GiB * 1.1
+    assert sizes["home"].new_size >= GiB * 1.1
+    assert sizes["swap_1"].new_size == GiB
+    # the PV's partition got what the group needs, the rest of the disk
+    assert plan.disks[0].layout.partition(2).size >= sum(d.new_size for d in sizes.values())
+
+
+def test_a_disk_too_small_for_the_volumes_is_refused_naming_the_pv_and_its_floor():
+    with pytest.raises(RestoreError) as refused:
+        plan_onto(5 * GiB, debian_set(root_used=4 * GiB))
+    assert "partition 2 (LVM physical volume" in refused.value.message
+    assert "the physical volume of vg0" in refused.value.message
+
+
+def test_the_plan_says_every_layers_step_and_survives_json():
+    plan = plan_onto(40 * GiB, volume_policies={"vg0": VolumePolicy(
+        overrides={"home": Override("size", 10 * GiB)})})
+    text = render(plan)
+    assert "Make partition 2 (" in text and "an LVM physical volume of vg0, UUID pv-uuid" in text
+    assert "Make volume group vg0 (UUID vg-uuid) on its 1 physical volume" in text
+    assert "Make ext4 on LV vg0/root" in text
+    assert "Mount ext4 / (LV vg0/root) at /" in text
+    assert "Logical volumes of vg0:" in text
+    assert "home" in text and "overridden: set to 10.0 GiB by an override" in text
+    again = Plan.from_json(json.loads(json.dumps(plan.to_json())))
+    assert again.steps == plan.steps and again.groups == plan.groups
+    assert render(again) == text
+
+
+def test_a_group_of_raid1_volumes_that_would_change_size_is_refused_in_words():
+    backup_set = debian_set()
+    backup_set.stack.volume_groups[0].lvs[0].type = "raid1"
+    backup_set.stack.volume_groups[0].lvs[0].size = 2 * GiB
+    with pytest.raises(RestoreError, match="has raid1 volume root"):
+        plan_onto(40 * GiB, backup_set)
+
+
+def test_a_plain_set_plans_as_before_without_groups():
+    backup_set = debian_set()
+    backup_set.stack = Stack()
+    backup_set.filesystems = backup_set.filesystems[:1]
+    plan = plan_onto(40 * GiB, backup_set)
+    assert plan.groups == [] and "groups" not in plan.to_json()
