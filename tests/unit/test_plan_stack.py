@@ -153,3 +153,11 @@ def test_a_plain_set_plans_as_before_without_groups():
     backup_set.filesystems = backup_set.filesystems[:1]
     plan = plan_onto(40 * GiB, backup_set)
     assert plan.groups == [] and "groups" not in plan.to_json()
+
+
+def test_the_smallest_target_counts_what_the_volumes_need_not_the_pvs_original_size():
+    from console.core.planning.choices import minimum_target_size_for
+    backup_set = debian_set(root_used=4 * GiB)
+    smallest = minimum_target_size_for(backup_set, backup_set.disks[0])
+    assert 6 * GiB < smallest < 8 * GiB  # /boot, root's 4 GiB + 10%, home's 1 GiB, swap
+    plan_onto(smallest, backup_set)  # and it fits there

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
 import re
+import shutil
 import socket
 import uuid
 
@@ -24,10 +26,13 @@ from ..layout import (
     Filesystem,
     Omission,
     Subvolume,
+    partition_of,
+    partition_place,
     subvolume_catalog_id,
 )
 from ..units import count
 from ..volumes.btrfs import SUBVOLUME_WHY, TOP_LEVEL, read_layout
+from ..volumes.lvm import activate, lv_path, mapper_path, read_groups
 from .archive import TarProblem, frame_of, write_raw_archive, write_tar_archive
 from .catalog import CatalogWriter
 from .inodeflags import read_flags
@@ -119,13 +124,17 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore,
         saved = [(index, p.number) for index, (_, _, disk) in enumerate(tables, start=1)
                  for p in disk.partitions if p.kind != "extended"]
         final = saved[-1] if saved else None
-        for index, (path, name, disk) in enumerate(tables, start=1):
-            if is_block_device(path):
-                _record_identity(disk, path)
-            backup_set.disks.append(disk)
-            listener(Message(f"Disk {name}: {disk.table} table, {len(disk.partitions)} partitions"))
-            spans = [(p.number, p.start, p.size) for p in disk.partitions]
-            with attach_disk(path, spans, read_only=True) as attached:
+        # Every disk stays attached until its layers (LVM) are read: their PVs are on them.
+        with contextlib.ExitStack() as attachments:
+            layers = _Layers()
+            for index, (path, name, disk) in enumerate(tables, start=1):
+                if is_block_device(path):
+                    _record_identity(disk, path)
+                backup_set.disks.append(disk)
+                listener(Message(f"Disk {name}: {disk.table} table, "
+                                 f"{len(disk.partitions)} partitions"))
+                spans = [(p.number, p.start, p.size) for p in disk.partitions]
+                attached = attachments.enter_context(attach_disk(path, spans, read_only=True))
                 if disk.table == "msdos" and disk.partitions:
                     first = min(p.start for p in disk.partitions)
                     disk.boot_area = write_raw_archive(
@@ -134,11 +143,19 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore,
                 for part in disk.partitions:
                     if part.kind == "extended":
                         continue
-                    fs = _backup_partition(backup_set, disk, part.number,
-                                           attached.partition(part.number), catalog, facts,
-                                           listener, (index, part.number) == final,
+                    device = attached.partition(part.number)
+                    layer = layers.take(backup_set, disk, part, device, listener)
+                    if layer is not None:
+                        backup_set.filesystems.append(layer)
+                        continue
+                    fs = _backup_partition(backup_set, disk, part.number, device, catalog,
+                                           facts, listener, (index, part.number) == final,
                                            allow_omissions)
                     backup_set.filesystems.append(fs)
+            for fs, device in layers.volumes(backup_set, listener):
+                _backup_device(backup_set, fs, device, catalog, facts, listener, False,
+                               allow_omissions)
+                backup_set.filesystems.append(fs)
     finally:
         catalog.close()
         write_back.finish()
@@ -162,17 +179,80 @@ def _record_identity(disk: Disk, path: str) -> None:
         disk.model, disk.serial, disk.wwn = found.model, found.serial, found.wwn
 
 
+class _Layers:
+    """The LVM physical volumes met among the partitions, and then their groups' LVs."""
+
+    def __init__(self) -> None:
+        self.places: dict[str, str] = {}  # PV device -> its place in the set
+
+    def take(self, backup_set: BackupSet, disk: Disk, part, device: str,
+             listener: Listener) -> Filesystem | None:
+        """The record of a partition that is a PV (its content comes with its group's LVs);
+        None for any other partition, or when the lvm tool is missing (then it is imaged as
+        before)."""
+        found = probe(device)
+        if found.content != "LVM2_member" or shutil.which("lvm") is None:
+            return None
+        self.places[device] = partition_place(disk.name, part.number)
+        listener(Message(f"{_source_device_name(disk, part.number)}: an LVM physical volume; "
+                         "its volume group's logical volumes are saved after the partitions"))
+        return Filesystem(id=len(backup_set.filesystems) + 1, disk=disk.name,
+                          partition=part.number,
+                          device=_source_device_name(disk, part.number), type="",
+                          uuid=found.uuid, size=part.size, content=found.content)
+
+    def volumes(self, backup_set: BackupSet, listener: Listener
+                ) -> list[tuple[Filesystem, str]]:
+        """The groups on the PVs met (into the set's stack), each activated, and a record
+        for each of their LVs with the device to save it from."""
+        if not self.places:
+            return []
+        groups = read_groups(sorted(self.places), self.places)
+        found = []
+        for group in groups:
+            strangers = [pv.device for pv in group.pvs if pv.device not in self.places]
+            if strangers:
+                raise RestoreError(
+                    f"Volume group {group.name} also has physical volumes on "
+                    f"{', '.join(strangers)}, which are not backed up. No set was written.",
+                    "Back up every disk the group spans (give each with --disk).")
+            backup_set.stack.volume_groups.append(group)
+            activate(group.name)
+            disk = partition_of(group.pvs[0].on)[0]
+            listener(Message(f"Volume group {group.name}: "
+                             f"{count(len(group.lvs), 'logical volume')} on "
+                             f"{count(len(group.pvs), 'physical volume')}"))
+            for lv in group.lvs:
+                if lv.type == "thin-pool":
+                    continue  # holds the data of its thin volumes, saved through them
+                fs = Filesystem(id=len(backup_set.filesystems) + len(found) + 1, disk=disk,
+                                partition=0, device=mapper_path(group.name, lv.name), type="",
+                                size=lv.size, on=f"lv:{group.name}/{lv.name}")
+                found.append((fs, lv_path(group.name, lv.name)))
+        return found
+
+
 def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: str,
                       catalog: CatalogWriter, facts: _SourceFacts, listener: Listener,
                       is_last: bool, allow_omissions: bool) -> Filesystem:
     """Saves one partition; after the last one of the set the catalog is sealed at once, so
     its indexes are built while the filesystem is unmounted."""
     part = disk.partition(number)
-    found = probe(device)
     fs = Filesystem(id=len(backup_set.filesystems) + 1, disk=disk.name, partition=number,
-                    device=_source_device_name(disk, number), type=found.type, uuid=found.uuid,
-                    label=found.label, size=part.size,
-                    content=found.content if not found.type else "")
+                    device=_source_device_name(disk, number), type="", size=part.size)
+    return _backup_device(backup_set, fs, device, catalog, facts, listener, is_last,
+                          allow_omissions)
+
+
+def _backup_device(backup_set: BackupSet, fs: Filesystem, device: str,
+                   catalog: CatalogWriter, facts: _SourceFacts, listener: Listener,
+                   is_last: bool, allow_omissions: bool) -> Filesystem:
+    """Saves what is on one device (a partition, an LV) into the record fs, which has its
+    id, place, name and size."""
+    found = probe(device)
+    fs.type, fs.uuid, fs.label = found.type, found.uuid, found.label
+    fs.content = found.content if not found.type else ""
+    what = "partition" if fs.on_partition else "logical volume"
     label = f"{fs.device} ({found.type or found.content or 'no filesystem'})"
     if found.type == "swap":
         listener(Message(f"{label}: swap, recreated with its UUID and label"))
@@ -228,10 +308,10 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
                "resized or restored file by file")
     else:
         why = f"{found.type} is kept byte for byte and restored whole"
-    listener(Message(f"{label}: saved as a raw image of the whole partition: {why}"))
+    listener(Message(f"{label}: saved as a raw image of the whole {what}: {why}"))
     fs.image_reason = why
-    fs.bytes_used = part.size
-    fs.archive = write_raw_archive(device, part.size, backup_set.path, f"fs-{fs.id}.img.zst",
+    fs.bytes_used = fs.size
+    fs.archive = write_raw_archive(device, fs.size, backup_set.path, f"fs-{fs.id}.img.zst",
                                    label=label, listener=listener)
     return fs
 
@@ -325,11 +405,12 @@ def _device_names(backup_set: BackupSet, facts: _SourceFacts) -> dict[int, str]:
     names / by one (/dev/sda2): a disk read from an image file was /dev/sda there."""
     root = next((fs for fs in backup_set.filesystems if fs.id == facts.root_fs), None)
     entry = next((e for e in facts.fstab or [] if e.mountpoint == "/"), None)
-    disk = disk_of_partition_path(entry.spec, root.partition) if root and entry else None
+    disk = (disk_of_partition_path(entry.spec, root.partition)
+            if root and entry and root.on_partition else None)
     if disk is None:
         return {}
     return {fs.id: partition_path(disk, fs.partition) for fs in backup_set.filesystems
-            if fs.disk == root.disk}
+            if fs.disk == root.disk and fs.on_partition}
 
 
 def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:
@@ -337,10 +418,15 @@ def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:
         return
     named = _device_names(backup_set, facts)
     for fs in backup_set.filesystems:
-        part = next(d for d in backup_set.disks if d.name == fs.disk).partition(fs.partition)
+        if fs.on_partition:
+            part = next(d for d in backup_set.disks if d.name == fs.disk).partition(fs.partition)
+            partuuid, partlabel, names = part.partuuid, part.name, [named.get(fs.id, fs.device)]
+        else:  # an LV: fstab names it /dev/mapper/vg0-root or /dev/vg0/root
+            vg, _, lv = fs.on.removeprefix("lv:").partition("/")
+            partuuid, partlabel, names = "", "", [fs.device, lv_path(vg, lv)]
         entries = [entry for entry in facts.fstab
-                   if matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=part.partuuid,
-                              partlabel=part.name, device=named.get(fs.id, fs.device))
+                   if any(matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=partuuid,
+                                  partlabel=partlabel, device=name) for name in names)
                    and entry.mountpoint not in ("none", "swap")]
         if fs.subvolumes:
             _assign_subvolume_mountpoints(fs, entries)

@@ -29,6 +29,7 @@ from .boot import FinalizeOptions
 from .mapping import DiskMapping, require_valid, suggest_mapping, uncertain, validate_mapping
 from .plan import Plan, build_plan, layout_for
 from .resize import Resized, ResizePolicy, check_overrides, minimum_target_size
+from .stackplan import stacked_floors
 
 CHOSEN_BY_YOU = "chosen by you"
 
@@ -41,8 +42,14 @@ def minimum_target_size_for(backup_set: BackupSet, disk: Disk,
     """The smallest target the layout of `disk` goes onto under `policy`, never more than the
     original size (a disk of the original size takes the layout as it was). Raises
     RestoreError when the resize cannot lay the disk out at all."""
-    needed = minimum_target_size(disk, backup_set.filesystems_on(disk.name), policy)
+    needed = minimum_target_size(disk, backup_set.filesystems_on(disk.name), policy,
+                                 stacked_floors=disk_floors(backup_set, disk))
     return min(needed, disk.size)
+
+
+def disk_floors(backup_set: BackupSet, disk: Disk) -> dict[int, tuple[int, str]]:
+    """The floors of the partitions of disk that hold a volume group's PVs."""
+    return stacked_floors(backup_set.stack.volume_groups, backup_set.filesystems, disk.name, {})
 
 
 @dataclass
@@ -156,7 +163,7 @@ class TargetChoices:
             return Fit([p for p in unsafe if p.kind not in FINE_FOR_READING])
         try:
             resized = layout_for(disk, self.backup_set.filesystems_on(disk.name), target,
-                                 self.policy(disk.name))
+                                 self.policy(disk.name), disk_floors(self.backup_set, disk))
         except RestoreError as exc:
             # The VGA font of the Linux console has no multiplication sign.
             return Fit(unsafe + [Problem(ProblemKind.LAYOUT_DOES_NOT_FIT,

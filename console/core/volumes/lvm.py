@@ -124,6 +124,11 @@ def lv_path(vg: str, lv: str) -> str:
     return f"/dev/{vg}/{lv}"
 
 
+def mapper_path(vg: str, lv: str) -> str:
+    """The device-mapper name: /dev/mapper/vg0-root (a dash inside a name is doubled)."""
+    return f"/dev/mapper/{vg.replace('-', '--')}-{lv.replace('-', '--')}"
+
+
 
 SECTOR = 512  # LVM's text metadata counts in 512-byte sectors
 

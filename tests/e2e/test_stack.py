@@ -1,0 +1,115 @@
+"""LVM restored by the real rescue system in QEMU (the host has no device-mapper): the Debian
+installer's layout (/boot on a partition; /, swap and /home in one volume group) is made in
+the guest on a virtio disk, backed up there with `restore-console backup`, the source wiped,
+and restored with `restore-console restore` onto a larger and onto a smaller disk. One boot
+for all of it. Checked on the host from what the guest wrote to a disk of its own: the group,
+PV and LV UUIDs and names (lvs and pvs JSON), the filesystems' UUIDs and labels (blkid), the
+LV sizes as the plan said, and every file (type, mode, owner, size, mtime, links, SHA-256;
+the rescue image has no rsync, busybox find/stat/sha256sum list the trees)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.rescuevm import make_source_and_set_disk, rescue_machine
+from tests.e2e.vm import Disk
+from tests.system.images import MiB, mounted
+
+pytestmark = pytest.mark.system  # loop devices and mount on the host
+
+BOOT_TIMEOUT = 300
+STEP_TIMEOUT = 900  # a backup or a restore under TCG on shared cores
+SOURCE_MIB = 400
+TARGETS = {"vdd": 600, "vde": 300}  # larger, smaller: the data still fits
+SCRIPTS = Path(__file__).parent / "stack"
+
+
+def blank(path: Path, mib: int) -> Path:
+    with open(path, "wb") as f:
+        f.truncate(mib * MiB)
+    return path
+
+
+def work_disk(path: Path) -> Path:
+    """An ext4 disk with the guest's scripts; the guest writes the set and its findings there."""
+    blank(path, 256)
+    subprocess.run(["mkfs.ext4", "-q", "-L", "work", str(path)], check=True)
+    with mounted(str(path)) as root:
+        for script in SCRIPTS.glob("*.sh"):
+            shutil.copy(script, root / script.name)
+    return path
+
+
+def lvs_of(text: str) -> dict[str, dict[str, str]]:
+    return {row["lv_name"]: row for row in json.loads(text)["report"][0]["lv"]}
+
+
+def test_an_lvm_layout_is_restored_onto_a_larger_and_a_smaller_disk_with_its_uuids(
+        rescue_system, tmp_path):
+    _, set_disk = make_source_and_set_disk(tmp_path / "set")  # init finds a set there
+    work = work_disk(tmp_path / "work.img")
+    disks = [Disk(set_disk, snapshot=True), Disk(work), Disk(blank(tmp_path / "source.img",
+                                                                   SOURCE_MIB))]
+    disks += [Disk(blank(tmp_path / f"{name}.img", mib)) for name, mib in TARGETS.items()]
+    machine = rescue_machine(Path(rescue_system.directory), tmp_path / "vm", disks,
+                             "restore=expert")
+    with machine.running() as vm:
+        console = vm.console
+        console.wait_for("restore-console: expert mode", timeout=BOOT_TIMEOUT)
+        console.run("echo ready", timeout=60)
+        console.run("modprobe dm_mod && mkdir -p /work && mount /dev/vdb /work", timeout=60)
+        console.run("sh /work/make-source.sh /dev/vdc", timeout=STEP_TIMEOUT)
+        console.run("sh /work/list-source.sh /dev/vdc /work/source", timeout=STEP_TIMEOUT)
+        backup = console.run("restore-console backup --disk /dev/vdc --to /work/set 2>&1",
+                             timeout=STEP_TIMEOUT)
+        assert "Volume group vg0: 3 logical volumes on 1 physical volume" in backup.output
+        # The source machine is gone: its group must not meet the restored one.
+        console.run("lvm vgchange -q -an vg0 && wipefs -q -a /dev/vdc2 /dev/vdc", timeout=60)
+        for name in TARGETS:
+            console.run(f"restore-console plan /work/set --map /dev/vdc=/dev/{name} --json "
+                        f">/work/plan-{name}.json", timeout=STEP_TIMEOUT)
+            console.run(f"restore-console restore /work/set --map /dev/vdc=/dev/{name} --yes "
+                        f">/work/restore-{name}.txt 2>&1", timeout=STEP_TIMEOUT)
+            console.run(f"lvm vgchange -q -ay vg0 && sh /work/list-source.sh /dev/{name} "
+                        f"/work/{name}", timeout=STEP_TIMEOUT)
+            console.run(f"lvm vgchange -q -an vg0 && wipefs -q -a /dev/{name}2", timeout=60)
+        console.run("umount /work && sync", timeout=60)
+        console.send_line("poweroff -f")
+        vm.wait_exit(timeout=120)
+    with mounted(str(work), "ext4", "ro") as found:
+        source_lvs = lvs_of((found / "source.lvs").read_text())
+        source_pvs = json.loads((found / "source.pvs").read_text())["report"][0]["pv"]
+        manifest = json.loads((found / "set/manifest.json").read_text())
+        for name in TARGETS:
+            plan = json.loads((found / f"plan-{name}.json").read_text())
+            restored = lvs_of((found / f"{name}.lvs").read_text())
+            # Names, UUIDs and tags kept; the group's UUID too.
+            assert {lv: (r["lv_uuid"], r["vg_uuid"], r["lv_tags"]) for lv, r in
+                    restored.items()} == {lv: (r["lv_uuid"], r["vg_uuid"], r["lv_tags"])
+                                          for lv, r in source_lvs.items()}, name
+            pvs = json.loads((found / f"{name}.pvs").read_text())["report"][0]["pv"]
+            assert [p["pv_uuid"] for p in pvs] == [p["pv_uuid"] for p in source_pvs]
+            assert [p["pv_name"] for p in pvs] == [f"/dev/{name}2"]
+            # Sizes as planned: swap_1 kept, root and home as the plan's group says.
+            planned = {d["name"]: d["new_size"] for d in plan["groups"][0]["decisions"]}
+            assert {lv: int(r["lv_size"]) for lv, r in restored.items()} == planned, name
+            assert planned["swap_1"] == int(source_lvs["swap_1"]["lv_size"])
+            grows = TARGETS[name] > SOURCE_MIB
+            assert (planned["root"] > int(source_lvs["root"]["lv_size"])) == grows, planned
+            # The filesystems with their UUIDs and labels, the files as they were.
+            source_ids = (found / "source.blkid").read_text().replace("/dev/vdc1", "BOOT")
+            assert (found / f"{name}.blkid").read_text().replace(f"/dev/{name}1", "BOOT") == \
+                source_ids
+            for tree in ("boot", "root", "home"):
+                assert (found / f"{name}.{tree}").read_text() == \
+                    (found / f"source.{tree}").read_text(), (name, tree)
+    # The manifest has the stack, and the LV filesystems in it.
+    [group] = manifest["stack"]["volume_groups"]
+    assert group["name"] == "vg0" and "logical_volumes" in group["metadata"]
+    on = {fs["on"] for fs in manifest["filesystems"] if fs.get("on")}
+    assert on == {"lv:vg0/root", "lv:vg0/swap_1", "lv:vg0/home"}
