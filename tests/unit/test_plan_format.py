@@ -19,6 +19,7 @@ from console.core.errors import RestoreError
 from console.core.planning.plan import Plan, PlannedTarget, build_plan, render
 from console.core.planning.steps import (
     STEP_KINDS,
+    CreateLuks,
     CreatePartition,
     CreatePhysicalVolume,
     CreateTable,
@@ -134,7 +135,10 @@ def test_every_kind_of_step_has_a_handler_and_survives_json():
                 CreatePhysicalVolume("/dev/sdd", group="vg0", uuid="pv-uuid", partition=2,
                                      size=GiB),
                 CreateVolumeGroup("/dev/sdd", group="vg0", uuid="vg-uuid",
-                                  sizes={"root": GiB, "swap_1": 64 * MiB})]
+                                  sizes={"root": GiB, "swap_1": 64 * MiB}),
+                CreateLuks("/dev/sdd", uuid="luks-uuid", partition=3, size=GiB,
+                           name="sdd3_crypt", version=2, cipher="aes-xts-plain64",
+                           key_size=512)]
     assert {type(s) for s in plan.steps + finalize} == set(STEP_KINDS.values())
     for step in plan.steps + finalize:
         assert Step.from_json(json.loads(json.dumps(step.to_json()))) == step

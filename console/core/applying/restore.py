@@ -39,6 +39,7 @@ from ..events import Listener, Message, Progress, StepStarted, ignore
 from ..layout import Disk, Filesystem
 from ..planning.plan import DiskPlan, Plan, describe_step
 from ..planning.steps import (
+    CreateLuks,
     CreatePartition,
     CreatePhysicalVolume,
     CreateTable,
@@ -57,10 +58,11 @@ from ..planning.steps import (
     WriteBootArea,
     WriteImage,
 )
-from ..questions import RETRY, SKIP, ask, step_failed
+from ..questions import RETRY, SKIP, ask, passphrase, step_failed
 from ..system import run
 from ..units import count, entries_and_data, exact_size, size
 from ..volumes.btrfs import create_subvolumes, creation_order, finish_subvolumes
+from ..volumes.luks import close_container, format_container, open_container
 from ..volumes.lvm import (
     activate,
     create_physical_volume,
@@ -212,6 +214,7 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
     for disk in plan.disks:
         _check_still_planned(disk)
         check_target(disk.target.path, plan.set_path)
+    secrets = _passphrases(plan, listener)
     journal = _resume_point(plan, chosen, listener)
     resumed = _Resumed(plan, journal)
     if not journal.empty:
@@ -228,6 +231,7 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
         # Unwinding this stack on a cancel unmounts and detaches, then the state is told.
         with contextlib.ExitStack() as stack:
             applier = _Applier(plan, backup_set, listener, stack, journal, cancel)
+            applier.passphrases, secrets = secrets, {}
             for index, step in enumerate(plan.steps):
                 stop_if_cancelled(cancel)
                 skipped = resumed.skips(step)
@@ -253,6 +257,28 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
     result.unmapped = list(plan.unmapped)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _passphrases(plan: Plan, listener: Listener) -> dict[str, str]:
+    """The passphrase of each LUKS container the plan makes, asked before anything is
+    written; kept in memory only, never logged nor saved."""
+    found = {}
+    for step in plan.steps:
+        if not isinstance(step, CreateLuks) or step.uuid in found:
+            continue
+        try:
+            value = ask(listener, passphrase(f"{step.name} ({step.uuid})"))
+        except RestoreError as exc:
+            raise RestoreError(f"No passphrase was given for the LUKS container {step.name} "
+                               f"({step.uuid}), which the plan makes again: {exc.message} "
+                               "Nothing was written.",
+                               "Run the restore on a terminal to type it, or give "
+                               "--passphrase-file FILE.") from None
+        if not value:
+            raise RestoreError(f"The passphrase for the LUKS container {step.name} is empty. "
+                               "Nothing was written.", "Give its passphrase.")
+        found[step.uuid] = value
+    return found
 
 
 def _as_planned(plan: Plan, filesystems: list[Filesystem]) -> list[Filesystem]:
@@ -470,6 +496,7 @@ class _Applier:
         self.catalog = stack.enter_context(Catalog(backup_set.catalog_path))
         self.in_chroot = False  # /dev, /proc, /sys and /run mounted in the restored root
         self.metadata_files: dict[str, str] = {}  # volume group -> its metadata for LVM
+        self.passphrases: dict[str, str] = {}  # LUKS UUID -> passphrase, never logged
 
     def run(self, step: Step) -> None:
         _HANDLERS[type(step)](self, step)
@@ -506,18 +533,27 @@ class _Applier:
         return self._attached(target).partition(number)
 
     def _device(self, target: str, fs: Filesystem) -> str:
-        """Where fs goes on the target: its partition, or its LV's device."""
+        """Where fs goes on the target: its partition, its LV's device or its LUKS mapping."""
         if fs.on.startswith("lv:"):
             vg, _, lv = fs.on[3:].partition("/")
             return lv_path(vg, lv)
+        if fs.on.startswith("luks:"):
+            return self._mapping(fs.on)
         return self._partition(target, fs.partition)
 
+    def _mapping(self, place: str) -> str:
+        return f"/dev/mapper/{self.set.stack.container(place[5:]).name}"
+
+    def _pv_device(self, step: CreatePhysicalVolume) -> str:
+        return self._mapping(step.on) if step.on else self._partition(step.target,
+                                                                      step.partition)
+
     def _pv_devices(self, group: str) -> dict[str, tuple[str, int]]:
-        """PV UUID -> (its new partition, that partition's size), from the plan's steps."""
+        """PV UUID -> (its new device, that device's size), from the plan's steps."""
         found = {}
         for step in self.plan.steps:
             if isinstance(step, CreatePhysicalVolume) and step.group == group:
-                found[step.uuid] = (self._partition(step.target, step.partition), step.size)
+                found[step.uuid] = (self._pv_device(step), step.size)
         return found
 
     def _metadata_file(self, step: CreatePhysicalVolume | CreateVolumeGroup) -> str:
@@ -575,9 +611,19 @@ class _Applier:
                             spans=[(0, 440), (512, min(first, saved_up_to))],
                             cancel=self.cancel)
 
-    def _create_physical_volume(self, step: CreatePhysicalVolume) -> None:
+    def _create_luks(self, step: CreateLuks) -> None:
         self._writing(step.target)
         device = self._partition(step.target, step.partition)
+        run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
+        container = self.set.stack.container(step.uuid)
+        format_container(container, device, self.passphrases[step.uuid])
+        open_container(device, step.name, self.passphrases[step.uuid])
+        # after everything in it is unmounted and deactivated (the stack unwinds in reverse)
+        self.stack.callback(close_container, step.name)
+
+    def _create_physical_volume(self, step: CreatePhysicalVolume) -> None:
+        self._writing(step.target)
+        device = self._pv_device(step)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
         create_physical_volume(step.uuid, device, self._metadata_file(step))
 
@@ -775,7 +821,7 @@ class _Applier:
             disk = next((d for d in self.plan.disks if d.source == fs.disk), None)
             if fs.id not in self.plan.filesystems or disk is None:
                 continue
-            if fs.on and not fs.on.startswith("lv:"):
+            if fs.on and not fs.on.startswith(("lv:", "luks:")):
                 continue  # not restored through this plan's layers
             if not fs.on and fs.content and not fs.type:
                 continue  # a layer's partition (a PV), no filesystem of its own
@@ -825,6 +871,7 @@ _HANDLERS: dict[type[Step], Callable[[_Applier, Any], None]] = {
     CreatePartition: _Applier._create_partition,
     SetIdentifiers: _Applier._set_identifiers,
     WriteBootArea: _Applier._write_boot_area,
+    CreateLuks: _Applier._create_luks,
     CreatePhysicalVolume: _Applier._create_physical_volume,
     CreateVolumeGroup: _Applier._create_volume_group,
     MakeFilesystem: _Applier._make_filesystem,

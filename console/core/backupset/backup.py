@@ -24,15 +24,20 @@ from ..layout import (
     GPT_ESP,
     Disk,
     Filesystem,
+    LuksContainer,
     Omission,
     Subvolume,
     partition_of,
     partition_place,
     subvolume_catalog_id,
 )
+from ..questions import ask
+from ..questions import passphrase as passphrase_question
 from ..units import count
 from ..volumes.btrfs import SUBVOLUME_WHY, TOP_LEVEL, read_layout
-from ..volumes.lvm import activate, lv_path, mapper_path, read_groups
+from ..volumes.luks import close_container, open_container, open_mapping, read_container
+from ..volumes.luks import identity as luks_identity
+from ..volumes.lvm import activate, deactivate, lv_path, mapper_path, read_groups
 from .archive import TarProblem, frame_of, write_raw_archive, write_tar_archive
 from .catalog import CatalogWriter
 from .inodeflags import read_flags
@@ -126,7 +131,7 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore,
         final = saved[-1] if saved else None
         # Every disk stays attached until its layers (LVM) are read: their PVs are on them.
         with contextlib.ExitStack() as attachments:
-            layers = _Layers()
+            layers = _Layers(attachments)
             for index, (path, name, disk) in enumerate(tables, start=1):
                 if is_block_device(path):
                     _record_identity(disk, path)
@@ -180,35 +185,72 @@ def _record_identity(disk: Disk, path: str) -> None:
 
 
 class _Layers:
-    """The LVM physical volumes met among the partitions, and then their groups' LVs."""
+    """The LUKS containers and LVM physical volumes met among the partitions, and then what
+    they hold: filesystems in containers, their groups' LVs."""
 
-    def __init__(self) -> None:
+    def __init__(self, cleanup: contextlib.ExitStack) -> None:
+        self.cleanup = cleanup  # closes what the backup opened, after the disks are read
         self.places: dict[str, str] = {}  # PV device -> its place in the set
+        self.inside: list[tuple[LuksContainer, str]] = []  # a filesystem in a container
+        self.opened: set[str] = set()  # places of the containers this backup opened
 
     def take(self, backup_set: BackupSet, disk: Disk, part, device: str,
              listener: Listener) -> Filesystem | None:
-        """The record of a partition that is a PV (its content comes with its group's LVs);
-        None for any other partition, or when the lvm tool is missing (then it is imaged as
-        before)."""
+        """The record of a partition that is a PV or a LUKS container (its content comes
+        after the partitions); None for any other partition, or when the layer's tool is
+        missing (then it is imaged as before)."""
         found = probe(device)
-        if found.content != "LVM2_member" or shutil.which("lvm") is None:
+        name = _source_device_name(disk, part.number)
+        place = partition_place(disk.name, part.number)
+        if found.content == "crypto_LUKS" and shutil.which("cryptsetup") is not None:
+            self._container(backup_set, device, name, place, part.size, listener)
+        elif found.content == "LVM2_member" and shutil.which("lvm") is not None:
+            self.places[device] = place
+            listener(Message(f"{name}: an LVM physical volume; its volume group's logical "
+                             "volumes are saved after the partitions"))
+        else:
             return None
-        self.places[device] = partition_place(disk.name, part.number)
-        listener(Message(f"{_source_device_name(disk, part.number)}: an LVM physical volume; "
-                         "its volume group's logical volumes are saved after the partitions"))
         return Filesystem(id=len(backup_set.filesystems) + 1, disk=disk.name,
-                          partition=part.number,
-                          device=_source_device_name(disk, part.number), type="",
-                          uuid=found.uuid, size=part.size, content=found.content)
+                          partition=part.number, device=name, type="", uuid=found.uuid,
+                          size=part.size, content=found.content)
+
+    def _container(self, backup_set: BackupSet, device: str, name: str, place: str,
+                   size: int, listener: Listener) -> None:
+        """An open container is read through its mapping; a closed one is opened read-only
+        with the passphrase asked for (never stored), as luks-UUID, and closed at the end."""
+        mapping = open_mapping(device)
+        if not mapping:
+            uuid = luks_identity(device)["uuid"]
+            mapping = f"luks-{uuid}"
+            secret = ask(listener, passphrase_question(f"{name} ({uuid})"))
+            open_container(device, mapping, secret, read_only=True)
+            del secret
+            self.cleanup.callback(close_container, mapping)
+            self.opened.add(f"luks:{uuid}")
+        container = read_container(device, place, mapping, size)
+        backup_set.stack.luks.append(container)
+        inner = f"/dev/mapper/{mapping}"
+        listener(Message(f"{name}: LUKS{container.version} {container.uuid}, open as "
+                         f"{mapping}; what it holds is saved after the partitions"))
+        if probe(inner).content == "LVM2_member" and shutil.which("lvm") is not None:
+            self.places[inner] = container.place
+        else:
+            self.inside.append((container, inner))
 
     def volumes(self, backup_set: BackupSet, listener: Listener
                 ) -> list[tuple[Filesystem, str]]:
         """The groups on the PVs met (into the set's stack), each activated, and a record
         for each of their LVs with the device to save it from."""
-        if not self.places:
-            return []
-        groups = read_groups(sorted(self.places), self.places)
         found = []
+        for container, inner in self.inside:
+            disk = partition_of(container.on)[0]
+            fs = Filesystem(id=len(backup_set.filesystems) + len(found) + 1, disk=disk,
+                            partition=0, device=inner, type="",
+                            size=container.size - container.payload_offset, on=container.place)
+            found.append((fs, inner))
+        if not self.places:
+            return found
+        groups = read_groups(sorted(self.places), self.places)
         for group in groups:
             strangers = [pv.device for pv in group.pvs if pv.device not in self.places]
             if strangers:
@@ -218,7 +260,9 @@ class _Layers:
                     "Back up every disk the group spans (give each with --disk).")
             backup_set.stack.volume_groups.append(group)
             activate(group.name)
-            disk = partition_of(group.pvs[0].on)[0]
+            if any(pv.on in self.opened for pv in group.pvs):
+                self.cleanup.callback(deactivate, group.name)  # before its container closes
+            disk = backup_set.stack.partitions_under(group.pvs[0].on)[0][0]
             listener(Message(f"Volume group {group.name}: "
                              f"{count(len(group.lvs), 'logical volume')} on "
                              f"{count(len(group.pvs), 'physical volume')}"))
@@ -421,9 +465,11 @@ def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:
         if fs.on_partition:
             part = next(d for d in backup_set.disks if d.name == fs.disk).partition(fs.partition)
             partuuid, partlabel, names = part.partuuid, part.name, [named.get(fs.id, fs.device)]
-        else:  # an LV: fstab names it /dev/mapper/vg0-root or /dev/vg0/root
+        elif fs.on.startswith("lv:"):  # fstab names it /dev/mapper/vg0-root or /dev/vg0/root
             vg, _, lv = fs.on.removeprefix("lv:").partition("/")
             partuuid, partlabel, names = "", "", [fs.device, lv_path(vg, lv)]
+        else:  # in a LUKS container: /dev/mapper/NAME
+            partuuid, partlabel, names = "", "", [fs.device]
         entries = [entry for entry in facts.fstab
                    if any(matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=partuuid,
                                   partlabel=partlabel, device=name) for name in names)

@@ -48,8 +48,10 @@ def minimum_target_size_for(backup_set: BackupSet, disk: Disk,
 
 
 def disk_floors(backup_set: BackupSet, disk: Disk) -> dict[int, tuple[int, str]]:
-    """The floors of the partitions of disk that hold a volume group's PVs."""
-    return stacked_floors(backup_set.stack.volume_groups, backup_set.filesystems, disk.name, {})
+    """The floors of the partitions of disk that hold a volume group's PVs or a LUKS
+    container."""
+    return stacked_floors(backup_set.stack.volume_groups, backup_set.filesystems, disk.name, {},
+                          backup_set.stack)
 
 
 @dataclass

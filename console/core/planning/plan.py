@@ -29,8 +29,15 @@ from .resize import (
     partition_label,
     resize_disk,
 )
-from .stackplan import PlannedGroup, plan_groups, stacked_floors
+from .stackplan import (
+    PlannedContainer,
+    PlannedGroup,
+    plan_containers,
+    plan_groups,
+    stacked_floors,
+)
 from .steps import (
+    CreateLuks,
     CreatePartition,
     CreatePhysicalVolume,
     CreateTable,
@@ -244,7 +251,8 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
         disk = backup_set.disk(source)
         target = by_path[target_path]
         filesystems = [fs for fs in backup_set.filesystems if fs.disk == source and not fs.on]
-        floors = stacked_floors(groups, backup_set.filesystems, source, volume_policies)
+        floors = stacked_floors(groups, backup_set.filesystems, source, volume_policies,
+                                backup_set.stack)
         resized = layout_for(disk, filesystems, target, policies.get(source, ResizePolicy()),
                              floors)
         disks.append(DiskPlan(source=source, target=PlannedTarget.of(target),
@@ -255,14 +263,17 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
                            "restore" + (f" ({why})." if why else "."),
                            "Name a target for each disk with --map SRC=TARGET (a disk or a "
                            "disk-image file).")
-    planned, left_out = plan_groups(groups, backup_set.filesystems,
-                                    {d.source: d.layout for d in disks}, volume_policies)
-    restored_groups = {f"lv:{g.group.name}/" for g in planned}
+    layouts = {d.source: d.layout for d in disks}
+    planned, left_out = plan_groups(groups, backup_set.filesystems, layouts, volume_policies,
+                                    backup_set.stack)
+    containers = plan_containers(backup_set.stack, layouts)
+    restored = ({f"lv:{g.group.name}/{lv.name}" for g in planned for lv in g.group.lvs}
+                | {c.container.place for c in containers})
     chosen = [fs for fs in backup_set.filesystems
-              if any(fs.disk == d.source for d in disks)
-              and (not fs.on or fs.on[:fs.on.index("/") + 1] in restored_groups)]
+              if any(fs.disk == d.source for d in disks) and (not fs.on or fs.on in restored)]
     unmapped = [d.name for d in backup_set.disks if mapping.mapping.get(d.name) is None]
-    steps, why_not = _steps(backup_set, disks, chosen, options or FinalizeOptions(), planned)
+    steps, why_not = _steps(backup_set, disks, chosen, options or FinalizeOptions(), planned,
+                            containers)
     return Plan(set_path=os.path.abspath(backup_set.medium.where), set_id=backup_set.set_id,
                 host=backup_set.host, created=backup_set.created, disks=disks, unmapped=unmapped,
                 filesystems=[fs.id for fs in chosen], steps=steps, boot_loader=why_not,
@@ -274,8 +285,8 @@ _NEW_UUID_TYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs", "swap")
 
 
 def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem],
-           options: FinalizeOptions, groups: list[PlannedGroup] = ()
-           ) -> tuple[list[Step], str]:
+           options: FinalizeOptions, groups: list[PlannedGroup] = (),
+           containers: list[PlannedContainer] = ()) -> tuple[list[Step], str]:
     """The steps, and why grub is not installed again ("" when it is)."""
     steps: list[Step] = []
     for plan in disks:
@@ -291,13 +302,32 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
         original = backup_set.disk(plan.source)
         if original.boot_area is not None:
             steps.append(WriteBootArea(target, source=plan.source))
+        for planned in containers:
+            if planned.disk != plan.source:
+                continue
+            container = planned.container
+            part_size = layout.partition(planned.partition).size
+            steps.append(CreateLuks(target, uuid=container.uuid, partition=planned.partition,
+                                    size=part_size, name=container.name,
+                                    version=container.version, cipher=container.cipher,
+                                    key_size=container.key_size))
+            for fs in chosen:
+                if fs.on == container.place and fs.type:
+                    steps.append(_make(fs, target, part_size - container.payload_offset,
+                                       options))
+                elif fs.on == container.place and fs.archive is not None:
+                    steps.append(WriteImage(target, fs=fs.id, partition=0, title=fs.title,
+                                            on=fs.on))
         for group in groups:
             for pv in group.group.pvs:
                 disk, number = group.partitions[pv.uuid]
                 if disk == plan.source:
+                    inside = group.containers.get(pv.uuid, "")
+                    header = (backup_set.stack.container(inside[5:]).payload_offset
+                              if inside else 0)
                     steps.append(CreatePhysicalVolume(
                         target, group=group.group.name, uuid=pv.uuid, partition=number,
-                        size=layout.partition(number).size))
+                        size=layout.partition(number).size - header, on=inside))
         for fs in chosen:
             if fs.disk != plan.source or fs.on:
                 continue

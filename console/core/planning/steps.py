@@ -111,15 +111,36 @@ class WriteBootArea(Step):
 
 
 @dataclass(frozen=True)
+class CreateLuks(Step):
+    action = "create-luks"
+    uuid: str  # the original container's
+    partition: int
+    size: int  # bytes of its new partition
+    name: str  # the mapping it is opened as (crypttab's name)
+    version: int
+    cipher: str
+    key_size: int  # bits
+
+    def describe(self, plan: PlanView) -> str:
+        return (f"Format partition {self.partition} ({size(self.size)}) as LUKS{self.version} "
+                f"with UUID {self.uuid} ({self.cipher}, {self.key_size}-bit key) and the "
+                f"passphrase asked before anything is written; open it as {self.name}")
+
+
+@dataclass(frozen=True)
 class CreatePhysicalVolume(Step):
     action = "create-physical-volume"
     group: str  # the volume group it belongs to
     uuid: str  # the original PV's
     partition: int
-    size: int  # bytes of its new partition
+    size: int  # bytes of its device: the new partition, or the LUKS mapping on it
+    on: str = ""  # "luks:UUID" when it lies in a LUKS container on that partition
+    later = ("on",)
 
     def describe(self, plan: PlanView) -> str:
-        return (f"Make partition {self.partition} ({size(self.size)}) an LVM physical volume "
+        where = (f"the LUKS container {self.on[5:]} on partition {self.partition}" if self.on
+                 else f"partition {self.partition}")
+        return (f"Make {where} ({size(self.size)}) an LVM physical volume "
                 f"of {self.group}, UUID {self.uuid}")
 
 
@@ -291,7 +312,8 @@ class Finalize(Step):
 
 # Every kind, in the order a plan uses them, by the name saved plans give it.
 STEP_KINDS: dict[str, type[Step]] = {kind.action: kind for kind in (
-    Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea, CreatePhysicalVolume,
+    Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea, CreateLuks,
+    CreatePhysicalVolume,
     CreateVolumeGroup, MakeFilesystem,
     WriteImage, Mount, Restore, Verify, RewriteReferences, InstallBootLoader, RebuildInitramfs,
     Finalize)}

@@ -12,13 +12,14 @@ line, never logged.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from ..errors import RestoreError
 from ..layout import LuksContainer
-from ..system import output, run
+from ..system import first_line, output, run
 
-TOOLS = ("cryptsetup",)  # run here; the rescue image carries it
+TOOLS = ("cryptsetup", "blkid")  # run here; the rescue image carries it
 
 _LUKS1_FIELD = re.compile(r"^(?P<key>[A-Za-z ]+):\s*(?P<value>.*?)\s*$", re.M)
 
@@ -59,9 +60,35 @@ def parse_luks1(dump: str) -> dict:
                            "Run 'cryptsetup luksDump' on it in the shell.") from None
 
 
-def read_container(device: str, on: str, name: str, size: int, version: str, uuid: str,
-                   label: str) -> LuksContainer:
-    """A container as the set records it; version, uuid and label are blkid's."""
+def identity(device: str) -> dict[str, str]:
+    """blkid's VERSION, UUID and LABEL of a LUKS header (the JSON metadata lacks them)."""
+    text = output(["blkid", "-p", "-o", "export", device], f"probe the LUKS header of {device}")
+    values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return {key: values.get(key.upper(), "") for key in ("version", "uuid", "label")}
+
+
+def open_mapping(device: str) -> str:
+    """The name of the device-mapper mapping that has device open as a LUKS container ("" when
+    none): a holder of it whose dm uuid starts with CRYPT-LUKS."""
+    block = os.path.basename(os.path.realpath(device))
+    holders = f"/sys/class/block/{block}/holders"
+    for holder in sorted(os.listdir(holders)) if os.path.isdir(holders) else []:
+        try:
+            with open(f"{holders}/{holder}/dm/uuid") as f:
+                dm_uuid = f.read().strip()
+            with open(f"{holders}/{holder}/dm/name") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if dm_uuid.startswith("CRYPT-LUKS"):
+            return name
+    return ""
+
+
+def read_container(device: str, on: str, name: str, size: int) -> LuksContainer:
+    """A container as the set records it."""
+    found = identity(device)
+    version, uuid, label = found["version"], found["uuid"], found["label"]
     if version == "2":
         facts = parse_luks2(output(["cryptsetup", "luksDump", "--dump-json-metadata", device],
                                    f"read the LUKS2 metadata of {device}"), uuid, label)
@@ -90,10 +117,18 @@ def format_container(container: LuksContainer, device: str, passphrase: str) -> 
         input=passphrase.encode())
 
 
-def open_container(device: str, name: str, passphrase: str) -> str:
-    """Opens it as /dev/mapper/NAME; returns that path."""
-    run(["cryptsetup", "open", "--key-file", "-", device, name], f"open LUKS {device} as {name}",
-        input=passphrase.encode())
+def open_container(device: str, name: str, passphrase: str, read_only: bool = False) -> str:
+    """Opens it as /dev/mapper/NAME; returns that path. A wrong passphrase is said so."""
+    proc = run(["cryptsetup", "open", *(["--readonly"] if read_only else []), "--key-file", "-",
+                device, name], f"open LUKS {device} as {name}", input=passphrase.encode(),
+               check=False)
+    if proc.returncode == 2:  # cryptsetup's "no key available with this passphrase"
+        raise RestoreError(f"The passphrase does not open the LUKS container {device}.",
+                           "Give its passphrase again.")
+    if proc.returncode != 0:
+        raise RestoreError(f"Could not open LUKS {device} as {name}: "
+                           f"{first_line(proc.stderr) or proc.returncode}.",
+                           "The log has the full output.")
     return f"/dev/mapper/{name}"
 
 
