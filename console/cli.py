@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--staging", metavar="DIR",
                    help="with --tape or --iso: where the set is put together before it is "
                         "written (default: a new directory under $TMPDIR; removed after)")
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help="the passphrase of the LUKS containers that are not open, read from "
+                        "FILE (its first line); without it, it is asked on the terminal")
     p.add_argument("--allow-omissions", action="store_true",
                    help="go on when a file changes or cannot be read while it is backed up, "
                         "or a btrfs subvolume cannot be archived yet: the set records what "
@@ -153,6 +156,10 @@ def _parser() -> argparse.ArgumentParser:
                         "terminal), retry it, skip it where nothing later needs it, or abort "
                         "(the default otherwise); --yes does not answer it")
 
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help="the passphrase of the LUKS containers the restore makes again, read "
+                        "from FILE (its first line); without it, it is asked on the terminal")
+
     p = sub.add_parser("verify", help="compare a restored tree with the set")
     p.add_argument("set_path", metavar="SET")
     p.add_argument("--root", required=True, metavar="DIR")
@@ -186,6 +193,10 @@ def _planning_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--part", action="append", default=[], metavar="SRC:N=SPEC",
                    help="override partition N of SRC: fixed, auto, rest, a size (20G), "
                         "a percentage (30%%) or weight:W")
+    p.add_argument("--lv", action="append", default=[], metavar="VG/LV=SPEC",
+                   help="override logical volume LV of volume group VG when its physical "
+                        "volumes change size: fixed, auto, rest, a size (20G), a percentage "
+                        "of the group (30%%) or weight:W")
     p.add_argument("--slack", metavar="SIZE",
                    help="room kept above the data in each partition (default 64M)")
     p.add_argument("--new-uuids", action="store_true",
@@ -250,7 +261,23 @@ def _plan_from_args(args):
     policies, default = _policies(args)
     return make_plan(args.set_path, given, policies, default,
                      FinalizeOptions(new_uuids=args.new_uuids,
-                                     rebuild_initramfs=args.rebuild_initramfs))
+                                     rebuild_initramfs=args.rebuild_initramfs),
+                     _volume_policies(args))
+
+
+def _volume_policies(args):
+    """The LV overrides of --lv VG/LV=SPEC, by volume group."""
+    from .core.planning.lvresize import VolumePolicy
+    from .core.planning.resize import Override
+    policies: dict[str, VolumePolicy] = {}
+    for item in args.lv:
+        where, sep, spec = item.partition("=")
+        group, slash, volume = where.partition("/")
+        if not sep or not slash or not group or not volume:
+            raise UsageError(f"--lv {item!r} is not of the form VG/LV=SPEC.",
+                             "Example: --lv vg0/home=rest")
+        policies.setdefault(group, VolumePolicy()).overrides[volume] = Override.parse(spec)
+    return policies
 
 
 def _volume_answers(printer):
@@ -368,7 +395,10 @@ def cmd_backup(args, printer) -> int:
     volume_size = _iso_options(args)
     dest = args.to or tempfile.mkdtemp(prefix="restore-console-staging-", dir=args.staging)
     try:
-        backup_set = backup(args.disk, dest, printer, allow_omissions=args.allow_omissions)
+        from .core.questions import answering
+        asking = answering(printer, cli_answerer(None, sys.stdin, sys.stderr,
+                                                 passphrase_file=args.passphrase_file))
+        backup_set = backup(args.disk, dest, asking, allow_omissions=args.allow_omissions)
         volumes = 0
         if args.tape:
             volumes = write_to_tape(backup_set, args.tape, block_size=block_size,
@@ -553,7 +583,8 @@ def cmd_restore(args, printer) -> int:
     from .core.applying.verify import checked_words
     from .core.planning.plan import Plan, render
     from .core.questions import answering
-    listener = answering(printer, cli_answerer(args.on_failure, sys.stdin, sys.stderr))
+    listener = answering(printer, cli_answerer(args.on_failure, sys.stdin, sys.stderr,
+                                               passphrase_file=args.passphrase_file))
     if args.plan_file:
         if args.map or args.part or args.set_path or args.new_uuids or args.rebuild_initramfs:
             raise UsageError("--plan carries the set, the mapping, the sizes and the finalize; "

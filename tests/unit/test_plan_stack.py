@@ -16,6 +16,7 @@ from console.core.layout import (
     Disk,
     Filesystem,
     LogicalVolume,
+    LuksContainer,
     Partition,
     PhysicalVolume,
     Piece,
@@ -26,7 +27,12 @@ from console.core.planning.lvresize import VolumePolicy
 from console.core.planning.mapping import DiskMapping
 from console.core.planning.plan import Plan, build_plan, render
 from console.core.planning.resize import Override
-from console.core.planning.steps import CreatePhysicalVolume, CreateVolumeGroup, MakeFilesystem
+from console.core.planning.steps import (
+    CreateLuks,
+    CreatePhysicalVolume,
+    CreateVolumeGroup,
+    MakeFilesystem,
+)
 
 MiB = 1024**2
 GiB = 1024**3
@@ -161,3 +167,58 @@ def test_the_smallest_target_counts_what_the_volumes_need_not_the_pvs_original_s
     smallest = minimum_target_size_for(backup_set, backup_set.disks[0])
     assert 6 * GiB < smallest < 8 * GiB  # /boot, root's 4 GiB + 10%, home's 1 GiB, swap
     plan_onto(smallest, backup_set)  # and it fits there
+
+
+def luks_lvm_set() -> BackupSet:
+    """The Debian installer's "guided, encrypted LVM": the group's PV in a LUKS2 container
+    on partition 2."""
+    backup_set = debian_set()
+    part = backup_set.disks[0].partitions[1]
+    backup_set.stack.luks.append(LuksContainer(
+        uuid="luks-uuid", device="/dev/sda2", on="part:/dev/sda:2", name="sda2_crypt",
+        version=2, cipher="aes-xts-plain64", key_size=512, size=part.size,
+        payload_offset=16 * MiB, pbkdf="argon2id"))
+    group = backup_set.stack.volume_groups[0]
+    group.pvs[0].on = "luks:luks-uuid"
+    group.pvs[0].device = "/dev/mapper/sda2_crypt"
+    backup_set.filesystems[1].content = "crypto_LUKS"
+    return backup_set
+
+
+def test_lvm_in_luks_formats_the_container_before_the_pv_and_counts_its_header():
+    plan = plan_onto(40 * GiB, luks_lvm_set())
+    actions = [s.action for s in plan.steps]
+    assert actions.index("create-luks") < actions.index("create-physical-volume") < \
+        actions.index("create-volume-group")
+    luks = next(s for s in plan.steps if isinstance(s, CreateLuks))
+    pv = next(s for s in plan.steps if isinstance(s, CreatePhysicalVolume))
+    part = plan.disks[0].layout.partition(2)
+    assert (luks.uuid, luks.name, luks.partition, luks.size) == ("luks-uuid", "sda2_crypt", 2,
+                                                                 part.size)
+    assert (pv.on, pv.size) == ("luks:luks-uuid", part.size - 16 * MiB)
+    usable = (part.size - 16 * MiB - MiB) // E * E
+    assert sum(d.new_size for d in plan.groups[0].volumes) == usable
+    text = render(plan)
+    assert "Format partition 2 (" in text and "as LUKS2 with UUID luks-uuid" in text
+    assert "the passphrase asked before anything is written; open it as sda2_crypt" in text
+    assert "Make the LUKS container luks-uuid on partition 2" in text
+    assert "LUKS container" in plan.disks[0].resized.decision(2).label
+
+
+def test_a_plan_with_luks_asks_the_passphrase_first_and_without_one_stops_in_words():
+    from console.core.applying.restore import _passphrases
+    from console.core.questions import Question
+    plan = plan_onto(40 * GiB, luks_lvm_set())
+    with pytest.raises(RestoreError) as refused:
+        _passphrases(plan, lambda event: None)  # nobody answers
+    assert "No passphrase was given for the LUKS container sda2_crypt" in refused.value.message
+    assert refused.value.message.endswith("Nothing was written.")
+    asked = []
+
+    def typing(question):
+        if isinstance(question, Question):
+            asked.append(question)
+            question.answer("s3cret")
+    assert _passphrases(plan, typing) == {"luks-uuid": "s3cret"}
+    assert "sda2_crypt" in asked[0].title and asked[0].secret
+    assert "s3cret" not in repr(asked[0]) and "s3cret" not in str(asked[0])
