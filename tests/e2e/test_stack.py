@@ -51,6 +51,7 @@ def lvs_of(text: str) -> dict[str, dict[str, str]]:
 
 def test_an_lvm_layout_is_restored_onto_a_larger_and_a_smaller_disk_with_its_uuids(
         rescue_system, tmp_path):
+    (tmp_path / "set").mkdir()
     _, set_disk = make_source_and_set_disk(tmp_path / "set")  # init finds a set there
     work = work_disk(tmp_path / "work.img")
     disks = [Disk(set_disk, snapshot=True), Disk(work), Disk(blank(tmp_path / "source.img",
