@@ -10,6 +10,7 @@ the rescue image has no rsync, busybox find/stat/sha256sum list the trees)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -116,3 +117,81 @@ def test_an_lvm_layout_is_restored_onto_a_larger_and_a_smaller_disk_with_its_uui
     assert group["name"] == "vg0" and "logical_volumes" in group["metadata"]
     on = {fs["on"] for fs in manifest["filesystems"] if fs.get("on")}
     assert on == {"lv:vg0/root", "lv:vg0/swap_1", "lv:vg0/home"}
+
+
+PASSPHRASE = "restore e2e passphrase"
+LUKS_SOURCE_MIB = 300
+
+
+def test_lvm_on_luks_is_restored_with_the_passphrase_typed_and_refused_in_words_without(
+        rescue_system, tmp_path):
+    (tmp_path / "set").mkdir()
+    _, set_disk = make_source_and_set_disk(tmp_path / "set")
+    work = work_disk(tmp_path / "work.img")
+    with mounted(str(work)) as root:
+        (root / "passphrase").write_text(PASSPHRASE)  # the guest's source and its checks
+    target = blank(tmp_path / "target.img", 400)
+    disks = [Disk(set_disk, snapshot=True), Disk(work),
+             Disk(blank(tmp_path / "source.img", LUKS_SOURCE_MIB)), Disk(target)]
+    machine = rescue_machine(Path(rescue_system.directory), tmp_path / "vm", disks,
+                             "restore=expert")
+    with machine.running() as vm:
+        console = vm.console
+        console.wait_for("restore-console: expert mode", timeout=BOOT_TIMEOUT)
+        console.run("echo ready", timeout=60)
+        console.run("mkdir -p /work && mount /dev/vdb /work", timeout=60)
+        console.run("sh /work/make-luks-source.sh /dev/vdc", timeout=STEP_TIMEOUT)
+        # The container is open, as on a running system: the backup asks nothing.
+        backup = console.run("restore-console backup --disk /dev/vdc --to /work/set 2>&1",
+                             timeout=STEP_TIMEOUT)
+        assert "open as vdc2_crypt" in backup.output
+        console.run("sh /work/list-luks.sh /dev/vdc /work/source", timeout=STEP_TIMEOUT)
+        console.run("wipefs -q -a /dev/vdc2 /dev/vdc", timeout=60)
+        # Nobody to type the passphrase: refused in words, the target untouched.
+        refused = console.run("restore-console restore /work/set --map /dev/vdc=/dev/vdd "
+                              "--yes </dev/null 2>&1", timeout=STEP_TIMEOUT, check=False)
+        assert refused.status == 1, refused.output
+        assert "No passphrase was given for the LUKS container vdc2_crypt" in refused.output
+        assert "Nothing was written." in refused.output
+        console.run("test -z \"$(dd if=/dev/vdd bs=1M count=8 2>/dev/null | tr -d '\\000' "
+                    "| head -c 1)\"", timeout=60)
+        # Typed over the serial console, read without echo.
+        console.send_line("restore-console restore /work/set --map /dev/vdc=/dev/vdd --yes "
+                          ">/work/restore-luks.txt; echo @DONE@$?@")
+        console.wait_for("Passphrase for the LUKS container vdc2_crypt", timeout=STEP_TIMEOUT)
+        console.wait_for("Passphrase: ", timeout=60)
+        console.send_line(PASSPHRASE)
+        status = console.wait_for(re.compile(r"@DONE@(\d+)@"), timeout=STEP_TIMEOUT)
+        assert status.group(1) == "0", console.run("tail -n 20 /work/restore-luks.txt",
+                                                   check=False).output
+        console.run("sh /work/list-luks.sh /dev/vdd /work/vdd", timeout=STEP_TIMEOUT)
+        # The console's log of this boot, to look for the passphrase in it.
+        console.run("cat /var/log/restore-console.log /tmp/restore-console.log "
+                    ">/work/console.log 2>/dev/null; test -s /work/console.log", timeout=60)
+        console.run("umount /work && sync", timeout=60)
+        console.send_line("poweroff -f")
+        vm.wait_exit(timeout=120)
+    serial = machine.serial_log.read_text(errors="replace")
+    assert PASSPHRASE not in serial.split("Passphrase: ", 1)[1]  # not echoed
+    with mounted(str(work), "ext4", "ro") as found:
+        assert (found / "vdd.luks-blkid").read_text() == (found / "source.luks-blkid").read_text()
+        source_luks = json.loads((found / "source.luks-json").read_text())
+        restored_luks = json.loads((found / "vdd.luks-json").read_text())
+        assert restored_luks["segments"]["0"]["encryption"] == \
+            source_luks["segments"]["0"]["encryption"]
+        assert restored_luks["keyslots"]["0"]["key_size"] == \
+            source_luks["keyslots"]["0"]["key_size"]
+        source_lvs, restored = (lvs_of((found / f"{n}.lvs").read_text())
+                                for n in ("source", "vdd"))
+        assert {lv: (r["lv_uuid"], r["vg_uuid"]) for lv, r in restored.items()} == \
+            {lv: (r["lv_uuid"], r["vg_uuid"]) for lv, r in source_lvs.items()}
+        assert (found / "vdd.pvs").read_text() == (found / "source.pvs").read_text()
+        assert (found / "vdd.blkid").read_text().replace("/dev/vdd1", "BOOT") == \
+            (found / "source.blkid").read_text().replace("/dev/vdc1", "BOOT")
+        for tree in ("boot", "root"):
+            assert (found / f"vdd.{tree}").read_text() == (found / f"source.{tree}").read_text()
+        manifest = (found / "set/manifest.json").read_text()
+        assert PASSPHRASE not in manifest
+        log = (found / "console.log").read_text(errors="replace")
+        assert "asked: Passphrase for the LUKS container vdc2_crypt" in log
+        assert PASSPHRASE not in log

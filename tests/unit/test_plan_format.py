@@ -19,6 +19,7 @@ from console.core.errors import RestoreError
 from console.core.planning.plan import Plan, PlannedTarget, build_plan, render
 from console.core.planning.steps import (
     STEP_KINDS,
+    CreateArray,
     CreateLuks,
     CreatePartition,
     CreatePhysicalVolume,
@@ -138,7 +139,10 @@ def test_every_kind_of_step_has_a_handler_and_survives_json():
                                   sizes={"root": GiB, "swap_1": 64 * MiB}),
                 CreateLuks("/dev/sdd", uuid="luks-uuid", partition=3, size=GiB,
                            name="sdd3_crypt", version=2, cipher="aes-xts-plain64",
-                           key_size=512)]
+                           key_size=512),
+                CreateArray("/dev/sdd", uuid="a:b:c:d", device="/dev/md0", level="raid1",
+                            metadata="1.2", name="host:0", members=("/dev/sdd:4", "missing"),
+                            size=GiB)]
     assert {type(s) for s in plan.steps + finalize} == set(STEP_KINDS.values())
     for step in plan.steps + finalize:
         assert Step.from_json(json.loads(json.dumps(step.to_json()))) == step

@@ -17,6 +17,8 @@ from console.core.layout import (
     Filesystem,
     LogicalVolume,
     LuksContainer,
+    MdArray,
+    MdMember,
     Partition,
     PhysicalVolume,
     Piece,
@@ -28,6 +30,7 @@ from console.core.planning.mapping import DiskMapping
 from console.core.planning.plan import Plan, build_plan, render
 from console.core.planning.resize import Override
 from console.core.planning.steps import (
+    CreateArray,
     CreateLuks,
     CreatePhysicalVolume,
     CreateVolumeGroup,
@@ -222,3 +225,61 @@ def test_a_plan_with_luks_asks_the_passphrase_first_and_without_one_stops_in_wor
     assert _passphrases(plan, typing) == {"luks-uuid": "s3cret"}
     assert "sda2_crypt" in asked[0].title and asked[0].secret
     assert "s3cret" not in repr(asked[0]) and "s3cret" not in str(asked[0])
+
+
+def mirror_set() -> BackupSet:
+    """/ on an md RAID1 of sda1 and sdb1 (metadata 1.2: 1 MiB of each member before the
+    data... and 8 MiB for this one's data offset)."""
+    disks, members = [], []
+    for letter in "ab":
+        disks.append(Disk(name=f"/dev/sd{letter}", size=4 * GiB, logical_sector_size=512,
+                          physical_sector_size=512, table="gpt", partitions=[
+                              Partition(1, MiB, 4 * GiB - 2 * MiB, "primary",
+                                        type_uuid=LINUX, partuuid=f"p{letter}")]))
+        members.append(MdMember(f"/dev/sd{letter}1", f"part:/dev/sd{letter}:1", letter == "b"
+                                and "1" or "0"))
+    array = MdArray(uuid="3f2a0b1c:4d5e6f70:81920a1b:2c3d4e5f", device="/dev/md0",
+                    name="deb:0", level="raid1", metadata="1.2",
+                    size=4 * GiB - 2 * MiB - 8 * MiB, raid_devices=2, members=members,
+                    bitmap="none")
+    filesystems = [
+        Filesystem(1, "/dev/sda", 1, "/dev/sda1", "", size=4 * GiB - 2 * MiB,
+                   content="linux_raid_member"),
+        Filesystem(2, "/dev/sdb", 1, "/dev/sdb1", "", size=4 * GiB - 2 * MiB,
+                   content="linux_raid_member"),
+        Filesystem(3, "/dev/sda", 0, "/dev/md0", "ext4", "u-root", "", "/", array.size,
+                   GiB, archive=tar(GiB), on=array.place)]
+    return BackupSet(path="/media/set", set_id="set-2", created="2026-12-01", host="mirror",
+                     disks=disks, filesystems=filesystems, stack=Stack(arrays=[array]))
+
+
+def test_a_mirror_onto_one_larger_disk_is_made_degraded_with_its_uuid_and_the_fs_on_it():
+    plan = build_plan(mirror_set(), DiskMapping({"/dev/sda": "/dev/vdc", "/dev/sdb": None}),
+                      [target(10 * GiB)])
+    create = next(s for s in plan.steps if isinstance(s, CreateArray))
+    part = plan.disks[0].layout.partition(1)
+    assert create.members == ("/dev/vdc:1", "missing")
+    assert (create.uuid, create.metadata, create.level, create.name) == (
+        "3f2a0b1c:4d5e6f70:81920a1b:2c3d4e5f", "1.2", "raid1", "deb:0")
+    assert create.size == part.size - 8 * MiB
+    made = next(s for s in plan.steps if isinstance(s, MakeFilesystem))
+    assert (made.on, made.size, made.uuid) == ("md:3f2a0b1c:4d5e6f70:81920a1b:2c3d4e5f",
+                                               create.size, "u-root")
+    text = render(plan)
+    assert ("on partition 1 of /dev/vdc and 1 missing member (degraded: a mirror of 1 member"
+            in text)
+    assert "Mount ext4 / (md array 3f2a0b1c:4d5e6f70:81920a1b:2c3d4e5f) at /" in text
+    assert "md RAID member" in plan.disks[0].resized.decision(1).label
+
+
+def test_a_mirror_shrinks_with_its_members_down_to_the_data_of_its_filesystem():
+    plan = build_plan(mirror_set(), DiskMapping({"/dev/sda": "/dev/vdc", "/dev/sdb": "/dev/vdd"}),
+                      [target(2 * GiB), TargetDisk(path="/dev/vdd", name="vdd", size=2 * GiB,
+                                                  logical_sector_size=512,
+                                                  physical_sector_size=512, alignment=MiB)])
+    create = next(s for s in plan.steps if isinstance(s, CreateArray))
+    assert create.members == ("/dev/vdc:1", "/dev/vdd:1")
+    assert GiB * 1.1 < create.size < 2 * GiB
+    with pytest.raises(RestoreError, match="a member of the md array of ext4 /"):
+        build_plan(mirror_set(), DiskMapping({"/dev/sda": "/dev/vdc", "/dev/sdb": None}),
+                   [target(GiB)])

@@ -39,6 +39,7 @@ from ..events import Listener, Message, Progress, StepStarted, ignore
 from ..layout import Disk, Filesystem
 from ..planning.plan import DiskPlan, Plan, describe_step
 from ..planning.steps import (
+    CreateArray,
     CreateLuks,
     CreatePartition,
     CreatePhysicalVolume,
@@ -63,6 +64,7 @@ from ..system import run
 from ..units import count, entries_and_data, exact_size, size
 from ..volumes.btrfs import create_subvolumes, creation_order, finish_subvolumes
 from ..volumes.luks import close_container, format_container, open_container
+from ..volumes.md import create_array, stop_array
 from ..volumes.lvm import (
     activate,
     create_physical_volume,
@@ -539,12 +541,16 @@ class _Applier:
             return lv_path(vg, lv)
         if fs.on.startswith("luks:"):
             return self._mapping(fs.on)
+        if fs.on.startswith("md:"):
+            return self.set.stack.array(fs.on[3:]).device
         return self._partition(target, fs.partition)
 
     def _mapping(self, place: str) -> str:
         return f"/dev/mapper/{self.set.stack.container(place[5:]).name}"
 
     def _pv_device(self, step: CreatePhysicalVolume) -> str:
+        if step.on.startswith("md:"):
+            return self.set.stack.array(step.on[3:]).device
         return self._mapping(step.on) if step.on else self._partition(step.target,
                                                                       step.partition)
 
@@ -610,6 +616,21 @@ class _Applier:
                             label=f"the boot area of {original.name}", listener=self.listener,
                             spans=[(0, 440), (512, min(first, saved_up_to))],
                             cancel=self.cancel)
+
+    def _create_array(self, step: CreateArray) -> None:
+        members: list[str | None] = []
+        for member in step.members:
+            if member == "missing":
+                members.append(None)
+                continue
+            target, _, number = member.rpartition(":")
+            self._writing(target)
+            device = self._partition(target, int(number))
+            run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
+            members.append(device)
+        create_array(self.set.stack.array(step.uuid), step.device, members)
+        # after everything on it is unmounted and deactivated (the stack unwinds in reverse)
+        self.stack.callback(stop_array, step.device)
 
     def _create_luks(self, step: CreateLuks) -> None:
         self._writing(step.target)
@@ -821,7 +842,7 @@ class _Applier:
             disk = next((d for d in self.plan.disks if d.source == fs.disk), None)
             if fs.id not in self.plan.filesystems or disk is None:
                 continue
-            if fs.on and not fs.on.startswith(("lv:", "luks:")):
+            if fs.on and not fs.on.startswith(("lv:", "luks:", "md:")):
                 continue  # not restored through this plan's layers
             if not fs.on and fs.content and not fs.type:
                 continue  # a layer's partition (a PV), no filesystem of its own
@@ -871,6 +892,7 @@ _HANDLERS: dict[type[Step], Callable[[_Applier, Any], None]] = {
     CreatePartition: _Applier._create_partition,
     SetIdentifiers: _Applier._set_identifiers,
     WriteBootArea: _Applier._write_boot_area,
+    CreateArray: _Applier._create_array,
     CreateLuks: _Applier._create_luks,
     CreatePhysicalVolume: _Applier._create_physical_volume,
     CreateVolumeGroup: _Applier._create_volume_group,

@@ -38,6 +38,7 @@ from ..volumes.btrfs import SUBVOLUME_WHY, TOP_LEVEL, read_layout
 from ..volumes.luks import close_container, open_container, open_mapping, read_container
 from ..volumes.luks import identity as luks_identity
 from ..volumes.lvm import activate, deactivate, lv_path, mapper_path, read_groups
+from ..volumes.md import read_array, running_array
 from .archive import TarProblem, frame_of, write_raw_archive, write_tar_archive
 from .catalog import CatalogWriter
 from .inodeflags import read_flags
@@ -193,6 +194,8 @@ class _Layers:
         self.places: dict[str, str] = {}  # PV device -> its place in the set
         self.inside: list[tuple[LuksContainer, str]] = []  # a filesystem in a container
         self.opened: set[str] = set()  # places of the containers this backup opened
+        self.members: dict[str, str] = {}  # md member device -> its place
+        self.arrays: dict[str, str] = {}  # md array device -> "" (its members in .members)
 
     def take(self, backup_set: BackupSet, disk: Disk, part, device: str,
              listener: Listener) -> Filesystem | None:
@@ -204,6 +207,14 @@ class _Layers:
         place = partition_place(disk.name, part.number)
         if found.content == "crypto_LUKS" and shutil.which("cryptsetup") is not None:
             self._container(backup_set, device, name, place, part.size, listener)
+        elif found.content == "linux_raid_member" and shutil.which("mdadm") is not None:
+            array = running_array(device)
+            if not array:
+                return None  # not assembled: imaged as before (assembling is not done yet)
+            self.members[device] = place
+            self.arrays[array] = ""
+            listener(Message(f"{name}: a member of the md array {array}; the array is saved "
+                             "after the partitions"))
         elif found.content == "LVM2_member" and shutil.which("lvm") is not None:
             self.places[device] = place
             listener(Message(f"{name}: an LVM physical volume; its volume group's logical "
@@ -242,6 +253,20 @@ class _Layers:
         """The groups on the PVs met (into the set's stack), each activated, and a record
         for each of their LVs with the device to save it from."""
         found = []
+        for device in sorted(self.arrays):
+            array = read_array(device, self.members)
+            backup_set.stack.arrays.append(array)
+            listener(Message(f"md array {device}: {array.level}, metadata {array.metadata}, "
+                             f"UUID {array.uuid}, {count(len(array.members), 'member')}"))
+            content = probe(device).content
+            if content == "LVM2_member" and shutil.which("lvm") is not None:
+                self.places[device] = array.place
+                continue
+            disk = backup_set.stack.partitions_under(array.place)[0][0]
+            fs = Filesystem(id=len(backup_set.filesystems) + len(found) + 1, disk=disk,
+                            partition=0, device=device, type="", size=array.size,
+                            on=array.place)
+            found.append((fs, device))
         for container, inner in self.inside:
             disk = partition_of(container.on)[0]
             fs = Filesystem(id=len(backup_set.filesystems) + len(found) + 1, disk=disk,
@@ -468,7 +493,7 @@ def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:
         elif fs.on.startswith("lv:"):  # fstab names it /dev/mapper/vg0-root or /dev/vg0/root
             vg, _, lv = fs.on.removeprefix("lv:").partition("/")
             partuuid, partlabel, names = "", "", [fs.device, lv_path(vg, lv)]
-        else:  # in a LUKS container: /dev/mapper/NAME
+        else:  # in a LUKS container (/dev/mapper/NAME) or an md array (/dev/md0)
             partuuid, partlabel, names = "", "", [fs.device]
         entries = [entry for entry in facts.fstab
                    if any(matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=partuuid,

@@ -30,13 +30,16 @@ from .resize import (
     resize_disk,
 )
 from .stackplan import (
+    PlannedArray,
     PlannedContainer,
     PlannedGroup,
+    plan_arrays,
     plan_containers,
     plan_groups,
     stacked_floors,
 )
 from .steps import (
+    CreateArray,
     CreateLuks,
     CreatePartition,
     CreatePhysicalVolume,
@@ -252,7 +255,7 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
         target = by_path[target_path]
         filesystems = [fs for fs in backup_set.filesystems if fs.disk == source and not fs.on]
         floors = stacked_floors(groups, backup_set.filesystems, source, volume_policies,
-                                backup_set.stack)
+                                backup_set.stack, {d.name: d for d in backup_set.disks})
         resized = layout_for(disk, filesystems, target, policies.get(source, ResizePolicy()),
                              floors)
         disks.append(DiskPlan(source=source, target=PlannedTarget.of(target),
@@ -264,16 +267,19 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
                            "Name a target for each disk with --map SRC=TARGET (a disk or a "
                            "disk-image file).")
     layouts = {d.source: d.layout for d in disks}
+    arrays, arrays_left_out = plan_arrays(backup_set.stack, layouts,
+                                          {d.name: d for d in backup_set.disks})
     planned, left_out = plan_groups(groups, backup_set.filesystems, layouts, volume_policies,
-                                    backup_set.stack)
+                                    backup_set.stack, arrays)
+    left_out = arrays_left_out + left_out
     containers = plan_containers(backup_set.stack, layouts)
     restored = ({f"lv:{g.group.name}/{lv.name}" for g in planned for lv in g.group.lvs}
-                | {c.container.place for c in containers})
+                | {c.container.place for c in containers} | {a.array.place for a in arrays})
     chosen = [fs for fs in backup_set.filesystems
               if any(fs.disk == d.source for d in disks) and (not fs.on or fs.on in restored)]
     unmapped = [d.name for d in backup_set.disks if mapping.mapping.get(d.name) is None]
     steps, why_not = _steps(backup_set, disks, chosen, options or FinalizeOptions(), planned,
-                            containers)
+                            containers, arrays)
     return Plan(set_path=os.path.abspath(backup_set.medium.where), set_id=backup_set.set_id,
                 host=backup_set.host, created=backup_set.created, disks=disks, unmapped=unmapped,
                 filesystems=[fs.id for fs in chosen], steps=steps, boot_loader=why_not,
@@ -286,7 +292,8 @@ _NEW_UUID_TYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs", "swap")
 
 def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem],
            options: FinalizeOptions, groups: list[PlannedGroup] = (),
-           containers: list[PlannedContainer] = ()) -> tuple[list[Step], str]:
+           containers: list[PlannedContainer] = (), arrays: list[PlannedArray] = ()
+           ) -> tuple[list[Step], str]:
     """The steps, and why grub is not installed again ("" when it is)."""
     steps: list[Step] = []
     for plan in disks:
@@ -321,8 +328,8 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
         for group in groups:
             for pv in group.group.pvs:
                 disk, number = group.partitions[pv.uuid]
-                if disk == plan.source:
-                    inside = group.containers.get(pv.uuid, "")
+                inside = group.containers.get(pv.uuid, "")
+                if disk == plan.source and not inside.startswith("md:"):
                     header = (backup_set.stack.container(inside[5:]).payload_offset
                               if inside else 0)
                     steps.append(CreatePhysicalVolume(
@@ -337,6 +344,27 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
             elif fs.type:
                 steps.append(_make(fs, target, layout.partition(fs.partition).size, options))
     targets = {d.source: d.target.path for d in disks}
+    array_sizes = {}
+    for planned in arrays:
+        array = planned.array
+        target = targets[next(m for m in planned.members if m)[0]]
+        members = tuple(f"{targets[m[0]]}:{m[1]}" if m else "missing" for m in planned.members)
+        steps.append(CreateArray(target, uuid=array.uuid, device=array.device, level=array.level,
+                                 metadata=array.metadata, name=array.name, members=members,
+                                 size=planned.size))
+        array_sizes[array.place] = planned.size
+        for fs in chosen:
+            if fs.on == array.place and fs.type:
+                steps.append(_make(fs, target, planned.size, options))
+            elif fs.on == array.place and fs.archive is not None:
+                steps.append(WriteImage(target, fs=fs.id, partition=0, title=fs.title,
+                                        on=fs.on))
+        for group in groups:
+            for pv in group.group.pvs:
+                if pv.on == array.place:
+                    steps.append(CreatePhysicalVolume(
+                        target, group=group.group.name, uuid=pv.uuid, partition=0,
+                        size=planned.size, on=pv.on))
     for group in groups:
         first_disk = group.partitions[group.group.pvs[0].uuid][0]
         target = targets[first_disk]

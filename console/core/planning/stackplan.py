@@ -20,7 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import RestoreError
-from ..layout import Disk, Filesystem, LuksContainer, Stack, VolumeGroup, partition_of
+from ..layout import (
+    Disk,
+    Filesystem,
+    LuksContainer,
+    MdArray,
+    Stack,
+    VolumeGroup,
+    partition_of,
+)
 from ..units import size
 from .lvresize import (
     SCALABLE_TYPES,
@@ -60,11 +68,66 @@ def pv_partitions(group: VolumeGroup, stack: Stack | None = None
     for pv in group.pvs:
         container = _container_of(pv.on, stack) if stack is not None else None
         place = container.on if container is not None else pv.on
+        array = _array_of(place, stack) if stack is not None else None
+        if array is not None:  # an array: its first member stands for it
+            place = array.members[0].on if array.members else ""
         where = partition_of(place) if place.startswith("part:") else None
         if where is None:
             return None
         found[pv.uuid] = where
     return found
+
+
+def _array_of(place: str, stack: Stack) -> MdArray | None:
+    if not place.startswith("md:"):
+        return None
+    try:
+        return stack.array(place[3:])
+    except KeyError:
+        return None
+
+
+def member_partitions(array: MdArray) -> list[tuple[str, int]]:
+    return [where for m in array.members
+            if m.on.startswith("part:") and (where := partition_of(m.on)) is not None]
+
+
+def array_overhead(array: MdArray, source_disks: dict[str, Disk]) -> int:
+    """What the md superblock and its data offset take of a member: its partition's size on
+    the source less the array's size (the smallest member's, for members of unequal size)."""
+    sizes = [source_disks[d].partition(n).size for d, n in member_partitions(array)
+             if d in source_disks]
+    return max(0, min(sizes) - array.size) if sizes else 0
+
+
+@dataclass
+class PlannedArray:
+    array: MdArray
+    members: list[tuple[str, int] | None]  # each slot: (source disk, partition) or missing
+    size: int  # bytes of the array on its new members
+
+
+def plan_arrays(stack: Stack, layouts: dict[str, Disk], source_disks: dict[str, Disk]
+                ) -> tuple[list[PlannedArray], list[str]]:
+    """The RAID1 arrays with at least one member on a mapped disk: made again with the
+    members there, the others missing (a degraded mirror); in words, those left out."""
+    planned, left_out = [], []
+    for array in stack.arrays:
+        mapped = [where for where in member_partitions(array) if where[0] in layouts]
+        if not mapped:
+            left_out.append(f"md array {array.device}: none of its members is on a restored "
+                            "disk")
+            continue
+        if array.level != "raid1":
+            left_out.append(f"md array {array.device}: {array.level} is not restored yet "
+                            "(RAID1 is)")
+            continue
+        slots: list[tuple[str, int] | None] = list(mapped)
+        slots += [None] * max(0, array.raid_devices - len(slots))
+        overhead = array_overhead(array, source_disks)
+        size = min(layouts[d].partition(n).size for d, n in mapped) - overhead
+        planned.append(PlannedArray(array, slots, size))
+    return planned, left_out
 
 
 def header_bytes(place: str, stack: Stack | None) -> int:
@@ -74,8 +137,8 @@ def header_bytes(place: str, stack: Stack | None) -> int:
 
 
 def stacked_floors(groups: list[VolumeGroup], filesystems: list[Filesystem], disk: str,
-                   policies: dict[str, VolumePolicy],
-                   stack: Stack | None = None) -> dict[int, tuple[int, str]]:
+                   policies: dict[str, VolumePolicy], stack: Stack | None = None,
+                   source_disks: dict[str, Disk] | None = None) -> dict[int, tuple[int, str]]:
     """partition number -> (floor, why) of the PVs and LUKS containers on `disk`: a group's
     only PV holds its metadata area and the smallest group its LVs fit in (and, in a
     container, its header); a PV of a group spread over several keeps its original size (how
@@ -91,18 +154,38 @@ def stacked_floors(groups: list[VolumeGroup], filesystems: list[Filesystem], dis
             if where[0] != disk:
                 continue
             header = header_bytes(pv.on, stack)
+            array = _array_of(pv.on, stack) if stack is not None else None
+            if array is not None:
+                header = array_overhead(array, source_disks or {})
             if len(group.pvs) == 1:
                 smallest = minimum_group_size(group, filesystems,
                                               policies.get(group.name, VolumePolicy()))
-                floors[where[1]] = (header + pv.pe_start + smallest,
-                                    f"the physical volume of {group.name}: "
-                                    + ("its LUKS header, " if header else "")
-                                    + "its metadata area and the smallest group its volumes "
-                                    f"fit in, {size(smallest)}")
+                floor = (header + pv.pe_start + smallest,
+                         f"the physical volume of {group.name}: "
+                         + ("its md superblock, " if array is not None else
+                            "its LUKS header, " if header else "")
+                         + f"its metadata area and the smallest group its volumes fit in, "
+                         f"{size(smallest)}")
+                if array is not None:  # every member of the array on this disk
+                    for member_disk, number in member_partitions(array):
+                        if member_disk == disk:
+                            floors[number] = floor
+                    continue
+                floors[where[1]] = floor
             else:
                 floors[where[1]] = (header + (pv.device_size or pv.size + pv.pe_start),
                                     f"its original size: a physical volume of {group.name}, "
                                     f"which spans {len(group.pvs)} of them")
+    for array in stack.arrays if stack is not None else []:
+        inside = next((fs for fs in filesystems if fs.on == array.place), None)
+        if inside is None:
+            continue
+        overhead = array_overhead(array, source_disks or {})
+        floor, why, _ = data_floor(inside, array.size, 1.1, 64 * MiB)
+        for member_disk, number in member_partitions(array):
+            if member_disk == disk:
+                floors[number] = (overhead + floor, f"a member of the md array of "
+                                  f"{inside.title}: its superblock and {why}")
     for container in stack.luks if stack is not None else []:
         where = partition_of(container.on) if container.on.startswith("part:") else None
         inside = next((fs for fs in filesystems if fs.on == container.place), None)
@@ -134,7 +217,8 @@ def plan_containers(stack: Stack, layouts: dict[str, Disk]) -> list[PlannedConta
 
 def plan_groups(groups: list[VolumeGroup], filesystems: list[Filesystem],
                 layouts: dict[str, Disk], policies: dict[str, VolumePolicy],
-                stack: Stack | None = None) -> tuple[list[PlannedGroup], list[str]]:
+                stack: Stack | None = None, arrays: list[PlannedArray] = ()
+                ) -> tuple[list[PlannedGroup], list[str]]:
     """The groups restored onto the new layouts (source disk name -> its new layout), and in
     words each group left out and why."""
     planned, left_out = [], []
@@ -145,14 +229,25 @@ def plan_groups(groups: list[VolumeGroup], filesystems: list[Filesystem],
                             "partition or a LUKS container (md arrays under LVM are not "
                             "restored yet)")
             continue
-        missing = sorted({disk for disk, _ in places.values() if disk not in layouts})
+        on_arrays = {a.array.place: a for a in arrays}
+        missing = sorted({disk for uuid, (disk, _) in places.items() if disk not in layouts
+                          and next(pv.on for pv in group.pvs if pv.uuid == uuid)
+                          not in on_arrays})
+        if any(pv.on.startswith("md:") and pv.on not in on_arrays for pv in group.pvs):
+            left_out.append(f"volume group {group.name}: the md array under it is not "
+                            "restored")
+            continue
         if missing:
             left_out.append(f"volume group {group.name}: its disk {', '.join(missing)} is not "
                             "restored")
             continue
         headers = {pv.uuid: header_bytes(pv.on, stack) for pv in group.pvs}
-        new_sizes = {uuid: layouts[disk].partition(number).size - headers[uuid]
-                     for uuid, (disk, number) in places.items()}
+        new_sizes = {pv.uuid: on_arrays[pv.on].size if pv.on in on_arrays else
+                     layouts[places[pv.uuid][0]].partition(places[pv.uuid][1]).size
+                     - headers[pv.uuid] for pv in group.pvs}
+        for pv in group.pvs:  # an array's PV is made on the array, on its first new member
+            if pv.on in on_arrays:
+                places[pv.uuid] = next(m for m in on_arrays[pv.on].members if m)
         extents = sum(max(0, (new_sizes[pv.uuid] - pv.pe_start) // group.extent_size)
                       for pv in group.pvs)
         resized = resize_group(group, filesystems, extents,
@@ -170,5 +265,5 @@ def plan_groups(groups: list[VolumeGroup], filesystems: list[Filesystem],
                     "volumes by hand from the expert shell.")
         planned.append(PlannedGroup(group, resized, places, unchanged,
                                     {pv.uuid: pv.on for pv in group.pvs
-                                     if pv.on.startswith("luks:")}))
+                                     if pv.on.startswith(("luks:", "md:"))}))
     return planned, left_out

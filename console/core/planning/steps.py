@@ -128,17 +128,45 @@ class CreateLuks(Step):
 
 
 @dataclass(frozen=True)
+class CreateArray(Step):
+    action = "create-array"
+    uuid: str  # the original array's
+    device: str  # its device on the source, made again here: /dev/md0
+    level: str
+    metadata: str
+    name: str  # the superblock's name ("" for metadata 0.90)
+    # each member as "TARGET:N" (partition N of a target disk), or "missing"
+    members: tuple[str, ...] = ()
+    size: int = 0  # bytes of the array on its new members
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "members", tuple(self.members))  # a saved plan has a list
+
+    def describe(self, plan: PlanView) -> str:
+        present = [m for m in self.members if m != "missing"]
+        named = ", ".join("partition {1} of {0}".format(*m.rsplit(":", 1)) for m in present)
+        missing = len(self.members) - len(present)
+        degraded = (f" and {count(missing, 'missing member')} (degraded: a mirror of "
+                    f"{count(len(present), 'member')}, another disk can be added later)"
+                    if missing else "")
+        return (f"Make md array {self.device} ({self.level}, metadata {self.metadata}, UUID "
+                f"{self.uuid}{', name ' + self.name if self.name else ''}) of {size(self.size)} "
+                f"on {named}{degraded}")
+
+
+@dataclass(frozen=True)
 class CreatePhysicalVolume(Step):
     action = "create-physical-volume"
     group: str  # the volume group it belongs to
     uuid: str  # the original PV's
     partition: int
     size: int  # bytes of its device: the new partition, or the LUKS mapping on it
-    on: str = ""  # "luks:UUID" when it lies in a LUKS container on that partition
+    on: str = ""  # "luks:UUID" (in a container on that partition), "md:UUID" (an array)
     later = ("on",)
 
     def describe(self, plan: PlanView) -> str:
-        where = (f"the LUKS container {self.on[5:]} on partition {self.partition}" if self.on
+        where = (f"the LUKS container {self.on[5:]} on partition {self.partition}"
+                 if self.on.startswith("luks:") else place_words(self.on) if self.on
                  else f"partition {self.partition}")
         return (f"Make {where} ({size(self.size)}) an LVM physical volume "
                 f"of {self.group}, UUID {self.uuid}")
@@ -312,7 +340,7 @@ class Finalize(Step):
 
 # Every kind, in the order a plan uses them, by the name saved plans give it.
 STEP_KINDS: dict[str, type[Step]] = {kind.action: kind for kind in (
-    Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea, CreateLuks,
+    Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea, CreateArray, CreateLuks,
     CreatePhysicalVolume,
     CreateVolumeGroup, MakeFilesystem,
     WriteImage, Mount, Restore, Verify, RewriteReferences, InstallBootLoader, RebuildInitramfs,

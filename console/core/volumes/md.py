@@ -19,6 +19,16 @@ TOOLS = ("mdadm",)  # run here; the rescue image carries it
 _MEMBER = re.compile(r"^MD_DEVICE_(?P<key>.+)_(?P<what>ROLE|DEV)$")
 
 
+def running_array(member: str) -> str:
+    """The running md array that member belongs to (/dev/md0), "" when none: its holder in
+    sysfs."""
+    block = os.path.basename(os.path.realpath(member))
+    holders = f"/sys/class/block/{block}/holders"
+    arrays = sorted(h for h in os.listdir(holders) if h.startswith("md")) \
+        if os.path.isdir(holders) else []
+    return f"/dev/{arrays[0]}" if arrays else ""
+
+
 def parse_export(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
