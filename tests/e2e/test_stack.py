@@ -195,3 +195,55 @@ def test_lvm_on_luks_is_restored_with_the_passphrase_typed_and_refused_in_words_
         log = (found / "console.log").read_text(errors="replace")
         assert "asked: Passphrase for the LUKS container vdc2_crypt" in log
         assert PASSPHRASE not in log
+
+
+MIRROR_MEMBER_MIB = 200
+MIRROR_TARGET_MIB = 400
+
+
+def test_a_raid1_of_two_disks_is_restored_onto_one_larger_disk_as_a_degraded_mirror(
+        rescue_system, tmp_path):
+    (tmp_path / "set").mkdir()
+    _, set_disk = make_source_and_set_disk(tmp_path / "set")
+    work = work_disk(tmp_path / "work.img")
+    disks = [Disk(set_disk, snapshot=True), Disk(work),
+             Disk(blank(tmp_path / "member1.img", MIRROR_MEMBER_MIB)),
+             Disk(blank(tmp_path / "member2.img", MIRROR_MEMBER_MIB)),
+             Disk(blank(tmp_path / "target.img", MIRROR_TARGET_MIB))]
+    machine = rescue_machine(Path(rescue_system.directory), tmp_path / "vm", disks,
+                             "restore=expert")
+    with machine.running() as vm:
+        console = vm.console
+        console.wait_for("restore-console: expert mode", timeout=BOOT_TIMEOUT)
+        console.run("echo ready", timeout=60)
+        console.run("mkdir -p /work && mount /dev/vdb /work", timeout=60)
+        console.run("sh /work/make-mirror-source.sh /dev/vdc /dev/vdd", timeout=STEP_TIMEOUT)
+        console.run("sh /work/list-mirror.sh /dev/md0 /work/source", timeout=STEP_TIMEOUT)
+        backup = console.run("restore-console backup --disk /dev/vdc --disk /dev/vdd "
+                             "--to /work/set 2>&1", timeout=STEP_TIMEOUT)
+        assert "md array /dev/md0: raid1, metadata 1.2" in backup.output
+        console.run("mdadm --stop /dev/md0 && wipefs -q -a /dev/vdc1 /dev/vdd1 /dev/vdc /dev/vdd",
+                    timeout=60)
+        console.run("restore-console plan /work/set --map /dev/vdc=/dev/vde --map /dev/vdd= "
+                    "--json >/work/plan.json", timeout=STEP_TIMEOUT)
+        console.run("restore-console restore /work/set --map /dev/vdc=/dev/vde --map /dev/vdd= "
+                    "--yes >/work/restore.txt 2>&1", timeout=STEP_TIMEOUT)
+        console.run("mdadm --assemble --run /dev/md0 /dev/vde1 && "
+                    "sh /work/list-mirror.sh /dev/md0 /work/vde", timeout=STEP_TIMEOUT)
+        console.run("umount /work && sync", timeout=60)
+        console.send_line("poweroff -f")
+        vm.wait_exit(timeout=120)
+    with mounted(str(work), "ext4", "ro") as found:
+        source = dict(line.split("=", 1) for line in (found / "source.md").read_text().split())
+        restored = dict(line.split("=", 1) for line in (found / "vde.md").read_text().split())
+        for key in ("MD_LEVEL", "MD_DEVICES", "MD_METADATA", "MD_UUID", "MD_NAME"):
+            assert restored[key] == source[key], key
+        detail = (found / "vde.md-detail").read_text()
+        assert "degraded" in detail and "Active Devices : 1" in detail, detail
+        assert (found / "vde.blkid").read_text() == (found / "source.blkid").read_text()
+        assert (found / "vde.root").read_text() == (found / "source.root").read_text()
+        plan = json.loads((found / "plan.json").read_text())
+        [create] = [s for s in plan["steps"] if s["action"] == "create-array"]
+        assert create["detail"]["members"] == ["/dev/vde:1", "missing"]
+        assert int((found / "vde.size").read_text()) * 512 == create["detail"]["size"]
+        assert create["detail"]["size"] > int((found / "source.size").read_text()) * 512

@@ -276,7 +276,7 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
     restored = ({f"lv:{g.group.name}/{lv.name}" for g in planned for lv in g.group.lvs}
                 | {c.container.place for c in containers} | {a.array.place for a in arrays})
     chosen = [fs for fs in backup_set.filesystems
-              if any(fs.disk == d.source for d in disks) and (not fs.on or fs.on in restored)]
+              if (fs.on in restored if fs.on else any(fs.disk == d.source for d in disks))]
     unmapped = [d.name for d in backup_set.disks if mapping.mapping.get(d.name) is None]
     steps, why_not = _steps(backup_set, disks, chosen, options or FinalizeOptions(), planned,
                             containers, arrays)
@@ -385,7 +385,7 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
     if not any(fs.place == "/" for fs in nested):
         nested = []  # without the root filesystem there is no tree to nest the others in
     for fs in nested + [fs for fs in tar if fs not in nested]:
-        target = next(d.target.path for d in disks if d.source == fs.disk)
+        target = _target_of(fs, disks, backup_set)
         steps.append(Mount(target, fs=fs.id, partition=fs.partition, type=fs.type,
                            title=fs.title, mountpoint=fs.place if fs in nested else "",
                            subvolume=next((s.path for s in fs.subvolumes
@@ -401,6 +401,14 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
     made = [s for s in steps if isinstance(s, MakeFilesystem)]
     finishing, why_not = finalize_steps(backup_set, mapped, made, bool(nested), options)
     return steps + finishing, why_not
+
+
+def _target_of(fs: Filesystem, disks: list[DiskPlan], backup_set: BackupSet) -> str:
+    """The target disk a filesystem's steps name: its partition's, or for one in a layer the
+    first restored disk under it (a mirror's other half may be left out)."""
+    sources = ([d for d, _ in backup_set.stack.partitions_under(fs.on)] if fs.on
+               else [fs.disk])
+    return next(d.target.path for source in sources for d in disks if d.source == source)
 
 
 def _make(fs: Filesystem, target: str, size: int, options: FinalizeOptions) -> MakeFilesystem:
