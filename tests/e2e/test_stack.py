@@ -77,8 +77,11 @@ def test_an_lvm_layout_is_restored_onto_a_larger_and_a_smaller_disk_with_its_uui
         for name in TARGETS:
             console.run(f"restore-console plan /work/set --map /dev/vdc=/dev/{name} --json "
                         f">/work/plan-{name}.json", timeout=STEP_TIMEOUT)
-            console.run(f"restore-console restore /work/set --map /dev/vdc=/dev/{name} --yes "
-                        f">/work/restore-{name}.txt 2>&1", timeout=STEP_TIMEOUT)
+            restored = console.run(f"restore-console restore /work/set --map /dev/vdc=/dev/{name}"
+                                   f" --yes --on-failure abort >/work/restore-{name}.txt 2>&1",
+                                   timeout=STEP_TIMEOUT, check=False)
+            assert restored.status == 0, console.run(f"tail -n 25 /work/restore-{name}.txt",
+                                                     timeout=60).output
             console.run(f"lvm vgchange -q -ay vg0 && sh /work/list-source.sh /dev/{name} "
                         f"/work/{name}", timeout=STEP_TIMEOUT)
             console.run(f"lvm vgchange -q -an vg0 && wipefs -q -a /dev/{name}2", timeout=60)
@@ -157,7 +160,7 @@ def test_lvm_on_luks_is_restored_with_the_passphrase_typed_and_refused_in_words_
                     "| head -c 1)\"", timeout=60)
         # Typed over the serial console, read without echo.
         console.send_line("restore-console restore /work/set --map /dev/vdc=/dev/vdd --yes "
-                          ">/work/restore-luks.txt; echo @DONE@$?@")
+                          "--on-failure abort >/work/restore-luks.txt; echo @DONE@$?@")
         console.wait_for("Passphrase for the LUKS container vdc2_crypt", timeout=STEP_TIMEOUT)
         console.wait_for("Passphrase: ", timeout=60)
         console.send_line(PASSPHRASE)
@@ -227,7 +230,7 @@ def test_a_raid1_of_two_disks_is_restored_onto_one_larger_disk_as_a_degraded_mir
         console.run("restore-console plan /work/set --map /dev/vdc=/dev/vde --map /dev/vdd= "
                     "--json >/work/plan.json", timeout=STEP_TIMEOUT)
         console.run("restore-console restore /work/set --map /dev/vdc=/dev/vde --map /dev/vdd= "
-                    "--yes >/work/restore.txt 2>&1", timeout=STEP_TIMEOUT)
+                    "--yes --on-failure abort >/work/restore.txt 2>&1", timeout=STEP_TIMEOUT)
         console.run("mdadm --assemble --run /dev/md0 /dev/vde1 && "
                     "sh /work/list-mirror.sh /dev/md0 /work/vde", timeout=STEP_TIMEOUT)
         console.run("umount /work && sync", timeout=60)

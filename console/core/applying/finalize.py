@@ -93,10 +93,14 @@ def known_for(restored: list[RestoredFilesystem], layouts: list[Disk]) -> Known:
     """What the restored disks hold: the UUIDs and labels of their filesystems, the UUIDs and
     names of their partitions."""
     parts = [p for disk in layouts for p in disk.partitions]
+    # A filesystem in a layer keeps its device's name: /dev/mapper/vg0-root (or /dev/vg0/root),
+    # /dev/mapper/NAME of a LUKS container, /dev/md0.
+    devices = {r.fs.device for r in restored if r.fs.on}
+    devices |= {"/dev/" + r.fs.on[3:] for r in restored if r.fs.on.startswith("lv:")}
     return Known(uuids={r.uuid.lower() for r in restored if r.uuid},
                  labels={r.label for r in restored if r.label},
                  partuuids={p.partuuid.lower() for p in parts if p.partuuid},
-                 partlabels={p.name for p in parts if p.name})
+                 partlabels={p.name for p in parts if p.name}, devices=devices)
 
 
 def read_restored(root: str, path: str) -> str | None:
