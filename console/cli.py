@@ -417,8 +417,14 @@ def cmd_backup(args, printer) -> int:
     where = (f"onto {args.tape} ({count(volumes, 'volume')})" if args.tape else
              f"into {args.iso} ({count(volumes, 'ISO volume')})" if args.iso else
              f"into {args.to}")
+    partitions = sum(1 for fs in backup_set.filesystems if not fs.on)
+    volumes = sum(1 for fs in backup_set.filesystems if fs.on.startswith("lv:"))
+    others = len(backup_set.filesystems) - partitions - volumes  # in arrays, LUKS
     print(f"Backed up {count(len(backup_set.disks), 'disk')}, "
-          f"{count(len(backup_set.filesystems), 'partition')}"
+          f"{count(partitions, 'partition')}"
+          + (f", {count(volumes, 'logical volume')}" if volumes else "")
+          + (f", {count(others, 'array or LUKS device', 'arrays or LUKS devices')}"
+             if others else "")
           + (f" ({count(subvolumes, 'btrfs subvolume')})" if subvolumes else "")
           + f", {count(files, 'entry')} {where} ({size(stored)}).")
     _print_omissions(backup_set)

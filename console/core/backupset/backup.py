@@ -50,19 +50,19 @@ SET_DISK_HINT = ("The disk that receives the set may be failing or full: check t
                  "(dmesg) and its free space, then back up to another place.")
 ALLOW_OMISSIONS = "--allow-omissions"
 SHOWN_PATHS = 5  # in the words of a failed backup; the log has them all
-# Why a partition is saved as a raw image although something is on it: the stacks this release
-# does not understand yet (blkid's TYPE). The image is whole, byte for byte; what is lost is
-# resizing it and restoring it file by file.
+# Why a partition is saved as a raw image although something is on it: a stack the backup
+# cannot follow here (blkid's TYPE; its tool missing, or an md array not assembled). The image
+# is whole, byte for byte; what is lost is resizing it and restoring it file by file.
 STACKS = {
-    "LVM2_member": "it is an LVM physical volume, and LVM is not understood yet: its logical "
+    "LVM2_member": "it is an LVM physical volume, and this system has no lvm tool: its logical "
                    "volumes cannot be resized or restored file by file; a volume group spread "
                    "over more disks needs all of them backed up",
-    "linux_raid_member": "it is a member of an md RAID array, which is not understood yet: the "
-                         "array cannot be resized or restored file by file; restore it with "
-                         "every other member of the array",
+    "linux_raid_member": "it is a member of an md RAID array that is not assembled (or this "
+                         "system has no mdadm): the array cannot be resized or restored file "
+                         "by file; restore it with every other member of the array",
     "crypto_LUKS": "it is encrypted with LUKS: it is kept encrypted, byte for byte (the same "
-                   "passphrase opens it after a restore); it cannot be resized or restored "
-                   "file by file",
+                   "passphrase opens it after a restore), as no passphrase opened it here; it "
+                   "cannot be resized or restored file by file",
 }
 
 
@@ -206,7 +206,8 @@ class _Layers:
         name = _source_device_name(disk, part.number)
         place = partition_place(disk.name, part.number)
         if found.content == "crypto_LUKS" and shutil.which("cryptsetup") is not None:
-            self._container(backup_set, device, name, place, part.size, listener)
+            if not self._container(backup_set, device, name, place, part.size, listener):
+                return None  # no passphrase: kept encrypted as an image
         elif found.content == "linux_raid_member" and shutil.which("mdadm") is not None:
             array = running_array(device)
             if not array:
@@ -226,14 +227,20 @@ class _Layers:
                           size=part.size, content=found.content)
 
     def _container(self, backup_set: BackupSet, device: str, name: str, place: str,
-                   size: int, listener: Listener) -> None:
+                   size: int, listener: Listener) -> bool:
         """An open container is read through its mapping; a closed one is opened read-only
-        with the passphrase asked for (never stored), as luks-UUID, and closed at the end."""
+        with the passphrase asked for (never stored), as luks-UUID, and closed at the end.
+        False when no passphrase is given: the caller keeps it as an image."""
         mapping = open_mapping(device)
         if not mapping:
             uuid = luks_identity(device)["uuid"]
             mapping = f"luks-{uuid}"
-            secret = ask(listener, passphrase_question(f"{name} ({uuid})"))
+            try:
+                secret = ask(listener, passphrase_question(f"{name} ({uuid})"))
+            except RestoreError as exc:
+                listener(Message(f"{name}: no passphrase for its LUKS container "
+                                 f"({exc.message}): it is kept encrypted as an image"))
+                return False
             open_container(device, mapping, secret, read_only=True)
             del secret
             self.cleanup.callback(close_container, mapping)
@@ -247,6 +254,7 @@ class _Layers:
             self.places[inner] = container.place
         else:
             self.inside.append((container, inner))
+        return True
 
     def volumes(self, backup_set: BackupSet, listener: Listener
                 ) -> list[tuple[Filesystem, str]]:

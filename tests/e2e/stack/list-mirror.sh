@@ -2,7 +2,8 @@
 set -e
 mkdir -p /look
 mount -o ro $1 /look && sh /work/tree-list.sh /look >$2.root && umount /look
-mdadm --detail --export $1 | grep -E '^MD_(LEVEL|DEVICES|METADATA|UUID|NAME)=' >$2.md
+mdadm --detail --export $1 >$2.md-export
+grep -E '^MD_(LEVEL|DEVICES|METADATA|UUID|NAME)=' $2.md-export >$2.md
 mdadm --detail $1 >$2.md-detail
 blkid -p -o export $1 | grep -E '^(TYPE|UUID|LABEL)=' | sort >$2.blkid
 cat /sys/class/block/$(basename $(readlink -f $1))/size >$2.size
