@@ -248,5 +248,8 @@ def test_a_raid1_of_two_disks_is_restored_onto_one_larger_disk_as_a_degraded_mir
         plan = json.loads((found / "plan.json").read_text())
         [create] = [s for s in plan["steps"] if s["action"] == "create-array"]
         assert create["detail"]["members"] == ["/dev/vde:1", "missing"]
-        assert int((found / "vde.size").read_text()) * 512 == create["detail"]["size"]
+        # mdadm picks its data offset by the member's size and rounds the array down to
+        # 64 KiB: the plan's size is the estimate from the source's overhead, less a margin
+        made = int((found / "vde.size").read_text()) * 512
+        assert create["detail"]["size"] <= made < create["detail"]["size"] + 2 * MiB
         assert create["detail"]["size"] > int((found / "source.size").read_text()) * 512

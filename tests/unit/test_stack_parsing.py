@@ -20,6 +20,7 @@ from console.core.layout import (
 )
 from console.core.volumes.luks import parse_luks1, parse_luks2
 from console.core.volumes.lvm import parse_groups, report_rows
+from console.core.volumes.md import parse_detail
 
 DATA = pathlib.Path(__file__).parent / "data" / "stack"
 MiB = 1024 * 1024
@@ -81,6 +82,20 @@ def test_luks1_facts_come_from_its_dump():
 def test_damaged_luks2_metadata_is_said_in_words():
     with pytest.raises(RestoreError, match="LUKS2 metadata of X cannot be read"):
         parse_luks2('{"segments": {}}', "X")
+
+
+def test_an_md_array_comes_from_mdadm_detail_export_with_its_members_in_role_order():
+    array = parse_detail(read("md-detail-export.txt"), "/dev/md0",
+                         {"/dev/vdc1": "part:/dev/vdc:1", "/dev/vdd1": "part:/dev/vdd:1"})
+    assert (array.uuid, array.name, array.level, array.metadata, array.raid_devices) == (
+        "02c993cd:4feafedc:506ab968:29332e00", "mirror:0", "raid1", "1.2", 2)
+    assert [(m.device, m.on, m.role) for m in array.members] == [
+        ("/dev/vdc1", "part:/dev/vdc:1", "0"), ("/dev/vdd1", "part:/dev/vdd:1", "1")]
+
+
+def test_mdadm_output_without_a_uuid_is_said_in_words():
+    with pytest.raises(RestoreError, match="mdadm says nothing of 'MD_UUID' for /dev/md9"):
+        parse_detail("MD_LEVEL=raid1\n", "/dev/md9")
 
 
 def test_places_name_each_layer():

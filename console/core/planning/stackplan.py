@@ -40,6 +40,9 @@ from .lvresize import (
 from .resize import MiB, data_floor
 
 
+MD_MARGIN = 1024 * 1024
+
+
 @dataclass
 class PlannedGroup:
     group: VolumeGroup
@@ -94,10 +97,13 @@ def member_partitions(array: MdArray) -> list[tuple[str, int]]:
 
 def array_overhead(array: MdArray, source_disks: dict[str, Disk]) -> int:
     """What the md superblock and its data offset take of a member: its partition's size on
-    the source less the array's size (the smallest member's, for members of unequal size)."""
+    the source less the array's size (the smallest member's, for members of unequal size),
+    and a margin."""
     sizes = [source_disks[d].partition(n).size for d, n in member_partitions(array)
              if d in source_disks]
-    return max(0, min(sizes) - array.size) if sizes else 0
+    # mdadm may take a larger data offset on a larger member and rounds the array down to
+    # 64 KiB: a MiB of room for that
+    return max(0, min(sizes) - array.size) + MD_MARGIN if sizes else 0
 
 
 @dataclass

@@ -150,7 +150,8 @@ class CreateArray(Step):
                     f"{count(len(present), 'member')}, another disk can be added later)"
                     if missing else "")
         return (f"Make md array {self.device} ({self.level}, metadata {self.metadata}, UUID "
-                f"{self.uuid}{', name ' + self.name if self.name else ''}) of {size(self.size)} "
+                f"{self.uuid}{', name ' + self.name if self.name else ''}) of about "
+                f"{size(self.size)} "
                 f"on {named}{degraded}")
 
 
