@@ -21,6 +21,7 @@ from console.core.volumes.lvm import (
     LV_FIELDS,
     create_physical_volume,
     group_metadata,
+    metadata_text,
     report_rows,
     restore_group,
 )
@@ -107,3 +108,31 @@ def test_volumes_that_do_not_fit_their_pvs_are_refused_in_words():
     devices = {group.pvs[0].uuid: ("/dev/x", 100 * MiB), group.pvs[1].uuid: ("/dev/y", 50 * MiB)}
     with pytest.raises(RestoreError, match="do not fit on its physical volumes"):
         group_metadata(group, devices, {"root": 180 * MiB})
+
+
+def test_a_group_restored_from_its_saved_vgcfgbackup_text_is_the_same_group(tmp_path):
+    """The path of a restore onto a disk of the same size: the set's vgcfgbackup text as it
+    is, onto a fresh device (the old PV wiped)."""
+    group = source_group()
+    group.pvs = group.pvs[:1]
+    sizes = {"root": 100 * MiB, "swap_1": 20 * MiB, "home": 60 * MiB}
+    with loop_devices(tmp_path, 200) as (device,):
+        devices = {group.pvs[0].uuid: (device, 200 * MiB)}
+        with tempfile.NamedTemporaryFile("w", suffix=".vgcfg") as f:
+            f.write(group_metadata(group, devices, sizes))
+            f.flush()
+            create_physical_volume(group.pvs[0].uuid, device, f.name)
+            restore_group(group.name, f.name)
+        saved = metadata_text(group.name)  # what a backup keeps in the set
+        fields = "lv_name,lv_uuid,lv_size,seg_pe_ranges"
+        before = lvm("lvs", "--reportformat", "json", "-o", fields, group.name)
+        lvm("vgremove", "-ff", "-y", group.name)
+        lvm("pvremove", "-ff", "-y", device)
+        with tempfile.NamedTemporaryFile("w", suffix=".vgcfg") as f:
+            f.write(saved)
+            f.flush()
+            create_physical_volume(group.pvs[0].uuid, device, f.name)
+            restore_group(group.name, f.name)
+        after = lvm("lvs", "--reportformat", "json", "-o", fields, group.name)
+    assert json.loads(after) == json.loads(before)
+    assert "Lv2222-aaaa-bbbb-cccc-dddd-eeee-222222" in after
