@@ -472,9 +472,41 @@ def cmd_inspect(args, printer) -> int:
                       + (f", {flags}" if flags else "")
                       + (f", mounted at {sub.mountpoint}" if sub.mountpoint else ", not mounted")
                       + (f", {count(sub.archive.members, 'entry')}" if sub.archive else ""))
+    _print_stack(backup_set)
     print(f"Boot loader: {backup_set.bootloader.get('kind', 'unknown')}")
     _print_omissions(backup_set)
     return 0
+
+
+def _print_stack(backup_set) -> None:
+    """The layers under the filesystems, each with what it lies on and what it holds."""
+    from .core.layout import place_words
+    stack = backup_set.stack
+    if not stack:
+        return
+    held = {fs.on: fs for fs in backup_set.filesystems if fs.on}
+
+    def holds(place: str) -> str:
+        fs = held.get(place)
+        return (f": {fs.type or fs.content or 'raw'} {fs.mountpoint or ''} "
+                f"uuid={fs.uuid or '-'} used={size(fs.bytes_used)}" if fs else "")
+    print("Layers:")
+    for array in stack.arrays:
+        members = ", ".join(f"{place_words(m.on)} (role {m.role})" for m in array.members)
+        print(f"  md array {array.device}: {array.level}, metadata {array.metadata}, UUID "
+              f"{array.uuid}, {size(array.size)}, on {members}{holds(array.place)}")
+    for container in stack.luks:
+        print(f"  LUKS{container.version} {container.name} on {place_words(container.on)}: "
+              f"UUID {container.uuid}, {container.cipher}, {container.key_size}-bit key"
+              f"{holds(container.place)}")
+    for group in stack.volume_groups:
+        pvs = ", ".join(place_words(pv.on) for pv in group.pvs)
+        print(f"  volume group {group.name} on {pvs}: UUID {group.uuid}, {size(group.size)} "
+              f"in extents of {size(group.extent_size)}")
+        for lv in group.lvs:
+            print(f"    {lv.name} {size(lv.size)} {lv.type}"
+                  + (f" tags={','.join(lv.tags)}" if lv.tags else "")
+                  + holds(f"lv:{group.name}/{lv.name}"))
 
 
 def cmd_ls(args, printer) -> int:

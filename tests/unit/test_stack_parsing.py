@@ -138,3 +138,23 @@ def test_a_set_written_before_stacks_loads_without_one(tmp_path):
     assert loaded.filesystems[0].on_partition
     loaded.save()  # a set of plain partitions is written as before: no stack key
     assert "stack" not in json.loads((tmp_path / "manifest.json").read_text())
+
+
+def test_inspect_says_each_layer_what_it_lies_on_and_what_it_holds(tmp_path):
+    import subprocess
+    import sys
+    backup_set = BackupSet(path=str(tmp_path), set_id="s", created="now", host="h",
+                           stack=Stack(volume_groups=groups()))
+    backup_set.filesystems.append(Filesystem(id=1, disk="/dev/sda", partition=0,
+                                             device="/dev/mapper/vgtest-root", type="ext4",
+                                             mountpoint="/", uuid="u-root",
+                                             on="lv:vgtest/root"))
+    backup_set.save()
+    shown = subprocess.run([sys.executable, "-m", "console.cli", "inspect", str(tmp_path)],
+                           capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert ("volume group vgtest on partition 2 of /dev/sda: UUID "
+            "jAIDh8-ivK2-6IcU-c1o5-s1ST-n6tC-EJ1iZQ, 196.0 MiB in extents of 4.0 MiB"
+            in shown.stdout)
+    assert "    root 60.0 MiB linear: ext4 / uuid=u-root used=0 Bytes" in shown.stdout
+    assert "    home 40.0 MiB linear tags=backup\n" in shown.stdout
