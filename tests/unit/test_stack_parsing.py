@@ -158,3 +158,18 @@ def test_inspect_says_each_layer_what_it_lies_on_and_what_it_holds(tmp_path):
             in shown.stdout)
     assert "    root 60.0 MiB linear: ext4 / uuid=u-root used=0 Bytes" in shown.stdout
     assert "    home 40.0 MiB linear tags=backup\n" in shown.stdout
+
+
+@pytest.mark.parametrize("given, words", [
+    ("home=rest", "is not of the form VG/LV=SPEC"),
+    ("vg0/home=lots", "is not a resize override"),
+    ("vg9/home=rest", "override for volume group vg9, but the set has only vgtest")])
+def test_a_wrong_lv_override_is_a_usage_error_in_words(tmp_path, given, words):
+    import subprocess
+    import sys
+    BackupSet(path=str(tmp_path), set_id="s", created="now", host="h",
+              stack=Stack(volume_groups=groups())).save()
+    shown = subprocess.run([sys.executable, "-m", "console.cli", "plan", str(tmp_path),
+                            "--lv", given], capture_output=True, text=True)
+    assert shown.returncode == 2, shown.stderr
+    assert words in shown.stderr
