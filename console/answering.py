@@ -18,7 +18,8 @@ ON_FAILURE = ("ask", "retry", "skip", "abort")
 HINTS = {
     QuestionKind.STEP_FAILED: "Run it on a terminal to be asked, or give --on-failure retry, "
                               "skip or abort.",
-    QuestionKind.PASSPHRASE: "Run it on a terminal to type the passphrase.",
+    QuestionKind.PASSPHRASE: "Run it on a terminal to type the passphrase, or give "
+                             "--passphrase-file FILE.",
     QuestionKind.INSERT_VOLUME: "Run it on a terminal to be asked for each volume.",
 }
 
@@ -90,11 +91,46 @@ class TerminalAnswerer:
         self.stream.flush()
 
 
+def read_passphrase_file(path: str) -> str:
+    """--passphrase-file: its first line, without the line's end."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = f.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--passphrase-file {path} cannot be read: "
+                         f"{getattr(exc, 'strerror', None) or exc}.",
+                         "Name a readable file whose first line is the passphrase.") from None
+    if not value:
+        raise UsageError(f"--passphrase-file {path} has an empty first line.",
+                         "Its first line is the passphrase.")
+    return value
+
+
+class PassphraseFile:
+    """Answers every passphrase question with the passphrase of --passphrase-file, the others
+    with `then`."""
+
+    def __init__(self, path: str, then: Answerer):
+        self._secret = read_passphrase_file(path)
+        self.then = then
+
+    def __repr__(self) -> str:
+        return "PassphraseFile(...)"  # never the secret
+
+    def __call__(self, question: Question) -> None:
+        if question.kind == QuestionKind.PASSPHRASE:
+            question.answer(self._secret)
+        else:
+            self.then(question)
+
+
 def cli_answerer(on_failure: str | None, stdin: TextIO, stream: TextIO, *,
                  shell: Callable[[], None] | None = run_shell,
-                 read_secret: Callable[..., str] = getpass.getpass) -> Answerer:
+                 read_secret: Callable[..., str] = getpass.getpass,
+                 passphrase_file: str | None = None) -> Answerer:
     """restore --on-failure: ask (the default on a terminal), retry, skip or abort (the default
-    elsewhere). Other questions are asked on the terminal, or stop the restore in words."""
+    elsewhere). Passphrases come from passphrase_file when given. Other questions are asked on
+    the terminal, or stop the restore in words."""
     tty = stdin.isatty()
     chosen = on_failure or ("ask" if tty else "abort")
     if chosen == "ask" and not tty:
@@ -103,6 +139,7 @@ def cli_answerer(on_failure: str | None, stdin: TextIO, stream: TextIO, *,
     terminal = TerminalAnswerer(stdin, stream, shell=shell, read_secret=read_secret) \
         if tty else None
     answers = {} if chosen == "ask" else {QuestionKind.STEP_FAILED: chosen}
-    return PolicyAnswerer(answers, hints=HINTS, fallback=terminal,
-                          say=lambda text: print(text, file=stream, flush=True),
-                          why=f"--on-failure {chosen}")
+    policy = PolicyAnswerer(answers, hints=HINTS, fallback=terminal,
+                            say=lambda text: print(text, file=stream, flush=True),
+                            why=f"--on-failure {chosen}")
+    return PassphraseFile(passphrase_file, policy) if passphrase_file else policy

@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--staging", metavar="DIR",
                    help="with --tape or --iso: where the set is put together before it is "
                         "written (default: a new directory under $TMPDIR; removed after)")
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help="the passphrase of the LUKS containers that are not open, read from "
+                        "FILE (its first line); without it, it is asked on the terminal")
     p.add_argument("--allow-omissions", action="store_true",
                    help="go on when a file changes or cannot be read while it is backed up, "
                         "or a btrfs subvolume cannot be archived yet: the set records what "
@@ -153,6 +156,10 @@ def _parser() -> argparse.ArgumentParser:
                         "terminal), retry it, skip it where nothing later needs it, or abort "
                         "(the default otherwise); --yes does not answer it")
 
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help="the passphrase of the LUKS containers the restore makes again, read "
+                        "from FILE (its first line); without it, it is asked on the terminal")
+
     p = sub.add_parser("verify", help="compare a restored tree with the set")
     p.add_argument("set_path", metavar="SET")
     p.add_argument("--root", required=True, metavar="DIR")
@@ -189,6 +196,10 @@ def _planning_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--part", action="append", default=[], metavar="SRC:N=SPEC",
                    help="override partition N of SRC: fixed, auto, rest, a size (20G), "
                         "a percentage (30%%) or weight:W")
+    p.add_argument("--lv", action="append", default=[], metavar="VG/LV=SPEC",
+                   help="override logical volume LV of volume group VG when its physical "
+                        "volumes change size: fixed, auto, rest, a size (20G), a percentage "
+                        "of the group (30%%) or weight:W")
     p.add_argument("--slack", metavar="SIZE",
                    help="room kept above the data in each partition (default 64M)")
     p.add_argument("--new-uuids", action="store_true",
@@ -253,7 +264,23 @@ def _plan_from_args(args):
     policies, default = _policies(args)
     return make_plan(args.set_path, given, policies, default,
                      FinalizeOptions(new_uuids=args.new_uuids,
-                                     rebuild_initramfs=args.rebuild_initramfs))
+                                     rebuild_initramfs=args.rebuild_initramfs),
+                     _volume_policies(args))
+
+
+def _volume_policies(args):
+    """The LV overrides of --lv VG/LV=SPEC, by volume group."""
+    from .core.planning.lvresize import VolumePolicy
+    from .core.planning.resize import Override
+    policies: dict[str, VolumePolicy] = {}
+    for item in args.lv:
+        where, sep, spec = item.partition("=")
+        group, slash, volume = where.partition("/")
+        if not sep or not slash or not group or not volume:
+            raise UsageError(f"--lv {item!r} is not of the form VG/LV=SPEC.",
+                             "Example: --lv vg0/home=rest")
+        policies.setdefault(group, VolumePolicy()).overrides[volume] = Override.parse(spec)
+    return policies
 
 
 def _volume_answers(printer):
@@ -371,7 +398,10 @@ def cmd_backup(args, printer) -> int:
     volume_size = _iso_options(args)
     dest = args.to or tempfile.mkdtemp(prefix="restore-console-staging-", dir=args.staging)
     try:
-        backup_set = backup(args.disk, dest, printer, allow_omissions=args.allow_omissions)
+        from .core.questions import answering
+        asking = answering(printer, cli_answerer(None, sys.stdin, sys.stderr,
+                                                 passphrase_file=args.passphrase_file))
+        backup_set = backup(args.disk, dest, asking, allow_omissions=args.allow_omissions)
         volumes = 0
         if args.tape:
             volumes = write_to_tape(backup_set, args.tape, block_size=block_size,
@@ -390,8 +420,14 @@ def cmd_backup(args, printer) -> int:
     where = (f"onto {args.tape} ({count(volumes, 'volume')})" if args.tape else
              f"into {args.iso} ({count(volumes, 'ISO volume')})" if args.iso else
              f"into {args.to}")
+    partitions = sum(1 for fs in backup_set.filesystems if not fs.on)
+    volumes = sum(1 for fs in backup_set.filesystems if fs.on.startswith("lv:"))
+    others = len(backup_set.filesystems) - partitions - volumes  # in arrays, LUKS
     print(f"Backed up {count(len(backup_set.disks), 'disk')}, "
-          f"{count(len(backup_set.filesystems), 'partition')}"
+          f"{count(partitions, 'partition')}"
+          + (f", {count(volumes, 'logical volume')}" if volumes else "")
+          + (f", {count(others, 'array or LUKS device', 'arrays or LUKS devices')}"
+             if others else "")
           + (f" ({count(subvolumes, 'btrfs subvolume')})" if subvolumes else "")
           + f", {count(files, 'entry')} {where} ({size(stored)}).")
     _print_omissions(backup_set)
@@ -439,9 +475,41 @@ def cmd_inspect(args, printer) -> int:
                       + (f", {flags}" if flags else "")
                       + (f", mounted at {sub.mountpoint}" if sub.mountpoint else ", not mounted")
                       + (f", {count(sub.archive.members, 'entry')}" if sub.archive else ""))
+    _print_stack(backup_set)
     print(f"Boot loader: {backup_set.bootloader.get('kind', 'unknown')}")
     _print_omissions(backup_set)
     return 0
+
+
+def _print_stack(backup_set) -> None:
+    """The layers under the filesystems, each with what it lies on and what it holds."""
+    from .core.layout import place_words
+    stack = backup_set.stack
+    if not stack:
+        return
+    held = {fs.on: fs for fs in backup_set.filesystems if fs.on}
+
+    def holds(place: str) -> str:
+        fs = held.get(place)
+        return (f": {fs.type or fs.content or 'raw'} {fs.mountpoint or ''} "
+                f"uuid={fs.uuid or '-'} used={size(fs.bytes_used)}" if fs else "")
+    print("Layers:")
+    for array in stack.arrays:
+        members = ", ".join(f"{place_words(m.on)} (role {m.role})" for m in array.members)
+        print(f"  md array {array.device}: {array.level}, metadata {array.metadata}, UUID "
+              f"{array.uuid}, {size(array.size)}, on {members}{holds(array.place)}")
+    for container in stack.luks:
+        print(f"  LUKS{container.version} {container.name} on {place_words(container.on)}: "
+              f"UUID {container.uuid}, {container.cipher}, {container.key_size}-bit key"
+              f"{holds(container.place)}")
+    for group in stack.volume_groups:
+        pvs = ", ".join(place_words(pv.on) for pv in group.pvs)
+        print(f"  volume group {group.name} on {pvs}: UUID {group.uuid}, {size(group.size)} "
+              f"in extents of {size(group.extent_size)}")
+        for lv in group.lvs:
+            print(f"    {lv.name} {size(lv.size)} {lv.type}"
+                  + (f" tags={','.join(lv.tags)}" if lv.tags else "")
+                  + holds(f"lv:{group.name}/{lv.name}"))
 
 
 def cmd_ls(args, printer) -> int:
@@ -556,7 +624,8 @@ def cmd_restore(args, printer) -> int:
     from .core.applying.verify import checked_words
     from .core.planning.plan import Plan, render
     from .core.questions import answering
-    listener = answering(printer, cli_answerer(args.on_failure, sys.stdin, sys.stderr))
+    listener = answering(printer, cli_answerer(args.on_failure, sys.stdin, sys.stderr,
+                                               passphrase_file=args.passphrase_file))
     if args.plan_file:
         if args.map or args.part or args.set_path or args.new_uuids or args.rebuild_initramfs:
             raise UsageError("--plan carries the set, the mapping, the sizes and the finalize; "

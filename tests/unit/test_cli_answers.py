@@ -92,4 +92,25 @@ def test_without_a_terminal_a_passphrase_stops_the_restore_saying_how_to_give_it
     with pytest.raises(RestoreError) as raised:
         ask(cli_answerer("retry", io.StringIO(), io.StringIO()), passphrase("/dev/sda3"))
     assert "Passphrase for the LUKS container /dev/sda3" in raised.value.message
-    assert raised.value.hint == "Run it on a terminal to type the passphrase."
+    assert raised.value.hint == ("Run it on a terminal to type the passphrase, or give "
+                                 "--passphrase-file FILE.")
+
+
+def test_a_passphrase_file_answers_the_passphrase_and_leaves_the_other_questions(tmp_path):
+    secret = tmp_path / "pass"
+    secret.write_text("correct horse\nsecond line\n")
+    out = io.StringIO()
+    answerer = cli_answerer(None, io.StringIO(""), out, passphrase_file=str(secret))
+    assert ask(answerer, passphrase("sda2_crypt")) == "correct horse"
+    assert ask(answerer, failed()) == ABORT  # not a terminal: --on-failure's default
+    assert "correct horse" not in out.getvalue() and "correct horse" not in repr(answerer)
+
+
+@pytest.mark.parametrize("content, words", [(None, "cannot be read"),
+                                            ("\nsecret\n", "has an empty first line")])
+def test_a_passphrase_file_that_gives_none_is_a_usage_error(tmp_path, content, words):
+    path = tmp_path / "pass"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(UsageError, match=words):
+        cli_answerer(None, io.StringIO(""), io.StringIO(), passphrase_file=str(path))

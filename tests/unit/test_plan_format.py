@@ -19,8 +19,12 @@ from console.core.errors import RestoreError
 from console.core.planning.plan import Plan, PlannedTarget, build_plan, render
 from console.core.planning.steps import (
     STEP_KINDS,
+    CreateArray,
+    CreateLuks,
     CreatePartition,
+    CreatePhysicalVolume,
     CreateTable,
+    CreateVolumeGroup,
     Finalize,
     InstallBootLoader,
     MakeFilesystem,
@@ -37,6 +41,9 @@ from console.core.planning.steps import (
 )
 from console.tui.job import Job, JobKind, Totals
 from tests.unit.data.make_plan_format_1 import backup_set, mapping, targets
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
@@ -124,7 +131,18 @@ def test_every_kind_of_step_has_a_handler_and_survives_json():
                 InstallBootLoader("/dev/nvme0n1", firmware="efi", partition=1,
                                   efi_directory="/boot/efi"),
                 InstallBootLoader("/dev/sdd", firmware="bios", partition=0),
-                RebuildInitramfs()]
+                RebuildInitramfs(),
+                # the layers' steps (the saved plan has none: its set has no stack)
+                CreatePhysicalVolume("/dev/sdd", group="vg0", uuid="pv-uuid", partition=2,
+                                     size=GiB),
+                CreateVolumeGroup("/dev/sdd", group="vg0", uuid="vg-uuid",
+                                  sizes={"root": GiB, "swap_1": 64 * MiB}),
+                CreateLuks("/dev/sdd", uuid="luks-uuid", partition=3, size=GiB,
+                           name="sdd3_crypt", version=2, cipher="aes-xts-plain64",
+                           key_size=512),
+                CreateArray("/dev/sdd", uuid="a:b:c:d", device="/dev/md0", level="raid1",
+                            metadata="1.2", name="host:0", members=("/dev/sdd:4", "missing"),
+                            size=GiB)]
     assert {type(s) for s in plan.steps + finalize} == set(STEP_KINDS.values())
     for step in plan.steps + finalize:
         assert Step.from_json(json.loads(json.dumps(step.to_json()))) == step

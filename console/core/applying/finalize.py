@@ -73,16 +73,19 @@ def references_for(restored: list[RestoredFilesystem], fstab: str) -> References
         old, new = item.fs.uuid, item.uuid
         if old and new and old.lower() != new.lower():
             refs.uuids[old.lower()] = new
-        if new and item.fs.device.startswith("/dev/"):
+        # An LV keeps its name (/dev/mapper/vg0-root): the path stays right, and Debian's
+        # initramfs activates the root's group by that name, not by a UUID.
+        if new and item.fs.device.startswith("/dev/") and not item.fs.on:
             refs.devices[item.fs.device] = new
-    root = next((r for r in restored if r.fs.place == "/"), None)
+    root = next((r for r in restored if r.fs.place == "/" and not r.fs.on), None)
     if root is not None:
         same_disk = {r.fs.partition: r.uuid for r in restored
                      if r.fs.disk == root.fs.disk and r.uuid}
         for path, uuid in device_aliases(fstab, root.fs.partition, same_disk).items():
             refs.devices.setdefault(path, uuid)
     # An entry with the mount point the set recorded names that filesystem, whatever its path.
-    by_mountpoint = {r.fs.place: r for r in restored if r.fs.place.startswith("/")}
+    by_mountpoint = {r.fs.place: r for r in restored
+                     if r.fs.place.startswith("/") and not r.fs.on}
     for entry in fstab_entries(fstab):
         found = by_mountpoint.get(entry.mountpoint)
         if found is not None and found.uuid and spec_parts(entry.spec)[0] == "DEVICE":
@@ -94,10 +97,14 @@ def known_for(restored: list[RestoredFilesystem], layouts: list[Disk]) -> Known:
     """What the restored disks hold: the UUIDs and labels of their filesystems, the UUIDs and
     names of their partitions."""
     parts = [p for disk in layouts for p in disk.partitions]
+    # A filesystem in a layer keeps its device's name: /dev/mapper/vg0-root (or /dev/vg0/root),
+    # /dev/mapper/NAME of a LUKS container, /dev/md0.
+    devices = {r.fs.device for r in restored if r.fs.on}
+    devices |= {"/dev/" + r.fs.on[3:] for r in restored if r.fs.on.startswith("lv:")}
     return Known(uuids={r.uuid.lower() for r in restored if r.uuid},
                  labels={r.label for r in restored if r.label},
                  partuuids={p.partuuid.lower() for p in parts if p.partuuid},
-                 partlabels={p.name for p in parts if p.name})
+                 partlabels={p.name for p in parts if p.name}, devices=devices)
 
 
 def read_restored(root: str, path: str) -> str | None:

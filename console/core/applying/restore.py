@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,8 +39,12 @@ from ..events import Listener, Message, Progress, StepStarted, ignore
 from ..layout import Disk, Filesystem
 from ..planning.plan import DiskPlan, Plan, describe_step
 from ..planning.steps import (
+    CreateArray,
+    CreateLuks,
     CreatePartition,
+    CreatePhysicalVolume,
     CreateTable,
+    CreateVolumeGroup,
     Finalize,
     InstallBootLoader,
     MakeFilesystem,
@@ -54,10 +59,20 @@ from ..planning.steps import (
     WriteBootArea,
     WriteImage,
 )
-from ..questions import RETRY, SKIP, ask, step_failed
+from ..questions import RETRY, SKIP, ask, passphrase, step_failed
 from ..system import run
 from ..units import count, entries_and_data, exact_size, size
 from ..volumes.btrfs import create_subvolumes, creation_order, finish_subvolumes
+from ..volumes.luks import close_container, format_container, open_container
+from ..volumes.md import create_array, stop_array
+from ..volumes.lvm import (
+    activate,
+    create_physical_volume,
+    deactivate,
+    group_metadata,
+    lv_path,
+    restore_group,
+)
 from .chroot import system_mounts
 from .finalize import (
     GRUB_DIRECTORY,
@@ -201,6 +216,7 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
     for disk in plan.disks:
         _check_still_planned(disk)
         check_target(disk.target.path, plan.set_path)
+    secrets = _passphrases(plan, listener)
     journal = _resume_point(plan, chosen, listener)
     resumed = _Resumed(plan, journal)
     if not journal.empty:
@@ -217,6 +233,7 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
         # Unwinding this stack on a cancel unmounts and detaches, then the state is told.
         with contextlib.ExitStack() as stack:
             applier = _Applier(plan, backup_set, listener, stack, journal, cancel)
+            applier.passphrases, secrets = secrets, {}
             for index, step in enumerate(plan.steps):
                 stop_if_cancelled(cancel)
                 skipped = resumed.skips(step)
@@ -242,6 +259,28 @@ def apply_plan(plan: Plan, listener: Listener = ignore,
     result.unmapped = list(plan.unmapped)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _passphrases(plan: Plan, listener: Listener) -> dict[str, str]:
+    """The passphrase of each LUKS container the plan makes, asked before anything is
+    written; kept in memory only, never logged nor saved."""
+    found = {}
+    for step in plan.steps:
+        if not isinstance(step, CreateLuks) or step.uuid in found:
+            continue
+        try:
+            value = ask(listener, passphrase(f"{step.name} ({step.uuid})"))
+        except RestoreError as exc:
+            raise RestoreError(f"No passphrase was given for the LUKS container {step.name} "
+                               f"({step.uuid}), which the plan makes again: {exc.message} "
+                               "Nothing was written.",
+                               "Run the restore on a terminal to type it, or give "
+                               "--passphrase-file FILE.") from None
+        if not value:
+            raise RestoreError(f"The passphrase for the LUKS container {step.name} is empty. "
+                               "Nothing was written.", "Give its passphrase.")
+        found[step.uuid] = value
+    return found
 
 
 def _as_planned(plan: Plan, filesystems: list[Filesystem]) -> list[Filesystem]:
@@ -458,6 +497,8 @@ class _Applier:
                        if isinstance(step, Mount) and step.mountpoint}
         self.catalog = stack.enter_context(Catalog(backup_set.catalog_path))
         self.in_chroot = False  # /dev, /proc, /sys and /run mounted in the restored root
+        self.metadata_files: dict[str, str] = {}  # volume group -> its metadata for LVM
+        self.passphrases: dict[str, str] = {}  # LUKS UUID -> passphrase, never logged
 
     def run(self, step: Step) -> None:
         _HANDLERS[type(step)](self, step)
@@ -493,6 +534,55 @@ class _Applier:
     def _partition(self, target: str, number: int) -> str:
         return self._attached(target).partition(number)
 
+    def _device(self, target: str, fs: Filesystem) -> str:
+        """Where fs goes on the target: its partition, its LV's device or its LUKS mapping."""
+        if fs.on.startswith("lv:"):
+            vg, _, lv = fs.on[3:].partition("/")
+            return lv_path(vg, lv)
+        if fs.on.startswith("luks:"):
+            return self._mapping(fs.on)
+        if fs.on.startswith("md:"):
+            return self.set.stack.array(fs.on[3:]).device
+        return self._partition(target, fs.partition)
+
+    def _mapping(self, place: str) -> str:
+        return f"/dev/mapper/{self.set.stack.container(place[5:]).name}"
+
+    def _pv_device(self, step: CreatePhysicalVolume) -> str:
+        if step.on.startswith("md:"):
+            return self.set.stack.array(step.on[3:]).device
+        return self._mapping(step.on) if step.on else self._partition(step.target,
+                                                                      step.partition)
+
+    def _pv_devices(self, group: str) -> dict[str, tuple[str, int]]:
+        """PV UUID -> (its new device, that device's size), from the plan's steps."""
+        found = {}
+        for step in self.plan.steps:
+            if isinstance(step, CreatePhysicalVolume) and step.group == group:
+                found[step.uuid] = (self._pv_device(step), step.size)
+        return found
+
+    def _metadata_file(self, step: CreatePhysicalVolume | CreateVolumeGroup) -> str:
+        """The group's metadata as the restore makes it, in a file of its own (once)."""
+        if step.group in self.metadata_files:
+            return self.metadata_files[step.group]
+        group = self.set.stack.group(step.group)
+        create = next(s for s in self.plan.steps
+                      if isinstance(s, CreateVolumeGroup) and s.group == step.group)
+        unchanged = all(create.sizes.get(lv.name) == lv.size for lv in group.lvs)
+        devices = self._pv_devices(step.group)
+        unchanged = unchanged and all(devices[pv.uuid][1] >= (pv.device_size or pv.size)
+                                      for pv in group.pvs)
+        text = group.metadata if unchanged and group.metadata else group_metadata(
+            group, devices, create.sizes)
+        directory = tempfile.mkdtemp(prefix="restore-console-lvm-")
+        self.stack.callback(shutil.rmtree, directory, True)
+        path = os.path.join(directory, f"{step.group}.vgcfg")
+        with open(path, "w") as f:
+            f.write(text)
+        self.metadata_files[step.group] = path
+        return path
+
     def _covered(self, fs: Filesystem) -> set[str]:
         """Where, inside fs, other filesystems are mounted (their paths are not fs's own)."""
         return self.nested if fs.mountpoint in self.nested else set()
@@ -527,9 +617,46 @@ class _Applier:
                             spans=[(0, 440), (512, min(first, saved_up_to))],
                             cancel=self.cancel)
 
+    def _create_array(self, step: CreateArray) -> None:
+        members: list[str | None] = []
+        for member in step.members:
+            if member == "missing":
+                members.append(None)
+                continue
+            target, _, number = member.rpartition(":")
+            self._writing(target)
+            device = self._partition(target, int(number))
+            run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
+            members.append(device)
+        create_array(self.set.stack.array(step.uuid), step.device, members)
+        # after everything on it is unmounted and deactivated (the stack unwinds in reverse)
+        self.stack.callback(stop_array, step.device)
+
+    def _create_luks(self, step: CreateLuks) -> None:
+        self._writing(step.target)
+        device = self._partition(step.target, step.partition)
+        run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
+        container = self.set.stack.container(step.uuid)
+        format_container(container, device, self.passphrases[step.uuid])
+        open_container(device, step.name, self.passphrases[step.uuid])
+        # after everything in it is unmounted and deactivated (the stack unwinds in reverse)
+        self.stack.callback(close_container, step.name)
+
+    def _create_physical_volume(self, step: CreatePhysicalVolume) -> None:
+        self._writing(step.target)
+        device = self._pv_device(step)
+        run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
+        create_physical_volume(step.uuid, device, self._metadata_file(step))
+
+    def _create_volume_group(self, step: CreateVolumeGroup) -> None:
+        restore_group(step.group, self._metadata_file(step))
+        activate(step.group)
+        # after every mount of its volumes is undone (the stack unwinds in reverse)
+        self.stack.callback(deactivate, step.group)
+
     def _write_image(self, step: WriteImage) -> None:
         fs = self._fs(step)
-        device = self._partition(step.target, fs.partition)
+        device = self._device(step.target, fs)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
         extract_raw_archive(fs.archive, self.set.medium, device, label=fs.title,
                             listener=self.listener, cancel=self.cancel)  # fsyncs the device
@@ -540,14 +667,14 @@ class _Applier:
 
     def _make_filesystem(self, step: MakeFilesystem) -> None:
         fs = self._fs(step)
-        device = self._partition(step.target, fs.partition)
+        device = self._device(step.target, fs)
         run(["wipefs", "-a", "-q", device], f"wipe the old signatures of {device}")
         make_filesystem(replace(fs, uuid=step.uuid), device, step.size)  # a new one if planned
         self.result.filesystems.append(fs.title)
 
     def _mount(self, step: Mount) -> None:
         fs = self._fs(step)
-        device = self._partition(step.target, fs.partition)
+        device = self._device(step.target, fs)
         options = _TARGET_OPTIONS.get(fs.type, "")
         if fs.subvolumes:
             self._mount_subvolumes(step, fs, device)
@@ -715,7 +842,11 @@ class _Applier:
             disk = next((d for d in self.plan.disks if d.source == fs.disk), None)
             if fs.id not in self.plan.filesystems or disk is None:
                 continue
-            device = self._partition(disk.target.path, fs.partition)
+            if fs.on and not fs.on.startswith(("lv:", "luks:", "md:")):
+                continue  # not restored through this plan's layers
+            if not fs.on and fs.content and not fs.type:
+                continue  # a layer's partition (a PV), no filesystem of its own
+            device = self._device(disk.target.path, fs)
             seen = probe(device)
             found.append(RestoredFilesystem(fs, device, seen.uuid, seen.label))
         return found
@@ -761,6 +892,10 @@ _HANDLERS: dict[type[Step], Callable[[_Applier, Any], None]] = {
     CreatePartition: _Applier._create_partition,
     SetIdentifiers: _Applier._set_identifiers,
     WriteBootArea: _Applier._write_boot_area,
+    CreateArray: _Applier._create_array,
+    CreateLuks: _Applier._create_luks,
+    CreatePhysicalVolume: _Applier._create_physical_volume,
+    CreateVolumeGroup: _Applier._create_volume_group,
     MakeFilesystem: _Applier._make_filesystem,
     WriteImage: _Applier._write_image,
     Mount: _Applier._mount,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
 import re
+import shutil
 import socket
 import uuid
 
@@ -22,12 +24,21 @@ from ..layout import (
     GPT_ESP,
     Disk,
     Filesystem,
+    LuksContainer,
     Omission,
     Subvolume,
+    partition_of,
+    partition_place,
     subvolume_catalog_id,
 )
+from ..questions import ask
+from ..questions import passphrase as passphrase_question
 from ..units import count
 from ..volumes.btrfs import SUBVOLUME_WHY, TOP_LEVEL, read_layout
+from ..volumes.luks import close_container, open_container, open_mapping, read_container
+from ..volumes.luks import identity as luks_identity
+from ..volumes.lvm import activate, deactivate, lv_path, mapper_path, read_groups
+from ..volumes.md import read_array, running_array
 from .archive import TarProblem, frame_of, write_raw_archive, write_tar_archive
 from .catalog import CatalogWriter
 from .inodeflags import read_flags
@@ -39,19 +50,19 @@ SET_DISK_HINT = ("The disk that receives the set may be failing or full: check t
                  "(dmesg) and its free space, then back up to another place.")
 ALLOW_OMISSIONS = "--allow-omissions"
 SHOWN_PATHS = 5  # in the words of a failed backup; the log has them all
-# Why a partition is saved as a raw image although something is on it: the stacks this release
-# does not understand yet (blkid's TYPE). The image is whole, byte for byte; what is lost is
-# resizing it and restoring it file by file.
+# Why a partition is saved as a raw image although something is on it: a stack the backup
+# cannot follow here (blkid's TYPE; its tool missing, or an md array not assembled). The image
+# is whole, byte for byte; what is lost is resizing it and restoring it file by file.
 STACKS = {
-    "LVM2_member": "it is an LVM physical volume, and LVM is not understood yet: its logical "
+    "LVM2_member": "it is an LVM physical volume, and this system has no lvm tool: its logical "
                    "volumes cannot be resized or restored file by file; a volume group spread "
                    "over more disks needs all of them backed up",
-    "linux_raid_member": "it is a member of an md RAID array, which is not understood yet: the "
-                         "array cannot be resized or restored file by file; restore it with "
-                         "every other member of the array",
+    "linux_raid_member": "it is a member of an md RAID array that is not assembled (or this "
+                         "system has no mdadm): the array cannot be resized or restored file "
+                         "by file; restore it with every other member of the array",
     "crypto_LUKS": "it is encrypted with LUKS: it is kept encrypted, byte for byte (the same "
-                   "passphrase opens it after a restore); it cannot be resized or restored "
-                   "file by file",
+                   "passphrase opens it after a restore), as no passphrase opened it here; it "
+                   "cannot be resized or restored file by file",
 }
 
 
@@ -119,13 +130,17 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore,
         saved = [(index, p.number) for index, (_, _, disk) in enumerate(tables, start=1)
                  for p in disk.partitions if p.kind != "extended"]
         final = saved[-1] if saved else None
-        for index, (path, name, disk) in enumerate(tables, start=1):
-            if is_block_device(path):
-                _record_identity(disk, path)
-            backup_set.disks.append(disk)
-            listener(Message(f"Disk {name}: {disk.table} table, {len(disk.partitions)} partitions"))
-            spans = [(p.number, p.start, p.size) for p in disk.partitions]
-            with attach_disk(path, spans, read_only=True) as attached:
+        # Every disk stays attached until its layers (LVM) are read: their PVs are on them.
+        with contextlib.ExitStack() as attachments:
+            layers = _Layers(attachments)
+            for index, (path, name, disk) in enumerate(tables, start=1):
+                if is_block_device(path):
+                    _record_identity(disk, path)
+                backup_set.disks.append(disk)
+                listener(Message(f"Disk {name}: {disk.table} table, "
+                                 f"{len(disk.partitions)} partitions"))
+                spans = [(p.number, p.start, p.size) for p in disk.partitions]
+                attached = attachments.enter_context(attach_disk(path, spans, read_only=True))
                 if disk.table == "msdos" and disk.partitions:
                     first = min(p.start for p in disk.partitions)
                     disk.boot_area = write_raw_archive(
@@ -134,11 +149,19 @@ def backup(disks: list[str], dest: str, listener: Listener = ignore,
                 for part in disk.partitions:
                     if part.kind == "extended":
                         continue
-                    fs = _backup_partition(backup_set, disk, part.number,
-                                           attached.partition(part.number), catalog, facts,
-                                           listener, (index, part.number) == final,
+                    device = attached.partition(part.number)
+                    layer = layers.take(backup_set, disk, part, device, listener)
+                    if layer is not None:
+                        backup_set.filesystems.append(layer)
+                        continue
+                    fs = _backup_partition(backup_set, disk, part.number, device, catalog,
+                                           facts, listener, (index, part.number) == final,
                                            allow_omissions)
                     backup_set.filesystems.append(fs)
+            for fs, device in layers.volumes(backup_set, listener):
+                _backup_device(backup_set, fs, device, catalog, facts, listener, False,
+                               allow_omissions)
+                backup_set.filesystems.append(fs)
     finally:
         catalog.close()
         write_back.finish()
@@ -162,17 +185,151 @@ def _record_identity(disk: Disk, path: str) -> None:
         disk.model, disk.serial, disk.wwn = found.model, found.serial, found.wwn
 
 
+class _Layers:
+    """The LUKS containers and LVM physical volumes met among the partitions, and then what
+    they hold: filesystems in containers, their groups' LVs."""
+
+    def __init__(self, cleanup: contextlib.ExitStack) -> None:
+        self.cleanup = cleanup  # closes what the backup opened, after the disks are read
+        self.places: dict[str, str] = {}  # PV device -> its place in the set
+        self.inside: list[tuple[LuksContainer, str]] = []  # a filesystem in a container
+        self.opened: set[str] = set()  # places of the containers this backup opened
+        self.members: dict[str, str] = {}  # md member device -> its place
+        self.arrays: dict[str, str] = {}  # md array device -> "" (its members in .members)
+
+    def take(self, backup_set: BackupSet, disk: Disk, part, device: str,
+             listener: Listener) -> Filesystem | None:
+        """The record of a partition that is a PV or a LUKS container (its content comes
+        after the partitions); None for any other partition, or when the layer's tool is
+        missing (then it is imaged as before)."""
+        found = probe(device)
+        name = _source_device_name(disk, part.number)
+        place = partition_place(disk.name, part.number)
+        if found.content == "crypto_LUKS" and shutil.which("cryptsetup") is not None:
+            if not self._container(backup_set, device, name, place, part.size, listener):
+                return None  # no passphrase: kept encrypted as an image
+        elif found.content == "linux_raid_member" and shutil.which("mdadm") is not None:
+            array = running_array(device)
+            if not array:
+                return None  # not assembled: imaged as before (assembling is not done yet)
+            self.members[device] = place
+            self.arrays[array] = ""
+            listener(Message(f"{name}: a member of the md array {array}; the array is saved "
+                             "after the partitions"))
+        elif found.content == "LVM2_member" and shutil.which("lvm") is not None:
+            self.places[device] = place
+            listener(Message(f"{name}: an LVM physical volume; its volume group's logical "
+                             "volumes are saved after the partitions"))
+        else:
+            return None
+        return Filesystem(id=len(backup_set.filesystems) + 1, disk=disk.name,
+                          partition=part.number, device=name, type="", uuid=found.uuid,
+                          size=part.size, content=found.content)
+
+    def _container(self, backup_set: BackupSet, device: str, name: str, place: str,
+                   size: int, listener: Listener) -> bool:
+        """An open container is read through its mapping; a closed one is opened read-only
+        with the passphrase asked for (never stored), as luks-UUID, and closed at the end.
+        False when no passphrase is given: the caller keeps it as an image."""
+        mapping = open_mapping(device)
+        if not mapping:
+            uuid = luks_identity(device)["uuid"]
+            mapping = f"luks-{uuid}"
+            try:
+                secret = ask(listener, passphrase_question(f"{name} ({uuid})"))
+            except RestoreError as exc:
+                listener(Message(f"{name}: no passphrase for its LUKS container "
+                                 f"({exc.message}): it is kept encrypted as an image"))
+                return False
+            open_container(device, mapping, secret, read_only=True)
+            del secret
+            self.cleanup.callback(close_container, mapping)
+            self.opened.add(f"luks:{uuid}")
+        container = read_container(device, place, mapping, size)
+        backup_set.stack.luks.append(container)
+        inner = f"/dev/mapper/{mapping}"
+        listener(Message(f"{name}: LUKS{container.version} {container.uuid}, open as "
+                         f"{mapping}; what it holds is saved after the partitions"))
+        if probe(inner).content == "LVM2_member" and shutil.which("lvm") is not None:
+            self.places[inner] = container.place
+        else:
+            self.inside.append((container, inner))
+        return True
+
+    def volumes(self, backup_set: BackupSet, listener: Listener
+                ) -> list[tuple[Filesystem, str]]:
+        """The groups on the PVs met (into the set's stack), each activated, and a record
+        for each of their LVs with the device to save it from."""
+        found = []
+        for device in sorted(self.arrays):
+            array = read_array(device, self.members)
+            backup_set.stack.arrays.append(array)
+            listener(Message(f"md array {device}: {array.level}, metadata {array.metadata}, "
+                             f"UUID {array.uuid}, {count(len(array.members), 'member')}"))
+            content = probe(device).content
+            if content == "LVM2_member" and shutil.which("lvm") is not None:
+                self.places[device] = array.place
+                continue
+            disk = backup_set.stack.partitions_under(array.place)[0][0]
+            fs = Filesystem(id=len(backup_set.filesystems) + len(found) + 1, disk=disk,
+                            partition=0, device=device, type="", size=array.size,
+                            on=array.place)
+            found.append((fs, device))
+        for container, inner in self.inside:
+            disk = partition_of(container.on)[0]
+            fs = Filesystem(id=len(backup_set.filesystems) + len(found) + 1, disk=disk,
+                            partition=0, device=inner, type="",
+                            size=container.size - container.payload_offset, on=container.place)
+            found.append((fs, inner))
+        if not self.places:
+            return found
+        groups = read_groups(sorted(self.places), self.places)
+        for group in groups:
+            strangers = [pv.device for pv in group.pvs if pv.device not in self.places]
+            if strangers:
+                raise RestoreError(
+                    f"Volume group {group.name} also has physical volumes on "
+                    f"{', '.join(strangers)}, which are not backed up. No set was written.",
+                    "Back up every disk the group spans (give each with --disk).")
+            backup_set.stack.volume_groups.append(group)
+            activate(group.name)
+            if any(pv.on in self.opened for pv in group.pvs):
+                self.cleanup.callback(deactivate, group.name)  # before its container closes
+            disk = backup_set.stack.partitions_under(group.pvs[0].on)[0][0]
+            listener(Message(f"Volume group {group.name}: "
+                             f"{count(len(group.lvs), 'logical volume')} on "
+                             f"{count(len(group.pvs), 'physical volume')}"))
+            for lv in group.lvs:
+                if lv.type == "thin-pool":
+                    continue  # holds the data of its thin volumes, saved through them
+                fs = Filesystem(id=len(backup_set.filesystems) + len(found) + 1, disk=disk,
+                                partition=0, device=mapper_path(group.name, lv.name), type="",
+                                size=lv.size, on=f"lv:{group.name}/{lv.name}")
+                found.append((fs, lv_path(group.name, lv.name)))
+        return found
+
+
 def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: str,
                       catalog: CatalogWriter, facts: _SourceFacts, listener: Listener,
                       is_last: bool, allow_omissions: bool) -> Filesystem:
     """Saves one partition; after the last one of the set the catalog is sealed at once, so
     its indexes are built while the filesystem is unmounted."""
     part = disk.partition(number)
-    found = probe(device)
     fs = Filesystem(id=len(backup_set.filesystems) + 1, disk=disk.name, partition=number,
-                    device=_source_device_name(disk, number), type=found.type, uuid=found.uuid,
-                    label=found.label, size=part.size,
-                    content=found.content if not found.type else "")
+                    device=_source_device_name(disk, number), type="", size=part.size)
+    return _backup_device(backup_set, fs, device, catalog, facts, listener, is_last,
+                          allow_omissions)
+
+
+def _backup_device(backup_set: BackupSet, fs: Filesystem, device: str,
+                   catalog: CatalogWriter, facts: _SourceFacts, listener: Listener,
+                   is_last: bool, allow_omissions: bool) -> Filesystem:
+    """Saves what is on one device (a partition, an LV) into the record fs, which has its
+    id, place, name and size."""
+    found = probe(device)
+    fs.type, fs.uuid, fs.label = found.type, found.uuid, found.label
+    fs.content = found.content if not found.type else ""
+    what = "partition" if fs.on_partition else "logical volume"
     label = f"{fs.device} ({found.type or found.content or 'no filesystem'})"
     if found.type == "swap":
         listener(Message(f"{label}: swap, recreated with its UUID and label"))
@@ -228,10 +385,10 @@ def _backup_partition(backup_set: BackupSet, disk: Disk, number: int, device: st
                "resized or restored file by file")
     else:
         why = f"{found.type} is kept byte for byte and restored whole"
-    listener(Message(f"{label}: saved as a raw image of the whole partition: {why}"))
+    listener(Message(f"{label}: saved as a raw image of the whole {what}: {why}"))
     fs.image_reason = why
-    fs.bytes_used = part.size
-    fs.archive = write_raw_archive(device, part.size, backup_set.path, f"fs-{fs.id}.img.zst",
+    fs.bytes_used = fs.size
+    fs.archive = write_raw_archive(device, fs.size, backup_set.path, f"fs-{fs.id}.img.zst",
                                    label=label, listener=listener)
     return fs
 
@@ -325,11 +482,12 @@ def _device_names(backup_set: BackupSet, facts: _SourceFacts) -> dict[int, str]:
     names / by one (/dev/sda2): a disk read from an image file was /dev/sda there."""
     root = next((fs for fs in backup_set.filesystems if fs.id == facts.root_fs), None)
     entry = next((e for e in facts.fstab or [] if e.mountpoint == "/"), None)
-    disk = disk_of_partition_path(entry.spec, root.partition) if root and entry else None
+    disk = (disk_of_partition_path(entry.spec, root.partition)
+            if root and entry and root.on_partition else None)
     if disk is None:
         return {}
     return {fs.id: partition_path(disk, fs.partition) for fs in backup_set.filesystems
-            if fs.disk == root.disk}
+            if fs.disk == root.disk and fs.on_partition}
 
 
 def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:
@@ -337,10 +495,17 @@ def _assign_mountpoints(backup_set: BackupSet, facts: _SourceFacts) -> None:
         return
     named = _device_names(backup_set, facts)
     for fs in backup_set.filesystems:
-        part = next(d for d in backup_set.disks if d.name == fs.disk).partition(fs.partition)
+        if fs.on_partition:
+            part = next(d for d in backup_set.disks if d.name == fs.disk).partition(fs.partition)
+            partuuid, partlabel, names = part.partuuid, part.name, [named.get(fs.id, fs.device)]
+        elif fs.on.startswith("lv:"):  # fstab names it /dev/mapper/vg0-root or /dev/vg0/root
+            vg, _, lv = fs.on.removeprefix("lv:").partition("/")
+            partuuid, partlabel, names = "", "", [fs.device, lv_path(vg, lv)]
+        else:  # in a LUKS container (/dev/mapper/NAME) or an md array (/dev/md0)
+            partuuid, partlabel, names = "", "", [fs.device]
         entries = [entry for entry in facts.fstab
-                   if matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=part.partuuid,
-                              partlabel=part.name, device=named.get(fs.id, fs.device))
+                   if any(matches(entry.spec, uuid=fs.uuid, label=fs.label, partuuid=partuuid,
+                                  partlabel=partlabel, device=name) for name in names)
                    and entry.mountpoint not in ("none", "swap")]
         if fs.subvolumes:
             _assign_subvolume_mountpoints(fs, entries)

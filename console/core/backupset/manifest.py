@@ -12,7 +12,7 @@ import blake3
 
 from ..errors import RestoreError, UsageError
 from ..events import Listener, ignore
-from ..layout import Archive, Disk, Filesystem, Omission, Piece
+from ..layout import Archive, Disk, Filesystem, Omission, Piece, Stack
 from ..media.isomedium import open_iso_set
 from ..media.isovolume import is_iso
 from ..media.medium import DirectoryMedium, SetMedium
@@ -37,6 +37,9 @@ class BackupSet:
     # What the backup met and did not capture fully (backup --allow-omissions); empty in a
     # complete set. A manifest without the field (written before it existed) reads as none.
     omissions: list[Omission] = field(default_factory=list)
+    # md arrays, LVM and LUKS under the filesystems; a manifest without the key (plain
+    # partitions, or written before stacks were captured) reads as none.
+    stack: Stack = field(default_factory=Stack)
     # Where the pieces are read from when not from `path` (a tape); the manifest and the
     # catalog are in `path` either way.
     read_from: SetMedium | None = field(default=None, repr=False, compare=False)
@@ -103,6 +106,8 @@ class BackupSet:
             "filesystems": [fs.to_json() for fs in self.filesystems],
             "bootloader": self.bootloader,
             "omissions": [o.to_json() for o in self.omissions],
+            # only when there is one: a set of plain partitions is written as before
+            **({"stack": self.stack.to_json()} if self.stack else {}),
         }
 
     def save(self) -> None:
@@ -174,6 +179,7 @@ def _load_directory(path: str) -> BackupSet:
             filesystems=[Filesystem.from_json(fs) for fs in data["filesystems"]],
             bootloader=data.get("bootloader") or {},
             omissions=[Omission.from_json(o) for o in data.get("omissions") or []],
+            stack=Stack.from_json(data.get("stack")),
         )
     except (KeyError, TypeError) as exc:
         raise RestoreError(f"The manifest {manifest} is incomplete (missing {exc}).",

@@ -23,12 +23,14 @@ from ..backupset.manifest import BackupSet, load_set
 from ..disks.discovery import TargetDisk, discover_targets
 from ..disks.problems import Problem, ProblemKind
 from ..disks.safety import check_leftovers
-from ..errors import RestoreError
+from ..errors import RestoreError, UsageError
 from ..layout import Disk
 from .boot import FinalizeOptions
+from .lvresize import VolumePolicy
 from .mapping import DiskMapping, require_valid, suggest_mapping, uncertain, validate_mapping
 from .plan import Plan, build_plan, layout_for
 from .resize import Resized, ResizePolicy, check_overrides, minimum_target_size
+from .stackplan import stacked_floors
 
 CHOSEN_BY_YOU = "chosen by you"
 
@@ -41,8 +43,29 @@ def minimum_target_size_for(backup_set: BackupSet, disk: Disk,
     """The smallest target the layout of `disk` goes onto under `policy`, never more than the
     original size (a disk of the original size takes the layout as it was). Raises
     RestoreError when the resize cannot lay the disk out at all."""
-    needed = minimum_target_size(disk, backup_set.filesystems_on(disk.name), policy)
+    needed = minimum_target_size(disk, backup_set.filesystems_on(disk.name), policy,
+                                 stacked_floors=disk_floors(backup_set, disk))
     return min(needed, disk.size)
+
+
+def check_volume_policies(backup_set: BackupSet, policies: dict[str, VolumePolicy]
+                          ) -> dict[str, VolumePolicy]:
+    """Refuses LV overrides for a volume group the set lacks (UsageError); the LV names are
+    checked when the group is resized."""
+    known = {g.name for g in backup_set.stack.volume_groups}
+    for name in policies:
+        if name not in known:
+            raise UsageError(f"There is an override for volume group {name}, but the set has "
+                             + (f"only {', '.join(sorted(known))}." if known else "none."),
+                             "'restore-console inspect SET' shows its volume groups.")
+    return policies
+
+
+def disk_floors(backup_set: BackupSet, disk: Disk) -> dict[int, tuple[int, str]]:
+    """The floors of the partitions of disk that hold a volume group's PVs or a LUKS
+    container."""
+    return stacked_floors(backup_set.stack.volume_groups, backup_set.filesystems, disk.name, {},
+                          backup_set.stack)
 
 
 @dataclass
@@ -76,6 +99,7 @@ class TargetChoices:
         self.reasons: dict[str, str] = {}  # original disk name -> why: "same serial (...)"
         self._fits: dict[tuple[str, str], Fit] = {}  # (disk name, target path): layouts cost
         self.finalize = FinalizeOptions()  # new UUIDs, rebuilding the initramfs
+        self.volume_policies: dict[str, VolumePolicy] = {}  # LV overrides by volume group
 
     # ---- what is held ----
 
@@ -156,7 +180,7 @@ class TargetChoices:
             return Fit([p for p in unsafe if p.kind not in FINE_FOR_READING])
         try:
             resized = layout_for(disk, self.backup_set.filesystems_on(disk.name), target,
-                                 self.policy(disk.name))
+                                 self.policy(disk.name), disk_floors(self.backup_set, disk))
         except RestoreError as exc:
             # The VGA font of the Linux console has no multiplication sign.
             return Fit(unsafe + [Problem(ProblemKind.LAYOUT_DOES_NOT_FIT,
@@ -206,13 +230,14 @@ class TargetChoices:
         """The plan of restoring the chosen disks (plan.build_plan)."""
         return build_plan(self.backup_set, self.mapping(), self.targets,
                           {d.name: self.policy(d.name) for d in self.backup_set.disks},
-                          self.finalize)
+                          self.finalize, self.volume_policies)
 
 
 def make_plan(set_path: str, given: dict[str, str | None] | None,
               policies: dict[str, ResizePolicy] | None = None,
               default: ResizePolicy | None = None,
-              finalize: FinalizeOptions | None = None) -> Plan:
+              finalize: FinalizeOptions | None = None,
+              volume_policies: dict[str, VolumePolicy] | None = None) -> Plan:
     """The plan for the set at set_path: the operator's mapping (given) checked, or, when
     given is None, the suggested one; targets are this machine's disks and the image files
     the mapping names. `policies` are per original disk (a name the set lacks is refused);
@@ -231,6 +256,7 @@ def make_plan(set_path: str, given: dict[str, str | None] | None,
     images = [t for t in (given or {}).values() if t and os.path.isfile(t)]
     choices = TargetChoices(backup_set, discover_targets(set_path, images), policies)
     choices.finalize = finalize or FinalizeOptions()
+    choices.volume_policies = check_volume_policies(backup_set, volume_policies or {})
     if given is None:
         choices.take(choices.suggested())
     else:
@@ -241,7 +267,8 @@ def make_plan(set_path: str, given: dict[str, str | None] | None,
 
 
 def certain_plan(set_path: str, images: Sequence[str] = (),
-                 finalize: FinalizeOptions | None = None) -> Plan:
+                 finalize: FinalizeOptions | None = None,
+              volume_policies: dict[str, VolumePolicy] | None = None) -> Plan:
     """Nuke mode's plan: the suggested mapping onto this machine's disks (and the image files
     named), refused in words when it is not certain (mapping.uncertain) - nothing is guessed."""
     backup_set = load_set(set_path)

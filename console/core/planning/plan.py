@@ -20,6 +20,7 @@ from ..layout import Disk, Filesystem, Subvolume, mount_order
 from ..units import exact_size
 from .boot import FinalizeOptions, boot_loader_lines, finalize_steps
 from .mapping import DiskMapping
+from .lvresize import GroupResized, VolumePolicy, describe_group
 from .resize import (
     PartitionDecision,
     Resized,
@@ -28,9 +29,22 @@ from .resize import (
     partition_label,
     resize_disk,
 )
+from .stackplan import (
+    PlannedArray,
+    PlannedContainer,
+    PlannedGroup,
+    plan_arrays,
+    plan_containers,
+    plan_groups,
+    stacked_floors,
+)
 from .steps import (
+    CreateArray,
+    CreateLuks,
     CreatePartition,
+    CreatePhysicalVolume,
     CreateTable,
+    CreateVolumeGroup,
     MakeFilesystem,
     Mount,
     Restore,
@@ -136,6 +150,8 @@ class Plan:
     steps: list[Step]
     format: int = PLAN_FORMAT
     boot_loader: str = ""  # why grub is not installed again, in words ("" when it is)
+    groups: list[GroupResized] = field(default_factory=list)  # LVM groups, their LVs resized
+    left_out: list[str] = field(default_factory=list)  # layers not restored, in words
 
     def disk_for_target(self, target: str) -> DiskPlan:
         return next(d for d in self.disks if d.target.path == target)
@@ -167,7 +183,9 @@ class Plan:
                 "unmapped": list(self.unmapped), "filesystems": list(self.filesystems),
                 "steps": [s.to_json() for s in self.steps],
                 # only when said: a plan saved before the finalize steps reads back the same
-                **({"boot_loader": self.boot_loader} if self.boot_loader else {})}
+                **({"boot_loader": self.boot_loader} if self.boot_loader else {}),
+                **({"groups": [g.to_json() for g in self.groups]} if self.groups else {}),
+                **({"left_out": list(self.left_out)} if self.left_out else {})}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Plan":
@@ -183,7 +201,9 @@ class Plan:
                           for d in data["disks"]],
                    unmapped=list(data["unmapped"]), filesystems=list(data["filesystems"]),
                    steps=[Step.from_json(s) for s in data["steps"]], format=data["format"],
-                   boot_loader=data.get("boot_loader", ""))
+                   boot_loader=data.get("boot_loader", ""),
+                   groups=[GroupResized.from_json(g) for g in data.get("groups") or []],
+                   left_out=list(data.get("left_out") or []))
 
 
 def _same_geometry(disk: Disk, filesystems: list[Filesystem], policy: ResizePolicy) -> Resized:
@@ -205,21 +225,27 @@ def _same_geometry(disk: Disk, filesystems: list[Filesystem], policy: ResizePoli
 
 
 def layout_for(disk: Disk, filesystems: list[Filesystem], target: TargetDisk,
-               policy: ResizePolicy) -> Resized:
+               policy: ResizePolicy,
+               stacked: dict[int, tuple[int, str]] | None = None) -> Resized:
     """The layout of `disk` on `target`: identical geometry on a disk of the same size (unless
     the operator asked for changes), resized otherwise."""
     policy = replace(policy, alignment=max(policy.alignment, target.alignment))
     if (target.size == disk.size and target.logical_sector_size == disk.logical_sector_size
             and not policy.overrides and policy.mode == "proportional"):
         return _same_geometry(disk, filesystems, policy)
-    return resize_disk(disk, filesystems, target.size, policy, target.logical_sector_size)
+    return resize_disk(disk, filesystems, target.size, policy, target.logical_sector_size,
+                       stacked)
 
 
 def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[TargetDisk],
                policies: dict[str, ResizePolicy] | None = None,
-               options: FinalizeOptions | None = None) -> Plan:
-    """The plan for a checked mapping (mapping.validate_mapping) onto discovered targets."""
+               options: FinalizeOptions | None = None,
+               volume_policies: dict[str, VolumePolicy] | None = None) -> Plan:
+    """The plan for a checked mapping (mapping.validate_mapping) onto discovered targets;
+    volume_policies: the LV overrides by volume group name."""
     policies = policies or {}
+    volume_policies = volume_policies or {}
+    groups = backup_set.stack.volume_groups
     by_path = {t.path: t for t in targets}
     disks: list[DiskPlan] = []
     for source, target_path in mapping.mapping.items():
@@ -227,8 +253,11 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
             continue
         disk = backup_set.disk(source)
         target = by_path[target_path]
-        filesystems = [fs for fs in backup_set.filesystems if fs.disk == source]
-        resized = layout_for(disk, filesystems, target, policies.get(source, ResizePolicy()))
+        filesystems = [fs for fs in backup_set.filesystems if fs.disk == source and not fs.on]
+        floors = stacked_floors(groups, backup_set.filesystems, source, volume_policies,
+                                backup_set.stack, {d.name: d for d in backup_set.disks})
+        resized = layout_for(disk, filesystems, target, policies.get(source, ResizePolicy()),
+                             floors)
         disks.append(DiskPlan(source=source, target=PlannedTarget.of(target),
                               reason=mapping.reasons.get(source, ""), resized=resized))
     if not disks:
@@ -237,13 +266,24 @@ def build_plan(backup_set: BackupSet, mapping: DiskMapping, targets: list[Target
                            "restore" + (f" ({why})." if why else "."),
                            "Name a target for each disk with --map SRC=TARGET (a disk or a "
                            "disk-image file).")
+    layouts = {d.source: d.layout for d in disks}
+    arrays, arrays_left_out = plan_arrays(backup_set.stack, layouts,
+                                          {d.name: d for d in backup_set.disks})
+    planned, left_out = plan_groups(groups, backup_set.filesystems, layouts, volume_policies,
+                                    backup_set.stack, arrays)
+    left_out = arrays_left_out + left_out
+    containers = plan_containers(backup_set.stack, layouts)
+    restored = ({f"lv:{g.group.name}/{lv.name}" for g in planned for lv in g.group.lvs}
+                | {c.container.place for c in containers} | {a.array.place for a in arrays})
     chosen = [fs for fs in backup_set.filesystems
-              if any(fs.disk == d.source for d in disks)]
+              if (fs.on in restored if fs.on else any(fs.disk == d.source for d in disks))]
     unmapped = [d.name for d in backup_set.disks if mapping.mapping.get(d.name) is None]
-    steps, why_not = _steps(backup_set, disks, chosen, options or FinalizeOptions())
+    steps, why_not = _steps(backup_set, disks, chosen, options or FinalizeOptions(), planned,
+                            containers, arrays)
     return Plan(set_path=os.path.abspath(backup_set.medium.where), set_id=backup_set.set_id,
                 host=backup_set.host, created=backup_set.created, disks=disks, unmapped=unmapped,
-                filesystems=[fs.id for fs in chosen], steps=steps, boot_loader=why_not)
+                filesystems=[fs.id for fs in chosen], steps=steps, boot_loader=why_not,
+                groups=[g.resized for g in planned], left_out=left_out)
 
 
 # The filesystems mkfs can give a UUID of the operator's choice.
@@ -251,7 +291,9 @@ _NEW_UUID_TYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs", "swap")
 
 
 def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem],
-           options: FinalizeOptions) -> tuple[list[Step], str]:
+           options: FinalizeOptions, groups: list[PlannedGroup] = (),
+           containers: list[PlannedContainer] = (), arrays: list[PlannedArray] = ()
+           ) -> tuple[list[Step], str]:
     """The steps, and why grub is not installed again ("" when it is)."""
     steps: list[Step] = []
     for plan in disks:
@@ -267,30 +309,88 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
         original = backup_set.disk(plan.source)
         if original.boot_area is not None:
             steps.append(WriteBootArea(target, source=plan.source))
+        for planned in containers:
+            if planned.disk != plan.source:
+                continue
+            container = planned.container
+            part_size = layout.partition(planned.partition).size
+            steps.append(CreateLuks(target, uuid=container.uuid, partition=planned.partition,
+                                    size=part_size, name=container.name,
+                                    version=container.version, cipher=container.cipher,
+                                    key_size=container.key_size))
+            for fs in chosen:
+                if fs.on == container.place and fs.type:
+                    steps.append(_make(fs, target, part_size - container.payload_offset,
+                                       options))
+                elif fs.on == container.place and fs.archive is not None:
+                    steps.append(WriteImage(target, fs=fs.id, partition=0, title=fs.title,
+                                            on=fs.on))
+        for group in groups:
+            for pv in group.group.pvs:
+                disk, number = group.partitions[pv.uuid]
+                inside = group.containers.get(pv.uuid, "")
+                if disk == plan.source and not inside.startswith("md:"):
+                    header = (backup_set.stack.container(inside[5:]).payload_offset
+                              if inside else 0)
+                    steps.append(CreatePhysicalVolume(
+                        target, group=group.group.name, uuid=pv.uuid, partition=number,
+                        size=layout.partition(number).size - header, on=inside))
         for fs in chosen:
-            if fs.disk != plan.source:
+            if fs.disk != plan.source or fs.on:
                 continue
             if fs.archive is not None and fs.archive.kind == "raw":
                 steps.append(WriteImage(target, fs=fs.id, partition=fs.partition,
                                         title=labels.get(fs.partition, fs.title)))
             elif fs.type:
-                size = layout.partition(fs.partition).size
-                fresh = options.new_uuids and fs.uuid and fs.type in _NEW_UUID_TYPES
-                steps.append(MakeFilesystem(target, fs=fs.id, partition=fs.partition,
-                                            title=fs.title, type=fs.type,
-                                            uuid=str(uuids.uuid4()) if fresh else fs.uuid,
-                                            label=fs.label, size=size))
+                steps.append(_make(fs, target, layout.partition(fs.partition).size, options))
+    targets = {d.source: d.target.path for d in disks}
+    array_sizes = {}
+    for planned in arrays:
+        array = planned.array
+        target = targets[next(m for m in planned.members if m)[0]]
+        members = tuple(f"{targets[m[0]]}:{m[1]}" if m else "missing" for m in planned.members)
+        steps.append(CreateArray(target, uuid=array.uuid, device=array.device, level=array.level,
+                                 metadata=array.metadata, name=array.name, members=members,
+                                 size=planned.size))
+        array_sizes[array.place] = planned.size
+        for fs in chosen:
+            if fs.on == array.place and fs.type:
+                steps.append(_make(fs, target, planned.size, options))
+            elif fs.on == array.place and fs.archive is not None:
+                steps.append(WriteImage(target, fs=fs.id, partition=0, title=fs.title,
+                                        on=fs.on))
+        for group in groups:
+            for pv in group.group.pvs:
+                if pv.on == array.place:
+                    steps.append(CreatePhysicalVolume(
+                        target, group=group.group.name, uuid=pv.uuid, partition=0,
+                        size=planned.size, on=pv.on))
+    for group in groups:
+        first_disk = group.partitions[group.group.pvs[0].uuid][0]
+        target = targets[first_disk]
+        sizes = {d.name: d.new_size for d in group.resized.volumes}
+        steps.append(CreateVolumeGroup(target, group=group.group.name, uuid=group.group.uuid,
+                                       sizes=sizes, physical_volumes=len(group.group.pvs)))
+        for fs in chosen:
+            if not fs.on.startswith(f"lv:{group.group.name}/"):
+                continue
+            size = sizes[fs.on.split("/", 1)[1]]
+            if fs.archive is not None and fs.archive.kind == "raw":
+                steps.append(WriteImage(target, fs=fs.id, partition=0, title=fs.title,
+                                        on=fs.on))
+            elif fs.type:
+                steps.append(_make(fs, target, size, options))
     tar = [fs for fs in chosen if fs.archive is not None and fs.archive.kind == "tar"]
     nested = mount_order(tar)
     if not any(fs.place == "/" for fs in nested):
         nested = []  # without the root filesystem there is no tree to nest the others in
     for fs in nested + [fs for fs in tar if fs not in nested]:
-        target = next(d.target.path for d in disks if d.source == fs.disk)
+        target = _target_of(fs, disks, backup_set)
         steps.append(Mount(target, fs=fs.id, partition=fs.partition, type=fs.type,
                            title=fs.title, mountpoint=fs.place if fs in nested else "",
                            subvolume=next((s.path for s in fs.subvolumes
                                            if not fs.mountpoint and s.mountpoint == fs.place), ""),
-                           subvolumes=bool(fs.subvolumes)))
+                           subvolumes=bool(fs.subvolumes), on=fs.on))
         steps.append(Restore(target, fs=fs.id, title=fs.title,
                              files=sum(a.members for a in fs.archives),
                              bytes=sum(a.uncompressed_size for a in fs.archives),
@@ -301,6 +401,21 @@ def _steps(backup_set: BackupSet, disks: list[DiskPlan], chosen: list[Filesystem
     made = [s for s in steps if isinstance(s, MakeFilesystem)]
     finishing, why_not = finalize_steps(backup_set, mapped, made, bool(nested), options)
     return steps + finishing, why_not
+
+
+def _target_of(fs: Filesystem, disks: list[DiskPlan], backup_set: BackupSet) -> str:
+    """The target disk a filesystem's steps name: its partition's, or for one in a layer the
+    first restored disk under it (a mirror's other half may be left out)."""
+    sources = ([d for d, _ in backup_set.stack.partitions_under(fs.on)] if fs.on
+               else [fs.disk])
+    return next(d.target.path for source in sources for d in disks if d.source == source)
+
+
+def _make(fs: Filesystem, target: str, size: int, options: FinalizeOptions) -> MakeFilesystem:
+    fresh = options.new_uuids and fs.uuid and fs.type in _NEW_UUID_TYPES
+    return MakeFilesystem(target, fs=fs.id, partition=fs.partition, title=fs.title, type=fs.type,
+                          uuid=str(uuids.uuid4()) if fresh else fs.uuid, label=fs.label,
+                          size=size, on=fs.on)
 
 
 def _said(subvolume: Subvolume) -> str:
@@ -335,6 +450,11 @@ def render(plan: Plan) -> str:
     for disk in plan.disks:
         lines += ["", f"Layout of {disk.source} on {disk.target.path}:"]
         lines += ["  " + line for line in describe_resize(disk.resized)]
+    for group in plan.groups:
+        lines += ["", f"Logical volumes of {group.group}:"]
+        lines += ["  " + line for line in describe_group(group)]
+    for words in plan.left_out:
+        lines.append(f"  not restored: {words}")
     lines += ["", "Boot loader:"]
     lines += boot_loader_lines({d.target.path: d.layout for d in plan.disks}, plan.steps,
                                plan.boot_loader)

@@ -104,6 +104,9 @@ KIND_NAMES = {
     "swap": "swap",
 }
 DEFAULT_FIXED_KINDS = frozenset(KIND_NAMES)
+# What a partition under a stack is, by blkid's TYPE, when the set has the stack's layers.
+STACK_CONTENT = {"LVM2_member": "LVM physical volume", "linux_raid_member": "md RAID member",
+                 "crypto_LUKS": "LUKS container"}
 # The smallest filesystem mkfs makes (xfsprogs >= 5.19 refuses below 300 MiB; btrfs-progs 6.2
 # below about 109 MiB).
 FS_MINIMUM = {"xfs": 300 * MiB, "btrfs": 128 * MiB}
@@ -294,6 +297,8 @@ def partition_label(part: Partition, fs: Filesystem | None, table: str, *,
     partition)", "BIOS boot partition, copied as is" (no filesystem: a byte copy; without
     `copied` where the words are said beside it)."""
     kind = special_kind(part, fs, table)
+    if fs is not None and not fs.type and fs.archive is None and fs.content in STACK_CONTENT:
+        return STACK_CONTENT[fs.content]  # made again layer by layer, not copied
     if fs is not None and not fs.type:  # saved as a byte copy: say what it is, not "raw"
         return KIND_NAMES.get(kind or "", "no filesystem") + (", copied as is" if copied else "")
     if fs is not None:
@@ -302,6 +307,34 @@ def partition_label(part: Partition, fs: Filesystem | None, table: str, *,
     if part.kind == "extended":
         return "extended partition (empty)"
     return KIND_NAMES.get(kind or "", "unknown contents")
+
+
+def data_floor(fs: Filesystem | None, original: int, floor_factor: float,
+               min_slack: int) -> tuple[int, str, int | None]:
+    """(floor in bytes, why, bytes used) of what holds fs and was `original` bytes, before
+    alignment: the rules of the module's "Floors" (a logical volume's floor is the same)."""
+    if fs is None:
+        return original, "its original size: without a filesystem record it cannot shrink", None
+    if fs.archive is not None and fs.archive.kind == "raw":
+        return original, "its original size: a raw image (a byte copy) cannot shrink", \
+            fs.bytes_used
+    if fs.type == "swap":
+        return min(original, min_slack), f"{size(min_slack)} of slack, swap holds no data", None
+    if fs.archive is None:
+        return original, "its original size: nothing is restored into it", None
+    used = fs.bytes_needed
+    need = math.ceil(Fraction(used) * Fraction(floor_factor)) + min_slack
+    why = f"{size(used)} used × {floor_factor:g} + {size(min_slack)} slack"
+    inode_tables = int(fs.mkfs.get("inode_count", 0)) * int(fs.mkfs.get("inode_size", 0))
+    if fs.type.startswith("ext") and inode_tables:
+        need += inode_tables
+        why += f" + {size(inode_tables)} of inode tables"
+    if need < FS_MINIMUM.get(fs.type, 0):
+        need = FS_MINIMUM[fs.type]
+        why = f"the smallest {fs.type} mkfs makes"
+    if need > original:
+        return original, f"its original size, less than {why}", used
+    return need, why, used
 
 
 @dataclass
@@ -351,7 +384,7 @@ class _Resizer:
     """One source disk under one policy; `layout(target)` is tried for any number of targets."""
 
     def __init__(self, disk: Disk, filesystems: list[Filesystem], policy: ResizePolicy,
-                 sector: int):
+                 sector: int, stacked_floors: dict[int, tuple[int, str]] | None = None):
         if policy.mode not in MODES:
             raise RestoreError(f"Unknown resize mode {policy.mode!r}.",
                                "Use proportional or grow-last.")
@@ -365,6 +398,9 @@ class _Resizer:
                                "GPT layouts can be resized.")
         self.disk = disk
         self.policy = policy
+        # partition number -> (floor, why) of a partition under a stack (a PV's: what its
+        # group's volumes need), computed by the stack's own resize
+        self.stacked_floors = stacked_floors or {}
         self.sector = sector
         self.align = policy.alignment
         self.fs_by_number = {fs.partition: fs for fs in filesystems if fs.disk == disk.name}
@@ -411,32 +447,10 @@ class _Resizer:
 
     def _floor(self, part: Partition, fs: Filesystem | None) -> tuple[int, str, int | None]:
         """(floor in bytes, why, bytes used) before alignment."""
-        if fs is None:
-            return part.size, "its original size: without a filesystem record it cannot shrink", \
-                None
-        if fs.archive is not None and fs.archive.kind == "raw":
-            return part.size, "its original size: a raw image (a byte copy) cannot shrink", \
-                fs.bytes_used
-        if fs.type == "swap":
-            need = self.policy.min_slack
-            return min(part.size, need), f"{size(need)} of slack, swap holds no data", None
-        if fs.archive is None:
-            return part.size, "its original size: nothing is restored into it", None
-        used = fs.bytes_needed
-        need = math.ceil(Fraction(used) * Fraction(self.policy.floor_factor))
-        need += self.policy.min_slack
-        why = (f"{size(used)} used × {self.policy.floor_factor:g} + "
-               f"{size(self.policy.min_slack)} slack")
-        inode_tables = int(fs.mkfs.get("inode_count", 0)) * int(fs.mkfs.get("inode_size", 0))
-        if fs.type.startswith("ext") and inode_tables:
-            need += inode_tables
-            why += f" + {size(inode_tables)} of inode tables"
-        if need < FS_MINIMUM.get(fs.type, 0):
-            need = FS_MINIMUM[fs.type]
-            why = f"the smallest {fs.type} mkfs makes"
-        if need > part.size:
-            return part.size, f"its original size, less than {why}", used
-        return need, why, used
+        if part.number in self.stacked_floors:
+            floor, why = self.stacked_floors[part.number]
+            return floor, why, None
+        return data_floor(fs, part.size, self.policy.floor_factor, self.policy.min_slack)
 
     def _member(self, part: Partition) -> _Member:
         fs = self.fs_by_number.get(part.number)
@@ -728,14 +742,15 @@ class _Resizer:
 
 
 def resize_disk(disk: Disk, filesystems: list[Filesystem], target_size: int,
-                policy: ResizePolicy | None = None, target_sector_size: int = 512) -> Resized:
+                policy: ResizePolicy | None = None, target_sector_size: int = 512,
+                stacked_floors: dict[int, tuple[int, str]] | None = None) -> Resized:
     """The layout of `disk` on a target of `target_size` bytes (see the module's rules).
 
     `filesystems` are the set's filesystems; those of other disks are ignored. Raises
     RestoreError when the layout cannot fit, naming the partition and the numbers.
     """
     policy = policy or ResizePolicy()
-    resizer = _Resizer(disk, filesystems, policy, target_sector_size)
+    resizer = _Resizer(disk, filesystems, policy, target_sector_size, stacked_floors)
     try:
         return resizer.layout(target_size)
     except _Refused as refused:
@@ -750,13 +765,15 @@ def resize_disk(disk: Disk, filesystems: list[Filesystem], target_size: int,
 
 
 def minimum_target_size(disk: Disk, filesystems: list[Filesystem],
-                        policy: ResizePolicy | None = None, target_sector_size: int = 512) -> int:
+                        policy: ResizePolicy | None = None, target_sector_size: int = 512,
+                        stacked_floors: dict[int, tuple[int, str]] | None = None) -> int:
     """The smallest target size (a whole number of sectors) the layout of `disk` fits on.
 
     With percent overrides a size just above it may still be refused: a percent partition grows
     in whole alignment units, and such a step can take more than the sector the target grew by.
     """
-    return _minimum(_Resizer(disk, filesystems, policy or ResizePolicy(), target_sector_size))
+    return _minimum(_Resizer(disk, filesystems, policy or ResizePolicy(), target_sector_size,
+                             stacked_floors))
 
 
 def _minimum(resizer: _Resizer) -> int:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from ..errors import RestoreError
+from ..layout import place_words
 from ..units import count, size
 
 
@@ -110,6 +111,85 @@ class WriteBootArea(Step):
 
 
 @dataclass(frozen=True)
+class CreateLuks(Step):
+    action = "create-luks"
+    uuid: str  # the original container's
+    partition: int
+    size: int  # bytes of its new partition
+    name: str  # the mapping it is opened as (crypttab's name)
+    version: int
+    cipher: str
+    key_size: int  # bits
+
+    def describe(self, plan: PlanView) -> str:
+        return (f"Format partition {self.partition} ({size(self.size)}) as LUKS{self.version} "
+                f"with UUID {self.uuid} ({self.cipher}, {self.key_size}-bit key) and the "
+                f"passphrase asked before anything is written; open it as {self.name}")
+
+
+@dataclass(frozen=True)
+class CreateArray(Step):
+    action = "create-array"
+    uuid: str  # the original array's
+    device: str  # its device on the source, made again here: /dev/md0
+    level: str
+    metadata: str
+    name: str  # the superblock's name ("" for metadata 0.90)
+    # each member as "TARGET:N" (partition N of a target disk), or "missing"
+    members: tuple[str, ...] = ()
+    size: int = 0  # bytes of the array on its new members
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "members", tuple(self.members))  # a saved plan has a list
+
+    def describe(self, plan: PlanView) -> str:
+        present = [m for m in self.members if m != "missing"]
+        named = ", ".join("partition {1} of {0}".format(*m.rsplit(":", 1)) for m in present)
+        missing = len(self.members) - len(present)
+        degraded = (f" and {count(missing, 'missing member')} (degraded: a mirror of "
+                    f"{count(len(present), 'member')}, another disk can be added later)"
+                    if missing else "")
+        return (f"Make md array {self.device} ({self.level}, metadata {self.metadata}, UUID "
+                f"{self.uuid}{', name ' + self.name if self.name else ''}) of about "
+                f"{size(self.size)} "
+                f"on {named}{degraded}")
+
+
+@dataclass(frozen=True)
+class CreatePhysicalVolume(Step):
+    action = "create-physical-volume"
+    group: str  # the volume group it belongs to
+    uuid: str  # the original PV's
+    partition: int
+    size: int  # bytes of its device: the new partition, or the LUKS mapping on it
+    on: str = ""  # "luks:UUID" (in a container on that partition), "md:UUID" (an array)
+    later = ("on",)
+
+    def describe(self, plan: PlanView) -> str:
+        where = (f"the LUKS container {self.on[5:]} on partition {self.partition}"
+                 if self.on.startswith("luks:") else place_words(self.on) if self.on
+                 else f"partition {self.partition}")
+        return (f"Make {where} ({size(self.size)}) an LVM physical volume "
+                f"of {self.group}, UUID {self.uuid}")
+
+
+@dataclass(frozen=True)
+class CreateVolumeGroup(Step):
+    action = "create-volume-group"
+    group: str
+    uuid: str
+    # LV name -> bytes, in the group's order: what the group's metadata is written with
+    sizes: dict[str, int] = field(default_factory=dict)
+    physical_volumes: int = 1
+
+    def describe(self, plan: PlanView) -> str:
+        volumes = ", ".join(f"{name} {size(bytes_)}" for name, bytes_ in self.sizes.items())
+        return (f"Make volume group {self.group} (UUID {self.uuid}) on its "
+                f"{count(self.physical_volumes, 'physical volume')} with the original UUIDs "
+                f"and names, its logical volumes {volumes or 'none'}; activate it")
+
+
+@dataclass(frozen=True)
 class MakeFilesystem(Step):
     action = "make-filesystem"
     fs: int  # the filesystem's id in the set
@@ -119,9 +199,12 @@ class MakeFilesystem(Step):
     uuid: str
     label: str
     size: int  # bytes of its new partition
+    on: str = ""  # its place when not a partition: "lv:vg0/root"
+    later = ("on",)
 
     def describe(self, plan: PlanView) -> str:
-        return (f"Make {self.type} on partition {self.partition} ({size(self.size)}), "
+        where = place_words(self.on) if self.on else f"partition {self.partition}"
+        return (f"Make {self.type} on {where} ({size(self.size)}), "
                 f"UUID {self.uuid or '-'}, label {self.label or '-'}")
 
 
@@ -131,9 +214,12 @@ class WriteImage(Step):
     fs: int  # a filesystem the set saved as a raw image
     partition: int
     title: str
+    on: str = ""  # its place when not a partition: "lv:vg0/data"
+    later = ("on",)
 
     def describe(self, plan: PlanView) -> str:
-        return f"Write partition {self.partition} back from its saved image: {self.title}"
+        where = place_words(self.on) if self.on else f"partition {self.partition}"
+        return f"Write {where} back from its saved image: {self.title}"
 
 
 @dataclass(frozen=True)
@@ -148,16 +234,18 @@ class Mount(Step):
     # where the subvolumes are made
     subvolume: str = ""
     subvolumes: bool = False
-    later = ("subvolume", "subvolumes")
+    on: str = ""  # its place when not a partition: "lv:vg0/root"
+    later = ("subvolume", "subvolumes", "on")
 
     def describe(self, plan: PlanView) -> str:
         where = self.mountpoint or "a mount of its own"
+        holder = place_words(self.on) if self.on else f"partition {self.partition}"
         if self.subvolumes:
-            return (f"Mount {self.title} (partition {self.partition}): its top level on a mount "
+            return (f"Mount {self.title} ({holder}): its top level on a mount "
                     "of its own, where its subvolumes are made"
                     + (f"; subvolume {self.subvolume} at {self.mountpoint}"
                        if self.subvolume and self.mountpoint else ""))
-        return f"Mount {self.title} (partition {self.partition}) at {where}"
+        return f"Mount {self.title} ({holder}) at {where}"
 
 
 @dataclass(frozen=True)
@@ -253,6 +341,8 @@ class Finalize(Step):
 
 # Every kind, in the order a plan uses them, by the name saved plans give it.
 STEP_KINDS: dict[str, type[Step]] = {kind.action: kind for kind in (
-    Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea, MakeFilesystem,
+    Wipe, CreateTable, CreatePartition, SetIdentifiers, WriteBootArea, CreateArray, CreateLuks,
+    CreatePhysicalVolume,
+    CreateVolumeGroup, MakeFilesystem,
     WriteImage, Mount, Restore, Verify, RewriteReferences, InstallBootLoader, RebuildInitramfs,
     Finalize)}

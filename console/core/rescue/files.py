@@ -15,6 +15,10 @@ ETC = {
     "/etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
     "/etc/hosts": "127.0.0.1 localhost\n",
     "/etc/profile": "export PATH=/usr/sbin:/usr/bin\nexport PS1='rescue:\\w# '\n",
+    # No udev here: LVM makes the device nodes of what it activates itself, and lists the
+    # block devices from /dev, instead of waiting for udev.
+    "/etc/lvm/lvm.conf": "activation {\n\tudev_sync = 0\n\tudev_rules = 0\n}\n"
+                         "devices {\n\tobtain_device_list_from_udev = 0\n}\n",
 }
 DHCP_SCRIPT = "/usr/share/udhcpc/default.script"
 

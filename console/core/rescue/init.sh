@@ -252,6 +252,8 @@ coldplug() {
 
 stage_hardware_modules() {
     coldplug
+    # No hardware asks for these: LVM and LUKS need device-mapper, md arrays md_mod.
+    for module in dm_mod dm_crypt xts algif_skcipher md_mod raid1; do modprobe -q $module; done
     say "inserted the modules the hardware needs ($(wc -l </proc/modules) loaded)"
 }
 

@@ -29,7 +29,10 @@ MODULES = {
                     "nls_ascii", "squashfs", "overlay", "loop", "crc32c_generic", "crc32c_intel",
                     "efivarfs"],  # the firmware's variables, for efibootmgr under UEFI
     "volumes": ["dm_mod", "dm_crypt", "dm_snapshot", "dm_mirror", "dm_raid", "md_mod", "raid0",
-                "raid1", "raid10", "raid456"],
+                "raid1", "raid10", "raid456",
+                # LUKS's usual ciphers (aes-xts-plain64, aes-cbc-essiv) and key derivation
+                "xts", "essiv", "cbc", "aesni_intel", "sha256_generic", "sha512_generic",
+                "algif_skcipher", "af_alg"],
     "keyboards": ["usbhid", "hid_generic", "evdev"],
 }
 # depmod reads these beside the modules.
