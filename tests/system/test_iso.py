@@ -26,7 +26,7 @@ from console.core.events import Message
 from console.core.media.isolayout import HEADER_FILE, VolumeHeader
 from console.core.media.isomedium import forget_iso_sets
 from console.core.planning.choices import make_plan
-from console.core.questions import CONTINUE, Question
+from console.core.questions import RETRY, Question
 from tests.system.clitool import cli
 from tests.system.hardtree import rsync_differences
 from tests.system.images import (
@@ -190,7 +190,7 @@ class Operator:
         self.asked.append(event)
         place = re.search(r" into (\S+), then continue", event.text).group(1)
         shutil.copy(self.offers.pop(0), place)
-        event.answer(CONTINUE)
+        event.answer(RETRY)
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +324,7 @@ def test_a_partial_restore_from_a_drive_asks_for_the_disc_it_needs(volumes, othe
         if isinstance(event, Question):
             asked.append(event.text)
             drive.insert(offers.pop(0))
-            event.answer(CONTINUE)
+            event.answer(RETRY)
 
     try:
         forget_iso_sets()

@@ -21,7 +21,7 @@ from console.core.media.tapeset import (
     TapePiece,
     TapeSetWriter,
 )
-from console.core.questions import CONTINUE, Question
+from console.core.questions import RETRY, Question
 
 BLOCK = 4096
 
@@ -65,7 +65,7 @@ class Changer:
             os.replace(self.drive, self.drive.with_name(f"vol-{len(self.asked)}.tap"))
         else:
             os.replace(tape, self.drive)
-        event.answer(CONTINUE)
+        event.answer(RETRY)
 
 
 def test_one_volume_holds_header_manifest_catalog_and_pieces_as_tape_files(tmp_path):
