@@ -9,6 +9,7 @@ tests run it in a virtual machine against tgt's iSCSI tape.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import struct
@@ -36,9 +37,13 @@ MTFSF, MTBSF, MTWEOF, MTREW, MTOFFL, MTEOM, MTSETBLK = 1, 2, 5, 6, 7, 12, 20
 GMT_EOF, GMT_BOT, GMT_EOT, GMT_EOD = 0x80000000, 0x40000000, 0x20000000, 0x08000000
 
 
+MIN_READ = 64 * 1024  # the smallest read buffer tried when the driver refuses a larger one
+
+
 class DriveTape(Tape):
     def __init__(self, path: str, write: bool = False):
         self.name = path
+        self._read_limit = 1 << 30  # lowered to what the st driver takes, when it refuses
         try:
             self._fd = os.open(path, os.O_RDWR if write else os.O_RDONLY)
         except OSError as exc:
@@ -73,10 +78,19 @@ class DriveTape(Tape):
         self._op(MTWEOF, count, "write a filemark")
 
     def read_record(self, max_size: int) -> bytes:
-        try:
-            data = os.read(self._fd, max_size)
-        except OSError as exc:
-            raise os_error(exc, "read a record", self.name) from None
+        size = min(max_size, self._read_limit)
+        while True:
+            try:
+                data = os.read(self._fd, size)
+                break
+            except OSError as exc:
+                # st refuses (EINVAL, before reading anything) a read larger than its buffer can
+                # grow to, which the drive's block limits bound (tgt's tape: 1 MiB): a record
+                # cannot be larger than those, so a smaller read loses nothing.
+                if exc.errno == errno.EINVAL and size > MIN_READ:
+                    size = self._read_limit = max(MIN_READ, size // 2)
+                    continue
+                raise os_error(exc, "read a record", self.name) from None
         if not data and self.status()[0] & GMT_EOD:
             raise EndOfData(f"The tape in {self.name} ends here: nothing more is recorded.",
                             "The tape is incomplete, or it is another tape.")

@@ -144,7 +144,8 @@ class StartScreen(Screen):
         Binding("v", "run('verify')", "Compare", show=False),
         Binding("s", "run('shell')", "Shell", show=False),
         Binding("q", "run('quit')", "Quit", show=False),
-        Binding("r", "rescan", "Look for sets again", show=False),
+        # no description: not in the help of a set's screen; the list of sets found says it
+        Binding("r", "rescan", "", show=False),
     ]
 
     def compose(self) -> ComposeResult:
