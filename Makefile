@@ -5,7 +5,8 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := e2fsprogs xfsprogs dosfstools btrfs-progs util-linux fdisk parted libparted-dev \
 	pkg-config gcc libc6-dev zstd tar xorriso mt-st rsync attr acl kmod mount \
 	qemu-system-x86 ovmf linux-image-amd64 busybox-static cpio socat grub-common grub-pc-bin \
-	grub-efi-amd64-bin mtools debootstrap squashfs-tools python3 binutils
+	grub-efi-amd64-bin mtools debootstrap squashfs-tools python3 binutils \
+	tgt qemu-block-extra
 PYTEST_ARGS ?=
 
 .PHONY: deps venv demo test test-unit bench clean
