@@ -123,7 +123,7 @@ class IsoMedium:
                     said = found
                 answer = ask(listener, insert_volume(
                     number, self.header.set_id, place, found,
-                    "Put the disc in the drive." if self.drive else
+                    "Put the disc in the drive and close its tray." if self.drive else
                     f"Put the image of volume {number} there (copy or link it).",
                     label=self.label_of(number), volumes=self.header.volumes))
                 if answer == ABORT:
