@@ -188,7 +188,7 @@ class Operator:
         if not isinstance(event, Question):
             return
         self.asked.append(event)
-        place = re.search(r" into (\S+), then continue", event.text).group(1)
+        place = re.search(r" into (\S+), then retry", event.text).group(1)
         shutil.copy(self.offers.pop(0), place)
         event.answer(RETRY)
 
@@ -343,7 +343,9 @@ def test_a_partial_restore_from_a_drive_asks_for_the_disc_it_needs(volumes, othe
     finally:
         drive.close()
     assert asked[0].startswith(f"The set goes on on volume 2. Insert volume 2 of the set {ours}"
-                               f" into {drive.node}")
+                               f" (labelled ")
+    assert f"-2, volume id RC_{ours[:8].upper()}_2, of {len(isos)} volumes) into " \
+           f"{drive.node}, then retry." in asked[0]
     assert asked[1].startswith(f"{drive.node} holds volume 2 of {len(other_set)} of set "
                                f"{header_of(other_set[1]).set_id}")
     assert "another set. Insert volume 2" in asked[1]
