@@ -6,7 +6,7 @@ APT_PACKAGES := e2fsprogs xfsprogs dosfstools btrfs-progs util-linux fdisk parte
 	pkg-config gcc libc6-dev zstd tar xorriso mt-st rsync attr acl kmod mount \
 	qemu-system-x86 ovmf linux-image-amd64 busybox-static cpio socat grub-common grub-pc-bin \
 	grub-efi-amd64-bin mtools debootstrap efibootmgr squashfs-tools python3 binutils \
-	nfs-ganesha nfs-ganesha-vfs dnsmasq-base ipxe lvm2 mdadm cryptsetup-bin
+	nfs-ganesha nfs-ganesha-vfs dnsmasq-base ipxe lvm2 mdadm cryptsetup-bin tgt qemu-block-extra
 PYTEST_ARGS ?=
 
 .PHONY: deps venv demo test test-unit bench clean

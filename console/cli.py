@@ -50,6 +50,16 @@ def setup_log(path: str | None) -> str:
     return ""
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="restore-console",
                                      description="Bring a Linux machine back from a backup set.")
@@ -73,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="with --nuke and no plan: as for plan --new-uuids")
     parser.add_argument("--rebuild-initramfs", dest="nuke_initramfs", action="store_true",
                         help="with --nuke and no plan: as for plan --rebuild-initramfs")
+    parser.add_argument("--volume-wait", dest="volume_wait", type=_seconds, metavar="SECONDS",
+                        help="with --nuke: how long to wait for each volume (disc or tape) it "
+                             "asks for before failing (default 300)")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("backup", help="write a backup set of disks")
@@ -930,7 +943,8 @@ def _dispatch(args, printer) -> int:
 def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     nuke_only = {"--plan": args.nuke_plan, "--image": args.nuke_images, "--after": args.after,
-                 "--new-uuids": args.nuke_new_uuids, "--rebuild-initramfs": args.nuke_initramfs}
+                 "--new-uuids": args.nuke_new_uuids, "--rebuild-initramfs": args.nuke_initramfs,
+                 "--volume-wait": args.volume_wait is not None}
     given = [name for name, value in nuke_only.items() if value]
     if args.nuke and args.command is not None or not args.nuke and given:
         print(f"restore-console: {', '.join(given) or '--nuke'} "

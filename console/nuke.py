@@ -18,7 +18,7 @@ import sys
 
 from .answering import SHELL, run_shell
 from .core.errors import RestoreError, UsageError
-from .core.questions import RETRY, PolicyAnswerer, QuestionKind, answering
+from .core.questions import RETRY, PolicyAnswerer, QuestionKind, VolumeWaiter, answering
 from .core.units import duration
 from .printer import Printer, print_finalized
 
@@ -26,6 +26,9 @@ log = logging.getLogger("restore_console")
 
 NUKE_POLICY = {QuestionKind.STEP_FAILED: RETRY}
 RETRIES = 1
+VOLUME_WAIT = 300.0  # seconds nuke mode waits for a volume it asks for (--volume-wait)
+VOLUME_HINT = ("Put the volumes in as they are asked for, or give a longer --volume-wait "
+               "(restore.volume_wait= on the rescue system's kernel command line).")
 # What follows a restore that succeeded, in the rescue system (-f: no init to ask there).
 AFTER_COMMANDS = {"reboot": ["reboot", "-f"], "poweroff": ["poweroff", "-f"]}
 
@@ -52,7 +55,12 @@ def nuke(args, ctrl_c_cancels) -> int:
     from .core.planning.choices import certain_plan
     out = Printer(sys.stdout, plain=True)
     say = lambda text: print(text, flush=True)  # noqa: E731
-    answerer = PolicyAnswerer(NUKE_POLICY, retries=RETRIES, say=say, why="nuke mode's policy")
+    wait = VOLUME_WAIT if getattr(args, "volume_wait", None) is None else args.volume_wait
+    # A volume asked for (the next disc or tape) is waited for: someone may be there to change
+    # it, with nobody at the keyboard.
+    volumes = VolumeWaiter(wait, say=say, hint=VOLUME_HINT)
+    answerer = PolicyAnswerer(NUKE_POLICY, retries=RETRIES, say=say, why="nuke mode's policy",
+                              fallback=volumes)
     listener = answering(out, answerer)
     fleet = None
     if not args.nuke_plan and args.set_path:

@@ -31,7 +31,7 @@ log = logging.getLogger("restore_console")
 class QuestionKind(Enum):
     """What is asked."""
 
-    INSERT_VOLUME = "insert-volume"  # insert volume N of set S: continue or abort
+    INSERT_VOLUME = "insert-volume"  # insert volume N of set S: retry (it is in) or abort
     PASSPHRASE = "passphrase"  # the passphrase of a LUKS container: secret text
     STEP_FAILED = "step-failed"  # a step of the plan failed: retry, skip or abort
 
@@ -55,6 +55,10 @@ class Question:
     default: str | None = None
     secret: bool = False
     shell: bool = False
+    # INSERT_VOLUME: the volume asked for, how many the set has (0: not known), its label
+    volume: int = 0
+    volumes: int = 0
+    label: str = ""
     _answered: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _claimed: bool = field(default=False, init=False, repr=False)
     _answer: str | None = field(default=None, init=False, repr=False)
@@ -153,12 +157,18 @@ def passphrase(container: str) -> Question:
 
 
 def insert_volume(number: int, set_id: str, where: str, found: str = "",
-                  hint: str = "") -> Question:
-    """`found`: what is in `where` now and why it is not the one, said before the request."""
+                  hint: str = "", *, label: str = "", volumes: int = 0) -> Question:
+    """`found`: what is in `where` now and why it is not the one, said before the request.
+    `label`: what is written on the volume (web1-4f1c2a3b-2); `volumes`: how many the set has.
+    Retry: the volume is in now, look again; abort (the default): give up."""
+    about = ", ".join(filter(None, [f"labelled {label}" if label else "",
+                                    f"of {volumes} volumes" if volumes else ""]))
     return Question(QuestionKind.INSERT_VOLUME, f"Insert volume {number} of set {set_id}",
                     (f"{found} " if found else "")
-                    + f"Insert volume {number} of the set {set_id} into {where}, then continue.",
-                    hint, choices=(CONTINUE, ABORT), default=ABORT)
+                    + f"Insert volume {number} of the set {set_id}"
+                    + (f" ({about})" if about else "") + f" into {where}, then retry.",
+                    hint, choices=(RETRY, ABORT), default=ABORT, volume=number, volumes=volumes,
+                    label=label)
 
 
 def answering(listener: Callable[[E], None], answerer: Answerer) -> Callable[[E], None]:
@@ -227,3 +237,39 @@ class PolicyAnswerer:
 
     def _hint(self, question: Question) -> str:
         return self.hints.get(question.kind) or _how_to_answer(question)
+
+
+class VolumeWaiter:
+    """Answers "insert volume N" unattended (nuke mode): looks again every `poll` seconds
+    (answering retry: the core reads the drive again, refusing a wrong volume in words and
+    ejecting it) until the right one is in, or `seconds` have passed since the volume was
+    first asked for; then a RestoreError says which volume was missing. Another question
+    goes to `otherwise`, or stops in words."""
+
+    def __init__(self, seconds: float, *, poll: float = 3.0, otherwise: Answerer | None = None,
+                 say: Callable[[str], None] = lambda text: None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, hint: str = ""):
+        self.seconds, self.poll, self.otherwise, self.say = seconds, poll, otherwise, say
+        self.clock, self.sleep, self.hint = clock, sleep, hint
+        self.first_asked: dict[str, float] = {}
+
+    def __call__(self, question: Question) -> None:
+        if question.kind is not QuestionKind.INSERT_VOLUME:
+            if self.otherwise is None:
+                raise RestoreError(f"Asked, with nobody to answer: {question}",
+                                   _how_to_answer(question))
+            self.otherwise(question)
+            return
+        now = self.clock()
+        first = self.first_asked.setdefault(question.title, now)
+        waited = now - first
+        if waited == 0:
+            self.say(f"{question} Waiting up to {self.seconds:g} seconds for it.")
+        if waited >= self.seconds:
+            raise RestoreError(
+                f"Volume {question.volume} of the set was not inserted within "
+                f"{self.seconds:g} seconds: {question.text.removesuffix(', then retry.')}.",
+                self.hint or "Insert it sooner, or run the restore where someone can answer.")
+        self.sleep(min(self.poll, self.seconds - waited))
+        question.answer(RETRY)

@@ -85,6 +85,8 @@ class RestoreApp(App[int]):
         self.target_images = list(target_images or [])
         self.demo = demo
         self.set_problem = set_problem  # why there is no set (words), when there is none
+        # Started without a set: the start screen lists the sets found on the media.
+        self.looks_for_sets = set_path is None and set_problem is None and not demo
         self.backup_set = None
         # The mapping (original disk -> target) of the last whole restore that finished in this
         # session: the file picker offers it as the original place of selected files.

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..core.applying.partial import SelectionResult
     from ..core.applying.restore import RestoreResult
     from ..core.applying.verify import VerifyResult
+    from ..core.backupset.found import FoundSet
     from ..core.backupset.manifest import BackupSet
     from ..core.backupset.selection import Selection
     from ..core.cancel import CancelToken
@@ -40,6 +41,18 @@ SHELL_BANNER = ("\nrestore-console: expert shell in {cwd}.\n"
 def load_set(path: str) -> BackupSet:
     from ..core.backupset.manifest import load_set
     return load_set(path)
+
+
+def find_sets() -> list[FoundSet]:
+    """The sets on this machine's discs, tapes, disks and shares (core/backupset/found.py)."""
+    from ..core.backupset.found import find_sets
+    return find_sets()
+
+
+def open_found(found: FoundSet) -> str:
+    """The SET to load for a set found (a partition is mounted read-only for it)."""
+    from ..core.backupset.found import open_found
+    return open_found(found)
 
 
 def apply_plan(plan: Plan, listener: Listener, cancel: CancelToken) -> RestoreResult:
@@ -183,6 +196,8 @@ class Core:
     """The core calls the app makes; every field can be replaced (tests, the demo)."""
 
     load_set: Callable[[str], BackupSet] = load_set
+    find_sets: Callable[[], list[FoundSet]] = find_sets
+    open_found: Callable[[FoundSet], str] = open_found
     apply_plan: Callable[[Plan, Listener, CancelToken], RestoreResult] = apply_plan
     verify_targets: Callable[[str, dict[str, str], Listener], VerifyResult] = verify_targets
     mounted_targets: Callable[[BackupSet, dict[str, str]], ContextManager[str]] = mounted_targets

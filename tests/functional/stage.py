@@ -212,7 +212,7 @@ def load_stage_set(path: str):
 
 def stage_core(clock: Clock | None = None, **overrides) -> Core:
     clock = clock or Clock()
-    core = Core(load_set=load_stage_set,
+    core = Core(load_set=load_stage_set, find_sets=lambda: [], open_found=lambda found: found.where,
                 discover_targets=lambda set_path, images: list(TARGETS),
                 block_monitor=lambda: None, now=lambda: NOW, clock=clock,
                 is_root=lambda: True, run_shell=Calls(), reboot=Calls(),

@@ -26,7 +26,7 @@ from console.core.events import Message
 from console.core.media.isolayout import HEADER_FILE, VolumeHeader
 from console.core.media.isomedium import forget_iso_sets
 from console.core.planning.choices import make_plan
-from console.core.questions import CONTINUE, Question
+from console.core.questions import RETRY, Question
 from tests.system.clitool import cli
 from tests.system.hardtree import rsync_differences
 from tests.system.images import (
@@ -188,9 +188,9 @@ class Operator:
         if not isinstance(event, Question):
             return
         self.asked.append(event)
-        place = re.search(r" into (\S+), then continue", event.text).group(1)
+        place = re.search(r" into (\S+), then retry", event.text).group(1)
         shutil.copy(self.offers.pop(0), place)
-        event.answer(CONTINUE)
+        event.answer(RETRY)
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +324,7 @@ def test_a_partial_restore_from_a_drive_asks_for_the_disc_it_needs(volumes, othe
         if isinstance(event, Question):
             asked.append(event.text)
             drive.insert(offers.pop(0))
-            event.answer(CONTINUE)
+            event.answer(RETRY)
 
     try:
         forget_iso_sets()
@@ -343,7 +343,9 @@ def test_a_partial_restore_from_a_drive_asks_for_the_disc_it_needs(volumes, othe
     finally:
         drive.close()
     assert asked[0].startswith(f"The set goes on on volume 2. Insert volume 2 of the set {ours}"
-                               f" into {drive.node}")
+                               f" (labelled ")
+    assert f"-2, volume id RC_{ours[:8].upper()}_2, of {len(isos)} volumes) into " \
+           f"{drive.node}, then retry." in asked[0]
     assert asked[1].startswith(f"{drive.node} holds volume 2 of {len(other_set)} of set "
                                f"{header_of(other_set[1]).set_id}")
     assert "another set. Insert volume 2" in asked[1]

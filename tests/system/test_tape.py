@@ -24,7 +24,7 @@ from console.core.events import Message
 from console.core.media.simh import SimhTape
 from console.core.media.tapeset import TapeHeader, forget_tape_sets
 from console.core.planning.choices import make_plan
-from console.core.questions import CONTINUE, Question
+from console.core.questions import RETRY, Question
 from tests.system.clitool import cli, cli_backup
 from tests.system.hardtree import rsync_differences
 from tests.system.images import (
@@ -184,7 +184,7 @@ class Operator:
             os.replace(self.drive, self.drive.with_name(f"volume-{len(self.asked)}.tap"))
         else:
             shutil.copy(tape, self.drive)
-        event.answer(CONTINUE)
+        event.answer(RETRY)
 
 
 def test_a_set_over_two_tapes_asks_for_the_second_and_refuses_another_sets(taped, tmp_path):

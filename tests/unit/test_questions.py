@@ -143,8 +143,8 @@ def test_policy_without_an_answer_waits_for_someone_else_then_gives_up_saying_ho
 
 def test_policy_without_an_answer_takes_one_given_meanwhile_from_elsewhere():
     question = insert_volume(2, "4f1c", "/dev/sr0")
-    threading.Timer(0.05, question.answer, ["continue"]).start()
-    assert ask(PolicyAnswerer({}, timeout=5), question) == "continue"
+    threading.Timer(0.05, question.answer, ["retry"]).start()
+    assert ask(PolicyAnswerer({}, timeout=5), question) == "retry"
 
 
 def test_policy_hands_what_it_has_no_answer_for_to_its_fallback():

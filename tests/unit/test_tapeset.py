@@ -21,7 +21,7 @@ from console.core.media.tapeset import (
     TapePiece,
     TapeSetWriter,
 )
-from console.core.questions import CONTINUE, Question
+from console.core.questions import RETRY, Question
 
 BLOCK = 4096
 
@@ -65,7 +65,7 @@ class Changer:
             os.replace(self.drive, self.drive.with_name(f"vol-{len(self.asked)}.tap"))
         else:
             os.replace(tape, self.drive)
-        event.answer(CONTINUE)
+        event.answer(RETRY)
 
 
 def test_one_volume_holds_header_manifest_catalog_and_pieces_as_tape_files(tmp_path):
@@ -125,7 +125,9 @@ def test_a_set_goes_on_on_the_next_volume_and_is_read_across_it(tmp_path):
     volumes = TapeSetWriter(str(drive), header("s-1", pieces), str(tmp_path / "stage"),
                             capacity=40_000, listener=writing).write()
     assert volumes == 3
-    assert writing.asked[0].startswith("Insert volume 2 of the set s-1 into")
+    # the label to write on the tape: HOST-SETID8-N, as ISO volumes are named
+    assert writing.asked[0].startswith("Insert volume 2 of the set s-1 (labelled web1-s-1-2) "
+                                       "into")
     os.replace(drive, tmp_path / "vol-3.tap")
     with SimhTape(str(tmp_path / "vol-2.tap")) as tape:
         second = TapeHeader.parse(tape.read_record(BLOCK))
@@ -141,8 +143,8 @@ def test_a_set_goes_on_on_the_next_volume_and_is_read_across_it(tmp_path):
         for piece in pieces:
             assert read_piece(medium, piece.name, reading) == Path(piece.path).read_bytes()
         assert reading.asked == [
-            f"The set goes on on volume {n}. Insert volume {n} of the set s-1 into {drive}, "
-            "then continue." for n in (2, 3)]
+            f"The set goes on on volume {n}. Insert volume {n} of the set s-1 (labelled "
+            f"web1-s-1-{n}) into {drive}, then retry." for n in (2, 3)]
     finally:
         medium.close()
 

@@ -27,7 +27,7 @@ import blake3
 from ..errors import RestoreError, UsageError
 from ..events import Listener, Message, ignore
 from ..questions import ABORT, ask, insert_volume
-from .isolayout import Part, VolumeHeader
+from .isolayout import Part, VolumeHeader, set_label, volume_id
 from .isovolume import IsoVolume, NoVolume, eject, is_block_device, is_optical_drive
 
 MANIFEST, CATALOG = "manifest.json", "catalog.sqlite"
@@ -100,23 +100,32 @@ class IsoMedium:
         prefix = match.group(1) if match else self.header.label
         return os.path.join(folder, f"{prefix}-{number}.iso")
 
+    def label_of(self, number: int) -> str:
+        """What is written on volume `number`: its image's name (web1-4f1c2a3b-2) and its ISO
+        volume id, as a drive's tools show it (RC_4F1C2A3B_2)."""
+        label = self.header.label or set_label(self.header.host, self.header.set_id)
+        return f"{label}-{number}, volume id {volume_id(self.header.set_id, number)}"
+
     def volume(self, number: int, listener: Listener) -> IsoVolume:
         """Volume `number` of this set, opened: found in its place, else asked for until the
         right one is there (or the operator gives up)."""
         if number in self._volumes:
             return self._volumes[number]
         place = self.place_of(number)
-        found = ""
+        found = said = ""
         if self.drive:  # the disc in the drive is another volume: it is taken out first
             self._release_drive()
             found = f"The set goes on on volume {number}."
         while True:
             if found:
-                listener(Message(found))
+                if found != said:  # asked again with nothing new (a wait polling): said once
+                    listener(Message(found))
+                    said = found
                 answer = ask(listener, insert_volume(
                     number, self.header.set_id, place, found,
-                    "Put the disc in the drive." if self.drive else
-                    f"Put the image of volume {number} there (copy or link it)."))
+                    "Put the disc in the drive and close its tray." if self.drive else
+                    f"Put the image of volume {number} there (copy or link it).",
+                    label=self.label_of(number), volumes=self.header.volumes))
                 if answer == ABORT:
                     raise RestoreError(f"Volume {number} of set {self.header.set_id} is "
                                        f"needed in {place}. {found}",

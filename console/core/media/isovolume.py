@@ -19,6 +19,9 @@ log = logging.getLogger("restore_console")
 
 ISO_MAGIC_AT, ISO_MAGIC = 16 * SECTOR + 1, b"CD001"
 CDROMEJECT = 0x5309  # linux/cdrom.h
+CDROM_DRIVE_STATUS, CDSL_CURRENT = 0x5326, 0x7FFFFFFF
+# What CDROM_DRIVE_STATUS says when there is no disc to read, in words.
+NO_DISC = {1: "no disc is in it", 2: "its tray is open", 3: "it is not ready"}
 
 
 def is_optical_drive(path: str) -> bool:
@@ -60,6 +63,9 @@ class IsoVolume:
 
     def __init__(self, path: str):
         self.path = path
+        state = disc_state(path) if is_optical_drive(path) else None
+        if state in NO_DISC:
+            raise NoVolume(f"There is no disc in {path} ({NO_DISC[state]}).")
         try:
             self._fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
@@ -126,6 +132,22 @@ class IsoVolume:
         if getattr(self, "_fd", -1) >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def disc_state(path: str) -> int | None:
+    """CDROM_DRIVE_STATUS of an optical drive (None: it does not say). Asked with O_NONBLOCK:
+    a plain open of a drive whose tray is open closes the tray (the kernel's autoclose),
+    which would take back the disc just ejected, or close it on the operator's hand."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        return fcntl.ioctl(fd, CDROM_DRIVE_STATUS, CDSL_CURRENT)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def eject(path: str) -> None:

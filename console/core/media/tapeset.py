@@ -35,6 +35,7 @@ from ..events import Listener, Message, Progress, ignore
 from ..questions import ABORT, ask, insert_volume
 from ..units import size as words_size
 from .drive import DriveTape
+from .isolayout import set_label
 from .simh import SimhTape
 from .tape import EndOfData, EndOfMedium, Tape, TapeError, TapeFull, is_tape
 
@@ -104,6 +105,11 @@ class TapeHeader:
         made = ", ".join(filter(None, [f"host {self.host}" if self.host else "",
                                        f"made {self.created}" if self.created else ""]))
         return f"volume {self.volume} of set {self.set_id}" + (f" ({made})" if made else "")
+
+
+def tape_label(header: TapeHeader, volume: int) -> str:
+    """What to write on the cartridge of `volume`: web1-4f1c2a3b-2, as ISO volumes are named."""
+    return f"{set_label(header.host, header.set_id)}-{volume}"
 
 
 def check_iso(path: str) -> None:
@@ -186,7 +192,8 @@ class TapeSetWriter:
                 tape.mark_end_of_medium()
                 tape.eject()
                 self.listener(Message(f"Volume {volume} is full; the set goes on on volume "
-                                      f"{volume + 1}."))
+                                      f"{volume + 1}. Label the full tape "
+                                      f"{tape_label(self.header, volume)}."))
                 volume += 1
             except BaseException:
                 tape.close()
@@ -228,13 +235,14 @@ class TapeSetWriter:
                 "A .tap image stands for the drive: move the full image away (to keep it as "
                 f"volume {volume - 1}); a new one is made at the same path."
                 if self.where.endswith(".tap") else "Put a blank or reusable tape in the "
-                                                     "drive."))
+                                                     "drive.",
+                label=tape_label(self.header, volume)))
             if answer == ABORT:
                 raise RestoreError(f"The backup to {self.where} stopped at the end of volume "
                                    f"{volume - 1}: the set on tape is incomplete.",
                                    "Back up again with enough tapes.")
             tape = open_tape(self.where, write=True, capacity=self.capacity)
-            held = _read_header(tape)
+            held = read_header(tape)
             if held is None or held.set_id != self.header.set_id:
                 return tape
             tape.eject()
@@ -243,7 +251,7 @@ class TapeSetWriter:
             self.listener(Message(found))
 
 
-def _read_header(tape: Tape) -> TapeHeader | None:
+def read_header(tape: Tape) -> TapeHeader | None:
     """The set header at the start of the tape, after the OBDR part if there is one; None on a
     blank tape or one without a header."""
     try:
@@ -318,17 +326,21 @@ class TapeMedium:
         """Opens the tape, reads its header and checks it is `volume` of this set (any volume
         of any set when None: the first opening); else says what it is, asks and reads again.
         Leaves the tape in the header's file."""
+        said = ""
         while True:
             if found:
-                listener(Message(found))
+                if found != said:  # asked again with nothing new (a wait polling): said once
+                    listener(Message(found))
+                    said = found
                 answer = ask(listener, insert_volume(volume, self.header.set_id, self.where,
-                                                     found))
+                                                     found, label=tape_label(self.header,
+                                                                             volume)))
                 if answer == ABORT:
                     raise RestoreError(f"Volume {volume} of set {self.header.set_id} is needed "
                                        f"in {self.where}. " + found,
                                        "Insert it and run again.")
             self._tape = open_tape(self.where)
-            header = _read_header(self._tape)
+            header = read_header(self._tape)
             self._lead = self._tape.position().file
             if header is None:
                 if volume is None:

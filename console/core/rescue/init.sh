@@ -210,6 +210,11 @@ media_found() {
     esac
     MEDIA_DEVICE=$(awk -v m=$MEDIA '$2 == m { print $1 }' /proc/mounts | tail -n 1)
     [ -n "$MEDIA_DEVICE" ] && SET=$(set_below $MEDIA)
+    # A volume of a set on ISO volumes (CD/DVD): the console reads the drive itself, disc after
+    # disc, so it is not kept mounted (a mounted disc cannot be ejected).
+    if [ -n "$SET" ] && [ -f "$SET/restore-console-volume.json" ] && [ -b "$MEDIA_DEVICE" ]; then
+        umount $MEDIA && SET=$MEDIA_DEVICE
+    fi
 }
 
 stage_tools() {
@@ -304,6 +309,8 @@ nuke_command() {
     case "$(arg restore.after "")" in
         reboot|poweroff|shell) set -- "$@" --after "$(arg restore.after "")" ;;
     esac
+    wait=$(arg restore.volume_wait "")
+    [ -n "$wait" ] && set -- "$@" --volume-wait "$wait"
     echo "$@"
 }
 

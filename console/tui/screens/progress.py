@@ -25,7 +25,7 @@ from widgets.meter import Meter
 
 from ...core.errors import Cancelled, RestoreError
 from ...core.events import Event, Message, Progress, StepStarted
-from ...core.questions import ABORT, Question
+from ...core.questions import ABORT, Question, QuestionKind
 from ..job import Job, JobKind, Phase
 from ..outcome import Outcome
 from ..tracking import Tracker
@@ -237,6 +237,10 @@ class ProgressScreen(Screen):
         if question.secret:
             from .passphrase import PassphraseScreen
             self.app.push_screen(PassphraseScreen(question.title, question.text, question.hint),
+                                 lambda value: self._answer(question, value))
+        elif question.kind is QuestionKind.INSERT_VOLUME:
+            from .volume import VolumeScreen
+            self.app.push_screen(VolumeScreen(question),
                                  lambda value: self._answer(question, value))
         else:
             self._offer_answers(question)

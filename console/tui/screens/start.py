@@ -144,6 +144,8 @@ class StartScreen(Screen):
         Binding("v", "run('verify')", "Compare", show=False),
         Binding("s", "run('shell')", "Shell", show=False),
         Binding("q", "run('quit')", "Quit", show=False),
+        # no description: not in the help of a set's screen; the list of sets found says it
+        Binding("r", "rescan", "", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -151,13 +153,16 @@ class StartScreen(Screen):
         yield TitleBar("restore-console" + ("  (demo: disk-image files only)" if app.demo else ""))
         with VerticalScroll(id="summary"):
             backup_set = app.backup_set
-            if backup_set is None:
+            if backup_set is None and app.looks_for_sets:
+                from .found_sets import FoundSets
+                yield FoundSets()
+            elif backup_set is None:
                 problem = app.set_problem
                 yield Static(problem.message if problem else "No backup set was given.",
                              id="no-set", classes="problem")
                 yield Static(problem.hint if problem and problem.hint else
-                             "Start with --set PATH (the directory holding manifest.json), or "
-                             "--demo. Finding sets on tapes, discs and shares comes later.",
+                             "Start with --set PATH (the directory holding manifest.json, an "
+                             "ISO volume or drive, a tape), or --demo.",
                              classes="hint")
             else:
                 yield Static(set_summary(backup_set, app.core.now()), id="set")
@@ -190,6 +195,18 @@ class StartScreen(Screen):
                     disabled = True
             options.append(option(prompt, id=key, disabled=disabled))
         return options
+
+    def action_rescan(self) -> None:
+        """Started without a set: look for sets on the media again."""
+        from .found_sets import FoundSets
+        for found in self.query(FoundSets):
+            found.search()
+
+    def set_opened(self, path: str, backup_set: BackupSet) -> None:
+        """A set found on the media was opened: the screen shows it."""
+        app = self.app
+        app.set_path, app.backup_set = path, backup_set
+        app.switch_screen(StartScreen())
 
     def on_mount(self) -> None:
         self.query_one("#actions", OptionList).focus()
