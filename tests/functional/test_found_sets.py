@@ -103,6 +103,7 @@ async def test_a_disk_plugged_in_makes_it_look_again(monkeypatch):
         # a set that appears later is listed, not opened behind the operator's back
         assert opening.calls == []
         assert "set 4f1c2a3b on partition sdb1 (USB)" in shown(app)
+        assert "One backup set found: Enter opens it." in shown(app)  # not "opening it"
 
 
 async def test_a_set_that_cannot_be_opened_is_said_in_words():

@@ -102,13 +102,20 @@ class FoundSets(Vertical):
             state.update("No backup set found on the discs, tapes, disks and shares of this "
                          "machine. Put the media in (r looks again), or start with --set PATH.")
             return
-        state.update(f"Backup sets found: {len(found)}. Choose one with the arrow keys and "
-                     "Enter." if len(found) > 1 else "One backup set found: opening it.")
+        # Only the first search opens a lone set: one that appears later is listed, not
+        # opened behind the operator's back.
+        opens = len(found) == 1 and first
+        if len(found) > 1:
+            state.update(f"Backup sets found: {len(found)}. Choose one with the arrow keys and "
+                         "Enter.")
+        else:
+            state.update("One backup set found: opening it." if opens else
+                         "One backup set found: Enter opens it.")
         options.add_options([option(found_prompt(f), id=str(i)) for i, f in enumerate(found)])
         options.display = True
         options.highlighted = 0
         self.call_after_refresh(options.focus)  # once it is shown: a hidden list takes no focus
-        if len(found) == 1 and first:
+        if opens:
             self.open(found[0])
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
