@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.rescuevm import SOURCE_MIB, fill_source, rescue_machine
+from tests.e2e.rescuevm import (
+    SOURCE_MIB,
+    fill_source,
+    rescue_machine,
+    wait_for_screen_with,
+)
 from tests.e2e.test_rescue import BOOT_TIMEOUT, SCREEN_TIMEOUT, assert_restored, blank
 from tests.e2e.tgt import missing_for_tgt, tape_target
 from tests.e2e.vm import Cdrom, Disk, VmError
@@ -153,3 +158,31 @@ def test_a_tape_served_by_tgt_over_iscsi_is_backed_up_to_and_restored_from_in_th
             vm.wait_exit(timeout=SCREEN_TIMEOUT)
         assert tape.image.stat().st_size > blank_tape + 1024 * 1024  # the set went onto tape
     assert_restored(source, target, media["planned"])
+
+
+def test_a_disc_put_in_while_the_console_finds_no_set_is_found_by_itself(
+        rescue_system, media, tmp_path):
+    """No udev in the rescue system: the kernel's own polling of the drive (set by init) must
+    tell the console's hot-plug monitor that a disc went in; no key is pressed for it."""
+    ours, volumes = media["ours"]
+    (tmp_path / "blank").mkdir()
+    (tmp_path / "blank/README").write_text("not a set\n")
+    blank_disc = tmp_path / "blank.iso"
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-o", str(blank_disc),
+                    str(tmp_path / "blank")], check=True, capture_output=True)
+    target = blank(tmp_path / "target.img", SOURCE_MIB)
+    machine = rescue_machine(Path(rescue_system.directory), tmp_path / "vm", [Disk(target)],
+                             "restore.media=cd")
+    machine = replace(machine, cdroms=(Cdrom(blank_disc),))
+    with machine.running() as vm:
+        console = vm.console
+        console.wait_for("restore-console: no backup set found (cd)", timeout=BOOT_TIMEOUT)
+        console.wait_for("'exit' goes on with the boot.", timeout=SCREEN_TIMEOUT)
+        time.sleep(1)
+        console.send_line("exit")  # the console then starts without a set and looks for one
+        wait_for_screen_with(console, "No backup set found")
+        change_disc(vm, volumes[0])
+        wait_for_screen_with(console, "One backup set found: Enter opens it.",
+                             f"set {ours[:8]} on CD/DVD drive /dev/sr0")
+        console.press("Enter")
+        wait_for_screen_with(console, "Backup of e2e-source", "[q] Quit")

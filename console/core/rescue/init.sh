@@ -49,6 +49,9 @@ stage_essential_modules() {
             loop st efivarfs; do
         modprobe -q $module
     done
+    # No udev here to ask the kernel to look at the drives: the kernel polls them itself every
+    # 2 s (its default is never), so a disc put in sends a uevent the console's hot-plug hears.
+    echo 2000 >/sys/module/block/parameters/events_dfl_poll_msecs 2>/dev/null
     say "inserted the essential modules"
 }
 
