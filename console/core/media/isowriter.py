@@ -170,15 +170,21 @@ class IsoSetWriter:
             with open(given) as f:
                 command_line = f.read().strip() or command_line
         with open(os.path.join(boot, "grub", "grub.cfg"), "w") as f:
-            f.write("serial --unit=0 --speed=115200\n"
-                    "terminal_input console serial\nterminal_output console serial\n"
-                    "set timeout=5\n"
-                    'menuentry "restore-console" {\n'
-                    f"  linux /boot/vmlinuz {command_line}\n  initrd /boot/initrd.img\n}}\n"
-                    'menuentry "restore-console, expert shell" {\n'
-                    f"  linux /boot/vmlinuz {command_line} restore=expert\n"
-                    "  initrd /boot/initrd.img\n}\n")
+            f.write(rescue_grub_cfg(command_line, f"{command_line} restore=expert"))
         return tree
+
+
+def rescue_grub_cfg(command_line: str, expert_command_line: str) -> str:
+    """The grub.cfg of a CD that boots the rescue system (mkrescue --iso, or volume 1 of a
+    set): its menu on the screen and the serial line, the console first, then an expert shell."""
+    return ("serial --unit=0 --speed=115200\n"
+            "terminal_input console serial\nterminal_output console serial\n"
+            "set timeout=5\n"
+            'menuentry "restore-console" {\n'
+            f"  linux /boot/vmlinuz {command_line}\n  initrd /boot/initrd.img\n}}\n"
+            'menuentry "restore-console, expert shell" {\n'
+            f"  linux /boot/vmlinuz {expert_command_line}\n"
+            "  initrd /boot/initrd.img\n}\n")
 
 
 def _link_or_copy(source: str, target: str) -> None:

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 
+from ..media.isowriter import rescue_grub_cfg
 from ..system import run
 
 TOOLS = ("grub-mkrescue",)  # run here, on the build machine
@@ -99,14 +100,7 @@ def write_iso(directory: str, kernel: str, initrd: str, extra: list[str],
             shutil.copyfile(tools_image, os.path.join(tree, os.path.basename(tools_image)))
         command_line = command_line_of(extra)
         with open(os.path.join(boot, "grub", "grub.cfg"), "w") as f:
-            f.write("serial --unit=0 --speed=115200\n"
-                    "terminal_input console serial\nterminal_output console serial\n"
-                    "set timeout=5\n"
-                    'menuentry "restore-console" {\n'
-                    f"  linux /boot/vmlinuz {command_line}\n  initrd /boot/initrd.img\n}}\n"
-                    'menuentry "restore-console, expert shell" {\n'
-                    f"  linux /boot/vmlinuz {command_line_of([*extra, 'restore=expert'])}\n"
-                    "  initrd /boot/initrd.img\n}\n")
+            f.write(rescue_grub_cfg(command_line, command_line_of([*extra, "restore=expert"])))
         run(["grub-mkrescue", "-o", iso, tree, "--", "-volid", "RESTORE_RESCUE"],
             "make the rescue CD image")
     return iso
