@@ -347,6 +347,10 @@ def _tape_options(args) -> int:
     if args.staging and args.to:
         raise UsageError("--staging goes with --tape or --iso: with --to the set is put "
                          "together in its directory.")
+    if args.staging and not os.path.isdir(args.staging):
+        raise UsageError(f"--staging {args.staging} is not a directory.",
+                         "Name a directory with room for the set, which is put together "
+                         "there before it goes onto the tape or the discs.")
     if args.tape is None:
         if args.block_size or args.obdr:
             raise UsageError("--block-size and --obdr go with --tape.")

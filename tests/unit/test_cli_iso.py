@@ -37,6 +37,16 @@ def test_iso_options_without_iso_are_refused(tmp_path):
     assert not (tmp_path / "set").exists() and not (tmp_path / "discs").exists()
 
 
+def test_a_staging_directory_that_is_not_there_is_refused_in_words(tmp_path):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"")
+    proc = cli("backup", "--disk", str(disk), "--iso", str(tmp_path / "discs"),
+               "--volume-size", "cd", "--staging", str(tmp_path / "nowhere"))
+    assert proc.returncode == 2, proc.stderr
+    assert f"--staging {tmp_path / 'nowhere'} is not a directory." in proc.stderr
+    assert "unexpected" not in proc.stderr and not (tmp_path / "discs").exists()
+
+
 def test_a_rescue_directory_without_a_kernel_is_refused(tmp_path):
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"")
