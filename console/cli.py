@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--volume-wait", dest="volume_wait", type=_seconds, metavar="SECONDS",
                         help="with --nuke: how long to wait for each volume (disc or tape) it "
                              "asks for before failing (default 300)")
+    parser.add_argument("--passphrase-file", dest="nuke_passphrase_file", metavar="FILE",
+                        help="with --nuke: the passphrase of the LUKS containers the restore "
+                             "makes again, read from the first line of FILE")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("backup", help="write a backup set of disks")
@@ -948,7 +951,8 @@ def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     nuke_only = {"--plan": args.nuke_plan, "--image": args.nuke_images, "--after": args.after,
                  "--new-uuids": args.nuke_new_uuids, "--rebuild-initramfs": args.nuke_initramfs,
-                 "--volume-wait": args.volume_wait is not None}
+                 "--volume-wait": args.volume_wait is not None,
+                 "--passphrase-file": args.nuke_passphrase_file}
     given = [name for name, value in nuke_only.items() if value]
     if args.nuke and args.command is not None or not args.nuke and given:
         print(f"restore-console: {', '.join(given) or '--nuke'} "

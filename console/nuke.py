@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 
-from .answering import SHELL, run_shell
+from .answering import SHELL, PassphraseFile, run_shell
 from .core.errors import RestoreError, UsageError
 from .core.questions import RETRY, PolicyAnswerer, QuestionKind, VolumeWaiter, answering
 from .core.units import duration
@@ -29,6 +29,8 @@ RETRIES = 1
 VOLUME_WAIT = 300.0  # seconds nuke mode waits for a volume it asks for (--volume-wait)
 VOLUME_HINT = ("Put the volumes in as they are asked for, or give a longer --volume-wait "
                "(restore.volume_wait= on the rescue system's kernel command line).")
+PASSPHRASE_HINT = ("Give nuke mode the passphrase with --passphrase-file FILE "
+                   "(restore.passphrase_file= on the rescue system's kernel command line).")
 # What follows a restore that succeeded, in the rescue system (-f: no init to ask there).
 AFTER_COMMANDS = {"reboot": ["reboot", "-f"], "poweroff": ["poweroff", "-f"]}
 
@@ -48,6 +50,24 @@ def load_plan(path: str):
             from None
 
 
+def nuke_answerer(volume_wait: float, passphrase_file: str | None, say):
+    """Nobody at the keyboard: a failed step retried once, a volume waited for, a LUKS
+    passphrase taken from --passphrase-file (else the restore stops in words before anything
+    is written); any other question stops it."""
+    volumes = VolumeWaiter(volume_wait, say=say, hint=VOLUME_HINT)
+    answerer = PolicyAnswerer(NUKE_POLICY, retries=RETRIES, say=say, why="nuke mode's policy",
+                              fallback=volumes)
+    if passphrase_file:
+        return PassphraseFile(passphrase_file, answerer)
+
+    def without_passphrase(question) -> None:
+        if question.kind == QuestionKind.PASSPHRASE:
+            raise RestoreError(f"Asked, with nobody to answer: {question}", PASSPHRASE_HINT)
+        answerer(question)
+
+    return without_passphrase
+
+
 def nuke(args, ctrl_c_cancels) -> int:
     """Plans (or loads the plan), applies, verifies and finalizes; 0 done, 1 failed (a
     RestoreError). ctrl_c_cancels: the command line's Ctrl-C, which cancels at a safe point."""
@@ -58,10 +78,8 @@ def nuke(args, ctrl_c_cancels) -> int:
     wait = VOLUME_WAIT if getattr(args, "volume_wait", None) is None else args.volume_wait
     # A volume asked for (the next disc or tape) is waited for: someone may be there to change
     # it, with nobody at the keyboard.
-    volumes = VolumeWaiter(wait, say=say, hint=VOLUME_HINT)
-    answerer = PolicyAnswerer(NUKE_POLICY, retries=RETRIES, say=say, why="nuke mode's policy",
-                              fallback=volumes)
-    listener = answering(out, answerer)
+    listener = answering(out, nuke_answerer(wait, getattr(args, "nuke_passphrase_file", None),
+                                            say))
     fleet = None
     if not args.nuke_plan and args.set_path:
         from .fleet import FleetRun

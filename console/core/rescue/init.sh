@@ -314,6 +314,9 @@ nuke_command() {
     esac
     wait=$(arg restore.volume_wait "")
     [ -n "$wait" ] && set -- "$@" --volume-wait "$wait"
+    secret=$(arg restore.passphrase_file "")
+    case "$secret" in "") ;; /*) set -- "$@" --passphrase-file "$secret" ;;
+        *) set -- "$@" --passphrase-file "$MEDIA/$secret" ;; esac
     echo "$@"
 }
 
