@@ -3,6 +3,7 @@ Enter takes what was typed before it."""
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -11,12 +12,15 @@ from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Footer, Input, Static
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 from ...core.layout import Disk
 from ...core.units import size
 
 if TYPE_CHECKING:  # discovery brings pyudev: the first screen paints without it
     from ...core.disks.discovery import TargetDisk
+
+log = logging.getLogger("restore_console")
 
 
 def disk_title(disk: Disk, *, full: bool = False) -> str:
@@ -122,3 +126,17 @@ class KeyFooter(Footer):
 
     def _place(self, key: str) -> int:
         return self.FIRST.index(key) if key in self.FIRST else len(self.FIRST)
+
+
+def relay_monitor_events(app, monitor, handler, poll_seconds: float) -> None:
+    """In a worker thread: each event of a pyudev monitor handed to handler on the UI thread,
+    until the worker is cancelled or the monitor fails (said in the log)."""
+    worker = get_current_worker()
+    while not worker.is_cancelled:
+        try:
+            device = monitor.poll(timeout=poll_seconds)
+        except OSError as exc:
+            log.warning("hot-plug monitor failed: %s", exc)
+            return
+        if device is not None and not worker.is_cancelled:
+            app.call_from_thread(handler, device)

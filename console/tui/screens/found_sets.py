@@ -13,9 +13,9 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import OptionList, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
-from .common import option
+from .common import option, relay_monitor_events
 
 if TYPE_CHECKING:
     from ...core.backupset.found import FoundSet
@@ -138,15 +138,7 @@ class FoundSets(Vertical):
 
     @work(thread=True, exclusive=True, group="media-plug", exit_on_error=False)
     def watch_media(self, monitor) -> None:
-        worker = get_current_worker()
-        while not worker.is_cancelled:
-            try:
-                device = monitor.poll(timeout=POLL_SECONDS)
-            except OSError as exc:
-                log.warning("hot-plug monitor failed: %s", exc)
-                return
-            if device is not None and not worker.is_cancelled:
-                self.app.call_from_thread(self.media_changed, device)
+        relay_monitor_events(self.app, monitor, self.media_changed, POLL_SECONDS)
 
     def media_changed(self, device) -> None:
         """A disk came, went, or a disc was put in: the search again once things settle."""

@@ -26,7 +26,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static
-from textual.worker import get_current_worker
 
 from widgets.partition_bar import BarSegment, LayoutComparison, disk_segments, resized_segments
 
@@ -44,6 +43,7 @@ from .common import (
     TitleBar,
     disk_title,
     option,
+    relay_monitor_events,
     short_name,
     target_label,
     target_prompt,
@@ -486,15 +486,7 @@ class MappingScreen(Screen):
     @work(thread=True, exclusive=True, group="hot-plug", exit_on_error=False)
     def watch_disks(self, monitor) -> None:
         """In a worker thread: each disk event makes the lists be read again."""
-        worker = get_current_worker()
-        while not worker.is_cancelled:
-            try:
-                device = monitor.poll(timeout=POLL_SECONDS)
-            except OSError as exc:
-                log.warning("hot-plug monitor failed: %s", exc)
-                return
-            if device is not None and not worker.is_cancelled:
-                self.app.call_from_thread(self.disks_changed, device)
+        relay_monitor_events(self.app, monitor, self.disks_changed, POLL_SECONDS)
 
     def disks_changed(self, device) -> None:
         """A disk came or went: discovery again; mappings onto a disk that is gone are undone."""
